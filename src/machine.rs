@@ -1,0 +1,423 @@
+//! The retry state machine: the one place that knows the formula, the limits and the switches.
+//!
+//! It is pure: time is passed in (lazily, so loops without a deadline never read a clock), it
+//! never sleeps, and its only randomness is the seedable generator of the jitter. The sync and
+//! async front ends drive it the same way:
+//!
+//! 1. [`Machine::start`] before the first attempt;
+//! 2. [`Machine::on_failure`] after each failed attempt, which says how long to wait or why to
+//!    give up;
+//! 3. [`Machine::next_attempt`] after the wait, before the next attempt.
+
+use std::num::NonZeroU32;
+use std::time::{Duration, Instant};
+
+use rand::rngs::SmallRng;
+
+use crate::backoff;
+use crate::testing::{self, Mode};
+use crate::{Decision, RetryPolicy};
+
+/// A retry that was decided: the front end calls the hooks, waits `wait`, then starts the next
+/// attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Retry {
+    /// How long to wait before the next attempt.
+    pub(crate) wait: Duration,
+    /// The number of the attempt that just failed (1-based).
+    pub(crate) retry_num: u32,
+    /// The sum of the waits before this one.
+    pub(crate) waited_so_far: Duration,
+}
+
+/// Why a loop ends with the last error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum GiveUp {
+    /// Retrying is switched off: one attempt only.
+    Inactive,
+    /// The `on` predicate said the error is not worth retrying.
+    NotRetryable,
+    /// The attempts limit is reached.
+    AttemptsExhausted,
+    /// The next wait would end at or after the deadline (or the deadline has passed).
+    DeadlineExceeded,
+}
+
+/// What to do after a failed attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Step {
+    Retry(Retry),
+    GiveUp(GiveUp),
+}
+
+/// The per-loop state.
+#[derive(Debug)]
+pub(crate) struct Machine {
+    policy: RetryPolicy,
+    /// The number of the current attempt (1-based), 0 before the start.
+    num: u32,
+    deadline: Option<Instant>,
+    waited: Duration,
+    /// The switches, read at the first failure and kept for the rest of the loop.
+    mode: Option<Mode>,
+    rng: Option<SmallRng>,
+}
+
+impl Machine {
+    pub(crate) const fn new(policy: RetryPolicy) -> Self {
+        Self {
+            policy,
+            num: 0,
+            deadline: None,
+            waited: Duration::ZERO,
+            mode: None,
+            rng: None,
+        }
+    }
+
+    /// Starts the first attempt. `now` is called only if the policy has a timeout.
+    #[inline]
+    pub(crate) fn start(&mut self, now: impl FnOnce() -> Instant) {
+        self.num = 1;
+        if let Some(timeout) = self.policy.get_timeout() {
+            // A deadline beyond what `Instant` can hold is no deadline at all.
+            self.deadline = now().checked_add(timeout);
+        }
+    }
+
+    /// Starts the attempt after a retry.
+    #[inline]
+    pub(crate) fn next_attempt(&mut self) {
+        self.num = self.num.saturating_add(1);
+    }
+
+    /// The number of the current attempt (1-based).
+    #[inline]
+    pub(crate) const fn num(&self) -> u32 {
+        self.num
+    }
+
+    /// The deadline, if the policy has a timeout and it is representable.
+    #[inline]
+    pub(crate) const fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// The sum of the waits so far.
+    pub(crate) const fn waited(&self) -> Duration {
+        self.waited
+    }
+
+    fn mode(&mut self) -> Mode {
+        *self.mode.get_or_insert_with(testing::mode)
+    }
+
+    /// Decides what follows a failed attempt.
+    ///
+    /// `decide` (the user's `on` predicate) is not called when retrying is switched off; `now` is
+    /// called only when a deadline must be checked.
+    pub(crate) fn on_failure(
+        &mut self,
+        decide: impl FnOnce() -> Decision,
+        now: impl FnOnce() -> Instant,
+    ) -> Step {
+        let mode = self.mode();
+        if mode == Mode::Inactive {
+            return Step::GiveUp(GiveUp::Inactive);
+        }
+        let custom = match decide() {
+            Decision::DontRetry => return Step::GiveUp(GiveUp::NotRetryable),
+            Decision::Retry => None,
+            Decision::RetryAfter(wait) => Some(wait),
+        };
+        let limit = match mode {
+            Mode::Testing(t) => Some(t.limit(self.policy.attempts_limit())),
+            _ => self.policy.attempts_limit(),
+        };
+        // An unlimited loop still stops at attempt u32::MAX rather than miscount.
+        let limit = limit.map_or(u32::MAX, NonZeroU32::get);
+        if self.num >= limit {
+            return Step::GiveUp(GiveUp::AttemptsExhausted);
+        }
+        let wait = if let Mode::Testing(_) = mode {
+            // Testing mode: no waits, and the total timeout is ignored.
+            Duration::ZERO
+        } else {
+            let wait = match custom {
+                Some(wait) => wait,
+                None => {
+                    let rng = self.rng.get_or_insert_with(|| backoff::rng(&self.policy));
+                    backoff::jittered(&self.policy, self.num, rng)
+                }
+            };
+            if let Some(deadline) = self.deadline {
+                let ends = now().checked_add(wait);
+                if ends.is_none_or(|ends| ends >= deadline) {
+                    return Step::GiveUp(GiveUp::DeadlineExceeded);
+                }
+            }
+            wait
+        };
+        let retry = Retry {
+            wait,
+            retry_num: self.num,
+            waited_so_far: self.waited,
+        };
+        self.waited = self.waited.saturating_add(wait);
+        Step::Retry(retry)
+    }
+
+}
+
+/// The jitter-free lower bound of the wait after attempt `num`, zero in testing mode.
+pub(crate) fn next_wait(policy: &RetryPolicy, num: u32) -> Duration {
+    match testing::mode() {
+        Mode::Testing(_) => Duration::ZERO,
+        Mode::Normal | Mode::Inactive => backoff::exponential(policy, num),
+    }
+}
+
+/// The time left before `deadline`, `None` without one or in testing mode.
+pub(crate) fn remaining(
+    deadline: Option<Instant>,
+    now: impl FnOnce() -> Instant,
+) -> Option<Duration> {
+    let deadline = deadline?;
+    match testing::mode() {
+        Mode::Testing(_) => None,
+        Mode::Normal | Mode::Inactive => Some(deadline.saturating_duration_since(now())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{Testing, thread_active, thread_testing};
+    use proptest::prelude::*;
+
+    const NO_JITTER: RetryPolicy = RetryPolicy::new().wait_jitter(Duration::ZERO);
+
+    /// Runs a loop in which every attempt fails and takes `attempt_time` on a virtual clock;
+    /// returns the waits and the reason the loop ended.
+    fn run(
+        policy: RetryPolicy,
+        decision: Decision,
+        attempt_time: Duration,
+    ) -> (Vec<Duration>, GiveUp, Duration) {
+        let origin = Instant::now();
+        let mut elapsed = Duration::ZERO;
+        let mut m = Machine::new(policy);
+        m.start(|| origin);
+        let mut waits = Vec::new();
+        loop {
+            elapsed += attempt_time;
+            match m.on_failure(|| decision, || origin + elapsed) {
+                Step::Retry(r) => {
+                    assert_eq!(r.retry_num, m.num());
+                    assert_eq!(r.waited_so_far, waits.iter().sum::<Duration>());
+                    waits.push(r.wait);
+                    elapsed += r.wait;
+                    m.next_attempt();
+                }
+                Step::GiveUp(reason) => return (waits, reason, elapsed),
+            }
+        }
+    }
+
+    fn ms(v: &[u64]) -> Vec<Duration> {
+        v.iter().copied().map(Duration::from_millis).collect()
+    }
+
+    #[test]
+    fn jitter_free_defaults() {
+        let (waits, reason, _) = run(NO_JITTER.no_timeout(), Decision::Retry, Duration::ZERO);
+        assert_eq!(
+            waits,
+            ms(&[100, 200, 400, 800, 1600, 3200, 5000, 5000, 5000])
+        );
+        assert_eq!(reason, GiveUp::AttemptsExhausted);
+    }
+
+    #[test]
+    fn the_default_timeout_cuts_the_sequence_before_the_deadline() {
+        // 10 attempts of 1 s each and nine waits of 21.3 s in all end at 31.3 s, within 45 s.
+        let (waits, reason, elapsed) = run(NO_JITTER, Decision::Retry, Duration::from_secs(1));
+        assert_eq!(waits.len(), 9);
+        assert_eq!(reason, GiveUp::AttemptsExhausted);
+        assert_eq!(elapsed, Duration::from_millis(31_300));
+        // With 3 s attempts: 3 +.1 +3 +.2 +3 +.4 +3 +.8 +3 +1.6 +3 +3.2 +3 = 27.3; +5 ends at
+        // 32.3, +3 = 35.3; +5 = 40.3, +3 = 43.3; the next wait (5 s) would end at 48.3 > 45.
+        let (waits, reason, elapsed) = run(NO_JITTER, Decision::Retry, Duration::from_secs(3));
+        assert_eq!(waits, ms(&[100, 200, 400, 800, 1600, 3200, 5000, 5000]));
+        assert_eq!(reason, GiveUp::DeadlineExceeded);
+        assert_eq!(elapsed, Duration::from_millis(43_300));
+    }
+
+    #[test]
+    fn a_wait_ending_exactly_at_the_deadline_is_not_started() {
+        let policy = NO_JITTER.timeout(Duration::from_millis(300));
+        // 0 + .1 = .1, + .2 = .3 = the deadline: given up before the second wait.
+        let (waits, reason, _) = run(policy, Decision::Retry, Duration::ZERO);
+        assert_eq!(waits, ms(&[100]));
+        assert_eq!(reason, GiveUp::DeadlineExceeded);
+    }
+
+    #[test]
+    fn zero_timeout_is_one_attempt() {
+        let policy = NO_JITTER.timeout(Duration::ZERO);
+        let (waits, reason, _) = run(policy, Decision::Retry, Duration::ZERO);
+        assert!(waits.is_empty());
+        assert_eq!(reason, GiveUp::DeadlineExceeded);
+    }
+
+    #[test]
+    fn attempts_limits() {
+        for (attempts, waits) in [(0, 0), (1, 0), (2, 1), (3, 2)] {
+            let policy = NO_JITTER.attempts(attempts);
+            let (w, reason, _) = run(policy, Decision::Retry, Duration::ZERO);
+            assert_eq!(w.len(), waits);
+            assert_eq!(reason, GiveUp::AttemptsExhausted);
+        }
+        let unlimited = NO_JITTER.unlimited_attempts().timeout(Duration::from_secs(60));
+        let (w, reason, _) = run(unlimited, Decision::Retry, Duration::ZERO);
+        // .1+.2+.4+.8+1.6+3.2 = 6.3 s, then 5 s waits until 60 s: 10 more end by 56.3 s.
+        assert_eq!(w.len(), 16);
+        assert_eq!(reason, GiveUp::DeadlineExceeded);
+    }
+
+    #[test]
+    fn custom_waits_are_exact_and_uncapped_but_bounded() {
+        let wait = Duration::from_secs(7);
+        let policy = NO_JITTER.attempts(3).no_timeout();
+        let (w, reason, _) = run(policy, Decision::RetryAfter(wait), Duration::ZERO);
+        assert_eq!(w, vec![wait, wait]);
+        assert_eq!(reason, GiveUp::AttemptsExhausted);
+        let policy = NO_JITTER.timeout(Duration::from_secs(10));
+        let (w, reason, _) = run(policy, Decision::RetryAfter(wait), Duration::ZERO);
+        assert_eq!(w, vec![wait]);
+        assert_eq!(reason, GiveUp::DeadlineExceeded);
+        let (w, reason, _) = run(policy, Decision::RetryAfter(Duration::MAX), Duration::ZERO);
+        assert!(w.is_empty());
+        assert_eq!(reason, GiveUp::DeadlineExceeded);
+    }
+
+    #[test]
+    fn not_retryable_stops_at_once() {
+        let (w, reason, _) = run(NO_JITTER, Decision::DontRetry, Duration::ZERO);
+        assert!(w.is_empty());
+        assert_eq!(reason, GiveUp::NotRetryable);
+    }
+
+    #[test]
+    fn switches() {
+        {
+            let _off = thread_active(false);
+            let mut m = Machine::new(RetryPolicy::new());
+            m.start(Instant::now);
+            let step = m.on_failure(|| panic!("`on` must not be called"), Instant::now);
+            assert_eq!(step, Step::GiveUp(GiveUp::Inactive));
+        }
+        {
+            let _t = thread_testing(Testing::new().attempts(3));
+            let (w, reason, _) = run(
+                NO_JITTER.timeout(Duration::ZERO),
+                Decision::RetryAfter(Duration::from_secs(60)),
+                Duration::from_secs(100),
+            );
+            assert_eq!(w, vec![Duration::ZERO; 2]);
+            assert_eq!(reason, GiveUp::AttemptsExhausted);
+            let m = Machine::new(NO_JITTER);
+            assert_eq!(next_wait(&m.policy, 1), Duration::ZERO);
+            assert_eq!(remaining(Some(Instant::now()), Instant::now), None);
+        }
+        {
+            let _t = thread_testing(Testing::new().attempts(5).cap(true));
+            let (w, _, _) = run(NO_JITTER.attempts(2), Decision::Retry, Duration::ZERO);
+            assert_eq!(w.len(), 1);
+            let (w, _, _) = run(NO_JITTER.unlimited_attempts(), Decision::Retry, Duration::ZERO);
+            assert_eq!(w.len(), 4);
+        }
+        {
+            // Deactivation wins over testing mode.
+            let _t = thread_testing(Testing::new().attempts(5));
+            let _off = thread_active(false);
+            let (w, reason, _) = run(NO_JITTER, Decision::Retry, Duration::ZERO);
+            assert!(w.is_empty());
+            assert_eq!(reason, GiveUp::Inactive);
+        }
+    }
+
+    #[test]
+    fn unlimited_attempts_saturate_at_u32_max() {
+        let mut m = Machine::new(NO_JITTER.unlimited_attempts().no_timeout());
+        m.start(|| unreachable!("no timeout, no clock"));
+        m.num = u32::MAX - 1;
+        let retry = m.on_failure(|| Decision::Retry, || unreachable!());
+        assert!(matches!(retry, Step::Retry(r) if r.wait == Duration::from_secs(5)));
+        m.next_attempt();
+        m.next_attempt();
+        assert_eq!(m.num(), u32::MAX);
+        assert_eq!(
+            m.on_failure(|| Decision::Retry, || unreachable!()),
+            Step::GiveUp(GiveUp::AttemptsExhausted)
+        );
+    }
+
+    #[test]
+    fn next_wait_and_remaining() {
+        let origin = Instant::now();
+        let mut m = Machine::new(NO_JITTER);
+        m.start(|| origin);
+        assert_eq!(next_wait(&m.policy, m.num()), Duration::from_millis(100));
+        assert_eq!(
+            remaining(m.deadline(), || origin + Duration::from_secs(5)),
+            Some(Duration::from_secs(40))
+        );
+        assert_eq!(
+            remaining(m.deadline(), || origin + Duration::from_secs(50)),
+            Some(Duration::ZERO)
+        );
+        m.next_attempt();
+        m.next_attempt();
+        assert_eq!(next_wait(&m.policy, m.num()), Duration::from_millis(400));
+        let mut huge = Machine::new(NO_JITTER.timeout(Duration::MAX));
+        huge.start(|| origin);
+        assert_eq!(huge.deadline(), None);
+    }
+
+    #[test]
+    fn seeded_loops_repeat() {
+        let policy = RetryPolicy::new().seed(99).no_timeout();
+        let a = run(policy, Decision::Retry, Duration::ZERO).0;
+        assert_eq!(a, run(policy, Decision::Retry, Duration::ZERO).0);
+        assert!(a[0] >= Duration::from_millis(100) && a[0] <= Duration::from_millis(1100));
+    }
+
+    proptest! {
+        #[test]
+        fn the_deadline_is_never_crossed(
+            timeout_ms in 0u64..120_000,
+            attempt_ms in 0u64..5_000,
+            custom_ms in prop::option::of(0u64..20_000),
+            attempts in prop::option::of(1u32..50),
+            seed in any::<u64>(),
+        ) {
+            let timeout = Duration::from_millis(timeout_ms);
+            let mut policy = RetryPolicy::new().timeout(timeout).seed(seed);
+            policy = match attempts {
+                Some(n) => policy.attempts(n),
+                None => policy.unlimited_attempts(),
+            };
+            let decision = custom_ms.map_or(Decision::Retry, |ms| Decision::RetryAfter(Duration::from_millis(ms)));
+            let (waits, _, elapsed) = run(policy, decision, Duration::from_millis(attempt_ms));
+            // Each wait ended strictly before the deadline, so the last attempt started before it.
+            let started_last = elapsed - Duration::from_millis(attempt_ms);
+            prop_assert!(waits.is_empty() || started_last < timeout);
+            for w in &waits {
+                if custom_ms.is_none() {
+                    prop_assert!(*w <= policy.get_wait_max());
+                }
+            }
+        }
+    }
+}

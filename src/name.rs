@@ -1,0 +1,40 @@
+//! The names loops and callers report themselves under.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::panic::Location;
+use std::sync::Arc;
+
+/// What a loop is called in instrumentation and `Debug` output: a name given by the user, or
+/// the best one that can be derived without one (a call site, a function or closure path).
+#[derive(Clone)]
+pub(crate) enum Name {
+    Static(&'static str),
+    Owned(Arc<str>),
+    Location(&'static Location<'static>),
+}
+
+impl Name {
+    pub(crate) fn given(name: impl Into<Cow<'static, str>>) -> Self {
+        match name.into() {
+            Cow::Borrowed(name) => Self::Static(name),
+            Cow::Owned(name) => Self::Owned(name.into()),
+        }
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Static(name) => f.write_str(name),
+            Self::Owned(name) => f.write_str(name),
+            Self::Location(location) => write!(f, "{location}"),
+        }
+    }
+}
+
+impl fmt::Debug for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.to_string())
+    }
+}

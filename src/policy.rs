@@ -1,0 +1,671 @@
+//! The retry configuration: limits and backoff parameters, shared by contexts and callers.
+
+use std::error::Error;
+use std::fmt;
+use std::num::NonZeroU32;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// How many times to try, for how long, and how long to wait in between.
+///
+/// A `RetryPolicy` is a small `Copy` value: build it once (in a `const`, from a config string, from
+/// CLI flags) and hand it to any number of [`retry_context`](crate::retry_context)s and
+/// [`RetryingCaller`](crate::RetryingCaller)s. Every value it can hold works: the one parameter that
+/// could be wrong, the exponential base, is validated when it is set.
+///
+/// # Default
+///
+/// The defaults are those of Python's *stamina*:
+///
+/// | parameter | default | meaning |
+/// |---|---|---|
+/// | `attempts` | `10` | every call counts, the first included; unlimited with [`unlimited_attempts`](Self::unlimited_attempts) |
+/// | `timeout` | `45s` | total budget from the start of the first attempt, sleeps included; none with [`no_timeout`](Self::no_timeout) |
+/// | `wait_initial` | `100ms` | the exponential part of the first wait |
+/// | `wait_max` | `5s` | the cap, applied after the jitter |
+/// | `wait_jitter` | `1s` | the upper bound of the uniform random jitter added to each wait |
+/// | `wait_exp_base` | `2` | the growth factor of the exponential part |
+///
+/// The wait after failed attempt `n` (1-based) is
+/// `min(wait_max, wait_initial * wait_exp_base^(n - 1) + U(0, wait_jitter))`.
+///
+/// # Example
+///
+/// ```
+/// use std::time::Duration;
+/// use stamina::RetryPolicy;
+///
+/// const FAST: RetryPolicy = RetryPolicy::new()
+///     .attempts(3)
+///     .timeout(Duration::from_secs(5))
+///     .wait_initial(Duration::from_millis(10));
+///
+/// assert_eq!(FAST.to_string(), "attempts=3 timeout=5s wait_initial=10ms wait_max=5s wait_jitter=1s wait_exp_base=2");
+///
+/// // The same value from a config string (an env var, a CLI flag):
+/// let parsed: RetryPolicy = "attempts=3 timeout=5s wait_initial=10ms".parse()?;
+/// assert_eq!(parsed, FAST);
+/// # Ok::<(), stamina::ConfigError>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[must_use = "a RetryPolicy does nothing until it is given to a retry context or caller"]
+pub struct RetryPolicy {
+    attempts: Option<NonZeroU32>,
+    timeout: Option<Duration>,
+    wait_initial: Duration,
+    wait_max: Duration,
+    wait_jitter: Duration,
+    wait_exp_base: f64,
+    seed: Option<u64>,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RetryPolicy {
+    /// The default policy (see the [type-level docs](Self#default)).
+    pub const fn new() -> Self {
+        Self {
+            attempts: NonZeroU32::new(10),
+            timeout: Some(Duration::from_secs(45)),
+            wait_initial: Duration::from_millis(100),
+            wait_max: Duration::from_secs(5),
+            wait_jitter: Duration::from_secs(1),
+            wait_exp_base: 2.0,
+            seed: None,
+        }
+    }
+
+    /// Makes at most `attempts` calls, the first one included. `0` behaves as `1`.
+    pub const fn attempts(mut self, attempts: u32) -> Self {
+        self.attempts = match NonZeroU32::new(attempts) {
+            Some(n) => Some(n),
+            None => Some(NonZeroU32::MIN),
+        };
+        self
+    }
+
+    /// Removes the limit on the number of attempts: only the timeout (if any) and the `on`
+    /// predicate end the loop.
+    pub const fn unlimited_attempts(mut self) -> Self {
+        self.attempts = None;
+        self
+    }
+
+    /// Sets the total time budget, measured on the clock in use from the start of the first
+    /// attempt and covering attempts and waits.
+    ///
+    /// The loop never starts a wait that would end at or after the deadline: it gives up at once
+    /// with the last error instead. A zero timeout therefore means exactly one attempt.
+    pub const fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Removes the total time budget: only the attempts limit and the `on` predicate end the loop.
+    pub const fn no_timeout(mut self) -> Self {
+        self.timeout = None;
+        self
+    }
+
+    /// Sets the exponential part of the first wait.
+    pub const fn wait_initial(mut self, wait: Duration) -> Self {
+        self.wait_initial = wait;
+        self
+    }
+
+    /// Sets the cap on every computed wait, jitter included.
+    ///
+    /// Waits requested by the `on` predicate itself (a [`Duration`] or
+    /// [`Decision::RetryAfter`](crate::Decision::RetryAfter)) are not capped.
+    pub const fn wait_max(mut self, wait: Duration) -> Self {
+        self.wait_max = wait;
+        self
+    }
+
+    /// Sets the upper bound of the uniform random jitter added to each wait (zero turns it off).
+    pub const fn wait_jitter(mut self, jitter: Duration) -> Self {
+        self.wait_jitter = jitter;
+        self
+    }
+
+    /// Sets the growth factor of the exponential part of the wait.
+    ///
+    /// # Panics
+    ///
+    /// If `base` is NaN, infinite or smaller than 1, with the message
+    /// `stamina: wait_exp_base must be a finite number >= 1, got {base}`. Use
+    /// [`try_wait_exp_base`](Self::try_wait_exp_base) for values that come from outside.
+    #[track_caller]
+    pub fn wait_exp_base(self, base: f64) -> Self {
+        match self.try_wait_exp_base(base) {
+            Ok(policy) => policy,
+            Err(err) => panic!("stamina: {err}"),
+        }
+    }
+
+    /// Sets the growth factor of the exponential part of the wait, or tells why it cannot work.
+    ///
+    /// # Errors
+    ///
+    /// If `base` is NaN, infinite or smaller than 1.
+    ///
+    /// ```
+    /// use stamina::RetryPolicy;
+    ///
+    /// assert!(RetryPolicy::new().try_wait_exp_base(1.5).is_ok());
+    /// let err = RetryPolicy::new().try_wait_exp_base(0.5).unwrap_err();
+    /// assert_eq!(err.to_string(), "wait_exp_base must be a finite number >= 1, got 0.5");
+    /// ```
+    pub fn try_wait_exp_base(mut self, base: f64) -> Result<Self, ConfigError> {
+        if base.is_finite() && base >= 1.0 {
+            self.wait_exp_base = base;
+            Ok(self)
+        } else {
+            Err(ConfigError::new(ErrorKind::ExpBase(base)))
+        }
+    }
+
+    /// Seeds the random number generator used for the jitter, so that the sequence of waits is
+    /// the same on every run (for tests and simulations). By default every loop draws a fresh seed.
+    pub const fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// The attempts limit, `None` if unlimited.
+    pub const fn get_attempts(&self) -> Option<u32> {
+        match self.attempts {
+            Some(n) => Some(n.get()),
+            None => None,
+        }
+    }
+
+    /// The total time budget, `None` if there is none.
+    pub const fn get_timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
+    /// The exponential part of the first wait.
+    pub const fn get_wait_initial(&self) -> Duration {
+        self.wait_initial
+    }
+
+    /// The cap on computed waits.
+    pub const fn get_wait_max(&self) -> Duration {
+        self.wait_max
+    }
+
+    /// The upper bound of the jitter.
+    pub const fn get_wait_jitter(&self) -> Duration {
+        self.wait_jitter
+    }
+
+    /// The growth factor of the exponential part.
+    pub const fn get_wait_exp_base(&self) -> f64 {
+        self.wait_exp_base
+    }
+
+    /// The jitter seed, `None` if every loop draws its own.
+    pub const fn get_seed(&self) -> Option<u64> {
+        self.seed
+    }
+
+    pub(crate) const fn attempts_limit(&self) -> Option<NonZeroU32> {
+        self.attempts
+    }
+
+    /// Adds the fields to a `Debug` struct, durations written as in config strings.
+    pub(crate) fn debug_fields(&self, d: &mut fmt::DebugStruct<'_, '_>) {
+        match self.attempts {
+            Some(n) => d.field("attempts", &n),
+            None => d.field("attempts", &format_args!("unlimited")),
+        };
+        match self.timeout {
+            Some(t) => d.field("timeout", &HumanDuration(t)),
+            None => d.field("timeout", &format_args!("none")),
+        };
+        d.field("wait_initial", &HumanDuration(self.wait_initial))
+            .field("wait_max", &HumanDuration(self.wait_max))
+            .field("wait_jitter", &HumanDuration(self.wait_jitter))
+            .field("wait_exp_base", &self.wait_exp_base);
+        if let Some(seed) = self.seed {
+            d.field("seed", &seed);
+        }
+    }
+
+    /// Writes the fields as `key=value` pairs separated by `sep`.
+    pub(crate) fn write_fields(&self, f: &mut fmt::Formatter<'_>, sep: &str) -> fmt::Result {
+        match self.attempts {
+            Some(n) => write!(f, "attempts={n}")?,
+            None => f.write_str("attempts=unlimited")?,
+        }
+        f.write_str(sep)?;
+        match self.timeout {
+            Some(t) => write!(f, "timeout={}", HumanDuration(t))?,
+            None => f.write_str("timeout=none")?,
+        }
+        write!(
+            f,
+            "{sep}wait_initial={}{sep}wait_max={}{sep}wait_jitter={}{sep}wait_exp_base={}",
+            HumanDuration(self.wait_initial),
+            HumanDuration(self.wait_max),
+            HumanDuration(self.wait_jitter),
+            self.wait_exp_base,
+        )?;
+        if let Some(seed) = self.seed {
+            write!(f, "{sep}seed={seed}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A duration written compactly (`1m30s`, `100ms`), in a form `humantime` parses back.
+#[derive(Clone, Copy)]
+pub(crate) struct HumanDuration(pub(crate) Duration);
+
+impl fmt::Display for HumanDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = humantime::format_duration(self.0).to_string();
+        for part in text.split_whitespace() {
+            f.write_str(part)?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for HumanDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// Writes the policy as a config string that [`FromStr`] parses back to the same value.
+///
+/// ```
+/// let policy = stamina::RetryPolicy::new().unlimited_attempts().no_timeout();
+/// assert_eq!(
+///     policy.to_string(),
+///     "attempts=unlimited timeout=none wait_initial=100ms wait_max=5s wait_jitter=1s wait_exp_base=2",
+/// );
+/// assert_eq!(policy.to_string().parse::<stamina::RetryPolicy>().unwrap(), policy);
+/// ```
+impl fmt::Display for RetryPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_fields(f, " ")
+    }
+}
+
+/// Parses a config string of `key=value` pairs separated by spaces or commas, such as
+/// `"attempts=5 timeout=30s wait_initial=100ms"`.
+///
+/// Keys not given keep their [defaults](RetryPolicy#default). Durations use `humantime`'s syntax
+/// (`250ms`, `30s`, `1m30s`, `1h`). `attempts` also takes `unlimited` (or `none`), `timeout` takes
+/// `none`, `seed` takes an integer.
+///
+/// # Errors
+///
+/// A [`ConfigError`] naming the unknown key, the repeated key, or the key whose value does not
+/// parse.
+///
+/// ```
+/// let err = "attempts=5 timeout=30".parse::<stamina::RetryPolicy>().unwrap_err();
+/// assert_eq!(
+///     err.to_string(),
+///     "invalid value \"30\" for timeout: expected a duration such as 30s or 250ms",
+/// );
+/// assert_eq!(err.key(), Some("timeout"));
+/// ```
+impl FromStr for RetryPolicy {
+    type Err = ConfigError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut policy = Self::new();
+        let mut seen = 0u8;
+        for item in s.split(|c: char| c.is_whitespace() || c == ',') {
+            if item.is_empty() {
+                continue;
+            }
+            let Some((key, value)) = item.split_once('=') else {
+                return Err(ConfigError::new(ErrorKind::MissingValue(item.to_owned())));
+            };
+            let index = match KEYS.iter().position(|k| *k == key) {
+                Some(index) => index,
+                None => return Err(ConfigError::new(ErrorKind::UnknownKey(key.to_owned()))),
+            };
+            let bit = 1u8 << index;
+            if seen & bit != 0 {
+                return Err(ConfigError::new(ErrorKind::DuplicateKey(KEYS[index])));
+            }
+            seen |= bit;
+            policy = parse_value(policy, KEYS[index], value)?;
+        }
+        Ok(policy)
+    }
+}
+
+const KEYS: [&str; 7] = [
+    "attempts",
+    "timeout",
+    "wait_initial",
+    "wait_max",
+    "wait_jitter",
+    "wait_exp_base",
+    "seed",
+];
+
+fn parse_value(policy: RetryPolicy, key: &'static str, value: &str) -> Result<RetryPolicy, ConfigError> {
+    let invalid = |expected: &'static str, source: Option<Box<dyn Error + Send + Sync>>| {
+        ConfigError::new(ErrorKind::InvalidValue {
+            key,
+            value: value.to_owned(),
+            expected,
+            source,
+        })
+    };
+    let duration = || {
+        humantime::parse_duration(value)
+            .map_err(|e| invalid("a duration such as 30s or 250ms", Some(Box::new(e))))
+    };
+    Ok(match key {
+        "attempts" => match value {
+            "unlimited" | "none" => policy.unlimited_attempts(),
+            _ => policy.attempts(
+                value
+                    .parse()
+                    .map_err(|e| invalid("a whole number or `unlimited`", Some(Box::new(e))))?,
+            ),
+        },
+        "timeout" => match value {
+            "none" => policy.no_timeout(),
+            _ => policy.timeout(duration()?),
+        },
+        "wait_initial" => policy.wait_initial(duration()?),
+        "wait_max" => policy.wait_max(duration()?),
+        "wait_jitter" => policy.wait_jitter(duration()?),
+        "wait_exp_base" => {
+            let base: f64 = value
+                .parse()
+                .map_err(|e| invalid("a number >= 1", Some(Box::new(e))))?;
+            policy
+                .try_wait_exp_base(base)
+                .map_err(|e| invalid("a finite number >= 1", Some(Box::new(e))))?
+        }
+        _ => policy.seed(
+            value
+                .parse()
+                .map_err(|e| invalid("an unsigned 64-bit integer", Some(Box::new(e))))?,
+        ),
+    })
+}
+
+/// A configuration value that cannot work: a bad exponential base or a bad config string.
+///
+/// Its `Display` names the offending key and value; [`key`](Self::key) returns the key and
+/// [`source`](Error::source) the underlying parse error, where there is one.
+pub struct ConfigError {
+    kind: ErrorKind,
+}
+
+enum ErrorKind {
+    ExpBase(f64),
+    MissingValue(String),
+    UnknownKey(String),
+    DuplicateKey(&'static str),
+    InvalidValue {
+        key: &'static str,
+        value: String,
+        expected: &'static str,
+        source: Option<Box<dyn Error + Send + Sync>>,
+    },
+}
+
+impl ConfigError {
+    fn new(kind: ErrorKind) -> Self {
+        Self { kind }
+    }
+
+    /// The configuration key the error is about, if it names one.
+    ///
+    /// An item without `=` names no key.
+    pub fn key(&self) -> Option<&str> {
+        match &self.kind {
+            ErrorKind::ExpBase(_) => Some("wait_exp_base"),
+            ErrorKind::MissingValue(_) => None,
+            ErrorKind::UnknownKey(key) => Some(key),
+            ErrorKind::DuplicateKey(key) | ErrorKind::InvalidValue { key, .. } => Some(key),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            ErrorKind::ExpBase(base) => {
+                write!(f, "wait_exp_base must be a finite number >= 1, got {base}")
+            }
+            ErrorKind::MissingValue(item) => {
+                write!(f, "expected key=value, got {item:?}")
+            }
+            ErrorKind::UnknownKey(key) => write!(
+                f,
+                "unknown key {key:?}: expected one of {}",
+                KEYS.join(", ")
+            ),
+            ErrorKind::DuplicateKey(key) => write!(f, "key {key} is given more than once"),
+            ErrorKind::InvalidValue {
+                key,
+                value,
+                expected,
+                ..
+            } => write!(f, "invalid value {value:?} for {key}: expected {expected}"),
+        }
+    }
+}
+
+impl fmt::Debug for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConfigError")
+            .field("key", &self.key())
+            .field("message", &format_args!("{self}"))
+            .finish()
+    }
+}
+
+impl Error for ConfigError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match &self.kind {
+            ErrorKind::InvalidValue {
+                source: Some(source),
+                ..
+            } => Some(&**source),
+            _ => None,
+        }
+    }
+}
+
+/// Generates the configuration setters shared by contexts and callers, forwarding to
+/// [`RetryPolicy`].
+macro_rules! policy_setters {
+    () => {
+        /// Replaces the whole configuration with `policy`.
+        pub fn policy(mut self, policy: $crate::RetryPolicy) -> Self {
+            self.policy = policy;
+            self
+        }
+
+        /// Makes at most `attempts` calls, the first one included; `0` behaves as `1`
+        /// (see [`RetryPolicy::attempts`]).
+        pub fn attempts(mut self, attempts: u32) -> Self {
+            self.policy = self.policy.attempts(attempts);
+            self
+        }
+
+        /// Removes the attempts limit (see [`RetryPolicy::unlimited_attempts`]).
+        pub fn unlimited_attempts(mut self) -> Self {
+            self.policy = self.policy.unlimited_attempts();
+            self
+        }
+
+        /// Sets the total time budget (see [`RetryPolicy::timeout`]).
+        pub fn timeout(mut self, timeout: ::std::time::Duration) -> Self {
+            self.policy = self.policy.timeout(timeout);
+            self
+        }
+
+        /// Removes the total time budget (see [`RetryPolicy::no_timeout`]).
+        pub fn no_timeout(mut self) -> Self {
+            self.policy = self.policy.no_timeout();
+            self
+        }
+
+        /// Sets the exponential part of the first wait (see [`RetryPolicy::wait_initial`]).
+        pub fn wait_initial(mut self, wait: ::std::time::Duration) -> Self {
+            self.policy = self.policy.wait_initial(wait);
+            self
+        }
+
+        /// Sets the cap on computed waits (see [`RetryPolicy::wait_max`]).
+        pub fn wait_max(mut self, wait: ::std::time::Duration) -> Self {
+            self.policy = self.policy.wait_max(wait);
+            self
+        }
+
+        /// Sets the upper bound of the jitter (see [`RetryPolicy::wait_jitter`]).
+        pub fn wait_jitter(mut self, jitter: ::std::time::Duration) -> Self {
+            self.policy = self.policy.wait_jitter(jitter);
+            self
+        }
+
+        /// Sets the growth factor of the waits (see [`RetryPolicy::wait_exp_base`]).
+        ///
+        /// # Panics
+        ///
+        /// If `base` is NaN, infinite or smaller than 1.
+        #[track_caller]
+        pub fn wait_exp_base(mut self, base: f64) -> Self {
+            self.policy = self.policy.wait_exp_base(base);
+            self
+        }
+
+        /// Sets the growth factor of the waits, or tells why it cannot work (see
+        /// [`RetryPolicy::try_wait_exp_base`]).
+        ///
+        /// # Errors
+        ///
+        /// If `base` is NaN, infinite or smaller than 1.
+        pub fn try_wait_exp_base(mut self, base: f64) -> Result<Self, $crate::ConfigError> {
+            self.policy = self.policy.try_wait_exp_base(base)?;
+            Ok(self)
+        }
+
+        /// Seeds the jitter's random number generator (see [`RetryPolicy::seed`]).
+        pub fn seed(mut self, seed: u64) -> Self {
+            self.policy = self.policy.seed(seed);
+            self
+        }
+
+        /// The configuration in use.
+        pub fn get_policy(&self) -> &$crate::RetryPolicy {
+            &self.policy
+        }
+    };
+}
+
+pub(crate) use policy_setters;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_staminas() {
+        let p = RetryPolicy::default();
+        assert_eq!(p.get_attempts(), Some(10));
+        assert_eq!(p.get_timeout(), Some(Duration::from_secs(45)));
+        assert_eq!(p.get_wait_initial(), Duration::from_millis(100));
+        assert_eq!(p.get_wait_max(), Duration::from_secs(5));
+        assert_eq!(p.get_wait_jitter(), Duration::from_secs(1));
+        assert_eq!(p.get_wait_exp_base(), 2.0);
+        assert_eq!(p.get_seed(), None);
+    }
+
+    #[test]
+    fn zero_attempts_is_one() {
+        assert_eq!(RetryPolicy::new().attempts(0).get_attempts(), Some(1));
+        assert_eq!(RetryPolicy::new().unlimited_attempts().get_attempts(), None);
+    }
+
+    #[test]
+    fn exp_base_is_validated() {
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 0.999, 0.0, -2.0] {
+            let err = RetryPolicy::new().try_wait_exp_base(bad).unwrap_err();
+            assert_eq!(err.key(), Some("wait_exp_base"));
+            assert_eq!(
+                err.to_string(),
+                format!("wait_exp_base must be a finite number >= 1, got {bad}")
+            );
+        }
+        assert_eq!(
+            RetryPolicy::new().try_wait_exp_base(1.0).unwrap().get_wait_exp_base(),
+            1.0
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "stamina: wait_exp_base must be a finite number >= 1, got NaN")]
+    fn exp_base_panics_in_the_plain_builder() {
+        let _ = RetryPolicy::new().wait_exp_base(f64::NAN);
+    }
+
+    #[test]
+    fn display_round_trips() {
+        let p = RetryPolicy::new()
+            .attempts(5)
+            .timeout(Duration::from_secs(90))
+            .wait_initial(Duration::new(0, 1))
+            .wait_max(Duration::MAX)
+            .wait_jitter(Duration::ZERO)
+            .wait_exp_base(1.5)
+            .seed(42);
+        let s = p.to_string();
+        assert_eq!(
+            s,
+            "attempts=5 timeout=1m30s wait_initial=1ns \
+             wait_max=584542046090years7months15days17h5m3s999ms999us999ns \
+             wait_jitter=0s wait_exp_base=1.5 seed=42"
+        );
+        assert_eq!(s.parse::<RetryPolicy>().unwrap(), p);
+    }
+
+    #[test]
+    fn parses_commas_and_defaults() {
+        let p: RetryPolicy = " attempts=3,timeout=none ,, wait_max=2s ".parse().unwrap();
+        assert_eq!(p, RetryPolicy::new().attempts(3).no_timeout().wait_max(Duration::from_secs(2)));
+        assert_eq!("".parse::<RetryPolicy>().unwrap(), RetryPolicy::new());
+    }
+
+    #[test]
+    fn bad_strings_name_the_key_or_value() {
+        let cases: &[(&str, Option<&str>, &str)] = &[
+            ("retries=3", Some("retries"), "unknown key \"retries\": expected one of attempts, timeout, wait_initial, wait_max, wait_jitter, wait_exp_base, seed"),
+            ("attempts", None, "expected key=value, got \"attempts\""),
+            ("attempts=3 attempts=4", Some("attempts"), "key attempts is given more than once"),
+            ("attempts=-1", Some("attempts"), "invalid value \"-1\" for attempts: expected a whole number or `unlimited`"),
+            ("wait_max=fast", Some("wait_max"), "invalid value \"fast\" for wait_max: expected a duration such as 30s or 250ms"),
+            ("wait_exp_base=0.5", Some("wait_exp_base"), "invalid value \"0.5\" for wait_exp_base: expected a finite number >= 1"),
+            ("wait_exp_base=x", Some("wait_exp_base"), "invalid value \"x\" for wait_exp_base: expected a number >= 1"),
+            ("seed=x", Some("seed"), "invalid value \"x\" for seed: expected an unsigned 64-bit integer"),
+        ];
+        for (input, key, message) in cases {
+            let err = input.parse::<RetryPolicy>().unwrap_err();
+            assert_eq!(err.key(), *key, "{input}");
+            assert_eq!(err.to_string(), *message, "{input}");
+        }
+        let err = "timeout=x".parse::<RetryPolicy>().unwrap_err();
+        assert!(err.source().is_some());
+    }
+}

@@ -1,0 +1,219 @@
+//! Reusable callers: a configuration that retries whatever it is given to call.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use crate::machine::{Machine, Step};
+use crate::name::Name;
+use crate::policy::policy_setters;
+use crate::{Clock, RetryOn, RetryPolicy, SystemClock};
+
+/// A reusable retry configuration without an `on` predicate: give it one per call.
+///
+/// Cheap to clone, `Send + Sync` (with a `Send + Sync` clock), and allocation-free on every call.
+/// Bind an `on` predicate with [`on`](Self::on) to get a [`BoundRetryingCaller`].
+///
+/// # Default
+///
+/// [`RetryPolicy::new`]'s configuration and the [`SystemClock`].
+///
+/// ```
+/// use std::{io, time::Duration};
+///
+/// let caller = stamina::RetryingCaller::new()
+///     .attempts(5)
+///     .wait_initial(Duration::from_millis(1))
+///     .wait_jitter(Duration::ZERO);
+///
+/// let mut failures = 2;
+/// let value = caller.call(
+///     |e: &io::Error| e.kind() == io::ErrorKind::TimedOut,
+///     || {
+///         if failures > 0 {
+///             failures -= 1;
+///             return Err(io::Error::from(io::ErrorKind::TimedOut));
+///         }
+///         Ok("done")
+///     },
+/// )?;
+/// assert_eq!(value, "done");
+/// assert_eq!(
+///     format!("{caller:?}"),
+///     "RetryingCaller { attempts: 5, timeout: 45s, wait_initial: 1ms, wait_max: 5s, \
+///      wait_jitter: 0s, wait_exp_base: 2, .. }",
+/// );
+/// # Ok::<(), io::Error>(())
+/// ```
+#[derive(Clone)]
+#[must_use = "a RetryingCaller does nothing until it is called"]
+pub struct RetryingCaller<C = SystemClock> {
+    policy: RetryPolicy,
+    clock: C,
+    name: Option<Name>,
+}
+
+impl RetryingCaller {
+    /// A caller with the [default configuration](RetryPolicy#default).
+    pub const fn new() -> Self {
+        Self::from_policy(RetryPolicy::new())
+    }
+
+    /// A caller with `policy`'s configuration.
+    pub const fn from_policy(policy: RetryPolicy) -> Self {
+        Self {
+            policy,
+            clock: SystemClock,
+            name: None,
+        }
+    }
+}
+
+impl Default for RetryingCaller {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<C> RetryingCaller<C> {
+    policy_setters!();
+
+    /// Names the calls for instrumentation and `Debug` output. By default each call is named
+    /// after the type of the function it calls (for a closure, the path of the function that
+    /// contains it).
+    pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+        self.name = Some(Name::given(name));
+        self
+    }
+
+    /// Makes the calls take their time from `clock` and sleep on it, such as a
+    /// [`FakeClock`](crate::testing::FakeClock) in tests.
+    pub fn clock<C2: Clock>(self, clock: C2) -> RetryingCaller<C2> {
+        RetryingCaller {
+            policy: self.policy,
+            clock,
+            name: self.name,
+        }
+    }
+
+    /// Binds an `on` predicate, for a caller that only needs the function to call.
+    ///
+    /// ```
+    /// use std::io;
+    ///
+    /// let caller = stamina::RetryingCaller::new().attempts(3);
+    /// let on_reset = caller.on(|e: &io::Error| e.kind() == io::ErrorKind::ConnectionReset);
+    /// assert_eq!(on_reset.call(|| Ok::<_, io::Error>(7))?, 7);
+    /// # Ok::<(), io::Error>(())
+    /// ```
+    pub fn on<On>(&self, on: On) -> BoundRetryingCaller<On, C>
+    where
+        C: Clone,
+    {
+        BoundRetryingCaller {
+            caller: self.clone(),
+            on,
+        }
+    }
+}
+
+impl<C: Clock> RetryingCaller<C> {
+    /// Calls `f` until it succeeds, `on` says its error is not worth retrying, or the attempts or
+    /// time are used up, waiting between attempts as configured.
+    ///
+    /// # Errors
+    ///
+    /// The last error of `f`, unchanged.
+    ///
+    /// # Panics
+    ///
+    /// A panic in `f` or `on` propagates unchanged.
+    #[inline]
+    pub fn call<T, E, On, F>(&self, on: On, f: F) -> Result<T, E>
+    where
+        On: RetryOn<E>,
+        F: FnMut() -> Result<T, E>,
+    {
+        call(&self.policy, &on, &self.clock, f)
+    }
+}
+
+impl<C> fmt::Debug for RetryingCaller<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("RetryingCaller");
+        if let Some(name) = &self.name {
+            d.field("name", name);
+        }
+        self.policy.debug_fields(&mut d);
+        d.finish_non_exhaustive()
+    }
+}
+
+/// A [`RetryingCaller`] with its `on` predicate: call it with just the function to retry.
+///
+/// Made by [`RetryingCaller::on`]; `Clone` when the predicate is, `Send + Sync` when the
+/// predicate and clock are.
+#[derive(Clone)]
+#[must_use = "a BoundRetryingCaller does nothing until it is called"]
+pub struct BoundRetryingCaller<On, C = SystemClock> {
+    caller: RetryingCaller<C>,
+    on: On,
+}
+
+impl<On, C: Clock> BoundRetryingCaller<On, C> {
+    /// Calls `f` with the bound predicate (see [`RetryingCaller::call`]).
+    ///
+    /// # Errors
+    ///
+    /// The last error of `f`, unchanged.
+    #[inline]
+    pub fn call<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        On: RetryOn<E>,
+        F: FnMut() -> Result<T, E>,
+    {
+        call(&self.caller.policy, &self.on, &self.caller.clock, f)
+    }
+
+    /// The caller without its predicate.
+    pub fn caller(&self) -> &RetryingCaller<C> {
+        &self.caller
+    }
+}
+
+impl<On, C> fmt::Debug for BoundRetryingCaller<On, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("BoundRetryingCaller");
+        if let Some(name) = &self.caller.name {
+            d.field("name", name);
+        }
+        self.caller.policy.debug_fields(&mut d);
+        d.field("on", &format_args!("{}", std::any::type_name::<On>()))
+            .finish_non_exhaustive()
+    }
+}
+
+/// The callers' loop: the state machine driven with the user's function, nothing allocated.
+#[inline]
+fn call<T, E, On, C, F>(policy: &RetryPolicy, on: &On, clock: &C, mut f: F) -> Result<T, E>
+where
+    On: RetryOn<E>,
+    C: Clock,
+    F: FnMut() -> Result<T, E>,
+{
+    let mut machine = Machine::new(*policy);
+    machine.start(|| clock.now());
+    loop {
+        let error = match f() {
+            Ok(value) => return Ok(value),
+            Err(error) => error,
+        };
+        match machine.on_failure(|| on.decide(&error), || clock.now()) {
+            Step::Retry(retry) => {
+                drop(error);
+                clock.sleep(retry.wait);
+                machine.next_attempt();
+            }
+            Step::GiveUp(_) => return Err(error),
+        }
+    }
+}

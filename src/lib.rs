@@ -87,5 +87,11 @@ pub mod testing;
 pub use clock::{Clock, SystemClock};
 pub use decision::{Decision, OnCause, RetryOn, find_cause, has_cause, on_cause};
 pub use policy::{ConfigError, RetryPolicy};
-pub use sync::{Attempt, Attempts, BoundRetryingCaller, RetryContext, RetryingCaller, retry_context};
+pub use sync::{
+    Attempt, Attempts, BoundRetryingCaller, RetryContext, RetryingCaller, retry_context,
+};
 pub use testing::{is_active, is_testing, set_active, set_testing};
+
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

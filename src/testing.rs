@@ -144,7 +144,11 @@ fn unpack_testing(bits: u64) -> Option<Testing> {
     if bits & TESTING == 0 {
         return None;
     }
-    Some(Testing::new().attempts((bits & ATTEMPTS) as u32).cap(bits & CAP != 0))
+    Some(
+        Testing::new()
+            .attempts((bits & ATTEMPTS) as u32)
+            .cap(bits & CAP != 0),
+    )
 }
 
 fn effective() -> (bool, Option<Testing>) {

@@ -41,15 +41,23 @@ pub(crate) fn exponential(policy: &RetryPolicy, retry_num: u32) -> Duration {
 }
 
 /// `min(wait_max, exponential + U(0, wait_jitter))`: the cap comes after the jitter, so once the
-/// exponential part reaches `wait_max` every wait is exactly `wait_max` (and no number is drawn).
-pub(crate) fn jittered(policy: &RetryPolicy, retry_num: u32, rng: &mut SmallRng) -> Duration {
+/// exponential part reaches `wait_max` every wait is exactly `wait_max`.
+///
+/// The generator is made on the first draw: a loop whose waits need no random number (no jitter,
+/// or capped) never seeds one.
+pub(crate) fn jittered(
+    policy: &RetryPolicy,
+    retry_num: u32,
+    rng: &mut Option<SmallRng>,
+) -> Duration {
     let max = policy.get_wait_max();
     let exp = exponential(policy, retry_num);
-    if exp >= max {
-        return max;
+    let jitter = policy.get_wait_jitter();
+    if exp >= max || jitter.is_zero() {
+        return exp;
     }
-    exp.saturating_add(uniform(policy.get_wait_jitter(), rng))
-        .min(max)
+    let rng = rng.get_or_insert_with(|| self::rng(policy));
+    exp.saturating_add(uniform(jitter, rng)).min(max)
 }
 
 /// A uniformly distributed duration in `[0, max]`.
@@ -101,8 +109,9 @@ mod tests {
             .map(secs)
             .collect();
         assert_eq!(waits, expected);
-        let mut rng = SmallRng::seed_from_u64(0);
+        let mut rng = None;
         let jittered: Vec<_> = (1..=9).map(|n| jittered(&p, n, &mut rng)).collect();
+        assert!(rng.is_none(), "no jitter, no generator");
         assert_eq!(jittered, expected);
     }
 
@@ -110,7 +119,7 @@ mod tests {
     fn seeded_jitter_is_reproducible_and_bounded() {
         let p = RetryPolicy::new();
         let draw = |seed| {
-            let mut rng = SmallRng::seed_from_u64(seed);
+            let mut rng = Some(SmallRng::seed_from_u64(seed));
             (1..=10)
                 .map(|n| jittered(&p, n, &mut rng))
                 .collect::<Vec<_>>()
@@ -132,7 +141,7 @@ mod tests {
             .wait_max(Duration::MAX)
             .wait_jitter(Duration::MAX);
         assert_eq!(exponential(&p, u32::MAX), Duration::MAX);
-        let mut rng = SmallRng::seed_from_u64(1);
+        let mut rng = Some(SmallRng::seed_from_u64(1));
         assert_eq!(jittered(&p, u32::MAX, &mut rng), Duration::MAX);
         assert!(jittered(&p, 1, &mut rng) >= Duration::from_millis(100));
         let zero = RetryPolicy::new()
@@ -176,7 +185,7 @@ mod tests {
     proptest! {
         #[test]
         fn every_wait_is_within_bounds(p in any_policy(), n in prop_oneof![1u32..64, any::<u32>()]) {
-            let mut rng = rng(&p);
+            let mut rng = None;
             let exp = exponential(&p, n);
             let wait = jittered(&p, n, &mut rng);
             prop_assert!(exp <= p.get_wait_max());

@@ -78,11 +78,21 @@ impl Machine {
     /// Starts the first attempt. `now` is called only if the policy has a timeout.
     #[inline]
     pub(crate) fn start(&mut self, now: impl FnOnce() -> Instant) {
-        self.num = 1;
-        if let Some(timeout) = self.policy.get_timeout() {
-            // A deadline beyond what `Instant` can hold is no deadline at all.
-            self.deadline = now().checked_add(timeout);
-        }
+        *self = Self::from_start(self.policy, start_time(&self.policy, now));
+    }
+
+    /// A machine whose first attempt started at `start` (from [`start_time`]), so that a loop can
+    /// read the time before its first attempt and build the machine only if that attempt fails.
+    #[inline]
+    pub(crate) fn from_start(policy: RetryPolicy, start: Option<Instant>) -> Self {
+        let mut machine = Self::new(policy);
+        machine.num = 1;
+        // A deadline beyond what `Instant` can hold is no deadline at all.
+        machine.deadline = match (start, policy.get_timeout()) {
+            (Some(start), Some(timeout)) => start.checked_add(timeout),
+            _ => None,
+        };
+        machine
     }
 
     /// Starts the attempt after a retry.
@@ -145,10 +155,7 @@ impl Machine {
         } else {
             let wait = match custom {
                 Some(wait) => wait,
-                None => {
-                    let rng = self.rng.get_or_insert_with(|| backoff::rng(&self.policy));
-                    backoff::jittered(&self.policy, self.num, rng)
-                }
+                None => backoff::jittered(&self.policy, self.num, &mut self.rng),
             };
             if let Some(deadline) = self.deadline {
                 let ends = now().checked_add(wait);
@@ -165,6 +172,15 @@ impl Machine {
         };
         self.waited = self.waited.saturating_add(wait);
         Step::Retry(retry)
+    }
+}
+
+/// The start time a loop with `policy` needs: `None` (and no clock read) without a timeout.
+#[inline]
+pub(crate) fn start_time(policy: &RetryPolicy, now: impl FnOnce() -> Instant) -> Option<Instant> {
+    match policy.get_timeout() {
+        Some(_) => Some(now()),
+        None => None,
     }
 }
 

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::machine::{Machine, Step};
+use crate::machine::{self, Machine, Step};
 use crate::name::Name;
 use crate::policy::policy_setters;
 use crate::{Clock, RetryOn, RetryPolicy, SystemClock};
@@ -200,13 +200,15 @@ where
     C: Clock,
     F: FnMut() -> Result<T, E>,
 {
-    let mut machine = Machine::new(*policy);
-    machine.start(|| clock.now());
+    // The success path reads the clock (only with a timeout) and calls `f`: the machine is built
+    // on the first failure.
+    let start = machine::start_time(policy, || clock.now());
+    let mut error = match f() {
+        Ok(value) => return Ok(value),
+        Err(error) => error,
+    };
+    let mut machine = Machine::from_start(*policy, start);
     loop {
-        let error = match f() {
-            Ok(value) => return Ok(value),
-            Err(error) => error,
-        };
         match machine.on_failure(|| on.decide(&error), || clock.now()) {
             Step::Retry(retry) => {
                 drop(error);
@@ -215,5 +217,9 @@ where
             }
             Step::GiveUp(_) => return Err(error),
         }
+        error = match f() {
+            Ok(value) => return Ok(value),
+            Err(error) => error,
+        };
     }
 }

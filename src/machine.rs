@@ -178,10 +178,7 @@ impl Machine {
 /// The start time a loop with `policy` needs: `None` (and no clock read) without a timeout.
 #[inline]
 pub(crate) fn start_time(policy: &RetryPolicy, now: impl FnOnce() -> Instant) -> Option<Instant> {
-    match policy.get_timeout() {
-        Some(_) => Some(now()),
-        None => None,
-    }
+    policy.get_timeout().map(|_| now())
 }
 
 /// The jitter-free lower bound of the wait after attempt `num`, zero in testing mode.

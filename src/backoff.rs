@@ -40,24 +40,132 @@ pub(crate) fn exponential(policy: &RetryPolicy, retry_num: u32) -> Duration {
     from_nanos_f64(nanos).min(max)
 }
 
-/// `min(wait_max, exponential + U(0, wait_jitter))`: the cap comes after the jitter, so once the
-/// exponential part reaches `wait_max` every wait is exactly `wait_max`.
+/// How randomness spreads the waits of many clients apart, so that they do not retry in lockstep.
 ///
-/// The generator is made on the first draw: a loop whose waits need no random number (no jitter,
-/// or capped) never seeds one.
-pub(crate) fn jittered(
+/// `w` below is the capped exponential part, `min(wait_max, wait_initial * wait_exp_base^(n-1))`.
+///
+/// | family | wait after failed attempt `n` | lower bound ([`Attempt::next_wait`](crate::Attempt::next_wait)) |
+/// |---|---|---|
+/// | [`Additive`](Jitter::Additive) (default) | `min(wait_max, w + U(0, wait_jitter))`: the cap after the jitter | `w` |
+/// | [`Full`](Jitter::Full) | `U(0, w)` | `0` |
+/// | [`Equal`](Jitter::Equal) | `w/2 + U(0, w/2)` | `w/2` |
+/// | [`Decorrelated`](Jitter::Decorrelated) | `min(wait_max, U(wait_initial, 3 * previous wait))`, the first previous wait being `wait_initial` | `min(wait_initial, wait_max)` |
+///
+/// `wait_jitter` only applies to `Additive`; `wait_exp_base` does not apply to `Decorrelated`.
+/// Every family draws from the loop's generator, which [`RetryPolicy::seed`] makes reproducible.
+///
+/// `Additive` is Python stamina's, kept as the default for parity. `Full` spreads the load of
+/// many contending clients best (fewest calls in total); `Equal` keeps a guaranteed minimum
+/// wait; `Decorrelated` grows from the previous wait rather than the attempt number.
+///
+/// ```
+/// use std::time::Duration;
+/// use stamina::{Jitter, RetryPolicy};
+///
+/// let policy = RetryPolicy::new().jitter(Jitter::Full);
+/// assert_eq!(policy.to_string(), "attempts=10 timeout=45s wait_initial=100ms wait_max=5s wait_jitter=1s wait_exp_base=2 jitter=full");
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Jitter {
+    /// `min(wait_max, w + U(0, wait_jitter))` (Python stamina's).
+    #[default]
+    Additive,
+    /// `U(0, w)`.
+    Full,
+    /// `w/2 + U(0, w/2)`.
+    Equal,
+    /// `min(wait_max, U(wait_initial, 3 * previous wait))`.
+    Decorrelated,
+}
+
+impl Jitter {
+    pub(crate) const fn name(self) -> &'static str {
+        match self {
+            Self::Additive => "additive",
+            Self::Full => "full",
+            Self::Equal => "equal",
+            Self::Decorrelated => "decorrelated",
+        }
+    }
+
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
+        [Self::Additive, Self::Full, Self::Equal, Self::Decorrelated]
+            .into_iter()
+            .find(|j| j.name() == name)
+    }
+}
+
+impl std::fmt::Display for Jitter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The computed wait after failed attempt `retry_num`, in the policy's jitter family.
+///
+/// `previous` is the previous computed wait (`wait_initial` before the first), updated here. The
+/// generator is made on the first draw: a loop whose waits need no random number (no jitter, or
+/// capped) never seeds one.
+pub(crate) fn wait(
     policy: &RetryPolicy,
     retry_num: u32,
+    previous: &mut Duration,
     rng: &mut Option<SmallRng>,
 ) -> Duration {
+    let wait = family_wait(policy, retry_num, *previous, &mut |low, high| {
+        let rng = rng.get_or_insert_with(|| self::rng(policy));
+        low.saturating_add(uniform(high.saturating_sub(low), rng))
+    });
+    *previous = wait;
+    wait
+}
+
+/// The family formulas, with the uniform draw `draw(low, high)` (in `[low, high]`) passed in, so
+/// that they can be checked against fixed draws. `draw` is not called when `low == high`.
+fn family_wait(
+    policy: &RetryPolicy,
+    retry_num: u32,
+    previous: Duration,
+    draw: &mut dyn FnMut(Duration, Duration) -> Duration,
+) -> Duration {
     let max = policy.get_wait_max();
-    let exp = exponential(policy, retry_num);
-    let jitter = policy.get_wait_jitter();
-    if exp >= max || jitter.is_zero() {
-        return exp;
+    let mut between = |low: Duration, high: Duration| {
+        if high <= low {
+            low
+        } else {
+            draw(low, high).clamp(low, high)
+        }
+    };
+    match policy.get_jitter() {
+        Jitter::Additive => {
+            let exp = exponential(policy, retry_num);
+            let jitter = policy.get_wait_jitter();
+            if exp >= max || jitter.is_zero() {
+                return exp;
+            }
+            between(exp, exp.saturating_add(jitter)).min(max)
+        }
+        Jitter::Full => between(Duration::ZERO, exponential(policy, retry_num)),
+        Jitter::Equal => {
+            let exp = exponential(policy, retry_num);
+            between(exp / 2, exp)
+        }
+        Jitter::Decorrelated => {
+            let low = policy.get_wait_initial().min(max);
+            between(low, previous.saturating_mul(3).max(low)).min(max)
+        }
     }
-    let rng = rng.get_or_insert_with(|| self::rng(policy));
-    exp.saturating_add(uniform(jitter, rng)).min(max)
+}
+
+/// The lower bound of the wait after attempt `num` in the policy's jitter family (see [`Jitter`]).
+pub(crate) fn lower_bound(policy: &RetryPolicy, num: u32) -> Duration {
+    match policy.get_jitter() {
+        Jitter::Additive => exponential(policy, num),
+        Jitter::Full => Duration::ZERO,
+        Jitter::Equal => exponential(policy, num) / 2,
+        Jitter::Decorrelated => policy.get_wait_initial().min(policy.get_wait_max()),
+    }
 }
 
 /// A uniformly distributed duration in `[0, max]`.
@@ -110,7 +218,8 @@ mod tests {
             .collect();
         assert_eq!(waits, expected);
         let mut rng = None;
-        let jittered: Vec<_> = (1..=9).map(|n| jittered(&p, n, &mut rng)).collect();
+        let mut prev = p.get_wait_initial();
+        let jittered: Vec<_> = (1..=9).map(|n| wait(&p, n, &mut prev, &mut rng)).collect();
         assert!(rng.is_none(), "no jitter, no generator");
         assert_eq!(jittered, expected);
     }
@@ -120,8 +229,9 @@ mod tests {
         let p = RetryPolicy::new();
         let draw = |seed| {
             let mut rng = Some(SmallRng::seed_from_u64(seed));
+            let mut prev = Duration::ZERO;
             (1..=10)
-                .map(|n| jittered(&p, n, &mut rng))
+                .map(|n| wait(&p, n, &mut prev, &mut rng))
                 .collect::<Vec<_>>()
         };
         let a = draw(7);
@@ -142,8 +252,15 @@ mod tests {
             .wait_jitter(Duration::MAX);
         assert_eq!(exponential(&p, u32::MAX), Duration::MAX);
         let mut rng = Some(SmallRng::seed_from_u64(1));
-        assert_eq!(jittered(&p, u32::MAX, &mut rng), Duration::MAX);
-        assert!(jittered(&p, 1, &mut rng) >= Duration::from_millis(100));
+        let mut prev = Duration::MAX;
+        assert_eq!(wait(&p, u32::MAX, &mut prev, &mut rng), Duration::MAX);
+        assert!(wait(&p, 1, &mut prev, &mut rng) >= Duration::from_millis(100));
+        for jitter in [Jitter::Full, Jitter::Equal, Jitter::Decorrelated] {
+            let p = p.jitter(jitter);
+            let mut prev = Duration::MAX;
+            assert!(wait(&p, u32::MAX, &mut prev, &mut rng) <= Duration::MAX);
+            assert!(wait(&p, 1, &mut prev, &mut rng) <= Duration::MAX);
+        }
         let zero = RetryPolicy::new()
             .wait_initial(Duration::ZERO)
             .wait_jitter(Duration::ZERO);
@@ -153,6 +270,61 @@ mod tests {
         assert_eq!(exponential(&p, 0), Duration::from_millis(100));
         let above = RetryPolicy::new().wait_initial(Duration::from_secs(9));
         assert_eq!(exponential(&above, 1), Duration::from_secs(5));
+    }
+
+    /// Golden values of each family at fixed draws: the low end, the middle, the high end.
+    #[test]
+    fn family_goldens() {
+        let ms = Duration::from_millis;
+        let base = RetryPolicy::new(); // 100 ms, x2, 5 s cap, 1 s jitter
+        let at = |p: &RetryPolicy, n: u32, prev: Duration, q: u32| {
+            family_wait(p, n, prev, &mut |low, high| low + (high - low) * q / 4)
+        };
+        let cases: &[(Jitter, u32, Duration, [Duration; 3])] = &[
+            // n = 3: w = 400 ms.
+            (Jitter::Additive, 3, ms(0), [ms(400), ms(900), ms(1400)]),
+            (Jitter::Full, 3, ms(0), [ms(0), ms(200), ms(400)]),
+            (Jitter::Equal, 3, ms(0), [ms(200), ms(300), ms(400)]),
+            // previous 1 s: U(100 ms, 3 s).
+            (
+                Jitter::Decorrelated,
+                3,
+                ms(1000),
+                [ms(100), ms(1550), ms(3000)],
+            ),
+            // Near the cap: w = 3.2 s, 3.2 + 1 s > 5 s is capped; 3 * 2 s = 6 s is capped.
+            (Jitter::Additive, 6, ms(0), [ms(3200), ms(3700), ms(4200)]),
+            (
+                Jitter::Decorrelated,
+                6,
+                ms(2000),
+                [ms(100), ms(3050), ms(5000)],
+            ),
+            // At the cap: w = 5 s.
+            (Jitter::Additive, 9, ms(0), [ms(5000), ms(5000), ms(5000)]),
+            (Jitter::Full, 9, ms(0), [ms(0), ms(2500), ms(5000)]),
+            (Jitter::Equal, 9, ms(0), [ms(2500), ms(3750), ms(5000)]),
+        ];
+        for (jitter, n, prev, expected) in cases {
+            let p = base.jitter(*jitter);
+            let got = [0, 2, 4].map(|q| at(&p, *n, *prev, q));
+            assert_eq!(&got, expected, "{jitter} n={n}");
+        }
+        let big_jitter = base.wait_jitter(Duration::from_secs(10));
+        assert_eq!(at(&big_jitter, 6, ms(0), 4), ms(5000));
+    }
+
+    #[test]
+    fn jitter_names_round_trip() {
+        for j in [
+            Jitter::Additive,
+            Jitter::Full,
+            Jitter::Equal,
+            Jitter::Decorrelated,
+        ] {
+            assert_eq!(Jitter::from_name(&j.to_string()), Some(j));
+        }
+        assert_eq!(Jitter::from_name("none"), None);
     }
 
     fn any_duration() -> impl Strategy<Value = Duration> {
@@ -171,27 +343,48 @@ mod tests {
             any_duration(),
             prop_oneof![Just(1.0), Just(2.0), 1.0f64..1e6, Just(f64::MAX)],
             any::<u64>(),
+            prop_oneof![
+                Just(Jitter::Additive),
+                Just(Jitter::Full),
+                Just(Jitter::Equal),
+                Just(Jitter::Decorrelated)
+            ],
         )
-            .prop_map(|(initial, max, jitter, base, seed)| {
+            .prop_map(|(initial, max, jitter, base, seed, family)| {
                 RetryPolicy::new()
                     .wait_initial(initial)
                     .wait_max(max)
                     .wait_jitter(jitter)
                     .wait_exp_base(base)
                     .seed(seed)
+                    .jitter(family)
             })
     }
 
     proptest! {
         #[test]
-        fn every_wait_is_within_bounds(p in any_policy(), n in prop_oneof![1u32..64, any::<u32>()]) {
+        fn every_wait_is_within_bounds(
+            p in any_policy(),
+            n in prop_oneof![1u32..64, any::<u32>()],
+            previous in any_duration(),
+        ) {
             let mut rng = None;
+            let mut prev = previous;
             let exp = exponential(&p, n);
-            let wait = jittered(&p, n, &mut rng);
+            let wait = wait(&p, n, &mut prev, &mut rng);
+            prop_assert_eq!(prev, wait);
             prop_assert!(exp <= p.get_wait_max());
             prop_assert!(wait <= p.get_wait_max());
-            prop_assert!(wait >= exp);
-            prop_assert!(wait <= exp.saturating_add(p.get_wait_jitter()));
+            prop_assert!(wait >= lower_bound(&p, n));
+            match p.get_jitter() {
+                Jitter::Additive => {
+                    prop_assert!(wait <= exp.saturating_add(p.get_wait_jitter()));
+                }
+                Jitter::Full | Jitter::Equal => prop_assert!(wait <= exp),
+                Jitter::Decorrelated => {
+                    prop_assert!(wait <= previous.saturating_mul(3).max(p.get_wait_initial()));
+                }
+            }
         }
 
         #[test]

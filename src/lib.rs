@@ -84,6 +84,7 @@ mod policy;
 mod sync;
 pub mod testing;
 
+pub use backoff::Jitter;
 pub use clock::{Clock, SystemClock};
 pub use decision::{Decision, OnCause, RetryOn, find_cause, has_cause, on_cause};
 pub use policy::{ConfigError, RetryPolicy};

@@ -60,6 +60,8 @@ pub(crate) struct Machine {
     waited: Duration,
     /// The switches, read at the first failure and kept for the rest of the loop.
     mode: Option<Mode>,
+    /// The previous computed wait, for decorrelated jitter.
+    previous: Duration,
     rng: Option<SmallRng>,
 }
 
@@ -71,6 +73,7 @@ impl Machine {
             deadline: None,
             waited: Duration::ZERO,
             mode: None,
+            previous: policy.get_wait_initial(),
             rng: None,
         }
     }
@@ -155,7 +158,7 @@ impl Machine {
         } else {
             let wait = match custom {
                 Some(wait) => wait,
-                None => backoff::jittered(&self.policy, self.num, &mut self.rng),
+                None => backoff::wait(&self.policy, self.num, &mut self.previous, &mut self.rng),
             };
             if let Some(deadline) = self.deadline {
                 let ends = now().checked_add(wait);
@@ -181,11 +184,12 @@ pub(crate) fn start_time(policy: &RetryPolicy, now: impl FnOnce() -> Instant) ->
     policy.get_timeout().map(|_| now())
 }
 
-/// The jitter-free lower bound of the wait after attempt `num`, zero in testing mode.
+/// The lower bound of the computed wait after attempt `num` (see [`crate::Jitter`]), zero in
+/// testing mode.
 pub(crate) fn next_wait(policy: &RetryPolicy, num: u32) -> Duration {
     match testing::mode() {
         Mode::Testing(_) => Duration::ZERO,
-        Mode::Normal | Mode::Inactive => backoff::exponential(policy, num),
+        Mode::Normal | Mode::Inactive => backoff::lower_bound(policy, num),
     }
 }
 

@@ -6,6 +6,8 @@ use std::num::NonZeroU32;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::Jitter;
+
 /// How many times to try, for how long, and how long to wait in between.
 ///
 /// A `RetryPolicy` is a small `Copy` value: build it once (in a `const`, from a config string, from
@@ -56,6 +58,7 @@ pub struct RetryPolicy {
     wait_max: Duration,
     wait_jitter: Duration,
     wait_exp_base: f64,
+    jitter: Jitter,
     seed: Option<u64>,
 }
 
@@ -75,6 +78,7 @@ impl RetryPolicy {
             wait_max: Duration::from_secs(5),
             wait_jitter: Duration::from_secs(1),
             wait_exp_base: 2.0,
+            jitter: Jitter::Additive,
             seed: None,
         }
     }
@@ -169,6 +173,14 @@ impl RetryPolicy {
         }
     }
 
+    /// Chooses how the waits are randomised: [`Jitter::Additive`] (Python stamina's, the default),
+    /// [`Jitter::Full`], [`Jitter::Equal`] or [`Jitter::Decorrelated`]. See [`Jitter`] for the
+    /// formulas and the order of cap and jitter.
+    pub const fn jitter(mut self, jitter: Jitter) -> Self {
+        self.jitter = jitter;
+        self
+    }
+
     /// Seeds the random number generator used for the jitter, so that the sequence of waits is
     /// the same on every run (for tests and simulations). By default every loop draws a fresh seed.
     pub const fn seed(mut self, seed: u64) -> Self {
@@ -209,6 +221,11 @@ impl RetryPolicy {
         self.wait_exp_base
     }
 
+    /// The jitter family.
+    pub const fn get_jitter(&self) -> Jitter {
+        self.jitter
+    }
+
     /// The jitter seed, `None` if every loop draws its own.
     pub const fn get_seed(&self) -> Option<u64> {
         self.seed
@@ -232,6 +249,9 @@ impl RetryPolicy {
             .field("wait_max", &HumanDuration(self.wait_max))
             .field("wait_jitter", &HumanDuration(self.wait_jitter))
             .field("wait_exp_base", &format_args!("{}", self.wait_exp_base));
+        if self.jitter != Jitter::Additive {
+            d.field("jitter", &format_args!("{}", self.jitter));
+        }
         if let Some(seed) = self.seed {
             d.field("seed", &seed);
         }
@@ -256,6 +276,9 @@ impl RetryPolicy {
             HumanDuration(self.wait_jitter),
             self.wait_exp_base,
         )?;
+        if self.jitter != Jitter::Additive {
+            write!(f, "{sep}jitter={}", self.jitter)?;
+        }
         if let Some(seed) = self.seed {
             write!(f, "{sep}seed={seed}")?;
         }
@@ -347,13 +370,14 @@ impl FromStr for RetryPolicy {
     }
 }
 
-const KEYS: [&str; 7] = [
+const KEYS: [&str; 8] = [
     "attempts",
     "timeout",
     "wait_initial",
     "wait_max",
     "wait_jitter",
     "wait_exp_base",
+    "jitter",
     "seed",
 ];
 
@@ -398,6 +422,10 @@ fn parse_value(
                 .try_wait_exp_base(base)
                 .map_err(|e| invalid("a finite number >= 1", Some(Box::new(e))))?
         }
+        "jitter" => policy.jitter(
+            Jitter::from_name(value)
+                .ok_or_else(|| invalid("one of additive, full, equal, decorrelated", None))?,
+        ),
         _ => policy.seed(
             value
                 .parse()
@@ -566,6 +594,12 @@ macro_rules! policy_setters {
             Ok(self)
         }
 
+        /// Chooses the jitter family (see [`RetryPolicy::jitter`]).
+        pub fn jitter(mut self, jitter: $crate::Jitter) -> Self {
+            self.policy = self.policy.jitter(jitter);
+            self
+        }
+
         /// Seeds the jitter's random number generator (see [`RetryPolicy::seed`]).
         pub fn seed(mut self, seed: u64) -> Self {
             self.policy = self.policy.seed(seed);
@@ -637,13 +671,14 @@ mod tests {
             .wait_max(Duration::MAX)
             .wait_jitter(Duration::ZERO)
             .wait_exp_base(1.5)
+            .jitter(Jitter::Decorrelated)
             .seed(42);
         let s = p.to_string();
         assert_eq!(
             s,
             "attempts=5 timeout=1m30s wait_initial=1ns \
              wait_max=584542046090years7months15days17h5m3s999ms999us999ns \
-             wait_jitter=0s wait_exp_base=1.5 seed=42"
+             wait_jitter=0s wait_exp_base=1.5 jitter=decorrelated seed=42"
         );
         assert_eq!(s.parse::<RetryPolicy>().unwrap(), p);
     }
@@ -667,7 +702,7 @@ mod tests {
             (
                 "retries=3",
                 Some("retries"),
-                "unknown key \"retries\": expected one of attempts, timeout, wait_initial, wait_max, wait_jitter, wait_exp_base, seed",
+                "unknown key \"retries\": expected one of attempts, timeout, wait_initial, wait_max, wait_jitter, wait_exp_base, jitter, seed",
             ),
             ("attempts", None, "expected key=value, got \"attempts\""),
             (

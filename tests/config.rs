@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use proptest::prelude::*;
-use stamina::RetryPolicy;
+use stamina::{Jitter, RetryPolicy};
 
 fn duration() -> impl Strategy<Value = Duration> {
     prop_oneof![
@@ -23,26 +23,35 @@ fn policy() -> impl Strategy<Value = RetryPolicy> {
         duration(),
         prop_oneof![Just(1.0), Just(2.0), 1.0f64..1e300],
         prop::option::of(any::<u64>()),
+        prop_oneof![
+            Just(Jitter::Additive),
+            Just(Jitter::Full),
+            Just(Jitter::Equal),
+            Just(Jitter::Decorrelated),
+        ],
     )
-        .prop_map(|(attempts, timeout, initial, max, jitter, base, seed)| {
-            let mut p = RetryPolicy::new()
-                .wait_initial(initial)
-                .wait_max(max)
-                .wait_jitter(jitter)
-                .wait_exp_base(base);
-            p = match attempts {
-                Some(n) => p.attempts(n),
-                None => p.unlimited_attempts(),
-            };
-            p = match timeout {
-                Some(t) => p.timeout(t),
-                None => p.no_timeout(),
-            };
-            if let Some(seed) = seed {
-                p = p.seed(seed);
-            }
-            p
-        })
+        .prop_map(
+            |(attempts, timeout, initial, max, jitter, base, seed, family)| {
+                let mut p = RetryPolicy::new()
+                    .jitter(family)
+                    .wait_initial(initial)
+                    .wait_max(max)
+                    .wait_jitter(jitter)
+                    .wait_exp_base(base);
+                p = match attempts {
+                    Some(n) => p.attempts(n),
+                    None => p.unlimited_attempts(),
+                };
+                p = match timeout {
+                    Some(t) => p.timeout(t),
+                    None => p.no_timeout(),
+                };
+                if let Some(seed) = seed {
+                    p = p.seed(seed);
+                }
+                p
+            },
+        )
 }
 
 proptest! {

@@ -81,6 +81,7 @@ mod decision;
 mod machine;
 mod name;
 mod policy;
+mod pushback;
 mod sync;
 pub mod testing;
 
@@ -88,6 +89,7 @@ pub use backoff::Jitter;
 pub use clock::{Clock, SystemClock};
 pub use decision::{Decision, OnCause, RetryOn, find_cause, has_cause, on_cause};
 pub use policy::{ConfigError, RetryPolicy};
+pub use pushback::{parse_retry_after, retry_after};
 pub use sync::{
     Attempt, Attempts, BoundRetryingCaller, RetryContext, RetryingCaller, retry_context,
 };

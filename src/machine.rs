@@ -41,6 +41,8 @@ pub(crate) enum GiveUp {
     AttemptsExhausted,
     /// The next wait would end at or after the deadline (or the deadline has passed).
     DeadlineExceeded,
+    /// The `on` predicate asked for a wait longer than `retry_after_max`.
+    RetryAfterTooLong,
 }
 
 /// What to do after a failed attempt.
@@ -157,6 +159,14 @@ impl Machine {
             Duration::ZERO
         } else {
             let wait = match custom {
+                Some(wait)
+                    if self
+                        .policy
+                        .get_retry_after_max()
+                        .is_some_and(|max| wait > max) =>
+                {
+                    return Step::GiveUp(GiveUp::RetryAfterTooLong);
+                }
                 Some(wait) => wait,
                 None => backoff::wait(&self.policy, self.num, &mut self.previous, &mut self.rng),
             };
@@ -317,6 +327,25 @@ mod tests {
         let (w, reason, _) = run(policy, Decision::RetryAfter(Duration::MAX), Duration::ZERO);
         assert!(w.is_empty());
         assert_eq!(reason, GiveUp::DeadlineExceeded);
+    }
+
+    #[test]
+    fn custom_waits_beyond_the_ceiling_give_up() {
+        let policy = NO_JITTER
+            .no_timeout()
+            .retry_after_max(Duration::from_secs(10));
+        let ten = Decision::RetryAfter(Duration::from_secs(10));
+        let (w, reason, _) = run(policy.attempts(3), ten, Duration::ZERO);
+        assert_eq!(w, vec![Duration::from_secs(10); 2]);
+        assert_eq!(reason, GiveUp::AttemptsExhausted);
+        let eleven = Decision::RetryAfter(Duration::from_secs(11));
+        let (w, reason, _) = run(policy, eleven, Duration::ZERO);
+        assert!(w.is_empty());
+        assert_eq!(reason, GiveUp::RetryAfterTooLong);
+        // Computed waits are not subject to the ceiling.
+        let tight = NO_JITTER.no_timeout().retry_after_max(Duration::ZERO);
+        let (w, _, _) = run(tight, Decision::Retry, Duration::ZERO);
+        assert_eq!(w.len(), 9);
     }
 
     #[test]

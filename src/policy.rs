@@ -59,6 +59,7 @@ pub struct RetryPolicy {
     wait_jitter: Duration,
     wait_exp_base: f64,
     jitter: Jitter,
+    retry_after_max: Option<Duration>,
     seed: Option<u64>,
 }
 
@@ -79,6 +80,7 @@ impl RetryPolicy {
             wait_jitter: Duration::from_secs(1),
             wait_exp_base: 2.0,
             jitter: Jitter::Additive,
+            retry_after_max: None,
             seed: None,
         }
     }
@@ -181,6 +183,35 @@ impl RetryPolicy {
         self
     }
 
+    /// Sets a ceiling on waits asked for by the `on` predicate
+    /// ([`Decision::RetryAfter`](crate::Decision::RetryAfter), a returned `Duration`): a longer
+    /// one ends the loop at once with the error, rather than sleeping into certain failure or
+    /// letting a misbehaving server park the caller. Without a ceiling (the default) such waits
+    /// are bounded by the total timeout only.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use stamina::testing::FakeClock;
+    ///
+    /// let clock = FakeClock::new();
+    /// let mut calls = 0;
+    /// let result = stamina::RetryingCaller::new()
+    ///     .no_timeout()
+    ///     .retry_after_max(Duration::from_secs(30))
+    ///     .clock(clock.clone())
+    ///     .call(|_: &std::io::Error| Duration::from_secs(3600), || {
+    ///         calls += 1;
+    ///         Err::<(), _>(std::io::Error::other("503, come back in an hour"))
+    ///     });
+    /// assert!(result.is_err());
+    /// assert_eq!(calls, 1);
+    /// assert!(clock.sleeps().is_empty());
+    /// ```
+    pub const fn retry_after_max(mut self, ceiling: Duration) -> Self {
+        self.retry_after_max = Some(ceiling);
+        self
+    }
+
     /// Seeds the random number generator used for the jitter, so that the sequence of waits is
     /// the same on every run (for tests and simulations). By default every loop draws a fresh seed.
     pub const fn seed(mut self, seed: u64) -> Self {
@@ -226,6 +257,11 @@ impl RetryPolicy {
         self.jitter
     }
 
+    /// The ceiling on waits asked for by the `on` predicate, `None` if there is none.
+    pub const fn get_retry_after_max(&self) -> Option<Duration> {
+        self.retry_after_max
+    }
+
     /// The jitter seed, `None` if every loop draws its own.
     pub const fn get_seed(&self) -> Option<u64> {
         self.seed
@@ -251,6 +287,9 @@ impl RetryPolicy {
             .field("wait_exp_base", &format_args!("{}", self.wait_exp_base));
         if self.jitter != Jitter::Additive {
             d.field("jitter", &format_args!("{}", self.jitter));
+        }
+        if let Some(ceiling) = self.retry_after_max {
+            d.field("retry_after_max", &HumanDuration(ceiling));
         }
         if let Some(seed) = self.seed {
             d.field("seed", &seed);
@@ -278,6 +317,9 @@ impl RetryPolicy {
         )?;
         if self.jitter != Jitter::Additive {
             write!(f, "{sep}jitter={}", self.jitter)?;
+        }
+        if let Some(ceiling) = self.retry_after_max {
+            write!(f, "{sep}retry_after_max={}", HumanDuration(ceiling))?;
         }
         if let Some(seed) = self.seed {
             write!(f, "{sep}seed={seed}")?;
@@ -347,7 +389,7 @@ impl FromStr for RetryPolicy {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let mut policy = Self::new();
-        let mut seen = 0u8;
+        let mut seen = 0u32;
         for item in s.split(|c: char| c.is_whitespace() || c == ',') {
             if item.is_empty() {
                 continue;
@@ -359,7 +401,7 @@ impl FromStr for RetryPolicy {
                 Some(index) => index,
                 None => return Err(ConfigError::new(ErrorKind::UnknownKey(key.to_owned()))),
             };
-            let bit = 1u8 << index;
+            let bit = 1u32 << index;
             if seen & bit != 0 {
                 return Err(ConfigError::new(ErrorKind::DuplicateKey(KEYS[index])));
             }
@@ -370,7 +412,7 @@ impl FromStr for RetryPolicy {
     }
 }
 
-const KEYS: [&str; 8] = [
+const KEYS: [&str; 9] = [
     "attempts",
     "timeout",
     "wait_initial",
@@ -378,6 +420,7 @@ const KEYS: [&str; 8] = [
     "wait_jitter",
     "wait_exp_base",
     "jitter",
+    "retry_after_max",
     "seed",
 ];
 
@@ -426,6 +469,7 @@ fn parse_value(
             Jitter::from_name(value)
                 .ok_or_else(|| invalid("one of additive, full, equal, decorrelated", None))?,
         ),
+        "retry_after_max" => policy.retry_after_max(duration()?),
         _ => policy.seed(
             value
                 .parse()
@@ -600,6 +644,13 @@ macro_rules! policy_setters {
             self
         }
 
+        /// Sets a ceiling on waits asked for by the `on` predicate (see
+        /// [`RetryPolicy::retry_after_max`]).
+        pub fn retry_after_max(mut self, ceiling: ::std::time::Duration) -> Self {
+            self.policy = self.policy.retry_after_max(ceiling);
+            self
+        }
+
         /// Seeds the jitter's random number generator (see [`RetryPolicy::seed`]).
         pub fn seed(mut self, seed: u64) -> Self {
             self.policy = self.policy.seed(seed);
@@ -672,13 +723,14 @@ mod tests {
             .wait_jitter(Duration::ZERO)
             .wait_exp_base(1.5)
             .jitter(Jitter::Decorrelated)
+            .retry_after_max(Duration::from_secs(60))
             .seed(42);
         let s = p.to_string();
         assert_eq!(
             s,
             "attempts=5 timeout=1m30s wait_initial=1ns \
              wait_max=584542046090years7months15days17h5m3s999ms999us999ns \
-             wait_jitter=0s wait_exp_base=1.5 jitter=decorrelated seed=42"
+             wait_jitter=0s wait_exp_base=1.5 jitter=decorrelated retry_after_max=1m seed=42"
         );
         assert_eq!(s.parse::<RetryPolicy>().unwrap(), p);
     }
@@ -702,7 +754,7 @@ mod tests {
             (
                 "retries=3",
                 Some("retries"),
-                "unknown key \"retries\": expected one of attempts, timeout, wait_initial, wait_max, wait_jitter, wait_exp_base, jitter, seed",
+                "unknown key \"retries\": expected one of attempts, timeout, wait_initial, wait_max, wait_jitter, wait_exp_base, jitter, retry_after_max, seed",
             ),
             ("attempts", None, "expected key=value, got \"attempts\""),
             (

@@ -76,6 +76,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod backoff;
+mod budget;
 mod clock;
 mod decision;
 mod machine;
@@ -86,6 +87,7 @@ mod sync;
 pub mod testing;
 
 pub use backoff::Jitter;
+pub use budget::RetryBudget;
 pub use clock::{Clock, SystemClock};
 pub use decision::{Decision, OnCause, RetryOn, find_cause, has_cause, on_cause};
 pub use policy::{ConfigError, RetryPolicy};

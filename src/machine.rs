@@ -16,7 +16,7 @@ use rand::rngs::SmallRng;
 
 use crate::backoff;
 use crate::testing::{self, Mode};
-use crate::{Decision, RetryPolicy};
+use crate::{Decision, RetryBudget, RetryPolicy};
 
 /// A retry that was decided: the front end calls the hooks, waits `wait`, then starts the next
 /// attempt.
@@ -43,6 +43,8 @@ pub(crate) enum GiveUp {
     DeadlineExceeded,
     /// The `on` predicate asked for a wait longer than `retry_after_max`.
     RetryAfterTooLong,
+    /// The shared retry budget cannot pay for another retry.
+    BudgetExhausted,
 }
 
 /// What to do after a failed attempt.
@@ -65,6 +67,11 @@ pub(crate) struct Machine {
     /// The previous computed wait, for decorrelated jitter.
     previous: Duration,
     rng: Option<SmallRng>,
+    budget: Option<RetryBudget>,
+    /// What the budget was paid for the retry that led to the current attempt.
+    paid: u64,
+    /// Whether the current attempt failed by timing out (retries cost more in a quota).
+    timed_out: bool,
 }
 
 impl Machine {
@@ -77,13 +84,26 @@ impl Machine {
             mode: None,
             previous: policy.get_wait_initial(),
             rng: None,
+            budget: None,
+            paid: 0,
+            timed_out: false,
         }
     }
 
     /// Starts the first attempt. `now` is called only if the policy has a timeout.
     #[inline]
     pub(crate) fn start(&mut self, now: impl FnOnce() -> Instant) {
-        *self = Self::from_start(self.policy, start_time(&self.policy, now));
+        let start = start_time(&self.policy, now);
+        self.start_at(start);
+    }
+
+    fn start_at(&mut self, start: Option<Instant>) {
+        self.num = 1;
+        // A deadline beyond what `Instant` can hold is no deadline at all.
+        self.deadline = match (start, self.policy.get_timeout()) {
+            (Some(start), Some(timeout)) => start.checked_add(timeout),
+            _ => None,
+        };
     }
 
     /// A machine whose first attempt started at `start` (from [`start_time`]), so that a loop can
@@ -91,19 +111,36 @@ impl Machine {
     #[inline]
     pub(crate) fn from_start(policy: RetryPolicy, start: Option<Instant>) -> Self {
         let mut machine = Self::new(policy);
-        machine.num = 1;
-        // A deadline beyond what `Instant` can hold is no deadline at all.
-        machine.deadline = match (start, policy.get_timeout()) {
-            (Some(start), Some(timeout)) => start.checked_add(timeout),
-            _ => None,
-        };
+        machine.start_at(start);
         machine
+    }
+
+    /// Attaches a shared retry budget.
+    pub(crate) fn set_budget(&mut self, budget: Option<RetryBudget>) {
+        self.budget = budget;
+    }
+
+    /// Marks the current attempt as timed out (a retry after it costs more in a quota).
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "set by front ends with per-attempt timeouts")
+    )]
+    pub(crate) fn set_timed_out(&mut self) {
+        self.timed_out = true;
+    }
+
+    /// The current attempt succeeded: refills the budget, if any.
+    pub(crate) fn on_success(&self) {
+        if let Some(budget) = &self.budget {
+            budget.on_success(self.paid);
+        }
     }
 
     /// Starts the attempt after a retry.
     #[inline]
     pub(crate) fn next_attempt(&mut self) {
         self.num = self.num.saturating_add(1);
+        self.timed_out = false;
     }
 
     /// The number of the current attempt (1-based).
@@ -145,6 +182,14 @@ impl Machine {
             Decision::Retry => None,
             Decision::RetryAfter(wait) => Some(wait),
         };
+        // Budgets are neither consulted nor charged in testing mode.
+        let budget = match mode {
+            Mode::Normal => self.budget.as_ref(),
+            Mode::Testing(_) | Mode::Inactive => None,
+        };
+        if let Some(budget) = budget {
+            budget.on_retryable_failure();
+        }
         let limit = match mode {
             Mode::Testing(t) => Some(t.limit(self.policy.attempts_limit())),
             _ => self.policy.attempts_limit(),
@@ -178,6 +223,12 @@ impl Machine {
             }
             wait
         };
+        if let Some(budget) = budget {
+            match budget.try_withdraw(self.timed_out) {
+                Some(cost) => self.paid = cost,
+                None => return Step::GiveUp(GiveUp::BudgetExhausted),
+            }
+        }
         let retry = Retry {
             wait,
             retry_num: self.num,
@@ -185,6 +236,15 @@ impl Machine {
         };
         self.waited = self.waited.saturating_add(wait);
         Step::Retry(retry)
+    }
+}
+
+/// A loop's first attempt succeeded: refills `budget`, if any (the machine of a caller is only
+/// built on a failure).
+#[inline]
+pub(crate) fn first_attempt_succeeded(budget: Option<&RetryBudget>) {
+    if let Some(budget) = budget {
+        budget.on_success(0);
     }
 }
 
@@ -346,6 +406,56 @@ mod tests {
         let tight = NO_JITTER.no_timeout().retry_after_max(Duration::ZERO);
         let (w, _, _) = run(tight, Decision::Retry, Duration::ZERO);
         assert_eq!(w.len(), 9);
+    }
+
+    #[test]
+    fn an_empty_budget_ends_the_loop() {
+        let budget = RetryBudget::quota(12, 5, 10);
+        let mut m = Machine::new(NO_JITTER.no_timeout());
+        m.set_budget(Some(budget.clone()));
+        m.start(Instant::now);
+        let mut steps = Vec::new();
+        for _ in 0..3 {
+            let step = m.on_failure(|| Decision::Retry, Instant::now);
+            steps.push(step);
+            m.next_attempt();
+        }
+        assert!(matches!(steps[0], Step::Retry(_)));
+        assert!(matches!(steps[1], Step::Retry(_)));
+        assert_eq!(steps[2], Step::GiveUp(GiveUp::BudgetExhausted));
+        assert_eq!(budget.available(), 2.0);
+        // A success after a paid retry refunds its cost.
+        m.on_success();
+        assert_eq!(budget.available(), 7.0);
+        // A timed-out attempt costs more, and not-retryable errors cost nothing.
+        let mut m = Machine::new(NO_JITTER.no_timeout());
+        m.set_budget(Some(budget.clone()));
+        m.start(Instant::now);
+        assert_eq!(
+            m.on_failure(|| Decision::DontRetry, Instant::now),
+            Step::GiveUp(GiveUp::NotRetryable)
+        );
+        m.set_timed_out();
+        assert_eq!(
+            m.on_failure(|| Decision::Retry, Instant::now),
+            Step::GiveUp(GiveUp::BudgetExhausted)
+        );
+        assert_eq!(budget.available(), 7.0);
+        first_attempt_succeeded(Some(&budget));
+        assert_eq!(budget.available(), 8.0);
+    }
+
+    #[test]
+    fn budgets_are_bypassed_in_testing_mode() {
+        let _t = thread_testing(Testing::new().attempts(3));
+        let budget = RetryBudget::quota(0, 5, 10);
+        let mut m = Machine::new(NO_JITTER);
+        m.set_budget(Some(budget.clone()));
+        m.start(Instant::now);
+        assert!(matches!(
+            m.on_failure(|| Decision::Retry, Instant::now),
+            Step::Retry(_)
+        ));
     }
 
     #[test]

@@ -478,7 +478,8 @@ fn parse_value(
     })
 }
 
-/// A configuration value that cannot work: a bad exponential base or a bad config string.
+/// A configuration value that cannot work: a bad exponential base, a bad config string, a bad
+/// budget parameter.
 ///
 /// Its `Display` names the offending key and value; [`key`](Self::key) returns the key and
 /// [`source`](Error::source) the underlying parse error, where there is one.
@@ -502,6 +503,20 @@ enum ErrorKind {
 impl ConfigError {
     fn new(kind: ErrorKind) -> Self {
         Self { kind }
+    }
+
+    /// A value out of its range, for settings outside the policy (budgets).
+    pub(crate) fn invalid(
+        key: &'static str,
+        value: impl Into<String>,
+        expected: &'static str,
+    ) -> Self {
+        Self::new(ErrorKind::InvalidValue {
+            key,
+            value: value.into(),
+            expected,
+            source: None,
+        })
     }
 
     /// The configuration key the error is about, if it names one.

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::machine::{self, Machine, Step};
 use crate::name::Name;
 use crate::policy::policy_setters;
-use crate::{Clock, RetryOn, RetryPolicy, SystemClock};
+use crate::{Clock, RetryBudget, RetryOn, RetryPolicy, SystemClock};
 
 mod caller;
 
@@ -76,6 +76,7 @@ pub fn retry_context<On>(on: On) -> RetryContext<On> {
         on,
         clock: SystemClock,
         name: Name::Location(Location::caller()),
+        budget: None,
     }
 }
 
@@ -90,6 +91,7 @@ pub struct RetryContext<On, C = SystemClock> {
     on: On,
     clock: C,
     name: Name,
+    budget: Option<RetryBudget>,
 }
 
 impl<On, C> RetryContext<On, C> {
@@ -110,7 +112,15 @@ impl<On, C> RetryContext<On, C> {
             on: self.on,
             clock,
             name: self.name,
+            budget: self.budget,
         }
+    }
+
+    /// Makes every retry of the loop pay from a shared [`RetryBudget`]: when it cannot, the loop
+    /// ends with the last error.
+    pub fn budget(mut self, budget: &RetryBudget) -> Self {
+        self.budget = Some(budget.clone());
+        self
     }
 }
 
@@ -119,6 +129,9 @@ impl<On, C> fmt::Debug for RetryContext<On, C> {
         let mut d = f.debug_struct("RetryContext");
         d.field("name", &self.name);
         self.policy.debug_fields(&mut d);
+        if let Some(budget) = &self.budget {
+            d.field("budget", budget);
+        }
         d.field("on", &format_args!("{}", std::any::type_name::<On>()))
             .finish_non_exhaustive()
     }
@@ -129,6 +142,8 @@ impl<On, C: Clock> IntoIterator for RetryContext<On, C> {
     type IntoIter = Attempts<On, C>;
 
     fn into_iter(self) -> Self::IntoIter {
+        let mut machine = Machine::new(self.policy);
+        machine.set_budget(self.budget);
         Attempts {
             shared: Arc::new(Shared {
                 policy: self.policy,
@@ -136,7 +151,7 @@ impl<On, C: Clock> IntoIterator for RetryContext<On, C> {
                 clock: self.clock,
                 name: self.name,
                 state: Mutex::new(State {
-                    machine: Machine::new(self.policy),
+                    machine,
                     phase: Phase::NotStarted,
                 }),
             }),
@@ -328,6 +343,7 @@ impl<On, C: Clock> Attempt<On, C> {
         match result {
             Ok(value) => {
                 state.phase = Phase::Done;
+                state.machine.on_success();
                 Ok(Some(value))
             }
             Err(error) => {

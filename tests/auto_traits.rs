@@ -4,8 +4,8 @@ use std::io;
 
 use stamina::testing::{FakeClock, SwitchGuard, Testing, ThreadGuard};
 use stamina::{
-    Attempt, Attempts, BoundRetryingCaller, ConfigError, Decision, OnCause, RetryContext,
-    RetryPolicy, RetryingCaller, SystemClock,
+    Attempt, Attempts, BoundRetryingCaller, ConfigError, Decision, Jitter, OnCause, RetryBudget,
+    RetryContext, RetryPolicy, RetryingCaller, SystemClock,
 };
 
 fn send_sync_unpin<T: Send + Sync + Unpin>() {}
@@ -17,6 +17,8 @@ fn public_types_are_send_sync_unpin() {
     send_sync_unpin::<RetryPolicy>();
     send_sync_unpin::<ConfigError>();
     send_sync_unpin::<Decision>();
+    send_sync_unpin::<Jitter>();
+    send_sync_unpin::<RetryBudget>();
     send_sync_unpin::<OnCause<io::Error>>();
     send_sync_unpin::<SystemClock>();
     send_sync_unpin::<FakeClock>();

@@ -6,7 +6,7 @@ use std::fmt;
 use crate::machine::{self, Machine, Step};
 use crate::name::Name;
 use crate::policy::policy_setters;
-use crate::{Clock, RetryOn, RetryPolicy, SystemClock};
+use crate::{Clock, RetryBudget, RetryOn, RetryPolicy, SystemClock};
 
 /// A reusable retry configuration without an `on` predicate: give it one per call.
 ///
@@ -50,6 +50,7 @@ pub struct RetryingCaller<C = SystemClock> {
     policy: RetryPolicy,
     clock: C,
     name: Option<Name>,
+    budget: Option<RetryBudget>,
 }
 
 impl RetryingCaller {
@@ -64,6 +65,7 @@ impl RetryingCaller {
             policy,
             clock: SystemClock,
             name: None,
+            budget: None,
         }
     }
 }
@@ -92,7 +94,15 @@ impl<C> RetryingCaller<C> {
             policy: self.policy,
             clock,
             name: self.name,
+            budget: self.budget,
         }
+    }
+
+    /// Makes every retry pay from a shared [`RetryBudget`] (see its docs): when it cannot, the
+    /// call ends with the last error. Clones of the caller share the budget.
+    pub fn budget(mut self, budget: &RetryBudget) -> Self {
+        self.budget = Some(budget.clone());
+        self
     }
 
     /// Binds an `on` predicate, for a caller that only needs the function to call.
@@ -133,7 +143,7 @@ impl<C: Clock> RetryingCaller<C> {
         On: RetryOn<E>,
         F: FnMut() -> Result<T, E>,
     {
-        call(&self.policy, &on, &self.clock, f)
+        call(&self.policy, &on, &self.clock, self.budget.as_ref(), f)
     }
 }
 
@@ -144,6 +154,9 @@ impl<C> fmt::Debug for RetryingCaller<C> {
             d.field("name", name);
         }
         self.policy.debug_fields(&mut d);
+        if let Some(budget) = &self.budget {
+            d.field("budget", budget);
+        }
         d.finish_non_exhaustive()
     }
 }
@@ -171,7 +184,14 @@ impl<On, C: Clock> BoundRetryingCaller<On, C> {
         On: RetryOn<E>,
         F: FnMut() -> Result<T, E>,
     {
-        call(&self.caller.policy, &self.on, &self.caller.clock, f)
+        let caller = &self.caller;
+        call(
+            &caller.policy,
+            &self.on,
+            &caller.clock,
+            caller.budget.as_ref(),
+            f,
+        )
     }
 
     /// The caller without its predicate.
@@ -194,7 +214,13 @@ impl<On, C> fmt::Debug for BoundRetryingCaller<On, C> {
 
 /// The callers' loop: the state machine driven with the user's function, nothing allocated.
 #[inline]
-fn call<T, E, On, C, F>(policy: &RetryPolicy, on: &On, clock: &C, mut f: F) -> Result<T, E>
+fn call<T, E, On, C, F>(
+    policy: &RetryPolicy,
+    on: &On,
+    clock: &C,
+    budget: Option<&RetryBudget>,
+    mut f: F,
+) -> Result<T, E>
 where
     On: RetryOn<E>,
     C: Clock,
@@ -204,10 +230,14 @@ where
     // on the first failure.
     let start = machine::start_time(policy, || clock.now());
     let mut error = match f() {
-        Ok(value) => return Ok(value),
+        Ok(value) => {
+            machine::first_attempt_succeeded(budget);
+            return Ok(value);
+        }
         Err(error) => error,
     };
     let mut machine = Machine::from_start(*policy, start);
+    machine.set_budget(budget.cloned());
     loop {
         match machine.on_failure(|| on.decide(&error), || clock.now()) {
             Step::Retry(retry) => {
@@ -218,7 +248,10 @@ where
             Step::GiveUp(_) => return Err(error),
         }
         error = match f() {
-            Ok(value) => return Ok(value),
+            Ok(value) => {
+                machine.on_success();
+                return Ok(value);
+            }
             Err(error) => error,
         };
     }

@@ -1,0 +1,122 @@
+//! Shared retry budgets attached to loops and callers.
+
+use std::io;
+use std::time::Duration;
+
+use stamina::testing::{FakeClock, Testing, thread_testing};
+use stamina::{RetryBudget, RetryingCaller, retry_context};
+
+fn always(_: &io::Error) -> bool {
+    true
+}
+
+fn failing_call(calls: &mut u32) -> io::Result<()> {
+    *calls += 1;
+    Err(io::Error::other("down"))
+}
+
+#[test]
+fn one_budget_limits_retries_across_callers_and_loops() {
+    // Room for 4 retries of 5 tokens.
+    let budget = RetryBudget::quota(20, 5, 10);
+    let clock = FakeClock::new();
+    let a = RetryingCaller::new().budget(&budget).clock(clock.clone());
+    let b = a.clone().attempts(3);
+    let mut calls = 0;
+    assert!(a.call(always, || failing_call(&mut calls)).is_err());
+    // a: 1 attempt + 4 paid retries = 5 calls, then the budget is empty.
+    assert_eq!(calls, 5);
+    assert_eq!(budget.available(), 0.0);
+    assert!(b.call(always, || failing_call(&mut calls)).is_err());
+    assert_eq!(
+        calls, 6,
+        "an empty budget still allows the first attempt, nothing more"
+    );
+
+    let mut loop_calls = 0;
+    for attempt in retry_context(always).budget(&budget).clock(clock.clone()) {
+        loop_calls += 1;
+        let _ = attempt.run(|| Err::<(), _>(io::Error::other("down")));
+    }
+    assert_eq!(loop_calls, 1);
+    assert_eq!(clock.sleeps().len(), 4);
+}
+
+#[test]
+fn successes_refill_the_budget() {
+    let budget = RetryBudget::quota(10, 5, 10);
+    let caller = RetryingCaller::new()
+        .budget(&budget)
+        .clock(FakeClock::new());
+    let mut left = 1;
+    let result = caller.call(always, || {
+        if left > 0 {
+            left -= 1;
+            return Err(io::Error::other("once"));
+        }
+        Ok(())
+    });
+    assert!(result.is_ok());
+    // Paid 5 for the retry, got the 5 back when it succeeded.
+    assert_eq!(budget.available(), 10.0);
+    // A first-attempt success adds 1, up to the capacity.
+    let _ = caller.call(always, || {
+        let mut calls = 0;
+        failing_call(&mut calls)
+    });
+    assert_eq!(budget.available(), 0.0);
+    for _ in 0..3 {
+        caller.call(always, || Ok::<_, io::Error>(())).unwrap();
+    }
+    assert_eq!(budget.available(), 3.0);
+    let mut loop_ok = 0;
+    for attempt in retry_context(always)
+        .budget(&budget)
+        .clock(FakeClock::new())
+    {
+        loop_ok += 1;
+        attempt.run(|| Ok::<_, io::Error>(())).unwrap();
+    }
+    assert_eq!(loop_ok, 1);
+    assert_eq!(budget.available(), 4.0);
+}
+
+#[test]
+fn the_throttle_reacts_to_the_failure_ratio() {
+    let budget = RetryBudget::throttle(10, 0.5);
+    let caller = RetryingCaller::new()
+        .wait_initial(Duration::ZERO)
+        .budget(&budget)
+        .clock(FakeClock::new());
+    let mut calls = 0;
+    let _ = caller.call(always, || failing_call(&mut calls));
+    // Tokens after each failure: 9, 8, 7, 6 (retry allowed: > 5), 5 (refused).
+    assert_eq!(calls, 5);
+    assert_eq!(budget.available(), 5.0);
+    caller.call(always, || Ok::<_, io::Error>(())).unwrap();
+    assert_eq!(budget.available(), 5.5);
+}
+
+#[test]
+fn budgets_are_not_charged_in_testing_mode() {
+    let _t = thread_testing(Testing::new().attempts(4));
+    let budget = RetryBudget::quota(0, 5, 10);
+    let mut calls = 0;
+    let _ = RetryingCaller::new()
+        .budget(&budget)
+        .call(always, || failing_call(&mut calls));
+    assert_eq!(calls, 4);
+}
+
+#[test]
+fn debug_shows_the_budget() {
+    let caller = RetryingCaller::new().budget(&RetryBudget::quota(7, 5, 10));
+    let text = format!("{caller:?}");
+    assert!(
+        text.ends_with(
+            "budget: RetryBudget { kind: quota, retry_cost: 5, timeout_cost: 10, \
+             available: 7.0, capacity: 7.0 }, .. }"
+        ),
+        "{text}"
+    );
+}

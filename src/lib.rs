@@ -81,6 +81,7 @@ mod clock;
 mod decision;
 mod machine;
 mod name;
+pub mod nesting;
 mod policy;
 mod pushback;
 mod sync;
@@ -90,6 +91,7 @@ pub use backoff::Jitter;
 pub use budget::RetryBudget;
 pub use clock::{Clock, SystemClock};
 pub use decision::{Decision, OnCause, RetryOn, find_cause, has_cause, on_cause};
+pub use nesting::{is_suppressing_nested, set_suppress_nested};
 pub use policy::{ConfigError, RetryPolicy};
 pub use pushback::{parse_retry_after, retry_after};
 pub use sync::{

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use rand::rngs::SmallRng;
 
 use crate::backoff;
+use crate::nesting;
 use crate::testing::{self, Mode};
 use crate::{Decision, RetryBudget, RetryPolicy};
 
@@ -45,6 +46,8 @@ pub(crate) enum GiveUp {
     RetryAfterTooLong,
     /// The shared retry budget cannot pay for another retry.
     BudgetExhausted,
+    /// The loop runs inside another loop's attempt, with nested-retry suppression on.
+    Nested,
 }
 
 /// What to do after a failed attempt.
@@ -72,6 +75,10 @@ pub(crate) struct Machine {
     paid: u64,
     /// Whether the current attempt failed by timing out (retries cost more in a quota).
     timed_out: bool,
+    /// The loop's own nested-retry suppression setting (`None`: the process-wide one).
+    suppress_nested: Option<bool>,
+    /// Whether the loop runs nested with suppression on, read at the first failure.
+    nested: Option<bool>,
 }
 
 impl Machine {
@@ -87,6 +94,8 @@ impl Machine {
             budget: None,
             paid: 0,
             timed_out: false,
+            suppress_nested: None,
+            nested: None,
         }
     }
 
@@ -113,6 +122,11 @@ impl Machine {
         let mut machine = Self::new(policy);
         machine.start_at(start);
         machine
+    }
+
+    /// Sets the loop's own nested-retry suppression (`None`: the process-wide setting).
+    pub(crate) fn set_suppress_nested(&mut self, choice: Option<bool>) {
+        self.suppress_nested = choice;
     }
 
     /// Attaches a shared retry budget.
@@ -182,6 +196,13 @@ impl Machine {
             Decision::Retry => None,
             Decision::RetryAfter(wait) => Some(wait),
         };
+        let choice = self.suppress_nested;
+        if *self
+            .nested
+            .get_or_insert_with(|| nesting::suppressed(choice))
+        {
+            return Step::GiveUp(GiveUp::Nested);
+        }
         // Budgets are neither consulted nor charged in testing mode.
         let budget = match mode {
             Mode::Normal => self.budget.as_ref(),
@@ -456,6 +477,25 @@ mod tests {
             m.on_failure(|| Decision::Retry, Instant::now),
             Step::Retry(_)
         ));
+    }
+
+    #[test]
+    fn nested_loops_try_once_when_suppressed() {
+        let fail = |choice| {
+            let mut m = Machine::new(NO_JITTER);
+            m.set_suppress_nested(choice);
+            m.start(Instant::now);
+            m.on_failure(|| Decision::Retry, Instant::now)
+        };
+        assert!(matches!(fail(Some(true)), Step::Retry(_)), "not nested");
+        nesting::in_attempt(|| {
+            assert_eq!(fail(Some(true)), Step::GiveUp(GiveUp::Nested));
+            assert!(matches!(fail(Some(false)), Step::Retry(_)));
+            assert!(
+                matches!(fail(None), Step::Retry(_)),
+                "off process-wide by default"
+            );
+        });
     }
 
     #[test]

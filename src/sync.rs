@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::machine::{self, Machine, Step};
 use crate::name::Name;
+use crate::nesting;
 use crate::policy::policy_setters;
 use crate::{Clock, RetryBudget, RetryOn, RetryPolicy, SystemClock};
 
@@ -77,6 +78,7 @@ pub fn retry_context<On>(on: On) -> RetryContext<On> {
         clock: SystemClock,
         name: Name::Location(Location::caller()),
         budget: None,
+        suppress_nested: None,
     }
 }
 
@@ -92,6 +94,7 @@ pub struct RetryContext<On, C = SystemClock> {
     clock: C,
     name: Name,
     budget: Option<RetryBudget>,
+    suppress_nested: Option<bool>,
 }
 
 impl<On, C> RetryContext<On, C> {
@@ -113,7 +116,16 @@ impl<On, C> RetryContext<On, C> {
             clock,
             name: self.name,
             budget: self.budget,
+            suppress_nested: self.suppress_nested,
         }
+    }
+
+    /// With `true`, the loop makes a single attempt when it runs inside an attempt of another
+    /// loop; with `false`, it retries even then. Without a choice, the process-wide
+    /// [`set_suppress_nested`](crate::set_suppress_nested) decides (see [`nesting`](crate::nesting)).
+    pub fn suppress_nested(mut self, suppress: bool) -> Self {
+        self.suppress_nested = Some(suppress);
+        self
     }
 
     /// Makes every retry of the loop pay from a shared [`RetryBudget`]: when it cannot, the loop
@@ -132,6 +144,9 @@ impl<On, C> fmt::Debug for RetryContext<On, C> {
         if let Some(budget) = &self.budget {
             d.field("budget", budget);
         }
+        if let Some(suppress) = self.suppress_nested {
+            d.field("suppress_nested", &suppress);
+        }
         d.field("on", &format_args!("{}", std::any::type_name::<On>()))
             .finish_non_exhaustive()
     }
@@ -144,6 +159,7 @@ impl<On, C: Clock> IntoIterator for RetryContext<On, C> {
     fn into_iter(self) -> Self::IntoIter {
         let mut machine = Machine::new(self.policy);
         machine.set_budget(self.budget);
+        machine.set_suppress_nested(self.suppress_nested);
         Attempts {
             shared: Arc::new(Shared {
                 policy: self.policy,
@@ -320,7 +336,7 @@ impl<On, C: Clock> Attempt<On, C> {
         F: FnOnce() -> Result<T, E>,
         On: RetryOn<E>,
     {
-        self.record(f())
+        self.record(nesting::in_attempt(f))
     }
 
     /// Records the outcome of this attempt, for code that cannot be wrapped in a closure.

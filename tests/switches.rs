@@ -121,3 +121,47 @@ fn waits_are_zero_and_the_timeout_ignored_in_process_wide_testing_mode() {
     assert_eq!(calls, 3);
     assert_eq!(clock.sleeps(), [Duration::ZERO; 2]);
 }
+
+#[test]
+fn process_wide_nested_suppression() {
+    let _serial = serial();
+    let _t = testing::scoped_testing(Testing::new().attempts(3));
+    let caller = RetryingCaller::new();
+    let nested = || {
+        let mut leaf = 0;
+        let _ = caller.call(
+            |_: &io::Error| true,
+            || {
+                caller.call(
+                    |_: &io::Error| true,
+                    || {
+                        leaf += 1;
+                        Err::<(), _>(io::Error::other("x"))
+                    },
+                )
+            },
+        );
+        leaf
+    };
+    assert_eq!(nested(), 9);
+    stamina::set_suppress_nested(true);
+    assert!(stamina::is_suppressing_nested());
+    assert_eq!(nested(), 3);
+    // A loop's own choice wins over the process-wide one.
+    let mut leaf = 0;
+    let _ = caller.call(
+        |_: &io::Error| true,
+        || {
+            caller.clone().suppress_nested(false).call(
+                |_: &io::Error| true,
+                || {
+                    leaf += 1;
+                    Err::<(), _>(io::Error::other("x"))
+                },
+            )
+        },
+    );
+    assert_eq!(leaf, 9);
+    stamina::set_suppress_nested(false);
+    assert_eq!(nested(), 9);
+}

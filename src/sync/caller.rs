@@ -5,6 +5,7 @@ use std::fmt;
 
 use crate::machine::{self, Machine, Step};
 use crate::name::Name;
+use crate::nesting;
 use crate::policy::policy_setters;
 use crate::{Clock, RetryBudget, RetryOn, RetryPolicy, SystemClock};
 
@@ -51,6 +52,7 @@ pub struct RetryingCaller<C = SystemClock> {
     clock: C,
     name: Option<Name>,
     budget: Option<RetryBudget>,
+    suppress_nested: Option<bool>,
 }
 
 impl RetryingCaller {
@@ -66,6 +68,7 @@ impl RetryingCaller {
             clock: SystemClock,
             name: None,
             budget: None,
+            suppress_nested: None,
         }
     }
 }
@@ -95,7 +98,16 @@ impl<C> RetryingCaller<C> {
             clock,
             name: self.name,
             budget: self.budget,
+            suppress_nested: self.suppress_nested,
         }
+    }
+
+    /// With `true`, calls make a single attempt when they run inside an attempt of another loop;
+    /// with `false`, they retry even then. Without a choice, the process-wide
+    /// [`set_suppress_nested`](crate::set_suppress_nested) decides (see [`nesting`](crate::nesting)).
+    pub fn suppress_nested(mut self, suppress: bool) -> Self {
+        self.suppress_nested = Some(suppress);
+        self
     }
 
     /// Makes every retry pay from a shared [`RetryBudget`] (see its docs): when it cannot, the
@@ -143,8 +155,25 @@ impl<C: Clock> RetryingCaller<C> {
         On: RetryOn<E>,
         F: FnMut() -> Result<T, E>,
     {
-        call(&self.policy, &on, &self.clock, self.budget.as_ref(), f)
+        call(self.loop_settings(), &on, &self.clock, f)
     }
+}
+
+impl<C> RetryingCaller<C> {
+    fn loop_settings(&self) -> Settings<'_> {
+        Settings {
+            policy: &self.policy,
+            budget: self.budget.as_ref(),
+            suppress_nested: self.suppress_nested,
+        }
+    }
+}
+
+/// What a call's loop needs from its caller.
+struct Settings<'a> {
+    policy: &'a RetryPolicy,
+    budget: Option<&'a RetryBudget>,
+    suppress_nested: Option<bool>,
 }
 
 impl<C> fmt::Debug for RetryingCaller<C> {
@@ -156,6 +185,9 @@ impl<C> fmt::Debug for RetryingCaller<C> {
         self.policy.debug_fields(&mut d);
         if let Some(budget) = &self.budget {
             d.field("budget", budget);
+        }
+        if let Some(suppress) = self.suppress_nested {
+            d.field("suppress_nested", &suppress);
         }
         d.finish_non_exhaustive()
     }
@@ -184,14 +216,7 @@ impl<On, C: Clock> BoundRetryingCaller<On, C> {
         On: RetryOn<E>,
         F: FnMut() -> Result<T, E>,
     {
-        let caller = &self.caller;
-        call(
-            &caller.policy,
-            &self.on,
-            &caller.clock,
-            caller.budget.as_ref(),
-            f,
-        )
+        call(self.caller.loop_settings(), &self.on, &self.caller.clock, f)
     }
 
     /// The caller without its predicate.
@@ -214,13 +239,7 @@ impl<On, C> fmt::Debug for BoundRetryingCaller<On, C> {
 
 /// The callers' loop: the state machine driven with the user's function, nothing allocated.
 #[inline]
-fn call<T, E, On, C, F>(
-    policy: &RetryPolicy,
-    on: &On,
-    clock: &C,
-    budget: Option<&RetryBudget>,
-    mut f: F,
-) -> Result<T, E>
+fn call<T, E, On, C, F>(settings: Settings<'_>, on: &On, clock: &C, mut f: F) -> Result<T, E>
 where
     On: RetryOn<E>,
     C: Clock,
@@ -228,16 +247,17 @@ where
 {
     // The success path reads the clock (only with a timeout) and calls `f`: the machine is built
     // on the first failure.
-    let start = machine::start_time(policy, || clock.now());
-    let mut error = match f() {
+    let start = machine::start_time(settings.policy, || clock.now());
+    let mut error = match nesting::in_attempt(&mut f) {
         Ok(value) => {
-            machine::first_attempt_succeeded(budget);
+            machine::first_attempt_succeeded(settings.budget);
             return Ok(value);
         }
         Err(error) => error,
     };
-    let mut machine = Machine::from_start(*policy, start);
-    machine.set_budget(budget.cloned());
+    let mut machine = Machine::from_start(*settings.policy, start);
+    machine.set_budget(settings.budget.cloned());
+    machine.set_suppress_nested(settings.suppress_nested);
     loop {
         match machine.on_failure(|| on.decide(&error), || clock.now()) {
             Step::Retry(retry) => {
@@ -247,7 +267,7 @@ where
             }
             Step::GiveUp(_) => return Err(error),
         }
-        error = match f() {
+        error = match nesting::in_attempt(&mut f) {
             Ok(value) => {
                 machine.on_success();
                 return Ok(value);

@@ -1,0 +1,101 @@
+//! Nested-retry suppression: retries multiply layer by layer unless inner loops try once.
+
+use std::cell::Cell;
+use std::io;
+
+use stamina::testing::{Testing, thread_testing};
+use stamina::{RetryingCaller, retry_context};
+
+fn always(_: &io::Error) -> bool {
+    true
+}
+
+/// Three layers of callers, four attempts each; returns the calls that reach the leaf.
+fn three_layers(caller: &RetryingCaller) -> u32 {
+    let leaf = Cell::new(0);
+    let result = caller.call(always, || {
+        caller.call(always, || {
+            caller.call(always, || {
+                leaf.set(leaf.get() + 1);
+                Err::<(), _>(io::Error::other("down"))
+            })
+        })
+    });
+    assert_eq!(result.unwrap_err().to_string(), "down");
+    leaf.get()
+}
+
+#[test]
+fn callers_multiply_without_suppression_and_collapse_with_it() {
+    let _fast = thread_testing(Testing::new().attempts(4));
+    assert_eq!(three_layers(&RetryingCaller::new()), 64);
+    assert_eq!(
+        three_layers(&RetryingCaller::new().suppress_nested(true)),
+        4
+    );
+    assert_eq!(
+        three_layers(&RetryingCaller::new().suppress_nested(false)),
+        64
+    );
+}
+
+#[test]
+fn guard_loops_collapse_too() {
+    let _fast = thread_testing(Testing::new().attempts(4));
+    let leaf = Cell::new(0);
+    let inner = || -> io::Result<()> {
+        for attempt in retry_context(always).suppress_nested(true) {
+            attempt.run(|| {
+                leaf.set(leaf.get() + 1);
+                Err::<(), _>(io::Error::other("down"))
+            })?;
+        }
+        Ok(())
+    };
+    let mut outer_attempts = 0;
+    for attempt in retry_context(always) {
+        outer_attempts += 1;
+        let _ = attempt.run(|| {
+            RetryingCaller::new()
+                .suppress_nested(true)
+                .call(always, inner)
+        });
+    }
+    assert_eq!(outer_attempts, 4);
+    assert_eq!(leaf.get(), 4);
+}
+
+#[test]
+fn only_the_inner_loops_choice_matters_and_siblings_are_not_nested() {
+    let _fast = thread_testing(Testing::new().attempts(3));
+    let calls = Cell::new(0);
+    let failing = || {
+        calls.set(calls.get() + 1);
+        Err::<(), _>(io::Error::other("down"))
+    };
+    // Sequential loops are not nested: each retries fully.
+    let suppressing = RetryingCaller::new().suppress_nested(true);
+    let _ = suppressing.call(always, failing);
+    let _ = suppressing.call(always, failing);
+    assert_eq!(calls.get(), 6);
+    // A suppressing outer loop does not stop a non-suppressing inner one.
+    calls.set(0);
+    let _ = suppressing.call(always, || RetryingCaller::new().call(always, failing));
+    assert_eq!(calls.get(), 9);
+}
+
+#[test]
+fn the_depth_is_restored_after_a_panic() {
+    let _fast = thread_testing(Testing::new().attempts(2));
+    let caller = RetryingCaller::new().suppress_nested(true);
+    let result = std::panic::catch_unwind(|| {
+        caller.call(always, || -> io::Result<()> { panic!("inside an attempt") })
+    });
+    assert!(result.is_err());
+    let mut calls = 0;
+    let _ = caller.call(always, || {
+        calls += 1;
+        Err::<(), _>(io::Error::other("down"))
+    });
+    assert_eq!(calls, 2, "not nested anymore");
+}

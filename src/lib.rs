@@ -78,6 +78,7 @@
 mod backoff;
 mod clock;
 mod decision;
+pub mod instrument;
 mod machine;
 mod name;
 mod policy;
@@ -86,6 +87,9 @@ pub mod testing;
 
 pub use clock::{Clock, SystemClock};
 pub use decision::{Decision, OnCause, RetryOn, find_cause, has_cause, on_cause};
+pub use instrument::{
+    GiveUpReason, OnRetryHook, RetryDetails, RetryGuard, get_on_retry_hooks, set_on_retry_hooks,
+};
 pub use policy::{ConfigError, RetryPolicy};
 pub use sync::{
     Attempt, Attempts, BoundRetryingCaller, RetryContext, RetryingCaller, retry_context,

@@ -7,6 +7,7 @@ use std::panic::Location;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use crate::instrument::{self, Guards, IntoRetryGuard, OnRetryHook, RetryDetails};
 use crate::machine::{self, Machine, Step};
 use crate::name::Name;
 use crate::policy::policy_setters;
@@ -76,6 +77,7 @@ pub fn retry_context<On>(on: On) -> RetryContext<On> {
         on,
         clock: SystemClock,
         name: Name::Location(Location::caller()),
+        hooks: Vec::new(),
     }
 }
 
@@ -90,6 +92,7 @@ pub struct RetryContext<On, C = SystemClock> {
     on: On,
     clock: C,
     name: Name,
+    hooks: Vec<OnRetryHook>,
 }
 
 impl<On, C> RetryContext<On, C> {
@@ -110,7 +113,45 @@ impl<On, C> RetryContext<On, C> {
             on: self.on,
             clock,
             name: self.name,
+            hooks: self.hooks,
         }
+    }
+
+    /// Adds a hook of this loop's own, called for every scheduled retry after the process-wide
+    /// hooks (see the [`instrument`] module). It may return a
+    /// [`RetryGuard`](crate::RetryGuard), which lives over the wait.
+    ///
+    /// ```
+    /// use std::sync::{Arc, atomic::{AtomicU32, Ordering}};
+    /// use stamina::testing::FakeClock;
+    ///
+    /// let retries = Arc::new(AtomicU32::new(0));
+    /// let seen = Arc::clone(&retries);
+    /// let mut failures = 2;
+    /// for attempt in stamina::retry_context(|_: &std::fmt::Error| true)
+    ///     .clock(FakeClock::new())
+    ///     .on_retry(move |_: &stamina::RetryDetails<'_>| {
+    ///         seen.fetch_add(1, Ordering::Relaxed);
+    ///     })
+    /// {
+    ///     attempt.run(|| if failures > 0 { failures -= 1; Err(std::fmt::Error) } else { Ok(()) })?;
+    /// }
+    /// assert_eq!(retries.load(Ordering::Relaxed), 2);
+    /// # Ok::<(), std::fmt::Error>(())
+    /// ```
+    pub fn on_retry<F, R>(self, hook: F) -> Self
+    where
+        F: Fn(&RetryDetails<'_>) -> R + Send + Sync + 'static,
+        R: IntoRetryGuard,
+    {
+        self.on_retry_hook(OnRetryHook::new(hook))
+    }
+
+    /// Adds a prepared hook of this loop's own, such as a [lazy](OnRetryHook::lazy) one or one
+    /// with a give-up handler (see [`on_retry`](Self::on_retry)).
+    pub fn on_retry_hook(mut self, hook: OnRetryHook) -> Self {
+        self.hooks.push(hook);
+        self
     }
 }
 
@@ -119,6 +160,9 @@ impl<On, C> fmt::Debug for RetryContext<On, C> {
         let mut d = f.debug_struct("RetryContext");
         d.field("name", &self.name);
         self.policy.debug_fields(&mut d);
+        if !self.hooks.is_empty() {
+            d.field("hooks", &self.hooks);
+        }
         d.field("on", &format_args!("{}", std::any::type_name::<On>()))
             .finish_non_exhaustive()
     }
@@ -135,9 +179,11 @@ impl<On, C: Clock> IntoIterator for RetryContext<On, C> {
                 on: self.on,
                 clock: self.clock,
                 name: self.name,
+                hooks: self.hooks,
                 state: Mutex::new(State {
                     machine: Machine::new(self.policy),
                     phase: Phase::NotStarted,
+                    guards: Guards::default(),
                 }),
             }),
         }
@@ -151,6 +197,7 @@ struct Shared<On, C> {
     on: On,
     clock: C,
     name: Name,
+    hooks: Vec<OnRetryHook>,
     state: Mutex<State>,
 }
 
@@ -164,6 +211,9 @@ impl<On, C> Shared<On, C> {
 struct State {
     machine: Machine,
     phase: Phase,
+    /// What the hooks keep over the current wait; dropped right before the next attempt, or
+    /// with the loop.
+    guards: Guards,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -205,6 +255,7 @@ impl<On, C: Clock> Iterator for Attempts<On, C> {
                 drop(state);
                 shared.clock.sleep(wait);
                 state = shared.lock();
+                drop(std::mem::take(&mut state.guards));
                 state.machine.next_attempt();
             }
             Phase::Running | Phase::Done => {
@@ -303,6 +354,7 @@ impl<On, C: Clock> Attempt<On, C> {
     pub fn run<T, E, F>(self, f: F) -> Result<Option<T>, E>
     where
         F: FnOnce() -> Result<T, E>,
+        E: fmt::Debug,
         On: RetryOn<E>,
     {
         self.record(f())
@@ -318,6 +370,7 @@ impl<On, C: Clock> Attempt<On, C> {
     /// `result`'s error, when the loop ends with it.
     pub fn record<T, E>(self, result: Result<T, E>) -> Result<Option<T>, E>
     where
+        E: fmt::Debug,
         On: RetryOn<E>,
     {
         let shared = &*self.shared;
@@ -337,10 +390,26 @@ impl<On, C: Clock> Attempt<On, C> {
                 match step {
                     Step::Retry(retry) => {
                         state.phase = Phase::Waiting(retry.wait);
+                        state.guards = instrument::retry_scheduled(
+                            &shared.name,
+                            &retry,
+                            &error,
+                            &shared.hooks,
+                        );
                         Ok(None)
                     }
-                    Step::GiveUp(_) => {
+                    Step::GiveUp(give_up) => {
                         state.phase = Phase::Done;
+                        let (attempts, waited) = (state.machine.num(), state.machine.waited());
+                        drop(state);
+                        instrument::gave_up(
+                            &shared.name,
+                            give_up,
+                            attempts,
+                            waited,
+                            &error,
+                            &shared.hooks,
+                        );
                         Err(error)
                     }
                 }

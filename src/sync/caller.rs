@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use crate::instrument::{self, IntoRetryGuard, OnRetryHook, RetryDetails};
 use crate::machine::{Machine, Step};
 use crate::name::Name;
 use crate::policy::policy_setters;
@@ -50,6 +51,7 @@ pub struct RetryingCaller<C = SystemClock> {
     policy: RetryPolicy,
     clock: C,
     name: Option<Name>,
+    hooks: Vec<OnRetryHook>,
 }
 
 impl RetryingCaller {
@@ -64,6 +66,7 @@ impl RetryingCaller {
             policy,
             clock: SystemClock,
             name: None,
+            hooks: Vec::new(),
         }
     }
 }
@@ -92,7 +95,42 @@ impl<C> RetryingCaller<C> {
             policy: self.policy,
             clock,
             name: self.name,
+            hooks: self.hooks,
         }
+    }
+
+    /// Adds a hook of this caller's own, called for every scheduled retry of its calls after
+    /// the process-wide hooks (see the [`instrument`] module). It may return a
+    /// [`RetryGuard`](crate::RetryGuard), which lives over the wait. The hook is stored once,
+    /// here: calls allocate nothing for it.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use stamina::testing::FakeClock;
+    ///
+    /// let waits = Arc::new(Mutex::new(Vec::new()));
+    /// let seen = Arc::clone(&waits);
+    /// let caller = stamina::RetryingCaller::new()
+    ///     .attempts(3)
+    ///     .wait_jitter(std::time::Duration::ZERO)
+    ///     .clock(FakeClock::new())
+    ///     .on_retry(move |d: &stamina::RetryDetails<'_>| seen.lock().unwrap().push(d.wait_for()));
+    /// let _ = caller.call(|_: &std::fmt::Error| true, || Err::<(), _>(std::fmt::Error));
+    /// assert_eq!(*waits.lock().unwrap(), [100, 200].map(std::time::Duration::from_millis));
+    /// ```
+    pub fn on_retry<F, R>(self, hook: F) -> Self
+    where
+        F: Fn(&RetryDetails<'_>) -> R + Send + Sync + 'static,
+        R: IntoRetryGuard,
+    {
+        self.on_retry_hook(OnRetryHook::new(hook))
+    }
+
+    /// Adds a prepared hook of this caller's own, such as a [lazy](OnRetryHook::lazy) one or
+    /// one with a give-up handler (see [`on_retry`](Self::on_retry)).
+    pub fn on_retry_hook(mut self, hook: OnRetryHook) -> Self {
+        self.hooks.push(hook);
+        self
     }
 
     /// Binds an `on` predicate, for a caller that only needs the function to call.
@@ -130,10 +168,11 @@ impl<C: Clock> RetryingCaller<C> {
     #[inline]
     pub fn call<T, E, On, F>(&self, on: On, f: F) -> Result<T, E>
     where
+        E: fmt::Debug,
         On: RetryOn<E>,
         F: FnMut() -> Result<T, E>,
     {
-        call(&self.policy, &on, &self.clock, f)
+        call(self, &on, f)
     }
 }
 
@@ -144,6 +183,9 @@ impl<C> fmt::Debug for RetryingCaller<C> {
             d.field("name", name);
         }
         self.policy.debug_fields(&mut d);
+        if !self.hooks.is_empty() {
+            d.field("hooks", &self.hooks);
+        }
         d.finish_non_exhaustive()
     }
 }
@@ -168,10 +210,35 @@ impl<On, C: Clock> BoundRetryingCaller<On, C> {
     #[inline]
     pub fn call<T, E, F>(&self, f: F) -> Result<T, E>
     where
+        E: fmt::Debug,
         On: RetryOn<E>,
         F: FnMut() -> Result<T, E>,
     {
-        call(&self.caller.policy, &self.on, &self.caller.clock, f)
+        call(&self.caller, &self.on, f)
+    }
+
+    /// Adds a hook of this caller's own (see [`RetryingCaller::on_retry`]).
+    ///
+    /// ```
+    /// let caller = stamina::RetryingCaller::new()
+    ///     .on(|_: &std::fmt::Error| true)
+    ///     .on_retry(|d: &stamina::RetryDetails<'_>| eprintln!("retrying {}", d.name()));
+    /// assert_eq!(caller.call(|| Ok::<_, std::fmt::Error>(1))?, 1);
+    /// # Ok::<(), std::fmt::Error>(())
+    /// ```
+    pub fn on_retry<F, R>(mut self, hook: F) -> Self
+    where
+        F: Fn(&RetryDetails<'_>) -> R + Send + Sync + 'static,
+        R: IntoRetryGuard,
+    {
+        self.caller = self.caller.on_retry(hook);
+        self
+    }
+
+    /// Adds a prepared hook of this caller's own (see [`RetryingCaller::on_retry_hook`]).
+    pub fn on_retry_hook(mut self, hook: OnRetryHook) -> Self {
+        self.caller = self.caller.on_retry_hook(hook);
+        self
     }
 
     /// The caller without its predicate.
@@ -187,20 +254,26 @@ impl<On, C> fmt::Debug for BoundRetryingCaller<On, C> {
             d.field("name", name);
         }
         self.caller.policy.debug_fields(&mut d);
+        if !self.caller.hooks.is_empty() {
+            d.field("hooks", &self.caller.hooks);
+        }
         d.field("on", &format_args!("{}", std::any::type_name::<On>()))
             .finish_non_exhaustive()
     }
 }
 
-/// The callers' loop: the state machine driven with the user's function, nothing allocated.
+/// The callers' loop: the state machine driven with the user's function, nothing allocated
+/// until an attempt fails.
 #[inline]
-fn call<T, E, On, C, F>(policy: &RetryPolicy, on: &On, clock: &C, mut f: F) -> Result<T, E>
+fn call<T, E, On, C, F>(caller: &RetryingCaller<C>, on: &On, mut f: F) -> Result<T, E>
 where
+    E: fmt::Debug,
     On: RetryOn<E>,
     C: Clock,
     F: FnMut() -> Result<T, E>,
 {
-    let mut machine = Machine::new(*policy);
+    let clock = &caller.clock;
+    let mut machine = Machine::new(caller.policy);
     machine.start(|| clock.now());
     loop {
         let error = match f() {
@@ -209,11 +282,30 @@ where
         };
         match machine.on_failure(|| on.decide(&error), || clock.now()) {
             Step::Retry(retry) => {
+                let name = caller.call_name::<F>();
+                let guards = instrument::retry_scheduled(&name, &retry, &error, &caller.hooks);
                 drop(error);
                 clock.sleep(retry.wait);
+                // The hooks' guards live over the wait and end right before the next attempt.
+                drop(guards);
                 machine.next_attempt();
             }
-            Step::GiveUp(_) => return Err(error),
+            Step::GiveUp(give_up) => {
+                let name = caller.call_name::<F>();
+                let (attempts, waited) = (machine.num(), machine.waited());
+                instrument::gave_up(&name, give_up, attempts, waited, &error, &caller.hooks);
+                return Err(error);
+            }
+        }
+    }
+}
+
+impl<C> RetryingCaller<C> {
+    /// The name of a call of `F`: the given one, else the type of `F`.
+    fn call_name<F>(&self) -> Cow<'_, Name> {
+        match &self.name {
+            Some(name) => Cow::Borrowed(name),
+            None => Cow::Owned(Name::Static(std::any::type_name::<F>())),
         }
     }
 }

@@ -486,7 +486,7 @@ pub fn metrics_hook() -> OnRetryHook {
 ///
 /// Every scheduled retry is a record at level warn, target `stamina`, message
 /// `stamina.retry_scheduled`, with the key-values `callable`, `retry_num`, `wait_for`,
-/// `waited_so_far` (durations as `humantime` writes them, such as `1s500ms`), `attempts` (the
+/// `waited_so_far` (durations as `humantime` writes them, to the millisecond, such as `1s500ms`), `attempts` (the
 /// limit, or `unlimited`), `remaining` (the time left before the deadline, or `none`),
 /// `error_type` and `caused_by` (the error's `Debug` output). A give-up is a record at level
 /// warn, message `stamina.retries_exhausted`, with `callable`, `reason`, `attempts` (made),
@@ -690,15 +690,67 @@ impl fmt::Display for Limit {
     }
 }
 
-/// Writes an optional duration as a config string does: `humantime` or `none`.
+/// Writes a duration for people: `humantime`'s form, cut to whole milliseconds from one
+/// millisecond up (`1s234ms` rather than `1s234ms567us890ns`).
+#[cfg_attr(not(any(feature = "log", feature = "tracing")), allow(dead_code))]
+struct Readable(Duration);
+
+impl fmt::Display for Readable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let duration = if self.0 >= Duration::from_millis(1) {
+            Duration::from_millis(u64::try_from(self.0.as_millis()).unwrap_or(u64::MAX))
+        } else {
+            self.0
+        };
+        fmt::Display::fmt(&HumanDuration(duration), f)
+    }
+}
+
+/// Writes an optional duration as a config string does: [`Readable`] or `none`.
 #[cfg_attr(not(any(feature = "log", feature = "tracing")), allow(dead_code))]
 struct MaybeDuration(Option<Duration>);
 
 impl fmt::Display for MaybeDuration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
-            Some(duration) => fmt::Display::fmt(&HumanDuration(duration), f),
+            Some(duration) => Readable(duration).fmt(f),
             None => f.write_str("none"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_to_the_millisecond() {
+        let read = |d: Duration| Readable(d).to_string();
+        assert_eq!(read(Duration::ZERO), "0s");
+        assert_eq!(read(Duration::from_nanos(1_234_567_890)), "1s234ms");
+        assert_eq!(read(Duration::from_micros(999)), "999us");
+        assert_eq!(read(Duration::from_secs(90)), "1m30s");
+        assert_eq!(read(Duration::MAX), read(Duration::from_millis(u64::MAX)));
+        assert_eq!(MaybeDuration(None).to_string(), "none");
+        assert_eq!(
+            MaybeDuration(Some(Duration::from_millis(44_999))).to_string(),
+            "44s999ms"
+        );
+        assert_eq!(Limit(None).to_string(), "unlimited");
+        assert_eq!(Limit(Some(3)).to_string(), "3");
+    }
+
+    #[test]
+    fn only_retryable_errors_give_up() {
+        assert_eq!(GiveUpReason::from_give_up(GiveUp::Inactive), None);
+        assert_eq!(GiveUpReason::from_give_up(GiveUp::NotRetryable), None);
+        assert_eq!(
+            GiveUpReason::from_give_up(GiveUp::AttemptsExhausted),
+            Some(GiveUpReason::AttemptsExhausted)
+        );
+        assert_eq!(
+            GiveUpReason::from_give_up(GiveUp::DeadlineExceeded),
+            Some(GiveUpReason::DeadlineExceeded)
+        );
     }
 }

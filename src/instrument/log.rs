@@ -4,8 +4,7 @@ use super::OnRetryHook;
 
 #[cfg(feature = "log")]
 mod imp {
-    use crate::instrument::{GiveUpDetails, Limit, MaybeDuration, RetryDetails};
-    use crate::policy::HumanDuration;
+    use crate::instrument::{GiveUpDetails, Limit, MaybeDuration, Readable, RetryDetails};
 
     pub(super) const ENABLED: bool = true;
 
@@ -14,8 +13,8 @@ mod imp {
             target: "stamina",
             callable = details.name(),
             retry_num = details.retry_num(),
-            wait_for:% = HumanDuration(details.wait_for()),
-            waited_so_far:% = HumanDuration(details.waited_so_far()),
+            wait_for:% = Readable(details.wait_for()),
+            waited_so_far:% = Readable(details.waited_so_far()),
             attempts:% = Limit(details.attempts_limit()),
             remaining:% = MaybeDuration(details.remaining()),
             error_type = details.error_type(),
@@ -30,7 +29,7 @@ mod imp {
             callable = details.name(),
             reason = details.reason().as_str(),
             attempts = details.attempts(),
-            waited:% = HumanDuration(details.waited()),
+            waited:% = Readable(details.waited()),
             error_type = details.error_type(),
             caused_by:? = details.caused_by();
             "stamina.retries_exhausted"

@@ -5,8 +5,9 @@ use super::OnRetryHook;
 
 #[cfg(feature = "tracing")]
 mod imp {
-    use crate::instrument::{GiveUpDetails, Limit, MaybeDuration, RetryDetails, RetryGuard};
-    use crate::policy::HumanDuration;
+    use crate::instrument::{
+        GiveUpDetails, Limit, MaybeDuration, Readable, RetryDetails, RetryGuard,
+    };
 
     pub(super) const ENABLED: bool = true;
 
@@ -16,15 +17,15 @@ mod imp {
             "stamina.retry_wait",
             callable = details.name(),
             retry_num = details.retry_num(),
-            wait_for = %HumanDuration(details.wait_for()),
+            wait_for = %Readable(details.wait_for()),
         );
         span.in_scope(|| {
             ::tracing::warn!(
                 target: "stamina",
                 callable = details.name(),
                 retry_num = details.retry_num(),
-                wait_for = %HumanDuration(details.wait_for()),
-                waited_so_far = %HumanDuration(details.waited_so_far()),
+                wait_for = %Readable(details.wait_for()),
+                waited_so_far = %Readable(details.waited_so_far()),
                 attempts = %Limit(details.attempts_limit()),
                 remaining = %MaybeDuration(details.remaining()),
                 error_type = details.error_type(),
@@ -42,7 +43,7 @@ mod imp {
             callable = details.name(),
             reason = details.reason().as_str(),
             attempts = details.attempts(),
-            waited = %HumanDuration(details.waited()),
+            waited = %Readable(details.waited()),
             error_type = details.error_type(),
             caused_by = ?details.caused_by(),
             "stamina.retries_exhausted"

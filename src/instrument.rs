@@ -507,7 +507,7 @@ pub fn log_hook() -> OnRetryHook {
 /// Every scheduled retry opens a span `stamina.retry_wait` (level info, target `stamina`, fields
 /// `callable`, `retry_num`, `wait_for`) that stays open over the wait and closes right before
 /// the next attempt, and emits inside it an event at level warn with the message
-/// `stamina.retry_scheduled` and the fields of [`log_hook`]'s records. A give-up is an event
+/// `stamina.retry_scheduled` and the same fields as the `log` records. A give-up is an event
 /// `stamina.retries_exhausted` at level warn.
 ///
 /// ```

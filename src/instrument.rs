@@ -486,9 +486,9 @@ pub fn metrics_hook() -> OnRetryHook {
 ///
 /// Every scheduled retry is a record at level warn, target `stamina`, message
 /// `stamina.retry_scheduled`, with the key-values `callable`, `retry_num`, `wait_for`,
-/// `waited_so_far` (durations as `humantime` writes them, to the millisecond, such as `1s500ms`), `attempts` (the
-/// limit, or `unlimited`), `remaining` (the time left before the deadline, or `none`),
-/// `error_type` and `caused_by` (the error's `Debug` output). A give-up is a record at level
+/// `waited_so_far` (durations as `humantime` writes them, to the millisecond, such as
+/// `1s500ms`), `max_attempts` (the limit, or `unlimited`), `remaining` (the time left before the
+/// deadline, or `none`), `error_type` and `caused_by` (the error's `Debug` output). A give-up is a record at level
 /// warn, message `stamina.retries_exhausted`, with `callable`, `reason`, `attempts` (made),
 /// `waited`, `error_type` and `caused_by`.
 ///

@@ -71,8 +71,8 @@
 //! (`cargo run --example prometheus`), a logger such as `env_logger` prints:
 //!
 //! ```text
-//! [WARN  stamina] stamina.retry_scheduled callable=inventory.stock retry_num=1 wait_for=10ms waited_so_far=0s attempts=3 remaining=44s999ms error_type=prometheus::InventoryError caused_by=Timeout
-//! [WARN  stamina] stamina.retry_scheduled callable=inventory.stock retry_num=2 wait_for=20ms waited_so_far=10ms attempts=3 remaining=44s989ms error_type=prometheus::InventoryError caused_by=Timeout
+//! [WARN  stamina] stamina.retry_scheduled callable=inventory.stock retry_num=1 wait_for=10ms waited_so_far=0s max_attempts=3 remaining=44s999ms error_type=prometheus::InventoryError caused_by=Timeout
+//! [WARN  stamina] stamina.retry_scheduled callable=inventory.stock retry_num=2 wait_for=20ms waited_so_far=10ms max_attempts=3 remaining=44s989ms error_type=prometheus::InventoryError caused_by=Timeout
 //! ...
 //! [WARN  stamina] stamina.retries_exhausted callable=inventory.stock reason=attempts_exhausted attempts=3 waited=30ms error_type=prometheus::InventoryError caused_by=Timeout
 //! ```

@@ -125,7 +125,7 @@ fn a_span_covers_each_wait_and_closes_before_the_next_attempt() {
                 .to_owned(),
             format!(
                 "event WARN stamina in stamina.retry_wait: message=stamina.retry_scheduled callable=fetch retry_num=1 \
-                 wait_for=100ms waited_so_far=0s attempts=3 remaining=none {FIELDS_TAIL}"
+                 wait_for=100ms waited_so_far=0s max_attempts=3 remaining=none {FIELDS_TAIL}"
             ),
             "event INFO test in -: message=sleep 100ms".to_owned(),
             "close stamina.retry_wait".to_owned(),
@@ -134,7 +134,7 @@ fn a_span_covers_each_wait_and_closes_before_the_next_attempt() {
                 .to_owned(),
             format!(
                 "event WARN stamina in stamina.retry_wait: message=stamina.retry_scheduled callable=fetch retry_num=2 \
-                 wait_for=200ms waited_so_far=100ms attempts=3 remaining=none {FIELDS_TAIL}"
+                 wait_for=200ms waited_so_far=100ms max_attempts=3 remaining=none {FIELDS_TAIL}"
             ),
             "event INFO test in -: message=sleep 200ms".to_owned(),
             "close stamina.retry_wait".to_owned(),

@@ -26,7 +26,7 @@ mod imp {
                 retry_num = details.retry_num(),
                 wait_for = %Readable(details.wait_for()),
                 waited_so_far = %Readable(details.waited_so_far()),
-                attempts = %Limit(details.attempts_limit()),
+                max_attempts = %Limit(details.attempts_limit()),
                 remaining = %MaybeDuration(details.remaining()),
                 error_type = details.error_type(),
                 caused_by = ?details.caused_by(),

@@ -203,7 +203,8 @@ struct Shared<On, C> {
 
 impl<On, C> Shared<On, C> {
     fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic in the user's `on` predicate poisons the lock; the state is still consistent.
+        // A panic in the user's `on` predicate or a hook poisons the lock; the state is still
+        // consistent.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -349,8 +350,8 @@ impl<On, C: Clock> Attempt<On, C> {
     ///
     /// # Panics
     ///
-    /// A panic in `f` or in the `on` predicate propagates unchanged; the loop cannot go on
-    /// after it.
+    /// A panic in `f`, in the `on` predicate or in an on-retry hook propagates unchanged; the
+    /// loop cannot go on after it.
     pub fn run<T, E, F>(self, f: F) -> Result<Option<T>, E>
     where
         F: FnOnce() -> Result<T, E>,
@@ -390,6 +391,8 @@ impl<On, C: Clock> Attempt<On, C> {
                 match step {
                     Step::Retry(retry) => {
                         state.phase = Phase::Waiting(retry.wait);
+                        // Under the lock, so that the guards are in place before the iterator
+                        // (possibly on another thread) can start the wait.
                         state.guards = instrument::retry_scheduled(
                             &shared.name,
                             &retry,

@@ -164,7 +164,7 @@ impl<C: Clock> RetryingCaller<C> {
     ///
     /// # Panics
     ///
-    /// A panic in `f` or `on` propagates unchanged.
+    /// A panic in `f`, `on` or an on-retry hook propagates unchanged.
     #[inline]
     pub fn call<T, E, On, F>(&self, on: On, f: F) -> Result<T, E>
     where

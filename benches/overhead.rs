@@ -34,6 +34,17 @@ fn success_path(c: &mut Criterion) {
         b.iter(|| default.call(|| op(black_box(7))))
     });
 
+    // Hooks cost nothing until an attempt fails: no dispatch, no allocation, no metrics call.
+    let hooked =
+        RetryingCaller::new()
+            .on(is_transient)
+            .on_retry(|d: &stamina::RetryDetails<'_>| {
+                black_box(d.retry_num());
+            });
+    group.bench_function("caller with an on_retry hook, 45 s timeout", |b| {
+        b.iter(|| hooked.call(|| op(black_box(7))))
+    });
+
     group.bench_function("for attempt loop, 45 s timeout", |b| {
         b.iter(|| {
             for attempt in retry_context(is_transient) {

@@ -62,12 +62,83 @@
 //! The configuration is a [`RetryPolicy`], a `Copy` value that also parses from and prints to a
 //! config string such as `"attempts=5 timeout=30s wait_initial=100ms"`, for env vars and CLI flags.
 //!
+//! # Instrumentation
+//!
+//! Every scheduled retry is visible without code of your own: with the default features, a
+//! `log` record and a `metrics` counter; with `tracing`, an event and a span over the wait. Your
+//! application only installs a logger and a metrics recorder. After a call named
+//! `inventory.stock` that recovered after two timeouts and one that ran out of its 3 attempts
+//! (`cargo run --example prometheus`), a logger such as `env_logger` prints:
+//!
+//! ```text
+//! [WARN  stamina] stamina.retry_scheduled callable=inventory.stock retry_num=1 wait_for=10ms waited_so_far=0s max_attempts=3 remaining=44s999ms error_type=prometheus::InventoryError caused_by=Timeout
+//! [WARN  stamina] stamina.retry_scheduled callable=inventory.stock retry_num=2 wait_for=20ms waited_so_far=10ms max_attempts=3 remaining=44s989ms error_type=prometheus::InventoryError caused_by=Timeout
+//! ...
+//! [WARN  stamina] stamina.retries_exhausted callable=inventory.stock reason=attempts_exhausted attempts=3 waited=30ms error_type=prometheus::InventoryError caused_by=Timeout
+//! ```
+//!
+//! and the Prometheus exporter renders:
+//!
+//! ```text
+//! # TYPE stamina_retries_total counter
+//! stamina_retries_total{callable="inventory.stock",retry_num="1",error_type="prometheus::InventoryError"} 2
+//! stamina_retries_total{callable="inventory.stock",retry_num="2",error_type="prometheus::InventoryError"} 2
+//!
+//! # TYPE stamina_retries_exhausted_total counter
+//! stamina_retries_exhausted_total{callable="inventory.stock",error_type="prometheus::InventoryError",reason="attempts_exhausted"} 1
+//! ```
+//!
+//! The log record's message is `stamina.retry_scheduled` (target `stamina`, level warn) and its
+//! fields are structured key-values, which a logger with key-value support prints as above.
+//! `callable` is the name given with `.name(..)`, else the call site of [`retry_context`] or, for
+//! callers, the path of the called function. A give-up (`stamina.retries_exhausted`,
+//! `stamina_retries_exhausted_total`) is reported only when a retryable error runs out of
+//! attempts or time, with the [`GiveUpReason`]; errors that are not worth retrying and
+//! deactivated loops report nothing. Nothing runs, allocates or records on the success path.
+//!
+//! Hooks are yours to add or replace: [`set_on_retry_hooks`] sets the process-wide list (an
+//! empty one turns the built-in instrumentation off), and `on_retry` adds a loop's own. A hook
+//! receives the [`RetryDetails`] before the wait and may return a [`RetryGuard`] that lives over
+//! the wait and is dropped right before the next attempt. See the [`instrument`] module.
+//!
+//! ```
+//! use std::time::Instant;
+//!
+//! # let _quick = stamina::testing::thread_testing(stamina::testing::Testing::new().attempts(2));
+//! let caller = stamina::RetryingCaller::new()
+//!     .name("payments.charge")
+//!     .on_retry(|details: &stamina::RetryDetails<'_>| {
+//!         eprintln!("{} failed with {:?}", details.name(), details.caused_by());
+//!         // Measured when the wait is over, right before the next attempt.
+//!         struct WaitTimer(Instant);
+//!         impl Drop for WaitTimer {
+//!             fn drop(&mut self) {
+//!                 eprintln!("waited {:?}", self.0.elapsed());
+//!             }
+//!         }
+//!         stamina::RetryGuard::new(WaitTimer(Instant::now()))
+//!     });
+//! let result = caller.call(|_: &std::io::Error| true, || Err::<(), _>(std::io::ErrorKind::TimedOut.into()));
+//! assert!(result.is_err());
+//! ```
+//!
 //! # Testing
 //!
 //! [`set_active(false)`](set_active) makes every loop try once; [`set_testing`] makes waits
 //! zero, ignores the timeout and forces (or caps) the attempts. The [`testing`] module has scoped
 //! and thread-scoped forms for `cargo test`, and a [`FakeClock`](testing::FakeClock) that records
 //! every wait in virtual time.
+//!
+//! # Features
+//!
+//! | feature | default | enables |
+//! |---|---|---|
+//! | `log` | on | a warn record per scheduled retry and per give-up, through the `log` facade |
+//! | `metrics` | on | the counters `stamina_retries_total` and `stamina_retries_exhausted_total`, through the `metrics` facade |
+//! | `tracing` | off | an event per scheduled retry and per give-up and a span over every wait |
+//!
+//! Each enables one built-in hook of the [`instrument`] module; with all three off, hooks of your
+//! own still work.
 //!
 //! # Minimum supported Rust version
 //!
@@ -79,6 +150,7 @@ mod backoff;
 mod budget;
 mod clock;
 mod decision;
+pub mod instrument;
 mod machine;
 mod name;
 pub mod nesting;
@@ -91,6 +163,9 @@ pub use backoff::Jitter;
 pub use budget::RetryBudget;
 pub use clock::{Clock, SystemClock};
 pub use decision::{Decision, OnCause, RetryOn, find_cause, has_cause, on_cause};
+pub use instrument::{
+    GiveUpReason, OnRetryHook, RetryDetails, RetryGuard, get_on_retry_hooks, set_on_retry_hooks,
+};
 pub use nesting::{is_suppressing_nested, set_suppress_nested};
 pub use policy::{ConfigError, RetryPolicy};
 pub use pushback::{parse_retry_after, retry_after};

@@ -29,6 +29,11 @@ pub(crate) struct Retry {
     pub(crate) retry_num: u32,
     /// The sum of the waits before this one.
     pub(crate) waited_so_far: Duration,
+    /// The attempts limit in force (testing mode applied), `None` when unlimited.
+    pub(crate) attempts_limit: Option<u32>,
+    /// The time left before the deadline when the retry was decided (before the wait); `None`
+    /// without a deadline and in testing mode.
+    pub(crate) remaining: Option<Duration>,
 }
 
 /// Why a loop ends with the last error.
@@ -215,11 +220,12 @@ impl Machine {
             Mode::Testing(t) => Some(t.limit(self.policy.attempts_limit())),
             _ => self.policy.attempts_limit(),
         };
+        let attempts_limit = limit.map(NonZeroU32::get);
         // An unlimited loop still stops at attempt u32::MAX rather than miscount.
-        let limit = limit.map_or(u32::MAX, NonZeroU32::get);
-        if self.num >= limit {
+        if self.num >= attempts_limit.unwrap_or(u32::MAX) {
             return Step::GiveUp(GiveUp::AttemptsExhausted);
         }
+        let mut remaining = None;
         let wait = if let Mode::Testing(_) = mode {
             // Testing mode: no waits, and the total timeout is ignored.
             Duration::ZERO
@@ -237,10 +243,12 @@ impl Machine {
                 None => backoff::wait(&self.policy, self.num, &mut self.previous, &mut self.rng),
             };
             if let Some(deadline) = self.deadline {
-                let ends = now().checked_add(wait);
+                let now = now();
+                let ends = now.checked_add(wait);
                 if ends.is_none_or(|ends| ends >= deadline) {
                     return Step::GiveUp(GiveUp::DeadlineExceeded);
                 }
+                remaining = Some(deadline.saturating_duration_since(now));
             }
             wait
         };
@@ -254,6 +262,8 @@ impl Machine {
             wait,
             retry_num: self.num,
             waited_so_far: self.waited,
+            attempts_limit,
+            remaining,
         };
         self.waited = self.waited.saturating_add(wait);
         Step::Retry(retry)
@@ -496,6 +506,32 @@ mod tests {
                 "off process-wide by default"
             );
         });
+    }
+
+    #[test]
+    fn retries_carry_the_limit_and_the_time_left() {
+        let origin = Instant::now();
+        let mut m = Machine::new(NO_JITTER.attempts(4).timeout(Duration::from_secs(10)));
+        m.start(|| origin);
+        let step = m.on_failure(|| Decision::Retry, || origin + Duration::from_secs(3));
+        let Step::Retry(retry) = step else {
+            panic!("expected a retry, got {step:?}")
+        };
+        assert_eq!(retry.attempts_limit, Some(4));
+        assert_eq!(retry.remaining, Some(Duration::from_secs(7)));
+        let mut m = Machine::new(NO_JITTER.unlimited_attempts().no_timeout());
+        m.start(|| unreachable!());
+        let step = m.on_failure(|| Decision::Retry, || unreachable!());
+        assert!(
+            matches!(step, Step::Retry(r) if r.attempts_limit.is_none() && r.remaining.is_none())
+        );
+        let _t = thread_testing(Testing::new().attempts(2));
+        let mut m = Machine::new(NO_JITTER.attempts(9));
+        m.start(|| origin);
+        let step = m.on_failure(|| Decision::Retry, || origin);
+        assert!(
+            matches!(step, Step::Retry(r) if r.attempts_limit == Some(2) && r.remaining.is_none())
+        );
     }
 
     #[test]

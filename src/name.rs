@@ -23,6 +23,17 @@ impl Name {
     }
 }
 
+impl Name {
+    /// The name as text, borrowed unless it must be formatted (a call site).
+    pub(crate) fn as_str(&self) -> Cow<'_, str> {
+        match self {
+            Self::Static(name) => Cow::Borrowed(name),
+            Self::Owned(name) => Cow::Borrowed(name),
+            Self::Location(location) => Cow::Owned(location.to_string()),
+        }
+    }
+}
+
 impl fmt::Display for Name {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -7,6 +7,7 @@ use std::panic::Location;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use crate::instrument::{self, Guards, IntoRetryGuard, OnRetryHook, RetryDetails};
 use crate::machine::{self, Machine, Step};
 use crate::name::Name;
 use crate::nesting;
@@ -79,6 +80,7 @@ pub fn retry_context<On>(on: On) -> RetryContext<On> {
         name: Name::Location(Location::caller()),
         budget: None,
         suppress_nested: None,
+        hooks: Vec::new(),
     }
 }
 
@@ -95,6 +97,7 @@ pub struct RetryContext<On, C = SystemClock> {
     name: Name,
     budget: Option<RetryBudget>,
     suppress_nested: Option<bool>,
+    hooks: Vec<OnRetryHook>,
 }
 
 impl<On, C> RetryContext<On, C> {
@@ -117,6 +120,7 @@ impl<On, C> RetryContext<On, C> {
             name: self.name,
             budget: self.budget,
             suppress_nested: self.suppress_nested,
+            hooks: self.hooks,
         }
     }
 
@@ -134,6 +138,43 @@ impl<On, C> RetryContext<On, C> {
         self.budget = Some(budget.clone());
         self
     }
+
+    /// Adds a hook of this loop's own, called for every scheduled retry after the process-wide
+    /// hooks (see the [`instrument`] module). It may return a
+    /// [`RetryGuard`](crate::RetryGuard), which lives over the wait.
+    ///
+    /// ```
+    /// use std::sync::{Arc, atomic::{AtomicU32, Ordering}};
+    /// use stamina::testing::FakeClock;
+    ///
+    /// let retries = Arc::new(AtomicU32::new(0));
+    /// let seen = Arc::clone(&retries);
+    /// let mut failures = 2;
+    /// for attempt in stamina::retry_context(|_: &std::fmt::Error| true)
+    ///     .clock(FakeClock::new())
+    ///     .on_retry(move |_: &stamina::RetryDetails<'_>| {
+    ///         seen.fetch_add(1, Ordering::Relaxed);
+    ///     })
+    /// {
+    ///     attempt.run(|| if failures > 0 { failures -= 1; Err(std::fmt::Error) } else { Ok(()) })?;
+    /// }
+    /// assert_eq!(retries.load(Ordering::Relaxed), 2);
+    /// # Ok::<(), std::fmt::Error>(())
+    /// ```
+    pub fn on_retry<F, R>(self, hook: F) -> Self
+    where
+        F: Fn(&RetryDetails<'_>) -> R + Send + Sync + 'static,
+        R: IntoRetryGuard,
+    {
+        self.on_retry_hook(OnRetryHook::new(hook))
+    }
+
+    /// Adds a prepared hook of this loop's own, such as a [lazy](OnRetryHook::lazy) one or one
+    /// with a give-up handler (see [`on_retry`](Self::on_retry)).
+    pub fn on_retry_hook(mut self, hook: OnRetryHook) -> Self {
+        self.hooks.push(hook);
+        self
+    }
 }
 
 impl<On, C> fmt::Debug for RetryContext<On, C> {
@@ -146,6 +187,9 @@ impl<On, C> fmt::Debug for RetryContext<On, C> {
         }
         if let Some(suppress) = self.suppress_nested {
             d.field("suppress_nested", &suppress);
+        }
+        if !self.hooks.is_empty() {
+            d.field("hooks", &self.hooks);
         }
         d.field("on", &format_args!("{}", std::any::type_name::<On>()))
             .finish_non_exhaustive()
@@ -166,9 +210,11 @@ impl<On, C: Clock> IntoIterator for RetryContext<On, C> {
                 on: self.on,
                 clock: self.clock,
                 name: self.name,
+                hooks: self.hooks,
                 state: Mutex::new(State {
                     machine,
                     phase: Phase::NotStarted,
+                    guards: Guards::default(),
                 }),
             }),
         }
@@ -182,12 +228,14 @@ struct Shared<On, C> {
     on: On,
     clock: C,
     name: Name,
+    hooks: Vec<OnRetryHook>,
     state: Mutex<State>,
 }
 
 impl<On, C> Shared<On, C> {
     fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic in the user's `on` predicate poisons the lock; the state is still consistent.
+        // A panic in the user's `on` predicate or a hook poisons the lock; the state is still
+        // consistent.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -195,6 +243,9 @@ impl<On, C> Shared<On, C> {
 struct State {
     machine: Machine,
     phase: Phase,
+    /// What the hooks keep over the current wait; dropped right before the next attempt, or
+    /// with the loop.
+    guards: Guards,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -236,6 +287,7 @@ impl<On, C: Clock> Iterator for Attempts<On, C> {
                 drop(state);
                 shared.clock.sleep(wait);
                 state = shared.lock();
+                drop(std::mem::take(&mut state.guards));
                 state.machine.next_attempt();
             }
             Phase::Running | Phase::Done => {
@@ -329,11 +381,12 @@ impl<On, C: Clock> Attempt<On, C> {
     ///
     /// # Panics
     ///
-    /// A panic in `f` or in the `on` predicate propagates unchanged; the loop cannot go on
-    /// after it.
+    /// A panic in `f`, in the `on` predicate or in an on-retry hook propagates unchanged; the
+    /// loop cannot go on after it.
     pub fn run<T, E, F>(self, f: F) -> Result<Option<T>, E>
     where
         F: FnOnce() -> Result<T, E>,
+        E: fmt::Debug,
         On: RetryOn<E>,
     {
         self.record(nesting::in_attempt(f))
@@ -349,6 +402,7 @@ impl<On, C: Clock> Attempt<On, C> {
     /// `result`'s error, when the loop ends with it.
     pub fn record<T, E>(self, result: Result<T, E>) -> Result<Option<T>, E>
     where
+        E: fmt::Debug,
         On: RetryOn<E>,
     {
         let shared = &*self.shared;
@@ -369,10 +423,28 @@ impl<On, C: Clock> Attempt<On, C> {
                 match step {
                     Step::Retry(retry) => {
                         state.phase = Phase::Waiting(retry.wait);
+                        // Under the lock, so that the guards are in place before the iterator
+                        // (possibly on another thread) can start the wait.
+                        state.guards = instrument::retry_scheduled(
+                            &shared.name,
+                            &retry,
+                            &error,
+                            &shared.hooks,
+                        );
                         Ok(None)
                     }
-                    Step::GiveUp(_) => {
+                    Step::GiveUp(give_up) => {
                         state.phase = Phase::Done;
+                        let (attempts, waited) = (state.machine.num(), state.machine.waited());
+                        drop(state);
+                        instrument::gave_up(
+                            &shared.name,
+                            give_up,
+                            attempts,
+                            waited,
+                            &error,
+                            &shared.hooks,
+                        );
                         Err(error)
                     }
                 }

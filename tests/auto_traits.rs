@@ -32,6 +32,14 @@ fn public_types_are_send_sync_unpin() {
     send_sync_unpin::<RetryingCaller>();
     send_sync_unpin::<RetryingCaller<FakeClock>>();
     send_sync_unpin::<BoundRetryingCaller<On>>();
+    send_sync_unpin::<stamina::OnRetryHook>();
+    send_sync_unpin::<stamina::GiveUpReason>();
+}
+
+#[test]
+fn retry_guards_are_send() {
+    fn send_unpin<T: Send + Unpin>() {}
+    send_unpin::<stamina::RetryGuard>();
 }
 
 #[test]

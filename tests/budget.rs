@@ -120,3 +120,23 @@ fn debug_shows_the_budget() {
         "{text}"
     );
 }
+
+#[test]
+fn giving_up_for_the_budget_is_reported() {
+    use stamina::instrument::{GiveUpDetails, GiveUpReason, OnRetryHook};
+    use std::sync::{Arc, Mutex};
+
+    let reasons = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&reasons);
+    let hook = OnRetryHook::new(|_: &stamina::RetryDetails<'_>| {})
+        .on_give_up(move |details: &GiveUpDetails<'_>| seen.lock().unwrap().push(details.reason()));
+    let budget = RetryBudget::quota(5, 5, 10);
+    let caller = RetryingCaller::new()
+        .budget(&budget)
+        .clock(FakeClock::new())
+        .on_retry_hook(hook);
+    let mut calls = 0;
+    let _ = caller.call(always, || failing_call(&mut calls));
+    assert_eq!(calls, 2);
+    assert_eq!(*reasons.lock().unwrap(), [GiveUpReason::BudgetExhausted]);
+}

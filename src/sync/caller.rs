@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use crate::instrument::{self, IntoRetryGuard, OnRetryHook, RetryDetails};
 use crate::machine::{self, Machine, Step};
 use crate::name::Name;
 use crate::nesting;
@@ -53,6 +54,7 @@ pub struct RetryingCaller<C = SystemClock> {
     name: Option<Name>,
     budget: Option<RetryBudget>,
     suppress_nested: Option<bool>,
+    hooks: Vec<OnRetryHook>,
 }
 
 impl RetryingCaller {
@@ -69,6 +71,7 @@ impl RetryingCaller {
             name: None,
             budget: None,
             suppress_nested: None,
+            hooks: Vec::new(),
         }
     }
 }
@@ -99,6 +102,7 @@ impl<C> RetryingCaller<C> {
             name: self.name,
             budget: self.budget,
             suppress_nested: self.suppress_nested,
+            hooks: self.hooks,
         }
     }
 
@@ -114,6 +118,40 @@ impl<C> RetryingCaller<C> {
     /// call ends with the last error. Clones of the caller share the budget.
     pub fn budget(mut self, budget: &RetryBudget) -> Self {
         self.budget = Some(budget.clone());
+        self
+    }
+
+    /// Adds a hook of this caller's own, called for every scheduled retry of its calls after
+    /// the process-wide hooks (see the [`instrument`] module). It may return a
+    /// [`RetryGuard`](crate::RetryGuard), which lives over the wait. The hook is stored once,
+    /// here: calls allocate nothing for it.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use stamina::testing::FakeClock;
+    ///
+    /// let waits = Arc::new(Mutex::new(Vec::new()));
+    /// let seen = Arc::clone(&waits);
+    /// let caller = stamina::RetryingCaller::new()
+    ///     .attempts(3)
+    ///     .wait_jitter(std::time::Duration::ZERO)
+    ///     .clock(FakeClock::new())
+    ///     .on_retry(move |d: &stamina::RetryDetails<'_>| seen.lock().unwrap().push(d.wait_for()));
+    /// let _ = caller.call(|_: &std::fmt::Error| true, || Err::<(), _>(std::fmt::Error));
+    /// assert_eq!(*waits.lock().unwrap(), [100, 200].map(std::time::Duration::from_millis));
+    /// ```
+    pub fn on_retry<F, R>(self, hook: F) -> Self
+    where
+        F: Fn(&RetryDetails<'_>) -> R + Send + Sync + 'static,
+        R: IntoRetryGuard,
+    {
+        self.on_retry_hook(OnRetryHook::new(hook))
+    }
+
+    /// Adds a prepared hook of this caller's own, such as a [lazy](OnRetryHook::lazy) one or
+    /// one with a give-up handler (see [`on_retry`](Self::on_retry)).
+    pub fn on_retry_hook(mut self, hook: OnRetryHook) -> Self {
+        self.hooks.push(hook);
         self
     }
 
@@ -148,32 +186,16 @@ impl<C: Clock> RetryingCaller<C> {
     ///
     /// # Panics
     ///
-    /// A panic in `f` or `on` propagates unchanged.
+    /// A panic in `f`, `on` or an on-retry hook propagates unchanged.
     #[inline]
     pub fn call<T, E, On, F>(&self, on: On, f: F) -> Result<T, E>
     where
+        E: fmt::Debug,
         On: RetryOn<E>,
         F: FnMut() -> Result<T, E>,
     {
-        call(self.loop_settings(), &on, &self.clock, f)
+        call(self, &on, f)
     }
-}
-
-impl<C> RetryingCaller<C> {
-    fn loop_settings(&self) -> Settings<'_> {
-        Settings {
-            policy: &self.policy,
-            budget: self.budget.as_ref(),
-            suppress_nested: self.suppress_nested,
-        }
-    }
-}
-
-/// What a call's loop needs from its caller.
-struct Settings<'a> {
-    policy: &'a RetryPolicy,
-    budget: Option<&'a RetryBudget>,
-    suppress_nested: Option<bool>,
 }
 
 impl<C> fmt::Debug for RetryingCaller<C> {
@@ -188,6 +210,9 @@ impl<C> fmt::Debug for RetryingCaller<C> {
         }
         if let Some(suppress) = self.suppress_nested {
             d.field("suppress_nested", &suppress);
+        }
+        if !self.hooks.is_empty() {
+            d.field("hooks", &self.hooks);
         }
         d.finish_non_exhaustive()
     }
@@ -213,10 +238,35 @@ impl<On, C: Clock> BoundRetryingCaller<On, C> {
     #[inline]
     pub fn call<T, E, F>(&self, f: F) -> Result<T, E>
     where
+        E: fmt::Debug,
         On: RetryOn<E>,
         F: FnMut() -> Result<T, E>,
     {
-        call(self.caller.loop_settings(), &self.on, &self.caller.clock, f)
+        call(&self.caller, &self.on, f)
+    }
+
+    /// Adds a hook of this caller's own (see [`RetryingCaller::on_retry`]).
+    ///
+    /// ```
+    /// let caller = stamina::RetryingCaller::new()
+    ///     .on(|_: &std::fmt::Error| true)
+    ///     .on_retry(|d: &stamina::RetryDetails<'_>| eprintln!("retrying {}", d.name()));
+    /// assert_eq!(caller.call(|| Ok::<_, std::fmt::Error>(1))?, 1);
+    /// # Ok::<(), std::fmt::Error>(())
+    /// ```
+    pub fn on_retry<F, R>(mut self, hook: F) -> Self
+    where
+        F: Fn(&RetryDetails<'_>) -> R + Send + Sync + 'static,
+        R: IntoRetryGuard,
+    {
+        self.caller = self.caller.on_retry(hook);
+        self
+    }
+
+    /// Adds a prepared hook of this caller's own (see [`RetryingCaller::on_retry_hook`]).
+    pub fn on_retry_hook(mut self, hook: OnRetryHook) -> Self {
+        self.caller = self.caller.on_retry_hook(hook);
+        self
     }
 
     /// The caller without its predicate.
@@ -232,40 +282,54 @@ impl<On, C> fmt::Debug for BoundRetryingCaller<On, C> {
             d.field("name", name);
         }
         self.caller.policy.debug_fields(&mut d);
+        if !self.caller.hooks.is_empty() {
+            d.field("hooks", &self.caller.hooks);
+        }
         d.field("on", &format_args!("{}", std::any::type_name::<On>()))
             .finish_non_exhaustive()
     }
 }
 
-/// The callers' loop: the state machine driven with the user's function, nothing allocated.
+/// The callers' loop: the state machine driven with the user's function. The success path reads
+/// the clock (only with a timeout) and calls `f`; the machine is built on the first failure, and
+/// nothing is allocated at all.
 #[inline]
-fn call<T, E, On, C, F>(settings: Settings<'_>, on: &On, clock: &C, mut f: F) -> Result<T, E>
+fn call<T, E, On, C, F>(caller: &RetryingCaller<C>, on: &On, mut f: F) -> Result<T, E>
 where
+    E: fmt::Debug,
     On: RetryOn<E>,
     C: Clock,
     F: FnMut() -> Result<T, E>,
 {
-    // The success path reads the clock (only with a timeout) and calls `f`: the machine is built
-    // on the first failure.
-    let start = machine::start_time(settings.policy, || clock.now());
+    let clock = &caller.clock;
+    let start = machine::start_time(&caller.policy, || clock.now());
     let mut error = match nesting::in_attempt(&mut f) {
         Ok(value) => {
-            machine::first_attempt_succeeded(settings.budget);
+            machine::first_attempt_succeeded(caller.budget.as_ref());
             return Ok(value);
         }
         Err(error) => error,
     };
-    let mut machine = Machine::from_start(*settings.policy, start);
-    machine.set_budget(settings.budget.cloned());
-    machine.set_suppress_nested(settings.suppress_nested);
+    let mut machine = Machine::from_start(caller.policy, start);
+    machine.set_budget(caller.budget.clone());
+    machine.set_suppress_nested(caller.suppress_nested);
     loop {
         match machine.on_failure(|| on.decide(&error), || clock.now()) {
             Step::Retry(retry) => {
+                let name = caller.call_name::<F>();
+                let guards = instrument::retry_scheduled(&name, &retry, &error, &caller.hooks);
                 drop(error);
                 clock.sleep(retry.wait);
+                // The hooks' guards live over the wait and end right before the next attempt.
+                drop(guards);
                 machine.next_attempt();
             }
-            Step::GiveUp(_) => return Err(error),
+            Step::GiveUp(give_up) => {
+                let name = caller.call_name::<F>();
+                let (attempts, waited) = (machine.num(), machine.waited());
+                instrument::gave_up(&name, give_up, attempts, waited, &error, &caller.hooks);
+                return Err(error);
+            }
         }
         error = match nesting::in_attempt(&mut f) {
             Ok(value) => {
@@ -274,5 +338,15 @@ where
             }
             Err(error) => error,
         };
+    }
+}
+
+impl<C> RetryingCaller<C> {
+    /// The name of a call of `F`: the given one, else the type of `F`.
+    fn call_name<F>(&self) -> Cow<'_, Name> {
+        match &self.name {
+            Some(name) => Cow::Borrowed(name),
+            None => Cow::Owned(Name::Static(std::any::type_name::<F>())),
+        }
     }
 }

@@ -1,0 +1,530 @@
+//! On-retry hooks: order, lazy factories, guards, give-up handlers, the process-wide registry
+//! and the switches.
+//!
+//! The registry is process-wide, so every test here holds `SERIAL` and leaves the registry at
+//! its defaults when it ends (panics included).
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use stamina::instrument::{
+    self, GiveUpDetails, GiveUpReason, OnRetryHook, default_on_retry_hooks, reset_on_retry_hooks,
+};
+use stamina::testing::{FakeClock, Testing, thread_active, thread_testing};
+use stamina::{
+    RetryDetails, RetryGuard, RetryingCaller, get_on_retry_hooks, retry_context, set_on_retry_hooks,
+};
+
+#[derive(Debug, PartialEq)]
+struct Flaky;
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// Holds the registry for one test and restores the defaults afterwards.
+struct Registry(#[allow(dead_code)] MutexGuard<'static, ()>);
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        reset_on_retry_hooks();
+    }
+}
+
+fn registry() -> Registry {
+    let guard = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
+    reset_on_retry_hooks();
+    Registry(guard)
+}
+
+type Log = Arc<Mutex<Vec<String>>>;
+
+/// A hook that writes `tag` and the retry number into `log`.
+fn tagged(log: &Log, tag: &'static str) -> OnRetryHook {
+    let log = Arc::clone(log);
+    OnRetryHook::new(move |d: &RetryDetails<'_>| {
+        log.lock().unwrap().push(format!("{tag}{}", d.retry_num()));
+    })
+}
+
+fn fails(times: u32) -> impl FnMut() -> Result<u32, Flaky> {
+    let mut left = times;
+    move || {
+        if left > 0 {
+            left -= 1;
+            return Err(Flaky);
+        }
+        Ok(left)
+    }
+}
+
+#[test]
+fn process_hooks_run_first_then_the_loops_own_in_order() {
+    let _r = registry();
+    let log = Log::default();
+    set_on_retry_hooks([tagged(&log, "a"), tagged(&log, "b")]);
+    let caller = RetryingCaller::new()
+        .clock(FakeClock::new())
+        .on_retry_hook(tagged(&log, "c"))
+        .on(|_: &Flaky| true)
+        .on_retry_hook(tagged(&log, "d"));
+    assert_eq!(caller.call(fails(2)), Ok(0));
+    assert_eq!(
+        *log.lock().unwrap(),
+        ["a1", "b1", "c1", "d1", "a2", "b2", "c2", "d2"]
+    );
+
+    log.lock().unwrap().clear();
+    let mut body = fails(1);
+    for attempt in retry_context(|_: &Flaky| true)
+        .clock(FakeClock::new())
+        .on_retry_hook(tagged(&log, "x"))
+        .on_retry_hook(tagged(&log, "y"))
+    {
+        attempt.run(&mut body).unwrap();
+    }
+    assert_eq!(*log.lock().unwrap(), ["a1", "b1", "x1", "y1"]);
+}
+
+#[test]
+fn details_describe_the_retry() {
+    let _r = registry();
+    set_on_retry_hooks([]);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = Arc::clone(&seen);
+    let clock = FakeClock::new();
+    let result = RetryingCaller::new()
+        .attempts(3)
+        .wait_jitter(Duration::ZERO)
+        .timeout(Duration::from_secs(2))
+        .clock(clock.clone())
+        .name("details")
+        .on_retry(move |d: &RetryDetails<'_>| {
+            record.lock().unwrap().push(format!(
+                "{} #{} wait {:?} after {:?} of {:?} left {:?} {} {:?}",
+                d.name(),
+                d.retry_num(),
+                d.wait_for(),
+                d.waited_so_far(),
+                d.attempts_limit(),
+                d.remaining(),
+                d.error_type(),
+                d.caused_by(),
+            ));
+        })
+        .call(
+            |_: &Flaky| true,
+            || {
+                clock.advance(Duration::from_millis(500));
+                Err::<(), _>(Flaky)
+            },
+        );
+    assert_eq!(result, Err(Flaky));
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            "details #1 wait 100ms after 0ns of Some(3) left Some(1.5s) hooks::Flaky Flaky",
+            "details #2 wait 200ms after 100ms of Some(3) left Some(900ms) hooks::Flaky Flaky",
+        ]
+    );
+}
+
+#[test]
+fn a_lazy_factory_runs_once_on_first_use() {
+    let _r = registry();
+    static MADE: AtomicU32 = AtomicU32::new(0);
+    static CALLED: AtomicU32 = AtomicU32::new(0);
+    let lazy = OnRetryHook::lazy(|| {
+        MADE.fetch_add(1, Ordering::SeqCst);
+        OnRetryHook::new(|_: &RetryDetails<'_>| {
+            CALLED.fetch_add(1, Ordering::SeqCst);
+        })
+    });
+    set_on_retry_hooks([lazy]);
+    assert_eq!(MADE.load(Ordering::SeqCst), 0);
+
+    // No retry, no factory call.
+    let caller = RetryingCaller::new()
+        .clock(FakeClock::new())
+        .on(|_: &Flaky| true);
+    assert_eq!(caller.call(fails(0)), Ok(0));
+    assert_eq!(MADE.load(Ordering::SeqCst), 0);
+    // Ten failed attempts: nine retries, one factory call.
+    assert_eq!(caller.call(|| Err::<(), _>(Flaky)), Err(Flaky));
+    assert_eq!(MADE.load(Ordering::SeqCst), 1);
+    assert_eq!(CALLED.load(Ordering::SeqCst), 9);
+
+    // Later loops, on other threads too, share the one hook.
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                let caller = RetryingCaller::new()
+                    .clock(FakeClock::new())
+                    .on(|_: &Flaky| true);
+                assert_eq!(caller.call(fails(2)), Ok(0));
+            });
+        }
+    });
+    assert_eq!(MADE.load(Ordering::SeqCst), 1);
+    assert_eq!(CALLED.load(Ordering::SeqCst), 9 + 4 * 2);
+}
+
+/// Counts guards made and dropped, and checks at each attempt that every guard made so far was
+/// dropped before it.
+#[derive(Default)]
+struct GuardCounts {
+    made: AtomicU32,
+    dropped: AtomicU32,
+}
+
+struct Counted(Arc<GuardCounts>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.dropped.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn guard_hook(counts: &Arc<GuardCounts>) -> impl Fn(&RetryDetails<'_>) -> RetryGuard + use<> {
+    let counts = Arc::clone(counts);
+    move |_: &RetryDetails<'_>| {
+        counts.made.fetch_add(1, Ordering::SeqCst);
+        RetryGuard::new(Counted(Arc::clone(&counts)))
+    }
+}
+
+impl GuardCounts {
+    fn get(&self) -> (u32, u32) {
+        (
+            self.made.load(Ordering::SeqCst),
+            self.dropped.load(Ordering::SeqCst),
+        )
+    }
+}
+
+#[test]
+fn caller_guards_are_dropped_once_right_before_the_next_attempt() {
+    let _r = registry();
+    set_on_retry_hooks([]);
+    let counts = Arc::new(GuardCounts::default());
+    let caller = RetryingCaller::new()
+        .attempts(4)
+        .clock(FakeClock::new())
+        .on_retry(guard_hook(&counts))
+        .on(|_: &Flaky| true);
+    let mut at_each_attempt = Vec::new();
+    for call in 0..3 {
+        let mut attempt = 0;
+        let result = caller.call(|| {
+            at_each_attempt.push(counts.get());
+            attempt += 1;
+            if call == 2 || attempt < 3 {
+                Err(Flaky)
+            } else {
+                Ok(attempt)
+            }
+        });
+        assert_eq!(result, if call == 2 { Err(Flaky) } else { Ok(3) });
+    }
+    // Calls 1 and 2 retry twice, call 3 three times (the fourth failure gives up: no guard).
+    assert_eq!(
+        at_each_attempt,
+        [
+            (0, 0),
+            (1, 1),
+            (2, 2),
+            (2, 2),
+            (3, 3),
+            (4, 4),
+            (4, 4),
+            (5, 5),
+            (6, 6),
+            (7, 7),
+        ]
+    );
+    assert_eq!(counts.get(), (7, 7));
+}
+
+#[test]
+fn loop_guards_are_dropped_once_right_before_the_next_attempt() {
+    let _r = registry();
+    set_on_retry_hooks([]);
+    let counts = Arc::new(GuardCounts::default());
+    let mut at_each_attempt = Vec::new();
+    for _ in 0..2 {
+        let mut body = fails(3);
+        for attempt in retry_context(|_: &Flaky| true)
+            .clock(FakeClock::new())
+            .on_retry(guard_hook(&counts))
+        {
+            at_each_attempt.push(counts.get());
+            let outcome = attempt.run(&mut body).unwrap();
+            // Until the next attempt starts, the guard of a retry is alive.
+            if outcome.is_none() {
+                let (made, dropped) = counts.get();
+                assert_eq!(made, dropped + 1);
+            }
+        }
+    }
+    assert_eq!(
+        at_each_attempt,
+        [
+            (0, 0),
+            (1, 1),
+            (2, 2),
+            (3, 3),
+            (3, 3),
+            (4, 4),
+            (5, 5),
+            (6, 6)
+        ]
+    );
+    assert_eq!(counts.get(), (6, 6));
+}
+
+#[test]
+fn a_loop_dropped_during_its_wait_drops_the_guards_once() {
+    let _r = registry();
+    set_on_retry_hooks([]);
+    let counts = Arc::new(GuardCounts::default());
+    let mut attempts = retry_context(|_: &Flaky| true)
+        .clock(FakeClock::new())
+        .on_retry(guard_hook(&counts))
+        .into_iter();
+    let first = attempts.next().unwrap();
+    assert_eq!(first.run(|| Err::<(), _>(Flaky)), Ok(None));
+    assert_eq!(counts.get(), (1, 0));
+    drop(attempts);
+    assert_eq!(counts.get(), (1, 1));
+}
+
+#[test]
+fn guards_of_one_retry_drop_in_reverse_order() {
+    let _r = registry();
+    set_on_retry_hooks([]);
+    let log = Log::default();
+    struct Logged(Log, &'static str);
+    impl Drop for Logged {
+        fn drop(&mut self) {
+            self.0.lock().unwrap().push(format!("drop {}", self.1));
+        }
+    }
+    let (a, b) = (Arc::clone(&log), Arc::clone(&log));
+    let caller = RetryingCaller::new()
+        .clock(FakeClock::new())
+        .on_retry(move |_: &RetryDetails<'_>| RetryGuard::new(Logged(Arc::clone(&a), "a")))
+        .on_retry(move |_: &RetryDetails<'_>| Some(RetryGuard::new(Logged(Arc::clone(&b), "b"))));
+    let inner = Arc::clone(&log);
+    let mut body = fails(1);
+    assert_eq!(
+        caller.call(
+            |_: &Flaky| true,
+            || {
+                inner.lock().unwrap().push("attempt".to_owned());
+                body()
+            }
+        ),
+        Ok(0)
+    );
+    assert_eq!(
+        *log.lock().unwrap(),
+        ["attempt", "drop b", "drop a", "attempt"]
+    );
+}
+
+#[test]
+fn give_up_handlers_run_once_for_retryable_errors_only() {
+    let _r = registry();
+    let log = Log::default();
+    let record = Arc::clone(&log);
+    set_on_retry_hooks([OnRetryHook::new(|_: &RetryDetails<'_>| {}).on_give_up(
+        move |d: &GiveUpDetails<'_>| {
+            record.lock().unwrap().push(format!(
+                "{} {} after {} attempts and {:?}: {} {:?}",
+                d.name(),
+                d.reason(),
+                d.attempts(),
+                d.waited(),
+                d.error_type(),
+                d.caused_by()
+            ));
+        },
+    )]);
+    let caller = RetryingCaller::new()
+        .attempts(3)
+        .wait_jitter(Duration::ZERO)
+        .clock(FakeClock::new())
+        .name("giving up");
+    assert_eq!(caller.call(|_: &Flaky| true, fails(5)), Err(Flaky));
+    // Not retryable, and deactivated: no give-up signal.
+    assert_eq!(caller.call(|_: &Flaky| false, fails(5)), Err(Flaky));
+    {
+        let _off = thread_active(false);
+        assert_eq!(caller.call(|_: &Flaky| true, fails(5)), Err(Flaky));
+    }
+    let deadline = caller.timeout(Duration::from_millis(150));
+    assert_eq!(deadline.call(|_: &Flaky| true, fails(5)), Err(Flaky));
+    assert_eq!(
+        *log.lock().unwrap(),
+        [
+            "giving up attempts_exhausted after 3 attempts and 300ms: hooks::Flaky Flaky",
+            "giving up deadline_exceeded after 2 attempts and 100ms: hooks::Flaky Flaky",
+        ]
+    );
+    assert_eq!(
+        [
+            GiveUpReason::AttemptsExhausted,
+            GiveUpReason::DeadlineExceeded
+        ]
+        .map(GiveUpReason::as_str),
+        ["attempts_exhausted", "deadline_exceeded"]
+    );
+}
+
+#[test]
+fn deactivated_loops_are_silent() {
+    let _r = registry();
+    let log = Log::default();
+    set_on_retry_hooks([tagged(&log, "process")]);
+    let _off = thread_active(false);
+    let caller = RetryingCaller::new()
+        .clock(FakeClock::new())
+        .on_retry_hook(tagged(&log, "local"));
+    assert_eq!(caller.call(|_: &Flaky| true, fails(3)), Err(Flaky));
+    for attempt in retry_context(|_: &Flaky| true).on_retry_hook(tagged(&log, "loop")) {
+        assert_eq!(attempt.run(fails(3)), Err(Flaky));
+    }
+    assert!(log.lock().unwrap().is_empty());
+}
+
+#[test]
+fn testing_mode_reports_zero_waits() {
+    let _r = registry();
+    set_on_retry_hooks([]);
+    let _testing = thread_testing(Testing::new().attempts(3));
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = Arc::clone(&seen);
+    let result = RetryingCaller::new()
+        .wait_initial(Duration::from_secs(1))
+        .on_retry(move |d: &RetryDetails<'_>| {
+            record.lock().unwrap().push((
+                d.wait_for(),
+                d.waited_so_far(),
+                d.attempts_limit(),
+                d.remaining(),
+            ));
+        })
+        .call(|_: &Flaky| Duration::from_secs(60), fails(5));
+    assert_eq!(result, Err(Flaky));
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [(Duration::ZERO, Duration::ZERO, Some(3), None); 2]
+    );
+}
+
+#[test]
+fn the_registry_sets_gets_resets_and_turns_off() {
+    let _r = registry();
+    let names = |hooks: Vec<OnRetryHook>| -> Vec<String> {
+        hooks.iter().map(|h| h.name().to_owned()).collect()
+    };
+    let defaults = names(default_on_retry_hooks());
+    assert_eq!(names(get_on_retry_hooks()), defaults);
+    let mut expected = Vec::new();
+    if cfg!(feature = "metrics") {
+        expected.push("stamina::metrics");
+    }
+    if cfg!(feature = "log") {
+        expected.push("stamina::log");
+    }
+    if cfg!(feature = "tracing") {
+        expected.push("stamina::tracing");
+    }
+    assert_eq!(defaults, expected);
+
+    let log = Log::default();
+    set_on_retry_hooks([tagged(&log, "only").named("only")]);
+    assert_eq!(names(get_on_retry_hooks()), ["only"]);
+
+    // An empty list turns the process-wide hooks off; a loop's own hooks still run.
+    set_on_retry_hooks([]);
+    assert!(get_on_retry_hooks().is_empty());
+    let caller = RetryingCaller::new()
+        .clock(FakeClock::new())
+        .on_retry_hook(tagged(&log, "own"));
+    assert_eq!(caller.call(|_: &Flaky| true, fails(1)), Ok(0));
+    assert_eq!(*log.lock().unwrap(), ["own1"]);
+
+    instrument::reset_on_retry_hooks();
+    assert_eq!(names(get_on_retry_hooks()), defaults);
+}
+
+#[cfg(feature = "metrics")]
+#[test]
+fn an_empty_registry_records_no_metrics() {
+    let _r = registry();
+    set_on_retry_hooks([]);
+    let recorder = metrics_util::debugging::DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    metrics::with_local_recorder(&recorder, || {
+        let caller = RetryingCaller::new().clock(FakeClock::new()).attempts(3);
+        assert_eq!(caller.call(|_: &Flaky| true, fails(5)), Err(Flaky));
+    });
+    assert!(snapshotter.snapshot().into_vec().is_empty());
+    // With the defaults back, the same call is counted.
+    reset_on_retry_hooks();
+    metrics::with_local_recorder(&recorder, || {
+        let caller = RetryingCaller::new().clock(FakeClock::new()).attempts(3);
+        assert_eq!(caller.call(|_: &Flaky| true, fails(5)), Err(Flaky));
+    });
+    assert_eq!(snapshotter.snapshot().into_vec().len(), 3);
+}
+
+#[test]
+fn a_panicking_hook_propagates_and_leaves_everything_usable() {
+    let _r = registry();
+    set_on_retry_hooks([OnRetryHook::new(|d: &RetryDetails<'_>| {
+        if d.name() == "panics" {
+            panic!("hook failed");
+        }
+    })]);
+    let panicking = RetryingCaller::new().clock(FakeClock::new()).name("panics");
+    let payload = catch_unwind(AssertUnwindSafe(|| {
+        let _ = panicking.call(|_: &Flaky| true, fails(1));
+    }))
+    .unwrap_err();
+    assert_eq!(payload.downcast_ref::<&str>(), Some(&"hook failed"));
+
+    let counts = Arc::new(GuardCounts::default());
+    let payload = catch_unwind(AssertUnwindSafe(|| {
+        for attempt in retry_context(|_: &Flaky| true)
+            .name("panics")
+            .clock(FakeClock::new())
+            .on_retry(guard_hook(&counts))
+        {
+            let _ = attempt.run(fails(1));
+        }
+    }))
+    .unwrap_err();
+    assert_eq!(payload.downcast_ref::<&str>(), Some(&"hook failed"));
+
+    // The registry and other loops are unaffected.
+    let fine = RetryingCaller::new().clock(FakeClock::new()).name("fine");
+    assert_eq!(fine.call(|_: &Flaky| true, fails(1)), Ok(0));
+    assert_eq!(get_on_retry_hooks().len(), 1);
+}
+
+#[test]
+fn hooks_and_details_print_usefully() {
+    let _r = registry();
+    let hook = OnRetryHook::new(|_: &RetryDetails<'_>| {}).named("mine");
+    assert_eq!(
+        format!("{hook:?}"),
+        r#"OnRetryHook { name: "mine", lazy: false, on_give_up: false }"#
+    );
+    let lazy = OnRetryHook::lazy(|| OnRetryHook::new(|_: &RetryDetails<'_>| {}));
+    assert!(format!("{lazy:?}").contains("lazy: true"));
+    assert_eq!(format!("{:?}", RetryGuard::new(5_u8)), "RetryGuard(u8)");
+    let caller = RetryingCaller::new().on_retry_hook(hook);
+    assert!(format!("{caller:?}").contains(r#"hooks: [OnRetryHook { name: "mine""#));
+}

@@ -1,0 +1,246 @@
+//! The built-in `log` hook, observed through a capturing logger.
+//!
+//! A process has one logger, so this binary installs one that files every record under the
+//! thread that emitted it: each test reads back only its own records, and the tests still run
+//! in parallel.
+#![cfg(feature = "log")]
+
+use std::sync::{Mutex, Once, PoisonError};
+use std::thread::{self, ThreadId};
+use std::time::Duration;
+
+use log::kv::{Error, Key, Value, VisitSource};
+use log::{Level, Log, Metadata, Record};
+use stamina::testing::{FakeClock, Testing, thread_active, thread_testing};
+use stamina::{RetryingCaller, retry_context};
+
+#[derive(Debug, PartialEq)]
+struct Flaky;
+
+/// A record as the tests compare it: level, target, message, key-values in order.
+#[derive(Debug, PartialEq)]
+struct Captured {
+    level: Level,
+    target: String,
+    message: String,
+    kvs: Vec<(String, String)>,
+}
+
+struct Capture {
+    records: Mutex<Vec<(ThreadId, Captured)>>,
+}
+
+struct Pairs(Vec<(String, String)>);
+
+impl<'kvs> VisitSource<'kvs> for Pairs {
+    fn visit_pair(&mut self, key: Key<'kvs>, value: Value<'kvs>) -> Result<(), Error> {
+        self.0.push((key.to_string(), value.to_string()));
+        Ok(())
+    }
+}
+
+impl Log for Capture {
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        true
+    }
+
+    fn log(&self, record: &Record<'_>) {
+        let mut kvs = Pairs(Vec::new());
+        record.key_values().visit(&mut kvs).unwrap();
+        let captured = Captured {
+            level: record.level(),
+            target: record.target().to_owned(),
+            message: record.args().to_string(),
+            kvs: kvs.0,
+        };
+        self.records
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((thread::current().id(), captured));
+    }
+
+    fn flush(&self) {}
+}
+
+static LOGGER: Capture = Capture {
+    records: Mutex::new(Vec::new()),
+};
+
+/// The records this thread emits while `f` runs.
+fn records(f: impl FnOnce()) -> Vec<Captured> {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        log::set_logger(&LOGGER).unwrap();
+        log::set_max_level(log::LevelFilter::Trace);
+    });
+    let id = thread::current().id();
+    let take = || {
+        let mut records = LOGGER.records.lock().unwrap();
+        let (mine, others): (Vec<_>, Vec<_>) =
+            records.drain(..).partition(|(thread, _)| *thread == id);
+        *records = others;
+        mine.into_iter().map(|(_, r)| r).collect::<Vec<_>>()
+    };
+    take();
+    f();
+    take()
+}
+
+fn scheduled(kvs: &[(&str, &str)]) -> Captured {
+    captured("stamina.retry_scheduled", kvs)
+}
+
+fn exhausted(kvs: &[(&str, &str)]) -> Captured {
+    captured("stamina.retries_exhausted", kvs)
+}
+
+fn captured(message: &str, kvs: &[(&str, &str)]) -> Captured {
+    Captured {
+        level: Level::Warn,
+        target: "stamina".to_owned(),
+        message: message.to_owned(),
+        kvs: kvs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+    }
+}
+
+fn always_fails() -> Result<(), Flaky> {
+    Err(Flaky)
+}
+
+#[test]
+fn every_retry_and_the_give_up_are_logged() {
+    let clock = FakeClock::new();
+    let got = records(|| {
+        let result = RetryingCaller::new()
+            .attempts(3)
+            .wait_jitter(Duration::ZERO)
+            .clock(clock.clone())
+            .name("fetch")
+            .call(
+                |_: &Flaky| true,
+                || {
+                    // Each attempt takes a second of virtual time.
+                    clock.advance(Duration::from_secs(1));
+                    always_fails()
+                },
+            );
+        assert_eq!(result, Err(Flaky));
+    });
+    let common = [
+        ("error_type", "instrument_log::Flaky"),
+        ("caused_by", "Flaky"),
+    ];
+    assert_eq!(
+        got,
+        [
+            scheduled(&[
+                ("callable", "fetch"),
+                ("retry_num", "1"),
+                ("wait_for", "100ms"),
+                ("waited_so_far", "0s"),
+                ("max_attempts", "3"),
+                ("remaining", "44s"),
+                common[0],
+                common[1],
+            ]),
+            scheduled(&[
+                ("callable", "fetch"),
+                ("retry_num", "2"),
+                ("wait_for", "200ms"),
+                ("waited_so_far", "100ms"),
+                ("max_attempts", "3"),
+                ("remaining", "42s900ms"),
+                common[0],
+                common[1],
+            ]),
+            exhausted(&[
+                ("callable", "fetch"),
+                ("reason", "attempts_exhausted"),
+                ("attempts", "3"),
+                ("waited", "300ms"),
+                common[0],
+                common[1],
+            ]),
+        ]
+    );
+}
+
+#[test]
+fn loops_are_logged_with_their_name_and_the_deadline_reason() {
+    let got = records(|| {
+        for attempt in retry_context(|_: &Flaky| true)
+            .name("deadline")
+            .unlimited_attempts()
+            .wait_jitter(Duration::ZERO)
+            .timeout(Duration::from_millis(250))
+            .clock(FakeClock::new())
+        {
+            let _ = attempt.run(always_fails);
+        }
+    });
+    assert_eq!(
+        got,
+        [
+            scheduled(&[
+                ("callable", "deadline"),
+                ("retry_num", "1"),
+                ("wait_for", "100ms"),
+                ("waited_so_far", "0s"),
+                ("max_attempts", "unlimited"),
+                ("remaining", "250ms"),
+                ("error_type", "instrument_log::Flaky"),
+                ("caused_by", "Flaky"),
+            ]),
+            exhausted(&[
+                ("callable", "deadline"),
+                ("reason", "deadline_exceeded"),
+                ("attempts", "2"),
+                ("waited", "100ms"),
+                ("error_type", "instrument_log::Flaky"),
+                ("caused_by", "Flaky"),
+            ]),
+        ]
+    );
+}
+
+#[test]
+fn testing_mode_logs_zero_waits_and_no_deadline() {
+    let _testing = thread_testing(Testing::new().attempts(2));
+    let got = records(|| {
+        let _ = RetryingCaller::new()
+            .name("tested")
+            .call(|_: &Flaky| true, always_fails);
+    });
+    assert_eq!(got.len(), 2);
+    assert_eq!(
+        got[0],
+        scheduled(&[
+            ("callable", "tested"),
+            ("retry_num", "1"),
+            ("wait_for", "0s"),
+            ("waited_so_far", "0s"),
+            ("max_attempts", "2"),
+            ("remaining", "none"),
+            ("error_type", "instrument_log::Flaky"),
+            ("caused_by", "Flaky"),
+        ])
+    );
+}
+
+#[test]
+fn nothing_is_logged_without_a_retry() {
+    let got = records(|| {
+        let caller = RetryingCaller::new().clock(FakeClock::new());
+        assert_eq!(caller.call(|_: &Flaky| true, || Ok::<_, Flaky>(1)), Ok(1));
+        assert_eq!(caller.call(|_: &Flaky| false, always_fails), Err(Flaky));
+        let _off = thread_active(false);
+        assert_eq!(caller.call(|_: &Flaky| true, always_fails), Err(Flaky));
+        for attempt in retry_context(|_: &Flaky| true) {
+            assert_eq!(attempt.run(always_fails), Err(Flaky));
+        }
+    });
+    assert_eq!(got, []);
+}

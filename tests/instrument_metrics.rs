@@ -1,0 +1,207 @@
+//! The built-in `metrics` hook, observed through `metrics-util`'s debugging recorder.
+//!
+//! Each test installs its own recorder for its own thread (`metrics::with_local_recorder`), so
+//! the tests run in parallel without seeing each other's counters.
+#![cfg(feature = "metrics")]
+
+use std::time::Duration;
+
+use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+use stamina::testing::{FakeClock, Testing, thread_active, thread_testing};
+use stamina::{RetryingCaller, retry_context};
+
+#[derive(Debug, PartialEq)]
+struct Flaky;
+
+const FLAKY: &str = "instrument_metrics::Flaky";
+
+/// A counter as the tests compare it: name, labels sorted by key, value.
+type Counter = (String, Vec<(String, String)>, u64);
+
+/// Every counter recorded while `f` ran.
+fn counters(f: impl FnOnce()) -> Vec<Counter> {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    metrics::with_local_recorder(&recorder, f);
+    let mut counters: Vec<_> = snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .map(|(key, _, _, value)| {
+            let DebugValue::Counter(count) = value else {
+                panic!("{key:?} is not a counter: {value:?}");
+            };
+            let mut labels: Vec<_> = key
+                .key()
+                .labels()
+                .map(|l| (l.key().to_owned(), l.value().to_owned()))
+                .collect();
+            labels.sort();
+            (key.key().name().to_owned(), labels, count)
+        })
+        .collect();
+    counters.sort();
+    counters
+}
+
+fn retries(callable: &str, retry_num: u32, error_type: &str, count: u64) -> Counter {
+    (
+        "stamina_retries_total".to_owned(),
+        vec![
+            ("callable".to_owned(), callable.to_owned()),
+            ("error_type".to_owned(), error_type.to_owned()),
+            ("retry_num".to_owned(), retry_num.to_string()),
+        ],
+        count,
+    )
+}
+
+fn exhausted(callable: &str, reason: &str, count: u64) -> Counter {
+    (
+        "stamina_retries_exhausted_total".to_owned(),
+        vec![
+            ("callable".to_owned(), callable.to_owned()),
+            ("error_type".to_owned(), FLAKY.to_owned()),
+            ("reason".to_owned(), reason.to_owned()),
+        ],
+        count,
+    )
+}
+
+fn always_fails() -> Result<(), Flaky> {
+    Err(Flaky)
+}
+
+#[test]
+fn every_retry_and_the_give_up_are_counted() {
+    let caller = RetryingCaller::new()
+        .attempts(3)
+        .clock(FakeClock::new())
+        .name("fetch")
+        .on(|_: &Flaky| true);
+    let got = counters(|| {
+        assert_eq!(caller.call(always_fails), Err(Flaky));
+        assert_eq!(caller.call(always_fails), Err(Flaky));
+    });
+    assert_eq!(
+        got,
+        vec![
+            exhausted("fetch", "attempts_exhausted", 2),
+            retries("fetch", 1, FLAKY, 2),
+            retries("fetch", 2, FLAKY, 2),
+        ]
+    );
+}
+
+#[test]
+fn the_deadline_is_a_give_up_reason() {
+    let clock = FakeClock::new();
+    let got = counters(|| {
+        let mut attempts = 0;
+        for attempt in retry_context(|_: &Flaky| true)
+            .name("deadline")
+            .wait_jitter(Duration::ZERO)
+            .timeout(Duration::from_millis(250))
+            .clock(clock.clone())
+        {
+            attempts += 1;
+            if let Err(e) = attempt.run(always_fails) {
+                assert_eq!(e, Flaky);
+            }
+        }
+        // 100 ms, then a 200 ms wait would end at 300 ms, after the 250 ms deadline.
+        assert_eq!(attempts, 2);
+    });
+    assert_eq!(clock.sleeps(), [Duration::from_millis(100)]);
+    assert_eq!(
+        got,
+        vec![
+            exhausted("deadline", "deadline_exceeded", 1),
+            retries("deadline", 1, FLAKY, 1),
+        ]
+    );
+}
+
+#[test]
+fn a_recovered_call_counts_its_retries_only() {
+    let mut failures = 2;
+    let got = counters(|| {
+        let value = RetryingCaller::new()
+            .clock(FakeClock::new())
+            .name("recovers")
+            .call(
+                |_: &Flaky| true,
+                || {
+                    if failures > 0 {
+                        failures -= 1;
+                        return Err(Flaky);
+                    }
+                    Ok(7)
+                },
+            );
+        assert_eq!(value, Ok(7));
+    });
+    assert_eq!(
+        got,
+        vec![
+            retries("recovers", 1, FLAKY, 1),
+            retries("recovers", 2, FLAKY, 1)
+        ]
+    );
+}
+
+#[test]
+fn nothing_is_recorded_without_a_retry() {
+    let got = counters(|| {
+        let caller = RetryingCaller::new().clock(FakeClock::new()).name("quiet");
+        // Success at once.
+        assert_eq!(caller.call(|_: &Flaky| true, || Ok::<_, Flaky>(1)), Ok(1));
+        // An error that is not worth retrying.
+        assert_eq!(caller.call(|_: &Flaky| false, always_fails), Err(Flaky));
+        // Retrying switched off on this thread.
+        let _off = thread_active(false);
+        assert_eq!(caller.call(|_: &Flaky| true, always_fails), Err(Flaky));
+    });
+    assert_eq!(got, vec![]);
+}
+
+#[test]
+fn testing_mode_still_counts() {
+    let _testing = thread_testing(Testing::new().attempts(2));
+    let got = counters(|| {
+        let result = RetryingCaller::new()
+            .name("tested")
+            .call(|_: &Flaky| true, always_fails);
+        assert_eq!(result, Err(Flaky));
+    });
+    assert_eq!(
+        got,
+        vec![
+            exhausted("tested", "attempts_exhausted", 1),
+            retries("tested", 1, FLAKY, 1),
+        ]
+    );
+}
+
+#[test]
+fn unnamed_loops_use_their_call_site_or_function() {
+    let _testing = thread_testing(Testing::new().attempts(2));
+    let mut line = 0;
+    let got = counters(|| {
+        line = line!() + 1;
+        for attempt in retry_context(|_: &Flaky| true) {
+            let _ = attempt.run(always_fails);
+        }
+        let _ = RetryingCaller::new().call(|_: &Flaky| true, always_fails);
+    });
+    let site = format!("{}:{line}:24", file!());
+    assert_eq!(
+        got,
+        vec![
+            exhausted("instrument_metrics::always_fails", "attempts_exhausted", 1),
+            exhausted(&site, "attempts_exhausted", 1),
+            retries("instrument_metrics::always_fails", 1, FLAKY, 1),
+            retries(&site, 1, FLAKY, 1),
+        ]
+    );
+}

@@ -1,0 +1,211 @@
+//! The built-in `tracing` hook, observed through a capturing `tracing-subscriber` layer set as
+//! the default subscriber of the test's own thread.
+#![cfg(feature = "tracing")]
+
+use std::fmt::{self, Write as _};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use stamina::testing::{FakeClock, Testing, thread_active, thread_testing};
+use stamina::{Clock, RetryingCaller, retry_context};
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+use tracing_subscriber::registry::{LookupSpan, Registry};
+
+#[derive(Debug, PartialEq)]
+struct Flaky;
+
+/// Writes what it is shown as `name=value` pairs.
+struct Fields(String);
+
+impl Visit for Fields {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        let _ = write!(self.0, " {}={value}", field.name());
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        let _ = write!(self.0, " {}={value:?}", field.name());
+    }
+}
+
+/// Writes every span opening and closing and every event, in order, as one line each.
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<String>>>);
+
+impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Capture {
+    fn on_new_span(&self, attrs: &Attributes<'_>, _: &Id, _: Context<'_, S>) {
+        let meta = attrs.metadata();
+        let mut fields = Fields(String::new());
+        attrs.record(&mut fields);
+        self.0.lock().unwrap().push(format!(
+            "open {} {} {}:{}",
+            meta.level(),
+            meta.target(),
+            meta.name(),
+            fields.0
+        ));
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let meta = event.metadata();
+        let mut fields = Fields(String::new());
+        event.record(&mut fields);
+        let parent = ctx
+            .event_span(event)
+            .map_or_else(|| "-".to_owned(), |span| span.name().to_owned());
+        self.0.lock().unwrap().push(format!(
+            "event {} {} in {parent}:{}",
+            meta.level(),
+            meta.target(),
+            fields.0
+        ));
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        let name = ctx.span(&id).map(|s| s.name()).unwrap_or("?");
+        self.0.lock().unwrap().push(format!("close {name}"));
+    }
+}
+
+/// What the thread traced while `f` ran.
+fn traced(f: impl FnOnce()) -> Vec<String> {
+    let capture = Capture::default();
+    tracing::subscriber::with_default(Registry::default().with(capture.clone()), f);
+    capture.0.lock().unwrap().clone()
+}
+
+/// A fake clock that traces its sleeps, to show where the wait falls.
+#[derive(Clone, Default)]
+struct TracedClock(FakeClock);
+
+impl Clock for TracedClock {
+    fn now(&self) -> Instant {
+        self.0.now()
+    }
+
+    fn sleep(&self, duration: Duration) {
+        tracing::info!(target: "test", "sleep {duration:?}");
+        self.0.sleep(duration);
+    }
+}
+
+fn attempt(num: u32) -> Result<(), Flaky> {
+    tracing::info!(target: "test", "attempt {num}");
+    Err(Flaky)
+}
+
+const FIELDS_TAIL: &str = "error_type=instrument_tracing::Flaky caused_by=Flaky";
+
+#[test]
+fn a_span_covers_each_wait_and_closes_before_the_next_attempt() {
+    let lines = traced(|| {
+        let mut num = 0;
+        let result = RetryingCaller::new()
+            .attempts(3)
+            .wait_jitter(Duration::ZERO)
+            .no_timeout()
+            .clock(TracedClock::default())
+            .name("fetch")
+            .call(
+                |_: &Flaky| true,
+                || {
+                    num += 1;
+                    attempt(num)
+                },
+            );
+        assert_eq!(result, Err(Flaky));
+    });
+    assert_eq!(
+        lines,
+        [
+            "event INFO test in -: message=attempt 1".to_owned(),
+            "open INFO stamina stamina.retry_wait: callable=fetch retry_num=1 wait_for=100ms"
+                .to_owned(),
+            format!(
+                "event WARN stamina in stamina.retry_wait: message=stamina.retry_scheduled callable=fetch retry_num=1 \
+                 wait_for=100ms waited_so_far=0s max_attempts=3 remaining=none {FIELDS_TAIL}"
+            ),
+            "event INFO test in -: message=sleep 100ms".to_owned(),
+            "close stamina.retry_wait".to_owned(),
+            "event INFO test in -: message=attempt 2".to_owned(),
+            "open INFO stamina stamina.retry_wait: callable=fetch retry_num=2 wait_for=200ms"
+                .to_owned(),
+            format!(
+                "event WARN stamina in stamina.retry_wait: message=stamina.retry_scheduled callable=fetch retry_num=2 \
+                 wait_for=200ms waited_so_far=100ms max_attempts=3 remaining=none {FIELDS_TAIL}"
+            ),
+            "event INFO test in -: message=sleep 200ms".to_owned(),
+            "close stamina.retry_wait".to_owned(),
+            "event INFO test in -: message=attempt 3".to_owned(),
+            format!(
+                "event WARN stamina in -: message=stamina.retries_exhausted callable=fetch \
+                 reason=attempts_exhausted attempts=3 waited=300ms {FIELDS_TAIL}"
+            ),
+        ]
+    );
+}
+
+#[test]
+fn attempt_guards_keep_the_span_open_until_the_next_attempt() {
+    let lines = traced(|| {
+        let mut attempts = retry_context(|_: &Flaky| true)
+            .name("guarded")
+            .clock(TracedClock::default())
+            .wait_jitter(Duration::ZERO)
+            .into_iter();
+        let first = attempts.next().unwrap();
+        assert_eq!(first.run(|| attempt(1)), Ok(None));
+        tracing::info!(target: "test", "between");
+        // Dropping the loop during its wait closes the span, once.
+        drop(attempts);
+        tracing::info!(target: "test", "dropped");
+    });
+    let kinds: Vec<&str> = lines.iter().map(|l| l.split(':').next().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "event INFO test in -",
+            "open INFO stamina stamina.retry_wait",
+            "event WARN stamina in stamina.retry_wait",
+            "event INFO test in -",
+            "close stamina.retry_wait",
+            "event INFO test in -",
+        ]
+    );
+    assert!(lines[3].ends_with("message=between"));
+    assert!(lines[5].ends_with("message=dropped"));
+}
+
+#[test]
+fn testing_mode_traces_zero_waits() {
+    let _testing = thread_testing(Testing::new().attempts(2));
+    let lines = traced(|| {
+        let _ = RetryingCaller::new()
+            .name("tested")
+            .call(|_: &Flaky| true, || attempt(1));
+    });
+    assert_eq!(
+        lines[1],
+        "open INFO stamina stamina.retry_wait: callable=tested retry_num=1 wait_for=0s"
+    );
+}
+
+#[test]
+fn nothing_is_traced_without_a_retry() {
+    let lines = traced(|| {
+        let caller = RetryingCaller::new().clock(FakeClock::new());
+        assert_eq!(caller.call(|_: &Flaky| true, || Ok::<_, Flaky>(1)), Ok(1));
+        assert_eq!(
+            caller.call(|_: &Flaky| false, || Err::<(), _>(Flaky)),
+            Err(Flaky)
+        );
+        let _off = thread_active(false);
+        assert_eq!(
+            caller.call(|_: &Flaky| true, || Err::<(), _>(Flaky)),
+            Err(Flaky)
+        );
+    });
+    assert_eq!(lines, Vec::<String>::new());
+}

@@ -40,7 +40,7 @@ use crate::{Clock, RetryOn, RetryPolicy, SystemClock};
 /// assert_eq!(
 ///     format!("{caller:?}"),
 ///     "RetryingCaller { attempts: 5, timeout: 45s, wait_initial: 1ms, wait_max: 5s, \
-///      wait_jitter: 0s, wait_exp_base: 2, .. }",
+///      wait_jitter: 0s, wait_exp_base: 2.0, .. }",
 /// );
 /// # Ok::<(), io::Error>(())
 /// ```

@@ -32,8 +32,8 @@ pub(crate) fn exponential(policy: &RetryPolicy, retry_num: u32) -> Duration {
         f64::INFINITY
     };
     let nanos = initial.as_nanos() as f64 * factor;
-    // `!(a < b)` also catches NaN, which cannot arise here but costs nothing to rule out.
-    if !(nanos < max.as_nanos() as f64) {
+    // NaN cannot arise here, but ruling it out costs nothing.
+    if nanos.is_nan() || nanos >= max.as_nanos() as f64 {
         return max;
     }
     from_nanos_f64(nanos).min(max)
@@ -47,7 +47,8 @@ pub(crate) fn jittered(policy: &RetryPolicy, retry_num: u32, rng: &mut SmallRng)
     if exp >= max {
         return max;
     }
-    exp.saturating_add(uniform(policy.get_wait_jitter(), rng)).min(max)
+    exp.saturating_add(uniform(policy.get_wait_jitter(), rng))
+        .min(max)
 }
 
 /// A uniformly distributed duration in `[0, max]`.
@@ -109,7 +110,9 @@ mod tests {
         let p = RetryPolicy::new();
         let draw = |seed| {
             let mut rng = SmallRng::seed_from_u64(seed);
-            (1..=10).map(|n| jittered(&p, n, &mut rng)).collect::<Vec<_>>()
+            (1..=10)
+                .map(|n| jittered(&p, n, &mut rng))
+                .collect::<Vec<_>>()
         };
         let a = draw(7);
         assert_eq!(a, draw(7));
@@ -124,12 +127,16 @@ mod tests {
 
     #[test]
     fn extremes_saturate() {
-        let p = RetryPolicy::new().wait_max(Duration::MAX).wait_jitter(Duration::MAX);
+        let p = RetryPolicy::new()
+            .wait_max(Duration::MAX)
+            .wait_jitter(Duration::MAX);
         assert_eq!(exponential(&p, u32::MAX), Duration::MAX);
         let mut rng = SmallRng::seed_from_u64(1);
         assert_eq!(jittered(&p, u32::MAX, &mut rng), Duration::MAX);
         assert!(jittered(&p, 1, &mut rng) >= Duration::from_millis(100));
-        let zero = RetryPolicy::new().wait_initial(Duration::ZERO).wait_jitter(Duration::ZERO);
+        let zero = RetryPolicy::new()
+            .wait_initial(Duration::ZERO)
+            .wait_jitter(Duration::ZERO);
         assert_eq!(exponential(&zero, u32::MAX), Duration::ZERO);
         let flat = RetryPolicy::new().wait_exp_base(1.0);
         assert_eq!(exponential(&flat, u32::MAX), Duration::from_millis(100));

@@ -78,6 +78,7 @@
 mod backoff;
 mod clock;
 mod decision;
+mod guard;
 mod machine;
 mod name;
 mod policy;
@@ -87,5 +88,7 @@ pub mod testing;
 pub use clock::{Clock, SystemClock};
 pub use decision::{Decision, OnCause, RetryOn, find_cause, has_cause, on_cause};
 pub use policy::{ConfigError, RetryPolicy};
-pub use sync::{Attempt, Attempts, BoundRetryingCaller, RetryContext, RetryingCaller, retry_context};
+pub use sync::{
+    Attempt, Attempts, BoundRetryingCaller, RetryContext, RetryingCaller, retry_context,
+};
 pub use testing::{is_active, is_testing, set_active, set_testing};

@@ -4,10 +4,10 @@ use std::borrow::Cow;
 use std::fmt;
 use std::iter::FusedIterator;
 use std::panic::Location;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use crate::machine::{self, Machine, Step};
+use crate::guard::{Advance, Guard, Shared};
 use crate::name::Name;
 use crate::policy::policy_setters;
 use crate::{Clock, RetryOn, RetryPolicy, SystemClock};
@@ -130,52 +130,9 @@ impl<On, C: Clock> IntoIterator for RetryContext<On, C> {
 
     fn into_iter(self) -> Self::IntoIter {
         Attempts {
-            shared: Arc::new(Shared {
-                policy: self.policy,
-                on: self.on,
-                clock: self.clock,
-                name: self.name,
-                state: Mutex::new(State {
-                    machine: Machine::new(self.policy),
-                    phase: Phase::NotStarted,
-                }),
-            }),
+            shared: Shared::new(self.policy, self.on, self.clock, self.name),
         }
     }
-}
-
-/// What the iterator and its guards share: the configuration, and the loop's state behind a
-/// lock that is only ever taken by one side at a time.
-struct Shared<On, C> {
-    policy: RetryPolicy,
-    on: On,
-    clock: C,
-    name: Name,
-    state: Mutex<State>,
-}
-
-impl<On, C> Shared<On, C> {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic in the user's `on` predicate poisons the lock; the state is still consistent.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-struct State {
-    machine: Machine,
-    phase: Phase,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Phase {
-    /// No attempt yet.
-    NotStarted,
-    /// An attempt was handed out and has not recorded an outcome.
-    Running,
-    /// The last attempt failed and the loop waits this long before the next.
-    Waiting(Duration),
-    /// The loop is over.
-    Done,
 }
 
 /// The iterator of [`Attempt`] guards of a [`RetryContext`].
@@ -197,27 +154,16 @@ impl<On, C: Clock> Iterator for Attempts<On, C> {
     type Item = Attempt<On, C>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let shared = &*self.shared;
-        let mut state = shared.lock();
-        match state.phase {
-            Phase::NotStarted => state.machine.start(|| shared.clock.now()),
-            Phase::Waiting(wait) => {
-                drop(state);
-                shared.clock.sleep(wait);
-                state = shared.lock();
-                state.machine.next_attempt();
+        let shared = &self.shared;
+        let guard = match shared.advance(|| shared.time.now()) {
+            Advance::Attempt(guard) => guard,
+            Advance::Wait(wait) => {
+                shared.time.sleep(wait);
+                shared.resume()
             }
-            Phase::Running | Phase::Done => {
-                state.phase = Phase::Done;
-                return None;
-            }
-        }
-        state.phase = Phase::Running;
-        Some(Attempt {
-            num: state.machine.num(),
-            deadline: state.machine.deadline(),
-            shared: Arc::clone(&self.shared),
-        })
+            Advance::End => return None,
+        };
+        Some(Attempt { guard })
     }
 }
 
@@ -225,13 +171,8 @@ impl<On, C: Clock> FusedIterator for Attempts<On, C> {}
 
 impl<On, C> fmt::Debug for Attempts<On, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = self.shared.lock();
         let mut d = f.debug_struct("Attempts");
-        d.field("name", &self.shared.name)
-            .field("attempt", &state.machine.num())
-            .field("phase", &state.phase)
-            .field("waited", &state.machine.waited());
-        self.shared.policy.debug_fields(&mut d);
+        self.shared.debug_fields(&mut d);
         d.finish_non_exhaustive()
     }
 }
@@ -243,22 +184,20 @@ impl<On, C> fmt::Debug for Attempts<On, C> {
 /// [`Attempts`]).
 #[must_use = "record the attempt's outcome with `run` or `record`, or the loop ends"]
 pub struct Attempt<On, C = SystemClock> {
-    shared: Arc<Shared<On, C>>,
-    num: u32,
-    deadline: Option<Instant>,
+    guard: Guard<On, C>,
 }
 
 impl<On, C: Clock> Attempt<On, C> {
     /// The number of this attempt, starting at 1.
     pub fn num(&self) -> u32 {
-        self.num
+        self.guard.num()
     }
 
     /// The jitter-free lower bound of the wait that follows if this attempt fails with a
     /// retryable error: `min(wait_max, wait_initial * wait_exp_base^(num - 1))`; zero in testing
     /// mode.
     pub fn next_wait(&self) -> Duration {
-        machine::next_wait(&self.shared.policy, self.num)
+        self.guard.next_wait()
     }
 
     /// The time left before the loop's deadline, on the loop's clock; `None` without a timeout
@@ -278,12 +217,12 @@ impl<On, C: Clock> Attempt<On, C> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn remaining(&self) -> Option<Duration> {
-        machine::remaining(self.deadline, || self.shared.clock.now())
+        self.guard.remaining(|| self.guard.time().now())
     }
 
     /// The name the loop reports itself under.
     pub fn name(&self) -> String {
-        self.shared.name.to_string()
+        self.guard.name().to_string()
     }
 
     /// Runs `f` as this attempt and records its outcome.
@@ -320,40 +259,15 @@ impl<On, C: Clock> Attempt<On, C> {
     where
         On: RetryOn<E>,
     {
-        let shared = &*self.shared;
-        let mut state = shared.lock();
-        if state.phase != Phase::Running || state.machine.num() != self.num {
-            return result.map(Some);
-        }
-        match result {
-            Ok(value) => {
-                state.phase = Phase::Done;
-                Ok(Some(value))
-            }
-            Err(error) => {
-                let step = state
-                    .machine
-                    .on_failure(|| shared.on.decide(&error), || shared.clock.now());
-                match step {
-                    Step::Retry(retry) => {
-                        state.phase = Phase::Waiting(retry.wait);
-                        Ok(None)
-                    }
-                    Step::GiveUp(_) => {
-                        state.phase = Phase::Done;
-                        Err(error)
-                    }
-                }
-            }
-        }
+        self.guard.record(result, || self.guard.time().now())
     }
 }
 
 impl<On, C> fmt::Debug for Attempt<On, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Attempt")
-            .field("num", &self.num)
-            .field("name", &self.shared.name)
+            .field("num", &self.guard.num())
+            .field("name", self.guard.name())
             .finish_non_exhaustive()
     }
 }

@@ -125,6 +125,10 @@ impl<On, T> Guard<On, T> {
         self.num
     }
 
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
     pub(crate) fn time(&self) -> &T {
         &self.shared.time
     }

@@ -82,13 +82,27 @@ mod guard;
 mod machine;
 mod name;
 mod policy;
+mod sleep;
+mod stream;
 mod sync;
 pub mod testing;
+mod timeout;
 
 pub use clock::{Clock, SystemClock};
 pub use decision::{Decision, OnCause, RetryOn, find_cause, has_cause, on_cause};
 pub use policy::{ConfigError, RetryPolicy};
+#[doc(hidden)]
+pub use sleep::MaybeSleeper;
+#[cfg(feature = "tokio")]
+pub use sleep::TokioSleeper;
+#[cfg(feature = "async-io")]
+pub use sleep::{AsyncIoSleep, AsyncIoSleeper};
+pub use sleep::{DefaultSleeper, EnableTheTokioOrAsyncIoFeatureOrProvideASleeper, Sleeper};
+pub use stream::{
+    AsyncAttempt, AsyncRetryingCaller, AttemptStream, BoundAsyncRetryingCaller, Next,
+};
 pub use sync::{
     Attempt, Attempts, BoundRetryingCaller, RetryContext, RetryingCaller, retry_context,
 };
 pub use testing::{is_active, is_testing, set_active, set_testing};
+pub use timeout::{AttemptTimedOut, AttemptTimeout, AttemptTimeoutMode, NoAttemptTimeout};

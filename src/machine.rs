@@ -166,7 +166,6 @@ impl Machine {
         self.waited = self.waited.saturating_add(wait);
         Step::Retry(retry)
     }
-
 }
 
 /// The jitter-free lower bound of the wait after attempt `num`, zero in testing mode.
@@ -278,7 +277,9 @@ mod tests {
             assert_eq!(w.len(), waits);
             assert_eq!(reason, GiveUp::AttemptsExhausted);
         }
-        let unlimited = NO_JITTER.unlimited_attempts().timeout(Duration::from_secs(60));
+        let unlimited = NO_JITTER
+            .unlimited_attempts()
+            .timeout(Duration::from_secs(60));
         let (w, reason, _) = run(unlimited, Decision::Retry, Duration::ZERO);
         // .1+.2+.4+.8+1.6+3.2 = 6.3 s, then 5 s waits until 60 s: 10 more end by 56.3 s.
         assert_eq!(w.len(), 16);
@@ -334,7 +335,11 @@ mod tests {
             let _t = thread_testing(Testing::new().attempts(5).cap(true));
             let (w, _, _) = run(NO_JITTER.attempts(2), Decision::Retry, Duration::ZERO);
             assert_eq!(w.len(), 1);
-            let (w, _, _) = run(NO_JITTER.unlimited_attempts(), Decision::Retry, Duration::ZERO);
+            let (w, _, _) = run(
+                NO_JITTER.unlimited_attempts(),
+                Decision::Retry,
+                Duration::ZERO,
+            );
             assert_eq!(w.len(), 4);
         }
         {

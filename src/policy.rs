@@ -357,7 +357,11 @@ const KEYS: [&str; 7] = [
     "seed",
 ];
 
-fn parse_value(policy: RetryPolicy, key: &'static str, value: &str) -> Result<RetryPolicy, ConfigError> {
+fn parse_value(
+    policy: RetryPolicy,
+    key: &'static str,
+    value: &str,
+) -> Result<RetryPolicy, ConfigError> {
     let invalid = |expected: &'static str, source: Option<Box<dyn Error + Send + Sync>>| {
         ConfigError::new(ErrorKind::InvalidValue {
             key,
@@ -610,7 +614,10 @@ mod tests {
             );
         }
         assert_eq!(
-            RetryPolicy::new().try_wait_exp_base(1.0).unwrap().get_wait_exp_base(),
+            RetryPolicy::new()
+                .try_wait_exp_base(1.0)
+                .unwrap()
+                .get_wait_exp_base(),
             1.0
         );
     }
@@ -644,21 +651,55 @@ mod tests {
     #[test]
     fn parses_commas_and_defaults() {
         let p: RetryPolicy = " attempts=3,timeout=none ,, wait_max=2s ".parse().unwrap();
-        assert_eq!(p, RetryPolicy::new().attempts(3).no_timeout().wait_max(Duration::from_secs(2)));
+        assert_eq!(
+            p,
+            RetryPolicy::new()
+                .attempts(3)
+                .no_timeout()
+                .wait_max(Duration::from_secs(2))
+        );
         assert_eq!("".parse::<RetryPolicy>().unwrap(), RetryPolicy::new());
     }
 
     #[test]
     fn bad_strings_name_the_key_or_value() {
         let cases: &[(&str, Option<&str>, &str)] = &[
-            ("retries=3", Some("retries"), "unknown key \"retries\": expected one of attempts, timeout, wait_initial, wait_max, wait_jitter, wait_exp_base, seed"),
+            (
+                "retries=3",
+                Some("retries"),
+                "unknown key \"retries\": expected one of attempts, timeout, wait_initial, wait_max, wait_jitter, wait_exp_base, seed",
+            ),
             ("attempts", None, "expected key=value, got \"attempts\""),
-            ("attempts=3 attempts=4", Some("attempts"), "key attempts is given more than once"),
-            ("attempts=-1", Some("attempts"), "invalid value \"-1\" for attempts: expected a whole number or `unlimited`"),
-            ("wait_max=fast", Some("wait_max"), "invalid value \"fast\" for wait_max: expected a duration such as 30s or 250ms"),
-            ("wait_exp_base=0.5", Some("wait_exp_base"), "invalid value \"0.5\" for wait_exp_base: expected a finite number >= 1"),
-            ("wait_exp_base=x", Some("wait_exp_base"), "invalid value \"x\" for wait_exp_base: expected a number >= 1"),
-            ("seed=x", Some("seed"), "invalid value \"x\" for seed: expected an unsigned 64-bit integer"),
+            (
+                "attempts=3 attempts=4",
+                Some("attempts"),
+                "key attempts is given more than once",
+            ),
+            (
+                "attempts=-1",
+                Some("attempts"),
+                "invalid value \"-1\" for attempts: expected a whole number or `unlimited`",
+            ),
+            (
+                "wait_max=fast",
+                Some("wait_max"),
+                "invalid value \"fast\" for wait_max: expected a duration such as 30s or 250ms",
+            ),
+            (
+                "wait_exp_base=0.5",
+                Some("wait_exp_base"),
+                "invalid value \"0.5\" for wait_exp_base: expected a finite number >= 1",
+            ),
+            (
+                "wait_exp_base=x",
+                Some("wait_exp_base"),
+                "invalid value \"x\" for wait_exp_base: expected a number >= 1",
+            ),
+            (
+                "seed=x",
+                Some("seed"),
+                "invalid value \"x\" for seed: expected an unsigned 64-bit integer",
+            ),
         ];
         for (input, key, message) in cases {
             let err = input.parse::<RetryPolicy>().unwrap_err();

@@ -114,6 +114,13 @@ impl<On, C> RetryContext<On, C> {
     }
 }
 
+impl<On, C> RetryContext<On, C> {
+    /// The loop's shared state, taking its time from `time` (the clock is left behind).
+    pub(crate) fn into_shared<T>(self, time: T) -> Arc<Shared<On, T>> {
+        Shared::new(self.policy, self.on, time, self.name)
+    }
+}
+
 impl<On, C> fmt::Debug for RetryContext<On, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("RetryContext");

@@ -262,7 +262,7 @@ async fn the_deadline_cuts_an_attempt_before_its_timeout() {
     let result = AsyncRetryingCaller::new()
         .timeout(ms(2_500))
         .attempt_timeout(Duration::from_secs(10))
-        .call(transient, || pending::<Result<(), Error>>())
+        .call(transient, pending::<Result<(), Error>>)
         .await;
     let Err(Error::TimedOut(timed_out)) = result else {
         panic!("expected a timeout, got {result:?}");

@@ -177,3 +177,64 @@ impl<On, T> Guard<On, T> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Decision;
+
+    type On = fn(&u32) -> Decision;
+
+    fn shared(on: On) -> Arc<Shared<On, ()>> {
+        let policy = RetryPolicy::new().wait_jitter(Duration::ZERO).attempts(3);
+        Shared::new(policy, on, (), Name::given("test"))
+    }
+
+    fn attempt(advance: Advance<On, ()>) -> Guard<On, ()> {
+        match advance {
+            Advance::Attempt(guard) => guard,
+            Advance::Wait(_) | Advance::End => panic!("expected an attempt"),
+        }
+    }
+
+    #[test]
+    fn a_loop_advances_waits_resumes_and_ends() {
+        let shared = shared(|_| Decision::Retry);
+        let now = Instant::now();
+        let first = attempt(shared.advance(|| now));
+        assert_eq!(first.num(), 1);
+        assert_eq!(first.record(Err::<(), _>(1), || now), Ok(None));
+        assert!(
+            matches!(shared.advance(|| now), Advance::Wait(w) if w == Duration::from_millis(100))
+        );
+        // Still waiting until resumed.
+        assert!(matches!(shared.advance(|| now), Advance::Wait(_)));
+        let second = shared.resume();
+        assert_eq!(second.num(), 2);
+        assert_eq!(second.record(Err::<(), _>(2), || now), Ok(None));
+        let third = shared.resume();
+        assert_eq!(third.record(Err::<(), _>(3), || now), Err(3));
+        assert!(matches!(shared.advance(|| now), Advance::End));
+        assert!(matches!(shared.advance(|| now), Advance::End));
+    }
+
+    #[test]
+    fn a_guard_without_an_outcome_ends_the_loop_and_stale_guards_pass_results_through() {
+        let shared = shared(|_| Decision::Retry);
+        let now = Instant::now();
+        let first = attempt(shared.advance(|| now));
+        assert!(matches!(shared.advance(|| now), Advance::End));
+        // The loop is over: the guard's error comes back as is, without a retry.
+        assert_eq!(first.record(Err::<(), _>(7), || now), Err(7));
+        assert_eq!(first.record(Ok::<_, u32>(8), || now), Ok(Some(8)));
+    }
+
+    #[test]
+    fn a_non_retryable_error_ends_the_loop() {
+        let shared = shared(|_| Decision::DontRetry);
+        let now = Instant::now();
+        let first = attempt(shared.advance(|| now));
+        assert_eq!(first.record(Err::<(), _>(1), || now), Err(1));
+        assert!(matches!(shared.advance(|| now), Advance::End));
+    }
+}

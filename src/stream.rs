@@ -116,8 +116,9 @@ pin_project! {
     /// guards.
     ///
     /// Dropping the stream (say, on cancellation) at any point, mid-wait included, ends the loop:
-    /// the sleep is dropped with it and nothing is left running. The stream is `Send` and `Sync`
-    /// when the predicate and sleeper are `Send + Sync` and the sleep future is `Send`.
+    /// the sleep is dropped with it and nothing is left running. The stream is `Send` (`Sync`)
+    /// when the predicate and sleeper are `Send + Sync` and the sleep future is `Send` (`Sync`),
+    /// as with the tokio and async-io sleepers.
     #[must_use = "streams do nothing unless polled"]
     pub struct AttemptStream<On, S: MaybeSleeper = DefaultSleeper, M = NoAttemptTimeout> {
         // `None` once the loop is over.

@@ -214,3 +214,36 @@ impl<F: Future, S: Future<Output = ()>> Future for Limited<F, S> {
         this.sleep.poll(cx).map(|()| None)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::executor::block_on;
+    use std::future::{pending, ready};
+
+    #[test]
+    fn the_attempt_wins_a_tie_with_the_timer() {
+        let limited = Limited {
+            future: ready(5),
+            sleep: ready(()),
+        };
+        assert_eq!(block_on(limited), Some(5));
+        let limited = Limited {
+            future: pending::<u8>(),
+            sleep: ready(()),
+        };
+        assert_eq!(block_on(limited), None);
+    }
+
+    #[test]
+    fn the_error_reads_well() {
+        let error = AttemptTimedOut {
+            after: Duration::from_millis(1500),
+        };
+        assert_eq!(error.to_string(), "attempt timed out after 1s500ms");
+        assert_eq!(
+            format!("{:?}", AttemptTimeout::new(Duration::from_secs(2))),
+            "AttemptTimeout(2s)"
+        );
+    }
+}

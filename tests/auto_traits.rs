@@ -34,6 +34,10 @@ fn async_types_are_send_sync_and_unpin() {
     assert_send::<FakeSleeper>();
     assert_sync::<FakeSleeper>();
     assert_send::<EnableTheTokioOrAsyncIoFeatureOrProvideASleeper>();
+    assert_send::<AttemptTimeout>();
+    assert_sync::<AttemptTimeout>();
+    assert_send::<NoAttemptTimeout>();
+    assert_sync::<NoAttemptTimeout>();
 }
 
 #[cfg(feature = "tokio")]

@@ -39,6 +39,7 @@
 //!     matches!(error.kind(), io::ErrorKind::ConnectionReset | io::ErrorKind::TimedOut)
 //! }
 //!
+//! # #[cfg(feature = "tokio")]
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)]
 //! # async fn main() -> io::Result<()> {
 //! # let mut flaky = [Err(io::ErrorKind::TimedOut.into()), Ok(200)].into_iter();
@@ -58,6 +59,8 @@
 //! assert_eq!(status, 204);
 //! # Ok(())
 //! # }
+//! # #[cfg(not(feature = "tokio"))]
+//! # fn main() {}
 //! ```
 //!
 //! # Attempt guards

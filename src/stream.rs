@@ -43,6 +43,7 @@ impl<On, C> RetryContext<On, C> {
     ///     Ok("body")
     /// }
     ///
+    /// # #[cfg(feature = "tokio")]
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
     /// # async fn main() -> io::Result<()> {
     /// let mut failures_left = 2;
@@ -58,6 +59,8 @@ impl<On, C> RetryContext<On, C> {
     /// assert_eq!(body, Some("body"));
     /// # Ok(())
     /// # }
+    /// # #[cfg(not(feature = "tokio"))]
+    /// # fn main() {}
     /// ```
     pub fn into_stream(self) -> AttemptStream<On> {
         self.stream_on(DefaultSleeper::default())
@@ -148,6 +151,7 @@ impl<On, S: MaybeSleeper> AttemptStream<On, S> {
     ///     fn from(_: AttemptTimedOut) -> Self { Timeout }
     /// }
     ///
+    /// # #[cfg(feature = "tokio")]
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
     /// # async fn main() {
     /// let start = tokio::time::Instant::now();
@@ -164,6 +168,8 @@ impl<On, S: MaybeSleeper> AttemptStream<On, S> {
     /// // Two attempts of 1 s and one wait of 100 ms, on tokio's paused clock.
     /// assert_eq!(start.elapsed(), Duration::from_millis(2100));
     /// # }
+    /// # #[cfg(not(feature = "tokio"))]
+    /// # fn main() {}
     /// ```
     pub fn attempt_timeout(self, timeout: Duration) -> AttemptStream<On, S, AttemptTimeout> {
         AttemptStream {

@@ -41,6 +41,7 @@ use crate::policy::HumanDuration;
 ///     matches!(error, FetchError::TimedOut(_))
 /// }
 ///
+/// # #[cfg(feature = "tokio")]
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
 /// # async fn main() {
 /// let result = stamina::AsyncRetryingCaller::new()
@@ -54,6 +55,8 @@ use crate::policy::HumanDuration;
 /// let Err(FetchError::TimedOut(timed_out)) = result else { panic!() };
 /// assert_eq!(timed_out.to_string(), "attempt timed out after 1s");
 /// # }
+/// # #[cfg(not(feature = "tokio"))]
+/// # fn main() {}
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct AttemptTimedOut {

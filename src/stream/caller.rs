@@ -25,6 +25,7 @@ use crate::{DefaultSleeper, RetryOn, RetryPolicy, Sleeper};
 /// ```
 /// use std::{io, time::Duration};
 ///
+/// # #[cfg(feature = "tokio")]
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
 /// # async fn main() -> io::Result<()> {
 /// let caller = stamina::AsyncRetryingCaller::new()
@@ -56,6 +57,8 @@ use crate::{DefaultSleeper, RetryOn, RetryPolicy, Sleeper};
 /// );
 /// # Ok(())
 /// # }
+/// # #[cfg(not(feature = "tokio"))]
+/// # fn main() {}
 /// ```
 #[derive(Clone)]
 #[must_use = "an AsyncRetryingCaller does nothing until it is called"]
@@ -190,12 +193,15 @@ impl<S, M> AsyncRetryingCaller<S, M> {
     /// the attempt's future or the sleep is dropped and nothing is left running.
     ///
     /// ```
+    /// # #[cfg(feature = "tokio")]
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
     /// # async fn main() {
     /// let caller = stamina::AsyncRetryingCaller::new().attempts(2);
     /// let result = caller.call(|_: &std::fmt::Error| true, || async { Err::<(), _>(std::fmt::Error) }).await;
     /// assert_eq!(result, Err(std::fmt::Error)); // the last error, unchanged
     /// # }
+    /// # #[cfg(not(feature = "tokio"))]
+    /// # fn main() {}
     /// ```
     ///
     /// # Errors
@@ -244,6 +250,7 @@ impl<S, M: fmt::Debug> AsyncRetryingCaller<S, M> {
 /// ```
 /// use std::io;
 ///
+/// # #[cfg(feature = "tokio")]
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
 /// # async fn main() -> io::Result<()> {
 /// let fetch = stamina::AsyncRetryingCaller::new()
@@ -256,6 +263,8 @@ impl<S, M: fmt::Debug> AsyncRetryingCaller<S, M> {
 /// assert_eq!(handle.await.unwrap()?, "page");
 /// # Ok(())
 /// # }
+/// # #[cfg(not(feature = "tokio"))]
+/// # fn main() {}
 /// ```
 #[derive(Clone)]
 #[must_use = "a BoundAsyncRetryingCaller does nothing until it is called"]

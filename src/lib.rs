@@ -128,8 +128,8 @@
 //!
 //! | feature | enables |
 //! |---|---|
-//! | `tokio` | [`TokioSleeper`], the default sleeper: tokio's timer and clock (`tokio/time` only) |
-//! | `async-io` | [`AsyncIoSleeper`] for smol and async-std, the default sleeper unless `tokio` is on |
+//! | `tokio` | `TokioSleeper`, the default sleeper: tokio's timer and clock (`tokio/time` only) |
+//! | `async-io` | `AsyncIoSleeper` for smol and async-std, the default sleeper unless `tokio` is on |
 //!
 //! # Minimum supported Rust version
 //!

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 ///
 /// A sleeper hands out sleep futures and says what time it is on its own clock, so a loop's
 /// deadline follows the runtime's clock: under `tokio::time::pause`, a 45-second budget passes in
-/// no real time at all. Implementations ship for tokio ([`TokioSleeper`], feature `tokio`) and
-/// async-io, which serves smol and async-std ([`AsyncIoSleeper`], feature `async-io`); with
+/// no real time at all. Implementations ship for tokio (`TokioSleeper`, feature `tokio`) and
+/// async-io, which serves smol and async-std (`AsyncIoSleeper`, feature `async-io`); with
 /// either feature on, [`DefaultSleeper`] is one of them. Any other runtime plugs in by
 /// implementing this trait.
 ///
@@ -121,8 +121,8 @@ pub type DefaultSleeper = TokioSleeper;
 #[cfg(all(feature = "async-io", not(feature = "tokio")))]
 pub type DefaultSleeper = AsyncIoSleeper;
 
-/// The sleeper used unless another is given: [`TokioSleeper`] with the `tokio` feature,
-/// otherwise [`AsyncIoSleeper`] with the `async-io` feature, otherwise
+/// The sleeper used unless another is given: `TokioSleeper` with the `tokio` feature,
+/// otherwise `AsyncIoSleeper` with the `async-io` feature, otherwise
 /// [`EnableTheTokioOrAsyncIoFeatureOrProvideASleeper`], which is not a sleeper, so that using an
 /// async loop without one fails to compile with a message that says what to do.
 #[cfg(not(any(feature = "tokio", feature = "async-io")))]

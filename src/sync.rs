@@ -79,7 +79,9 @@ pub fn retry_context<On>(on: On) -> RetryContext<On> {
     }
 }
 
-/// A configured retry loop, iterating as [`Attempt`] guards; made by [`retry_context`].
+/// A configured retry loop, iterating as [`Attempt`] guards (or, through
+/// [`into_stream`](Self::into_stream), streaming [`AsyncAttempt`](crate::AsyncAttempt) guards);
+/// made by [`retry_context`].
 ///
 /// # Default
 ///

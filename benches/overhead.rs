@@ -6,7 +6,8 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use stamina::{RetryPolicy, RetryingCaller, retry_context};
+use futures::executor::block_on;
+use stamina::{AsyncRetryingCaller, RetryPolicy, RetryingCaller, Sleeper, retry_context};
 
 #[derive(Debug)]
 struct Transient;
@@ -58,6 +59,58 @@ fn success_path(c: &mut Criterion) {
     group.finish();
 }
 
+#[inline(never)]
+async fn op_async(x: u64) -> Result<u64, Transient> {
+    op(x)
+}
+
+/// Reads the system clock like the runtime sleepers do, and is never asked to sleep on the
+/// success path; it keeps the bench free of any runtime feature.
+#[derive(Clone, Copy, Debug)]
+struct SystemSleeper;
+
+impl Sleeper for SystemSleeper {
+    type Sleep = std::future::Ready<()>;
+
+    fn sleep(&self, _: Duration) -> Self::Sleep {
+        std::future::ready(())
+    }
+
+    fn now(&self) -> std::time::Instant {
+        std::time::Instant::now()
+    }
+}
+
+/// Both rows run under the same minimal executor, so the difference is the caller's own cost.
+fn async_success_path(c: &mut Criterion) {
+    let mut group = c.benchmark_group("async_success_path");
+    group.bench_function("direct await", |b| {
+        b.iter(|| block_on(async { op_async(black_box(7)).await }))
+    });
+
+    let caller = AsyncRetryingCaller::new()
+        .sleeper(SystemSleeper)
+        .on(is_transient);
+    group.bench_function("async caller, 45 s timeout", |b| {
+        b.iter(|| block_on(caller.call(|| op_async(black_box(7)))))
+    });
+
+    group.bench_function("attempt stream, 45 s timeout", |b| {
+        b.iter(|| {
+            block_on(async {
+                let mut attempts = retry_context(is_transient).into_stream_with(SystemSleeper);
+                while let Some(attempt) = attempts.next().await {
+                    if let Some(v) = attempt.run(|| op_async(black_box(7))).await? {
+                        return Ok(v);
+                    }
+                }
+                Err(Transient)
+            })
+        })
+    });
+    group.finish();
+}
+
 fn retry_path(c: &mut Criterion) {
     let mut group = c.benchmark_group("per_retry");
     let zero = RetryingCaller::new()
@@ -80,5 +133,5 @@ fn retry_path(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, success_path, retry_path);
+criterion_group!(benches, success_path, async_success_path, retry_path);
 criterion_main!(benches);

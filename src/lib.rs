@@ -29,6 +29,40 @@
 //! # Ok::<(), io::Error>(())
 //! ```
 //!
+//! The same context is an async stream of attempts, and the callers have async twins (here with
+//! the `tokio` feature; `async-io` serves smol and async-std):
+//!
+//! ```
+//! use std::{io, time::Duration};
+//!
+//! fn is_transient(error: &io::Error) -> bool {
+//!     matches!(error.kind(), io::ErrorKind::ConnectionReset | io::ErrorKind::TimedOut)
+//! }
+//!
+//! # #[cfg(feature = "tokio")]
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() -> io::Result<()> {
+//! # let mut flaky = [Err(io::ErrorKind::TimedOut.into()), Ok(200)].into_iter();
+//! # let mut fetch = || std::future::ready(flaky.next().unwrap());
+//! let mut status = None;
+//! let mut attempts = stamina::retry_context(is_transient)
+//!     .attempts(5)
+//!     .timeout(Duration::from_secs(10))
+//!     .into_stream();
+//! while let Some(attempt) = attempts.next().await {
+//!     status = attempt.run(|| fetch()).await?;
+//! }
+//! assert_eq!(status, Some(200));
+//!
+//! let caller = stamina::AsyncRetryingCaller::new().attempts(5).on(is_transient);
+//! let status = caller.call(|| async { Ok::<_, io::Error>(204) }).await?;
+//! assert_eq!(status, 204);
+//! # Ok(())
+//! # }
+//! # #[cfg(not(feature = "tokio"))]
+//! # fn main() {}
+//! ```
+//!
 //! # Attempt guards
 //!
 //! [`retry_context`] returns a builder that iterates as [`Attempt`] guards. The loop body is your
@@ -42,6 +76,27 @@
 //! say which errors are transient. It is any `Fn(&E)` returning `bool`, a [`Duration`](std::time::Duration) (retry
 //! after exactly that long, for server pushback) or a [`Decision`]; [`on_cause`] and
 //! [`has_cause`] match an error type anywhere in a `source()` chain.
+//!
+//! # Async
+//!
+//! [`RetryContext::into_stream`] turns the context into an [`AttemptStream`] of
+//! [`AsyncAttempt`] guards, with an inherent `next()` (no extension trait to import) and a
+//! [`Stream`](futures_core::Stream) implementation for combinators. [`AsyncAttempt::run`] takes a
+//! future factory or an async closure and has the sync guard's contract.
+//! [`AsyncRetryingCaller`] and [`BoundAsyncRetryingCaller`] mirror the sync callers. Dropping a
+//! stream or a call's future at any point cancels the loop and leaves nothing running; both are
+//! `Send` when the futures they run are.
+//!
+//! Async loops wait on a [`Sleeper`], which also tells the time, so deadlines follow the
+//! runtime's clock (tokio's paused clock in tests). Without a runtime feature there is no
+//! [`DefaultSleeper`]: using an async loop then fails to compile with a message that says to
+//! enable a feature or pass a sleeper of your own.
+//!
+//! An attempt timeout (`attempt_timeout` on [streams](AttemptStream::attempt_timeout) and
+//! [callers](AsyncRetryingCaller::attempt_timeout)) cancels an attempt that hangs, after that
+//! long or at the loop's deadline, whichever comes first. It fails the attempt with
+//! [`AttemptTimedOut`] converted into the loop's error type, which the `on` predicate classifies
+//! like any other error; only loops with a timeout require `E: From<AttemptTimedOut>`.
 //!
 //! # Backoff
 //!
@@ -126,8 +181,15 @@
 //!
 //! [`set_active(false)`](set_active) makes every loop try once; [`set_testing`] makes waits
 //! zero, ignores the timeout and forces (or caps) the attempts. The [`testing`] module has scoped
-//! and thread-scoped forms for `cargo test`, and a [`FakeClock`](testing::FakeClock) that records
-//! every wait in virtual time.
+//! and thread-scoped forms for `cargo test`, and a [`FakeClock`](testing::FakeClock) and
+//! [`FakeSleeper`](testing::FakeSleeper) that record every wait in virtual time.
+//!
+//! # Features
+//!
+//! | feature | enables |
+//! |---|---|
+//! | `tokio` | `TokioSleeper`, the default sleeper: tokio's timer and clock (`tokio/time` only) |
+//! | `async-io` | `AsyncIoSleeper` for smol and async-std, the default sleeper unless `tokio` is on |
 //!
 //! # Features
 //!
@@ -150,14 +212,18 @@ mod backoff;
 mod budget;
 mod clock;
 mod decision;
+mod guard;
 pub mod instrument;
 mod machine;
 mod name;
 pub mod nesting;
 mod policy;
 mod pushback;
+mod sleep;
+mod stream;
 mod sync;
 pub mod testing;
+mod timeout;
 
 pub use backoff::Jitter;
 pub use budget::RetryBudget;
@@ -169,10 +235,21 @@ pub use instrument::{
 pub use nesting::{is_suppressing_nested, set_suppress_nested};
 pub use policy::{ConfigError, RetryPolicy};
 pub use pushback::{parse_retry_after, retry_after};
+#[doc(hidden)]
+pub use sleep::MaybeSleeper;
+#[cfg(feature = "tokio")]
+pub use sleep::TokioSleeper;
+#[cfg(feature = "async-io")]
+pub use sleep::{AsyncIoSleep, AsyncIoSleeper};
+pub use sleep::{DefaultSleeper, EnableTheTokioOrAsyncIoFeatureOrProvideASleeper, Sleeper};
+pub use stream::{
+    AsyncAttempt, AsyncRetryingCaller, AttemptStream, BoundAsyncRetryingCaller, Next,
+};
 pub use sync::{
     Attempt, Attempts, BoundRetryingCaller, RetryContext, RetryingCaller, retry_context,
 };
 pub use testing::{is_active, is_testing, set_active, set_testing};
+pub use timeout::{AttemptTimedOut, AttemptTimeout, AttemptTimeoutMode, NoAttemptTimeout};
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -111,7 +111,9 @@ impl Machine {
         self.start_at(start);
     }
 
-    fn start_at(&mut self, start: Option<Instant>) {
+    /// Starts the first attempt at `start` (from [`start_time`]), so that a loop can read the
+    /// time before its first attempt and build the machine only if that attempt fails.
+    pub(crate) fn start_at(&mut self, start: Option<Instant>) {
         self.num = 1;
         // A deadline beyond what `Instant` can hold is no deadline at all.
         self.deadline = match (start, self.policy.get_timeout()) {
@@ -120,18 +122,14 @@ impl Machine {
         };
     }
 
-    /// A machine whose first attempt started at `start` (from [`start_time`]), so that a loop can
-    /// read the time before its first attempt and build the machine only if that attempt fails.
-    #[inline]
-    pub(crate) fn from_start(policy: RetryPolicy, start: Option<Instant>) -> Self {
-        let mut machine = Self::new(policy);
-        machine.start_at(start);
-        machine
-    }
-
     /// Sets the loop's own nested-retry suppression (`None`: the process-wide setting).
     pub(crate) fn set_suppress_nested(&mut self, choice: Option<bool>) {
         self.suppress_nested = choice;
+    }
+
+    /// The shared retry budget, if any.
+    pub(crate) fn budget(&self) -> Option<&RetryBudget> {
+        self.budget.as_ref()
     }
 
     /// Attaches a shared retry budget.
@@ -140,10 +138,6 @@ impl Machine {
     }
 
     /// Marks the current attempt as timed out (a retry after it costs more in a quota).
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "set by front ends with per-attempt timeouts")
-    )]
     pub(crate) fn set_timed_out(&mut self) {
         self.timed_out = true;
     }

@@ -79,6 +79,33 @@ impl Drop for InAttempt {
     }
 }
 
+pin_project_lite::pin_project! {
+    /// A future polled as an attempt: loops started inside it (in the same task) see themselves
+    /// nested, polls of other tasks on the thread in between do not.
+    pub(crate) struct InAttemptFuture<F> {
+        #[pin]
+        inner: F,
+    }
+}
+
+impl<F> InAttemptFuture<F> {
+    pub(crate) fn new(inner: F) -> Self {
+        Self { inner }
+    }
+}
+
+impl<F: std::future::Future> std::future::Future for InAttemptFuture<F> {
+    type Output = F::Output;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let _mark = InAttempt::enter();
+        self.project().inner.poll(cx)
+    }
+}
+
 /// Runs `f` as an attempt: loops started inside see themselves nested.
 #[inline]
 pub(crate) fn in_attempt<R>(f: impl FnOnce() -> R) -> R {

@@ -4,15 +4,14 @@ use std::borrow::Cow;
 use std::fmt;
 use std::iter::FusedIterator;
 use std::panic::Location;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use crate::instrument::{self, Guards, IntoRetryGuard, OnRetryHook, RetryDetails};
-use crate::machine::{self, Machine, Step};
+use crate::guard::{Advance, Extras, Guard, Shared, extras_setters};
 use crate::name::Name;
 use crate::nesting;
 use crate::policy::policy_setters;
-use crate::{Clock, RetryBudget, RetryOn, RetryPolicy, SystemClock};
+use crate::{Clock, RetryOn, RetryPolicy, SystemClock};
 
 mod caller;
 
@@ -78,13 +77,13 @@ pub fn retry_context<On>(on: On) -> RetryContext<On> {
         on,
         clock: SystemClock,
         name: Name::Location(Location::caller()),
-        budget: None,
-        suppress_nested: None,
-        hooks: Vec::new(),
+        extras: Extras::default(),
     }
 }
 
-/// A configured retry loop, iterating as [`Attempt`] guards; made by [`retry_context`].
+/// A configured retry loop, iterating as [`Attempt`] guards (or, through
+/// [`into_stream`](Self::into_stream), streaming [`AsyncAttempt`](crate::AsyncAttempt) guards);
+/// made by [`retry_context`].
 ///
 /// # Default
 ///
@@ -95,13 +94,12 @@ pub struct RetryContext<On, C = SystemClock> {
     on: On,
     clock: C,
     name: Name,
-    budget: Option<RetryBudget>,
-    suppress_nested: Option<bool>,
-    hooks: Vec<OnRetryHook>,
+    extras: Extras,
 }
 
 impl<On, C> RetryContext<On, C> {
     policy_setters!();
+    extras_setters!();
 
     /// Names the loop for instrumentation and `Debug` output (the call site of
     /// [`retry_context`] by default).
@@ -118,62 +116,21 @@ impl<On, C> RetryContext<On, C> {
             on: self.on,
             clock,
             name: self.name,
-            budget: self.budget,
-            suppress_nested: self.suppress_nested,
-            hooks: self.hooks,
+            extras: self.extras,
         }
     }
+}
 
-    /// With `true`, the loop makes a single attempt when it runs inside an attempt of another
-    /// loop; with `false`, it retries even then. Without a choice, the process-wide
-    /// [`set_suppress_nested`](crate::set_suppress_nested) decides (see [`nesting`](crate::nesting)).
-    pub fn suppress_nested(mut self, suppress: bool) -> Self {
-        self.suppress_nested = Some(suppress);
-        self
-    }
-
-    /// Makes every retry of the loop pay from a shared [`RetryBudget`]: when it cannot, the loop
-    /// ends with the last error.
-    pub fn budget(mut self, budget: &RetryBudget) -> Self {
-        self.budget = Some(budget.clone());
-        self
-    }
-
-    /// Adds a hook of this loop's own, called for every scheduled retry after the process-wide
-    /// hooks (see the [`instrument`] module). It may return a
-    /// [`RetryGuard`](crate::RetryGuard), which lives over the wait.
-    ///
-    /// ```
-    /// use std::sync::{Arc, atomic::{AtomicU32, Ordering}};
-    /// use stamina::testing::FakeClock;
-    ///
-    /// let retries = Arc::new(AtomicU32::new(0));
-    /// let seen = Arc::clone(&retries);
-    /// let mut failures = 2;
-    /// for attempt in stamina::retry_context(|_: &std::fmt::Error| true)
-    ///     .clock(FakeClock::new())
-    ///     .on_retry(move |_: &stamina::RetryDetails<'_>| {
-    ///         seen.fetch_add(1, Ordering::Relaxed);
-    ///     })
-    /// {
-    ///     attempt.run(|| if failures > 0 { failures -= 1; Err(std::fmt::Error) } else { Ok(()) })?;
-    /// }
-    /// assert_eq!(retries.load(Ordering::Relaxed), 2);
-    /// # Ok::<(), std::fmt::Error>(())
-    /// ```
-    pub fn on_retry<F, R>(self, hook: F) -> Self
-    where
-        F: Fn(&RetryDetails<'_>) -> R + Send + Sync + 'static,
-        R: IntoRetryGuard,
-    {
-        self.on_retry_hook(OnRetryHook::new(hook))
-    }
-
-    /// Adds a prepared hook of this loop's own, such as a [lazy](OnRetryHook::lazy) one or one
-    /// with a give-up handler (see [`on_retry`](Self::on_retry)).
-    pub fn on_retry_hook(mut self, hook: OnRetryHook) -> Self {
-        self.hooks.push(hook);
-        self
+impl<On, C> RetryContext<On, C> {
+    /// The loop's shared state, taking its time from `time` (the clock is left behind).
+    pub(crate) fn into_shared<T>(self, time: impl FnOnce(C) -> T) -> Arc<Shared<On, T>> {
+        Shared::new(
+            self.policy,
+            self.on,
+            time(self.clock),
+            self.name,
+            self.extras,
+        )
     }
 }
 
@@ -182,15 +139,7 @@ impl<On, C> fmt::Debug for RetryContext<On, C> {
         let mut d = f.debug_struct("RetryContext");
         d.field("name", &self.name);
         self.policy.debug_fields(&mut d);
-        if let Some(budget) = &self.budget {
-            d.field("budget", budget);
-        }
-        if let Some(suppress) = self.suppress_nested {
-            d.field("suppress_nested", &suppress);
-        }
-        if !self.hooks.is_empty() {
-            d.field("hooks", &self.hooks);
-        }
+        self.extras.debug_fields(&mut d);
         d.field("on", &format_args!("{}", std::any::type_name::<On>()))
             .finish_non_exhaustive()
     }
@@ -201,63 +150,10 @@ impl<On, C: Clock> IntoIterator for RetryContext<On, C> {
     type IntoIter = Attempts<On, C>;
 
     fn into_iter(self) -> Self::IntoIter {
-        let mut machine = Machine::new(self.policy);
-        machine.set_budget(self.budget);
-        machine.set_suppress_nested(self.suppress_nested);
         Attempts {
-            shared: Arc::new(Shared {
-                policy: self.policy,
-                on: self.on,
-                clock: self.clock,
-                name: self.name,
-                hooks: self.hooks,
-                state: Mutex::new(State {
-                    machine,
-                    phase: Phase::NotStarted,
-                    guards: Guards::default(),
-                }),
-            }),
+            shared: self.into_shared(|clock| clock),
         }
     }
-}
-
-/// What the iterator and its guards share: the configuration, and the loop's state behind a
-/// lock that is only ever taken by one side at a time.
-struct Shared<On, C> {
-    policy: RetryPolicy,
-    on: On,
-    clock: C,
-    name: Name,
-    hooks: Vec<OnRetryHook>,
-    state: Mutex<State>,
-}
-
-impl<On, C> Shared<On, C> {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic in the user's `on` predicate or a hook poisons the lock; the state is still
-        // consistent.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-struct State {
-    machine: Machine,
-    phase: Phase,
-    /// What the hooks keep over the current wait; dropped right before the next attempt, or
-    /// with the loop.
-    guards: Guards,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Phase {
-    /// No attempt yet.
-    NotStarted,
-    /// An attempt was handed out and has not recorded an outcome.
-    Running,
-    /// The last attempt failed and the loop waits this long before the next.
-    Waiting(Duration),
-    /// The loop is over.
-    Done,
 }
 
 /// The iterator of [`Attempt`] guards of a [`RetryContext`].
@@ -279,28 +175,16 @@ impl<On, C: Clock> Iterator for Attempts<On, C> {
     type Item = Attempt<On, C>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let shared = &*self.shared;
-        let mut state = shared.lock();
-        match state.phase {
-            Phase::NotStarted => state.machine.start(|| shared.clock.now()),
-            Phase::Waiting(wait) => {
-                drop(state);
-                shared.clock.sleep(wait);
-                state = shared.lock();
-                drop(std::mem::take(&mut state.guards));
-                state.machine.next_attempt();
+        let shared = &self.shared;
+        let guard = match shared.advance(|| shared.time.now()) {
+            Advance::Attempt(guard) => guard,
+            Advance::Wait(wait) => {
+                shared.time.sleep(wait);
+                shared.resume()
             }
-            Phase::Running | Phase::Done => {
-                state.phase = Phase::Done;
-                return None;
-            }
-        }
-        state.phase = Phase::Running;
-        Some(Attempt {
-            num: state.machine.num(),
-            deadline: state.machine.deadline(),
-            shared: Arc::clone(&self.shared),
-        })
+            Advance::End => return None,
+        };
+        Some(Attempt { guard })
     }
 }
 
@@ -308,13 +192,8 @@ impl<On, C: Clock> FusedIterator for Attempts<On, C> {}
 
 impl<On, C> fmt::Debug for Attempts<On, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = self.shared.lock();
         let mut d = f.debug_struct("Attempts");
-        d.field("name", &self.shared.name)
-            .field("attempt", &state.machine.num())
-            .field("phase", &state.phase)
-            .field("waited", &state.machine.waited());
-        self.shared.policy.debug_fields(&mut d);
+        self.shared.debug_fields(&mut d);
         d.finish_non_exhaustive()
     }
 }
@@ -326,22 +205,20 @@ impl<On, C> fmt::Debug for Attempts<On, C> {
 /// [`Attempts`]).
 #[must_use = "record the attempt's outcome with `run` or `record`, or the loop ends"]
 pub struct Attempt<On, C = SystemClock> {
-    shared: Arc<Shared<On, C>>,
-    num: u32,
-    deadline: Option<Instant>,
+    guard: Guard<On, C>,
 }
 
 impl<On, C: Clock> Attempt<On, C> {
     /// The number of this attempt, starting at 1.
     pub fn num(&self) -> u32 {
-        self.num
+        self.guard.num()
     }
 
     /// The jitter-free lower bound of the wait that follows if this attempt fails with a
     /// retryable error: `min(wait_max, wait_initial * wait_exp_base^(num - 1))`; zero in testing
     /// mode.
     pub fn next_wait(&self) -> Duration {
-        machine::next_wait(&self.shared.policy, self.num)
+        self.guard.next_wait()
     }
 
     /// The time left before the loop's deadline, on the loop's clock; `None` without a timeout
@@ -361,12 +238,12 @@ impl<On, C: Clock> Attempt<On, C> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn remaining(&self) -> Option<Duration> {
-        machine::remaining(self.deadline, || self.shared.clock.now())
+        self.guard.remaining(|| self.guard.time().now())
     }
 
     /// The name the loop reports itself under.
     pub fn name(&self) -> String {
-        self.shared.name.to_string()
+        self.guard.name().to_string()
     }
 
     /// Runs `f` as this attempt and records its outcome.
@@ -405,59 +282,15 @@ impl<On, C: Clock> Attempt<On, C> {
         E: fmt::Debug,
         On: RetryOn<E>,
     {
-        let shared = &*self.shared;
-        let mut state = shared.lock();
-        if state.phase != Phase::Running || state.machine.num() != self.num {
-            return result.map(Some);
-        }
-        match result {
-            Ok(value) => {
-                state.phase = Phase::Done;
-                state.machine.on_success();
-                Ok(Some(value))
-            }
-            Err(error) => {
-                let step = state
-                    .machine
-                    .on_failure(|| shared.on.decide(&error), || shared.clock.now());
-                match step {
-                    Step::Retry(retry) => {
-                        state.phase = Phase::Waiting(retry.wait);
-                        // Under the lock, so that the guards are in place before the iterator
-                        // (possibly on another thread) can start the wait.
-                        state.guards = instrument::retry_scheduled(
-                            &shared.name,
-                            &retry,
-                            &error,
-                            &shared.hooks,
-                        );
-                        Ok(None)
-                    }
-                    Step::GiveUp(give_up) => {
-                        state.phase = Phase::Done;
-                        let (attempts, waited) = (state.machine.num(), state.machine.waited());
-                        drop(state);
-                        instrument::gave_up(
-                            &shared.name,
-                            give_up,
-                            attempts,
-                            waited,
-                            &error,
-                            &shared.hooks,
-                        );
-                        Err(error)
-                    }
-                }
-            }
-        }
+        self.guard.record(result, false, || self.guard.time().now())
     }
 }
 
 impl<On, C> fmt::Debug for Attempt<On, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Attempt")
-            .field("num", &self.num)
-            .field("name", &self.shared.name)
+            .field("num", &self.guard.num())
+            .field("name", self.guard.name())
             .finish_non_exhaustive()
     }
 }

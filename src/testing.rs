@@ -1,4 +1,4 @@
-//! Switches for tests: turn retries off, make waits zero, and a fake clock.
+//! Switches for tests: turn retries off, make waits zero, and a fake clock and sleeper.
 //!
 //! Two process-wide switches mirror Python stamina's:
 //!
@@ -38,7 +38,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::Clock;
+use crate::{Clock, Sleeper};
 
 /// The settings of testing mode: how many attempts, and whether that is a cap.
 ///
@@ -482,6 +482,86 @@ impl fmt::Debug for FakeClock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = self.state();
         f.debug_struct("FakeClock")
+            .field("elapsed", &state.elapsed)
+            .field("sleeps", &state.sleeps)
+            .finish()
+    }
+}
+
+/// A [`Sleeper`] whose sleeps complete at once and move virtual time instead, recording every
+/// wait: the async counterpart of [`FakeClock`], usable on any executor.
+///
+/// Clones share the same virtual time and record, so keep one clone to inspect and hand another
+/// to the loop. Each sleep is recorded and moves virtual time when the loop asks for it; the
+/// returned future is ready on its first poll.
+///
+/// ```
+/// use std::time::Duration;
+/// use stamina::testing::FakeSleeper;
+///
+/// let sleeper = FakeSleeper::new();
+/// let caller = stamina::AsyncRetryingCaller::new()
+///     .attempts(4)
+///     .wait_jitter(Duration::ZERO)
+///     .sleeper(sleeper.clone());
+/// let result = futures::executor::block_on(
+///     caller.call(|_: &std::fmt::Error| true, || async { Err::<(), _>(std::fmt::Error) }),
+/// );
+/// assert!(result.is_err());
+/// assert_eq!(sleeper.sleeps(), [100, 200, 400].map(Duration::from_millis));
+/// assert_eq!(sleeper.elapsed(), Duration::from_millis(700));
+/// ```
+#[derive(Clone, Default)]
+pub struct FakeSleeper {
+    clock: FakeClock,
+}
+
+impl FakeSleeper {
+    /// A sleeper at virtual time zero, with no sleeps recorded.
+    pub fn new() -> Self {
+        Self {
+            clock: FakeClock::new(),
+        }
+    }
+
+    /// Moves virtual time forward without recording a sleep (the time an attempt takes, say).
+    pub fn advance(&self, duration: Duration) {
+        self.clock.advance(duration);
+    }
+
+    /// Virtual time since the sleeper was made.
+    pub fn elapsed(&self) -> Duration {
+        self.clock.elapsed()
+    }
+
+    /// Every sleep so far, in order.
+    pub fn sleeps(&self) -> Vec<Duration> {
+        self.clock.sleeps()
+    }
+
+    /// The sum of every sleep so far (saturating).
+    pub fn slept(&self) -> Duration {
+        self.clock.slept()
+    }
+}
+
+impl Sleeper for FakeSleeper {
+    type Sleep = std::future::Ready<()>;
+
+    fn sleep(&self, duration: Duration) -> Self::Sleep {
+        self.clock.sleep(duration);
+        std::future::ready(())
+    }
+
+    fn now(&self) -> Instant {
+        self.clock.now()
+    }
+}
+
+impl fmt::Debug for FakeSleeper {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.clock.state();
+        f.debug_struct("FakeSleeper")
             .field("elapsed", &state.elapsed)
             .field("sleeps", &state.sleeps)
             .finish()

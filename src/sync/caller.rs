@@ -3,12 +3,13 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use crate::guard::{Extras, extras_setters};
 use crate::instrument::{self, IntoRetryGuard, OnRetryHook, RetryDetails};
-use crate::machine::{self, Machine, Step};
+use crate::machine::{self, Step};
 use crate::name::Name;
 use crate::nesting;
 use crate::policy::policy_setters;
-use crate::{Clock, RetryBudget, RetryOn, RetryPolicy, SystemClock};
+use crate::{Clock, RetryOn, RetryPolicy, SystemClock};
 
 /// A reusable retry configuration without an `on` predicate: give it one per call.
 ///
@@ -52,9 +53,7 @@ pub struct RetryingCaller<C = SystemClock> {
     policy: RetryPolicy,
     clock: C,
     name: Option<Name>,
-    budget: Option<RetryBudget>,
-    suppress_nested: Option<bool>,
-    hooks: Vec<OnRetryHook>,
+    extras: Extras,
 }
 
 impl RetryingCaller {
@@ -69,9 +68,7 @@ impl RetryingCaller {
             policy,
             clock: SystemClock,
             name: None,
-            budget: None,
-            suppress_nested: None,
-            hooks: Vec::new(),
+            extras: Extras::new(),
         }
     }
 }
@@ -84,6 +81,7 @@ impl Default for RetryingCaller {
 
 impl<C> RetryingCaller<C> {
     policy_setters!();
+    extras_setters!();
 
     /// Names the calls for instrumentation and `Debug` output. By default each call is named
     /// after the type of the function it calls (for a closure, the path of the function that
@@ -100,59 +98,8 @@ impl<C> RetryingCaller<C> {
             policy: self.policy,
             clock,
             name: self.name,
-            budget: self.budget,
-            suppress_nested: self.suppress_nested,
-            hooks: self.hooks,
+            extras: self.extras,
         }
-    }
-
-    /// With `true`, calls make a single attempt when they run inside an attempt of another loop;
-    /// with `false`, they retry even then. Without a choice, the process-wide
-    /// [`set_suppress_nested`](crate::set_suppress_nested) decides (see [`nesting`](crate::nesting)).
-    pub fn suppress_nested(mut self, suppress: bool) -> Self {
-        self.suppress_nested = Some(suppress);
-        self
-    }
-
-    /// Makes every retry pay from a shared [`RetryBudget`] (see its docs): when it cannot, the
-    /// call ends with the last error. Clones of the caller share the budget.
-    pub fn budget(mut self, budget: &RetryBudget) -> Self {
-        self.budget = Some(budget.clone());
-        self
-    }
-
-    /// Adds a hook of this caller's own, called for every scheduled retry of its calls after
-    /// the process-wide hooks (see the [`instrument`] module). It may return a
-    /// [`RetryGuard`](crate::RetryGuard), which lives over the wait. The hook is stored once,
-    /// here: calls allocate nothing for it.
-    ///
-    /// ```
-    /// use std::sync::{Arc, Mutex};
-    /// use stamina::testing::FakeClock;
-    ///
-    /// let waits = Arc::new(Mutex::new(Vec::new()));
-    /// let seen = Arc::clone(&waits);
-    /// let caller = stamina::RetryingCaller::new()
-    ///     .attempts(3)
-    ///     .wait_jitter(std::time::Duration::ZERO)
-    ///     .clock(FakeClock::new())
-    ///     .on_retry(move |d: &stamina::RetryDetails<'_>| seen.lock().unwrap().push(d.wait_for()));
-    /// let _ = caller.call(|_: &std::fmt::Error| true, || Err::<(), _>(std::fmt::Error));
-    /// assert_eq!(*waits.lock().unwrap(), [100, 200].map(std::time::Duration::from_millis));
-    /// ```
-    pub fn on_retry<F, R>(self, hook: F) -> Self
-    where
-        F: Fn(&RetryDetails<'_>) -> R + Send + Sync + 'static,
-        R: IntoRetryGuard,
-    {
-        self.on_retry_hook(OnRetryHook::new(hook))
-    }
-
-    /// Adds a prepared hook of this caller's own, such as a [lazy](OnRetryHook::lazy) one or
-    /// one with a give-up handler (see [`on_retry`](Self::on_retry)).
-    pub fn on_retry_hook(mut self, hook: OnRetryHook) -> Self {
-        self.hooks.push(hook);
-        self
     }
 
     /// Binds an `on` predicate, for a caller that only needs the function to call.
@@ -205,15 +152,7 @@ impl<C> fmt::Debug for RetryingCaller<C> {
             d.field("name", name);
         }
         self.policy.debug_fields(&mut d);
-        if let Some(budget) = &self.budget {
-            d.field("budget", budget);
-        }
-        if let Some(suppress) = self.suppress_nested {
-            d.field("suppress_nested", &suppress);
-        }
-        if !self.hooks.is_empty() {
-            d.field("hooks", &self.hooks);
-        }
+        self.extras.debug_fields(&mut d);
         d.finish_non_exhaustive()
     }
 }
@@ -282,9 +221,7 @@ impl<On, C> fmt::Debug for BoundRetryingCaller<On, C> {
             d.field("name", name);
         }
         self.caller.policy.debug_fields(&mut d);
-        if !self.caller.hooks.is_empty() {
-            d.field("hooks", &self.caller.hooks);
-        }
+        self.caller.extras.debug_fields(&mut d);
         d.field("on", &format_args!("{}", std::any::type_name::<On>()))
             .finish_non_exhaustive()
     }
@@ -305,19 +242,19 @@ where
     let start = machine::start_time(&caller.policy, || clock.now());
     let mut error = match nesting::in_attempt(&mut f) {
         Ok(value) => {
-            machine::first_attempt_succeeded(caller.budget.as_ref());
+            machine::first_attempt_succeeded(caller.extras.budget.as_ref());
             return Ok(value);
         }
         Err(error) => error,
     };
-    let mut machine = Machine::from_start(caller.policy, start);
-    machine.set_budget(caller.budget.clone());
-    machine.set_suppress_nested(caller.suppress_nested);
+    let mut machine = caller.extras.machine(caller.policy);
+    machine.start_at(start);
     loop {
         match machine.on_failure(|| on.decide(&error), || clock.now()) {
             Step::Retry(retry) => {
                 let name = caller.call_name::<F>();
-                let guards = instrument::retry_scheduled(&name, &retry, &error, &caller.hooks);
+                let guards =
+                    instrument::retry_scheduled(&name, &retry, &error, &caller.extras.hooks);
                 drop(error);
                 clock.sleep(retry.wait);
                 // The hooks' guards live over the wait and end right before the next attempt.
@@ -327,7 +264,14 @@ where
             Step::GiveUp(give_up) => {
                 let name = caller.call_name::<F>();
                 let (attempts, waited) = (machine.num(), machine.waited());
-                instrument::gave_up(&name, give_up, attempts, waited, &error, &caller.hooks);
+                instrument::gave_up(
+                    &name,
+                    give_up,
+                    attempts,
+                    waited,
+                    &error,
+                    &caller.extras.hooks,
+                );
                 return Err(error);
             }
         }

@@ -1,0 +1,365 @@
+//! What the sync iterator, the async stream and their attempt guards share: the loop's state,
+//! how a front end advances it, and how a guard records an outcome.
+//!
+//! Both front ends drive the [`Machine`] through this module only; they differ in how they wait
+//! (blocking on a [`Clock`](crate::Clock) or awaiting a [`Sleeper`](crate::Sleeper)), which is
+//! the `T` ("time") parameter here.
+
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::instrument::{self, Guards, OnRetryHook};
+use crate::machine::{self, Machine, Step};
+use crate::name::Name;
+use crate::{RetryBudget, RetryOn, RetryPolicy};
+
+/// The settings of a loop beyond its [`RetryPolicy`], shared by contexts and callers: hooks, a
+/// budget, the nesting choice.
+#[derive(Clone, Default)]
+pub(crate) struct Extras {
+    pub(crate) hooks: Vec<OnRetryHook>,
+    pub(crate) budget: Option<RetryBudget>,
+    pub(crate) suppress_nested: Option<bool>,
+}
+
+impl Extras {
+    /// No hooks of the loop's own, no budget, the process-wide nesting choice.
+    pub(crate) const fn new() -> Self {
+        Self {
+            hooks: Vec::new(),
+            budget: None,
+            suppress_nested: None,
+        }
+    }
+
+    /// A machine for `policy` with these settings.
+    pub(crate) fn machine(&self, policy: RetryPolicy) -> Machine {
+        let mut machine = Machine::new(policy);
+        machine.set_budget(self.budget.clone());
+        machine.set_suppress_nested(self.suppress_nested);
+        machine
+    }
+
+    /// Adds the settings that are set to a `Debug` struct.
+    pub(crate) fn debug_fields(&self, d: &mut fmt::DebugStruct<'_, '_>) {
+        if let Some(budget) = &self.budget {
+            d.field("budget", budget);
+        }
+        if let Some(suppress) = self.suppress_nested {
+            d.field("suppress_nested", &suppress);
+        }
+        if !self.hooks.is_empty() {
+            d.field("hooks", &self.hooks);
+        }
+    }
+}
+
+/// Generates the setters of [`Extras`] for a type with an `extras` field.
+macro_rules! extras_setters {
+    () => {
+        /// Makes every retry pay from a shared [`RetryBudget`](crate::RetryBudget) (see its
+        /// docs): when it cannot, the loop ends with the last error. Clones share the budget.
+        pub fn budget(mut self, budget: &$crate::RetryBudget) -> Self {
+            self.extras.budget = Some(budget.clone());
+            self
+        }
+
+        /// With `true`, a loop makes a single attempt when it runs inside an attempt of another
+        /// loop; with `false`, it retries even then. Without a choice, the process-wide
+        /// [`set_suppress_nested`](crate::set_suppress_nested) decides (see
+        /// [`nesting`](crate::nesting)).
+        pub fn suppress_nested(mut self, suppress: bool) -> Self {
+            self.extras.suppress_nested = Some(suppress);
+            self
+        }
+
+        /// Adds a hook of this loop's own, called for every scheduled retry after the
+        /// process-wide hooks (see the [`instrument`](crate::instrument) module). It may return a
+        /// [`RetryGuard`](crate::RetryGuard), which lives over the wait. The hook is stored
+        /// once, here: loops allocate nothing for it.
+        pub fn on_retry<F, R>(self, hook: F) -> Self
+        where
+            F: Fn(&$crate::RetryDetails<'_>) -> R + Send + Sync + 'static,
+            R: $crate::instrument::IntoRetryGuard,
+        {
+            self.on_retry_hook($crate::OnRetryHook::new(hook))
+        }
+
+        /// Adds a prepared hook of this loop's own, such as a
+        /// [lazy](crate::OnRetryHook::lazy) one or one with a give-up handler (see
+        /// [`on_retry`](Self::on_retry)).
+        pub fn on_retry_hook(mut self, hook: $crate::OnRetryHook) -> Self {
+            self.extras.hooks.push(hook);
+            self
+        }
+    };
+}
+
+pub(crate) use extras_setters;
+
+/// The configuration and the loop's state, behind a lock that is only ever taken by one side at a
+/// time (the iterator or stream, or the guard it handed out).
+pub(crate) struct Shared<On, T> {
+    pub(crate) policy: RetryPolicy,
+    pub(crate) on: On,
+    /// The clock or sleeper the loop takes its time from.
+    pub(crate) time: T,
+    pub(crate) name: Name,
+    pub(crate) hooks: Vec<OnRetryHook>,
+    state: Mutex<State>,
+}
+
+struct State {
+    machine: Machine,
+    phase: Phase,
+    /// What the hooks keep over the current wait; dropped right before the next attempt, or
+    /// with the loop.
+    guards: Guards,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// No attempt yet.
+    NotStarted,
+    /// An attempt was handed out and has not recorded an outcome.
+    Running,
+    /// The last attempt failed and the loop waits this long before the next.
+    Waiting(Duration),
+    /// The loop is over.
+    Done,
+}
+
+/// What the front end does next.
+pub(crate) enum Advance<On, T> {
+    /// Hand out this attempt.
+    Attempt(Guard<On, T>),
+    /// Wait this long, then call [`Shared::resume`].
+    Wait(Duration),
+    /// The loop is over.
+    End,
+}
+
+impl<On, T> Shared<On, T> {
+    pub(crate) fn new(
+        policy: RetryPolicy,
+        on: On,
+        time: T,
+        name: Name,
+        extras: Extras,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            policy,
+            on,
+            time,
+            name,
+            state: Mutex::new(State {
+                machine: extras.machine(policy),
+                phase: Phase::NotStarted,
+                guards: Guards::default(),
+            }),
+            hooks: extras.hooks,
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic in the user's `on` predicate or a hook poisons the lock; the state is still
+        // consistent.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Moves the loop on after the previous attempt: starts it, asks for a wait, or ends it (an
+    /// attempt still running when asked for the next one ended without an outcome, which counts
+    /// as a success).
+    pub(crate) fn advance(self: &Arc<Self>, now: impl FnOnce() -> Instant) -> Advance<On, T> {
+        let mut state = self.lock();
+        match state.phase {
+            Phase::NotStarted => state.machine.start(now),
+            Phase::Waiting(wait) => return Advance::Wait(wait),
+            Phase::Running | Phase::Done => {
+                state.phase = Phase::Done;
+                return Advance::End;
+            }
+        }
+        Advance::Attempt(self.hand_out(&mut state))
+    }
+
+    /// Starts the attempt that follows a wait.
+    pub(crate) fn resume(self: &Arc<Self>) -> Guard<On, T> {
+        let mut state = self.lock();
+        // The hooks' guards lived over the wait and end right before the next attempt.
+        drop(std::mem::take(&mut state.guards));
+        state.machine.next_attempt();
+        self.hand_out(&mut state)
+    }
+
+    fn hand_out(self: &Arc<Self>, state: &mut State) -> Guard<On, T> {
+        state.phase = Phase::Running;
+        Guard {
+            num: state.machine.num(),
+            deadline: state.machine.deadline(),
+            shared: Arc::clone(self),
+        }
+    }
+
+    /// The loop's progress and configuration, for the `Debug` output of iterators and streams.
+    pub(crate) fn debug_fields(&self, d: &mut fmt::DebugStruct<'_, '_>) {
+        let state = self.lock();
+        d.field("name", &self.name)
+            .field("attempt", &state.machine.num())
+            .field("phase", &state.phase)
+            .field("waited", &state.machine.waited());
+        self.policy.debug_fields(d);
+        if let Some(budget) = state.machine.budget() {
+            d.field("budget", budget);
+        }
+    }
+}
+
+/// The part of an attempt guard that does not depend on the front end.
+pub(crate) struct Guard<On, T> {
+    shared: Arc<Shared<On, T>>,
+    num: u32,
+    deadline: Option<Instant>,
+}
+
+impl<On, T> Guard<On, T> {
+    pub(crate) fn num(&self) -> u32 {
+        self.num
+    }
+
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    pub(crate) fn time(&self) -> &T {
+        &self.shared.time
+    }
+
+    pub(crate) fn next_wait(&self) -> Duration {
+        machine::next_wait(&self.shared.policy, self.num)
+    }
+
+    pub(crate) fn remaining(&self, now: impl FnOnce() -> Instant) -> Option<Duration> {
+        machine::remaining(self.deadline, now)
+    }
+
+    pub(crate) fn name(&self) -> &Name {
+        &self.shared.name
+    }
+
+    /// Records the attempt's outcome (see `Attempt::run` for the contract); `timed_out` says
+    /// that the attempt was cut by its per-attempt timeout.
+    pub(crate) fn record<V, E>(
+        &self,
+        result: Result<V, E>,
+        timed_out: bool,
+        now: impl FnOnce() -> Instant,
+    ) -> Result<Option<V>, E>
+    where
+        E: fmt::Debug,
+        On: RetryOn<E>,
+    {
+        let shared = &*self.shared;
+        let mut state = shared.lock();
+        if state.phase != Phase::Running || state.machine.num() != self.num {
+            return result.map(Some);
+        }
+        let error = match result {
+            Ok(value) => {
+                state.phase = Phase::Done;
+                state.machine.on_success();
+                return Ok(Some(value));
+            }
+            Err(error) => error,
+        };
+        if timed_out {
+            state.machine.set_timed_out();
+        }
+        match state.machine.on_failure(|| shared.on.decide(&error), now) {
+            Step::Retry(retry) => {
+                state.phase = Phase::Waiting(retry.wait);
+                // Under the lock, so that the guards are in place before the front end (possibly
+                // on another thread) can start the wait.
+                state.guards =
+                    instrument::retry_scheduled(&shared.name, &retry, &error, &shared.hooks);
+                Ok(None)
+            }
+            Step::GiveUp(give_up) => {
+                state.phase = Phase::Done;
+                let (attempts, waited) = (state.machine.num(), state.machine.waited());
+                drop(state);
+                instrument::gave_up(
+                    &shared.name,
+                    give_up,
+                    attempts,
+                    waited,
+                    &error,
+                    &shared.hooks,
+                );
+                Err(error)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Decision;
+
+    type On = fn(&u32) -> Decision;
+
+    fn shared(on: On) -> Arc<Shared<On, ()>> {
+        let policy = RetryPolicy::new().wait_jitter(Duration::ZERO).attempts(3);
+        Shared::new(policy, on, (), Name::given("test"), Extras::default())
+    }
+
+    fn attempt(advance: Advance<On, ()>) -> Guard<On, ()> {
+        match advance {
+            Advance::Attempt(guard) => guard,
+            Advance::Wait(_) | Advance::End => panic!("expected an attempt"),
+        }
+    }
+
+    #[test]
+    fn a_loop_advances_waits_resumes_and_ends() {
+        let shared = shared(|_| Decision::Retry);
+        let now = Instant::now();
+        let first = attempt(shared.advance(|| now));
+        assert_eq!(first.num(), 1);
+        assert_eq!(first.record(Err::<(), _>(1), false, || now), Ok(None));
+        assert!(
+            matches!(shared.advance(|| now), Advance::Wait(w) if w == Duration::from_millis(100))
+        );
+        // Still waiting until resumed.
+        assert!(matches!(shared.advance(|| now), Advance::Wait(_)));
+        let second = shared.resume();
+        assert_eq!(second.num(), 2);
+        assert_eq!(second.record(Err::<(), _>(2), false, || now), Ok(None));
+        let third = shared.resume();
+        assert_eq!(third.record(Err::<(), _>(3), false, || now), Err(3));
+        assert!(matches!(shared.advance(|| now), Advance::End));
+        assert!(matches!(shared.advance(|| now), Advance::End));
+    }
+
+    #[test]
+    fn a_guard_without_an_outcome_ends_the_loop_and_stale_guards_pass_results_through() {
+        let shared = shared(|_| Decision::Retry);
+        let now = Instant::now();
+        let first = attempt(shared.advance(|| now));
+        assert!(matches!(shared.advance(|| now), Advance::End));
+        // The loop is over: the guard's error comes back as is, without a retry.
+        assert_eq!(first.record(Err::<(), _>(7), false, || now), Err(7));
+        assert_eq!(first.record(Ok::<_, u32>(8), false, || now), Ok(Some(8)));
+    }
+
+    #[test]
+    fn a_non_retryable_error_ends_the_loop() {
+        let shared = shared(|_| Decision::DontRetry);
+        let now = Instant::now();
+        let first = attempt(shared.advance(|| now));
+        assert_eq!(first.record(Err::<(), _>(1), false, || now), Err(1));
+        assert!(matches!(shared.advance(|| now), Advance::End));
+    }
+}

@@ -1,0 +1,255 @@
+//! The per-attempt timeout of async loops: its error, the type-level switch that requires
+//! `E: From<AttemptTimedOut>` only where a timeout is set, and the future that enforces it.
+
+use std::error::Error;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use pin_project_lite::pin_project;
+
+use crate::Sleeper;
+use crate::machine;
+use crate::nesting;
+use crate::policy::HumanDuration;
+
+/// The error of an async attempt that was cancelled because it ran past its
+/// [`attempt_timeout`](crate::AsyncRetryingCaller::attempt_timeout) or the loop's deadline.
+///
+/// Loops with an attempt timeout require `E: From<AttemptTimedOut>` of their error type `E`, and
+/// convert it into `E` when an attempt times out; the `on` predicate then classifies it like any
+/// other error (usually as worth retrying).
+///
+/// ```
+/// use std::{fmt, time::Duration};
+/// use stamina::AttemptTimedOut;
+///
+/// #[derive(Debug)]
+/// enum FetchError {
+///     TimedOut(AttemptTimedOut),
+///     NotFound,
+/// }
+///
+/// impl From<AttemptTimedOut> for FetchError {
+///     fn from(error: AttemptTimedOut) -> Self {
+///         Self::TimedOut(error)
+///     }
+/// }
+///
+/// fn is_transient(error: &FetchError) -> bool {
+///     matches!(error, FetchError::TimedOut(_))
+/// }
+///
+/// # #[cfg(feature = "tokio")]
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// let result = stamina::AsyncRetryingCaller::new()
+///     .attempts(2)
+///     .attempt_timeout(Duration::from_secs(1))
+///     .call(is_transient, || async {
+///         std::future::pending::<()>().await; // hangs: cancelled after 1 s
+///         Err::<(), _>(FetchError::NotFound)
+///     })
+///     .await;
+/// let Err(FetchError::TimedOut(timed_out)) = result else { panic!() };
+/// assert_eq!(timed_out.to_string(), "attempt timed out after 1s");
+/// # }
+/// # #[cfg(not(feature = "tokio"))]
+/// # fn main() {}
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AttemptTimedOut {
+    after: Duration,
+}
+
+impl AttemptTimedOut {
+    /// How long the attempt was given: the attempt timeout, or less when the loop's deadline came
+    /// first.
+    pub const fn after(&self) -> Duration {
+        self.after
+    }
+}
+
+impl fmt::Display for AttemptTimedOut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "attempt timed out after {}", HumanDuration(self.after))
+    }
+}
+
+impl Error for AttemptTimedOut {}
+
+mod sealed {
+    // Public in a private module: nameable by the public trait below, implementable only here.
+    #[allow(unreachable_pub)]
+    pub trait Sealed {}
+}
+
+/// Whether async attempts run under a per-attempt timeout, at the type level: a loop or caller is
+/// [`NoAttemptTimeout`] until its `attempt_timeout` setter makes it [`AttemptTimeout`].
+///
+/// It exists so that only loops with a timeout require `E: From<AttemptTimedOut>`: every error
+/// type works with [`NoAttemptTimeout`], and with [`AttemptTimeout`] exactly the error types that
+/// convert from [`AttemptTimedOut`] do. The trait is sealed; it shows up in bounds only.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// // No timeout: any error type will do.
+/// let plain = stamina::AsyncRetryingCaller::new();
+/// // With a timeout, the error type must convert from `AttemptTimedOut` (as `std::io::Error`
+/// // does not, wrap it in your own error type).
+/// let timed: stamina::AsyncRetryingCaller<_, stamina::AttemptTimeout> =
+///     plain.attempt_timeout(Duration::from_secs(2));
+/// # let _ = timed;
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "an attempt timeout is set, so the error type `{E}` must implement `From<stamina::AttemptTimedOut>`",
+    label = "`{E}` cannot represent a timed-out attempt"
+)]
+pub trait AttemptTimeoutMode<E>: sealed::Sealed {
+    /// The timeout and how to turn a timed-out attempt into an `E`, if attempts have a timeout.
+    #[doc(hidden)]
+    #[allow(clippy::type_complexity)] // read once, right here
+    fn limit(&self) -> Option<(Duration, fn(AttemptTimedOut) -> E)>;
+}
+
+/// Async attempts run without a per-attempt timeout (the default).
+///
+/// See [`AttemptTimeoutMode`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct NoAttemptTimeout;
+
+impl sealed::Sealed for NoAttemptTimeout {}
+
+impl<E> AttemptTimeoutMode<E> for NoAttemptTimeout {
+    #[inline]
+    fn limit(&self) -> Option<(Duration, fn(AttemptTimedOut) -> E)> {
+        None
+    }
+}
+
+/// Async attempts are cancelled after this long, or at the loop's deadline if that comes first,
+/// and fail with [`AttemptTimedOut`] converted into the loop's error type.
+///
+/// Made by the `attempt_timeout` setters; see [`AttemptTimeoutMode`].
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AttemptTimeout {
+    duration: Duration,
+}
+
+impl AttemptTimeout {
+    pub(crate) const fn new(duration: Duration) -> Self {
+        Self { duration }
+    }
+
+    /// The longest an attempt may run.
+    pub const fn duration(&self) -> Duration {
+        self.duration
+    }
+}
+
+impl fmt::Debug for AttemptTimeout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AttemptTimeout({})", HumanDuration(self.duration))
+    }
+}
+
+impl sealed::Sealed for AttemptTimeout {}
+
+impl<E: From<AttemptTimedOut>> AttemptTimeoutMode<E> for AttemptTimeout {
+    #[inline]
+    fn limit(&self) -> Option<(Duration, fn(AttemptTimedOut) -> E)> {
+        Some((self.duration, E::from))
+    }
+}
+
+/// Awaits `future` as one attempt: as is without an attempt timeout, otherwise cancelled (dropped)
+/// after the timeout or at `deadline`, whichever comes first.
+pub(crate) async fn run_attempt<T, E, M, S, Fut>(
+    mode: &M,
+    sleeper: &S,
+    deadline: Option<Instant>,
+    future: Fut,
+) -> (Result<T, E>, bool)
+where
+    M: AttemptTimeoutMode<E>,
+    S: Sleeper,
+    Fut: Future<Output = Result<T, E>>,
+{
+    // Loops started by the attempt see themselves nested.
+    let future = nesting::InAttemptFuture::new(future);
+    let Some((timeout, timed_out)) = mode.limit() else {
+        return (future.await, false);
+    };
+    // The deadline is ignored in testing mode, as `remaining` says; the attempt timeout is not.
+    let after = match machine::remaining(deadline, || sleeper.now()) {
+        Some(left) => left.min(timeout),
+        None => timeout,
+    };
+    let limited = Limited {
+        future,
+        sleep: sleeper.sleep(after),
+    };
+    match limited.await {
+        Some(result) => (result, false),
+        None => (Err(timed_out(AttemptTimedOut { after })), true),
+    }
+}
+
+pin_project! {
+    /// `future`'s output, or `None` once `sleep` completes first.
+    struct Limited<F, S> {
+        #[pin]
+        future: F,
+        #[pin]
+        sleep: S,
+    }
+}
+
+impl<F: Future, S: Future<Output = ()>> Future for Limited<F, S> {
+    type Output = Option<F::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        // The attempt goes first: an attempt that finishes as time runs out still counts.
+        if let Poll::Ready(output) = this.future.poll(cx) {
+            return Poll::Ready(Some(output));
+        }
+        this.sleep.poll(cx).map(|()| None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::executor::block_on;
+    use std::future::{pending, ready};
+
+    #[test]
+    fn the_attempt_wins_a_tie_with_the_timer() {
+        let limited = Limited {
+            future: ready(5),
+            sleep: ready(()),
+        };
+        assert_eq!(block_on(limited), Some(5));
+        let limited = Limited {
+            future: pending::<u8>(),
+            sleep: ready(()),
+        };
+        assert_eq!(block_on(limited), None);
+    }
+
+    #[test]
+    fn the_error_reads_well() {
+        let error = AttemptTimedOut {
+            after: Duration::from_millis(1500),
+        };
+        assert_eq!(error.to_string(), "attempt timed out after 1s500ms");
+        assert_eq!(
+            format!("{:?}", AttemptTimeout::new(Duration::from_secs(2))),
+            "AttemptTimeout(2s)"
+        );
+    }
+}

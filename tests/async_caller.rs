@@ -1,0 +1,241 @@
+//! The async callers on any executor, with the recording fake sleeper: exact waits in virtual
+//! time, call counts, switches, configuration and `Debug` output.
+
+use std::future::pending;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use futures::executor::block_on;
+use stamina::testing::{FakeSleeper, Testing, thread_active, thread_testing};
+use stamina::{AsyncRetryingCaller, AttemptTimedOut, Decision, RetryPolicy};
+
+#[derive(Debug, PartialEq)]
+enum Error {
+    Transient(u32),
+    Fatal,
+    TimedOut(AttemptTimedOut),
+}
+
+impl From<AttemptTimedOut> for Error {
+    fn from(error: AttemptTimedOut) -> Self {
+        Self::TimedOut(error)
+    }
+}
+
+fn transient(error: &Error) -> bool {
+    matches!(error, Error::Transient(_) | Error::TimedOut(_))
+}
+
+fn ms(v: &[u64]) -> Vec<Duration> {
+    v.iter().copied().map(Duration::from_millis).collect()
+}
+
+fn caller(sleeper: &FakeSleeper) -> AsyncRetryingCaller<FakeSleeper> {
+    AsyncRetryingCaller::new()
+        .wait_jitter(Duration::ZERO)
+        .sleeper(sleeper.clone())
+}
+
+/// Calls through `caller`, failing with `Transient(n)` while `n <= fail`; returns the result
+/// and the number of calls.
+fn run<M>(caller: &AsyncRetryingCaller<FakeSleeper, M>, fail: u32) -> (Result<u32, Error>, u32)
+where
+    M: stamina::AttemptTimeoutMode<Error>,
+{
+    let calls = AtomicU32::new(0);
+    let result = block_on(caller.call(transient, || {
+        let n = calls.fetch_add(1, Ordering::Relaxed) + 1;
+        async move {
+            if n <= fail {
+                Err(Error::Transient(n))
+            } else {
+                Ok(n)
+            }
+        }
+    }));
+    (result, calls.load(Ordering::Relaxed))
+}
+
+#[test]
+fn success_first_time_does_not_wait() {
+    let sleeper = FakeSleeper::new();
+    assert_eq!(run(&caller(&sleeper), 0), (Ok(1), 1));
+    assert!(sleeper.sleeps().is_empty());
+}
+
+#[test]
+fn waits_follow_the_backoff_exactly() {
+    let sleeper = FakeSleeper::new();
+    let (result, calls) = run(&caller(&sleeper).no_timeout(), u32::MAX);
+    assert_eq!((result, calls), (Err(Error::Transient(10)), 10));
+    assert_eq!(
+        sleeper.sleeps(),
+        ms(&[100, 200, 400, 800, 1600, 3200, 5000, 5000, 5000])
+    );
+}
+
+#[test]
+fn exhaustion_returns_the_last_error_unchanged() {
+    let sleeper = FakeSleeper::new();
+    assert_eq!(
+        run(&caller(&sleeper).attempts(3), u32::MAX),
+        (Err(Error::Transient(3)), 3)
+    );
+}
+
+#[test]
+fn a_non_matching_error_runs_once_without_waiting() {
+    let sleeper = FakeSleeper::new();
+    let calls = AtomicU32::new(0);
+    let result = block_on(caller(&sleeper).call(transient, || {
+        calls.fetch_add(1, Ordering::Relaxed);
+        async { Err::<(), _>(Error::Fatal) }
+    }));
+    assert_eq!(result, Err(Error::Fatal));
+    assert_eq!(calls.load(Ordering::Relaxed), 1);
+    assert!(sleeper.sleeps().is_empty());
+}
+
+#[test]
+fn attempts_zero_one_and_unlimited() {
+    let sleeper = FakeSleeper::new();
+    for attempts in [0, 1] {
+        assert_eq!(run(&caller(&sleeper).attempts(attempts), u32::MAX).1, 1);
+    }
+    // Unlimited attempts stop at the deadline: 6.3 s then 5 s waits up to 41.3 s < 45 s.
+    let (_, calls) = run(&caller(&sleeper).unlimited_attempts(), u32::MAX);
+    assert_eq!(calls, 14);
+    assert_eq!(sleeper.elapsed(), Duration::from_millis(41_300));
+}
+
+#[test]
+fn deactivated_runs_once() {
+    let _off = thread_active(false);
+    let sleeper = FakeSleeper::new();
+    assert_eq!(
+        run(&caller(&sleeper), u32::MAX),
+        (Err(Error::Transient(1)), 1)
+    );
+    assert!(sleeper.sleeps().is_empty());
+}
+
+#[test]
+fn testing_mode_forces_or_caps_with_zero_waits() {
+    let sleeper = FakeSleeper::new();
+    {
+        let _t = thread_testing(Testing::new().attempts(3));
+        assert_eq!(run(&caller(&sleeper).attempts(10), u32::MAX).1, 3);
+        assert_eq!(run(&caller(&sleeper).attempts(1), u32::MAX).1, 3);
+    }
+    {
+        let _t = thread_testing(Testing::new().attempts(3).cap(true));
+        assert_eq!(run(&caller(&sleeper).attempts(2), u32::MAX).1, 2);
+        assert_eq!(run(&caller(&sleeper).unlimited_attempts(), u32::MAX).1, 3);
+    }
+    {
+        // Custom waits are zero too.
+        let _t = thread_testing(Testing::new().attempts(2));
+        let result = block_on(caller(&sleeper).call(
+            |_: &Error| Duration::from_secs(30),
+            || async { Err::<(), _>(Error::Fatal) },
+        ));
+        assert_eq!(result, Err(Error::Fatal));
+    }
+    assert_eq!(sleeper.sleeps(), vec![Duration::ZERO; 2 + 2 + 1 + 2 + 1]);
+}
+
+#[test]
+fn custom_waits_are_exact_and_bounded_by_the_deadline() {
+    let sleeper = FakeSleeper::new();
+    let result = block_on(caller(&sleeper).timeout(Duration::from_secs(20)).call(
+        |_: &Error| Decision::RetryAfter(Duration::from_secs(7)),
+        || async { Err::<(), _>(Error::Fatal) },
+    ));
+    assert_eq!(result, Err(Error::Fatal));
+    // 7 + 7 = 14 s; a third 7 s wait would end at 21 s, past the 20 s deadline.
+    assert_eq!(sleeper.sleeps(), [Duration::from_secs(7); 2]);
+}
+
+#[test]
+fn the_deadline_is_never_crossed_when_attempts_take_time() {
+    let sleeper = FakeSleeper::new();
+    let result = block_on(caller(&sleeper).timeout(Duration::from_secs(10)).call(
+        transient,
+        || {
+            sleeper.advance(Duration::from_secs(3));
+            async { Err::<(), _>(Error::Transient(0)) }
+        },
+    ));
+    assert_eq!(result, Err(Error::Transient(0)));
+    assert_eq!(sleeper.sleeps(), ms(&[100, 200, 400]));
+    assert_eq!(sleeper.elapsed(), Duration::from_millis(12_700));
+}
+
+#[test]
+fn a_hung_attempt_times_out_in_virtual_time() {
+    let sleeper = FakeSleeper::new();
+    let timed = caller(&sleeper)
+        .attempts(2)
+        .attempt_timeout(Duration::from_secs(2));
+    let result = block_on(timed.call(transient, pending::<Result<(), Error>>));
+    let Err(Error::TimedOut(timed_out)) = result else {
+        panic!("expected a timeout, got {result:?}");
+    };
+    assert_eq!(timed_out.after(), Duration::from_secs(2));
+    assert_eq!(timed_out.to_string(), "attempt timed out after 2s");
+    // Attempt timeouts and the backoff wait, in order.
+    assert_eq!(sleeper.sleeps(), ms(&[2000, 100, 2000]));
+}
+
+#[test]
+fn seeded_callers_repeat_their_jitter() {
+    let waits = || {
+        let sleeper = FakeSleeper::new();
+        let caller = AsyncRetryingCaller::from_policy(RetryPolicy::new().seed(7).attempts(4))
+            .sleeper(sleeper.clone());
+        let _ = run(&caller, u32::MAX);
+        sleeper.sleeps()
+    };
+    let first = waits();
+    assert_eq!(first.len(), 3);
+    assert_eq!(first, waits());
+}
+
+#[test]
+fn bound_callers_and_async_closures() {
+    let sleeper = FakeSleeper::new();
+    let bound = caller(&sleeper).attempts(3).on(transient);
+    let calls = AtomicU32::new(0);
+    let result = block_on(bound.clone().call(async || {
+        let n = calls.fetch_add(1, Ordering::Relaxed) + 1;
+        if n < 2 {
+            Err(Error::Transient(n))
+        } else {
+            Ok(n)
+        }
+    }));
+    assert_eq!(result, Ok(2));
+    assert_eq!(bound.caller().get_policy().get_attempts(), Some(3));
+}
+
+#[test]
+fn debug_shows_the_configuration() {
+    let caller = AsyncRetryingCaller::new()
+        .name("fetch")
+        .attempts(3)
+        .sleeper(FakeSleeper::new());
+    assert_eq!(
+        format!("{caller:?}"),
+        "AsyncRetryingCaller { name: \"fetch\", attempts: 3, timeout: 45s, wait_initial: 100ms, \
+         wait_max: 5s, wait_jitter: 1s, wait_exp_base: 2, attempt_timeout: NoAttemptTimeout, .. }"
+    );
+    let timed = caller.attempt_timeout(Duration::from_millis(1500));
+    assert!(format!("{timed:?}").contains("attempt_timeout: AttemptTimeout(1s500ms)"));
+    let bound = timed.on(transient);
+    let debug = format!("{bound:?}");
+    assert!(debug.starts_with("BoundAsyncRetryingCaller { name: \"fetch\", attempts: 3"));
+    assert!(
+        debug.ends_with("on: async_caller::transient, .. }"),
+        "{debug}"
+    );
+}

@@ -1,0 +1,13 @@
+fn any(_: &std::io::Error) -> bool {
+    true
+}
+
+#[stamina::retry(on = any)]
+struct Client;
+
+trait Fetch {
+    #[stamina::retry(on = any)]
+    fn fetch(&self) -> Result<(), std::io::Error>;
+}
+
+fn main() {}

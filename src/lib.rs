@@ -29,6 +29,41 @@
 //! # Ok::<(), io::Error>(())
 //! ```
 //!
+//! # The attribute
+//!
+//! [`#[stamina::retry]`](retry) (feature `macros`, on by default) is the decorator of Python
+//! stamina: on a `fn` or `async fn` returning a `Result`, it retries the body on the errors
+//! that `on` accepts, with the keys of [`RetryPolicy`] and durations written as humantime
+//! strings, which are checked when the crate compiles.
+//!
+//! ```
+//! use std::io;
+//!
+//! #[stamina::retry(
+//!     on = |e| e.kind() == io::ErrorKind::TimedOut,
+//!     attempts = 3,
+//!     timeout = "10s",
+//!     wait_initial = "10ms",
+//!     wait_jitter = "10ms",
+//! )]
+//! fn handshake(peer: &str, timeouts: &mut u32) -> io::Result<String> {
+//!     if *timeouts > 0 {
+//!         *timeouts -= 1;
+//!         return Err(io::ErrorKind::TimedOut.into());
+//!     }
+//!     Ok(format!("hello, {peer}"))
+//! }
+//!
+//! let mut timeouts = 2;
+//! assert_eq!(handshake("db", &mut timeouts)?, "hello, db");
+//! # Ok::<(), io::Error>(())
+//! ```
+//!
+//! The body runs once per attempt, where `return` and `?` end the attempt. The arguments are
+//! evaluated once: `&T` arguments are shared, `&mut T` arguments and `&mut self` are reborrowed
+//! for each attempt, and arguments taken by value are cloned for each attempt, so they must be
+//! `Clone`. Instrumentation names the calls after the function's module path and name.
+//!
 //! # Attempt guards
 //!
 //! [`retry_context`] returns a builder that iterates as [`Attempt`] guards. The loop body is your
@@ -104,6 +139,6 @@ pub mod __private {
     pub use crate::macro_support::{RetryArg, RetryResult, call, clone_arg};
 }
 
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "macros"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

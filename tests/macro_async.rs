@@ -131,7 +131,10 @@ async fn generic<'a, T: Clone, E>(
 async fn generic_async_fn_with_lifetimes() {
     let _t = three_quick_attempts();
     let calls = Cell::new(0);
-    assert_eq!(generic(7u8, "l", &calls, Error::Transient).await, Ok((7, "l")));
+    assert_eq!(
+        generic(7u8, "l", &calls, Error::Transient).await,
+        Ok((7, "l"))
+    );
     assert_eq!(calls.get(), 3);
 }
 

@@ -148,6 +148,13 @@ impl Service {
         step(&self.calls, self.fail_first)?;
         Ok((&self.prefix, other))
     }
+
+    /// An elided lifetime in the result, and an `on` closure without a parameter type.
+    #[stamina::retry(on = |e| is_transient(e))]
+    fn prefix(&self) -> Result<&str, Error> {
+        step(&self.calls, self.fail_first)?;
+        Ok(&self.prefix)
+    }
 }
 
 #[test]
@@ -172,6 +179,10 @@ fn lifetimes_and_borrowed_results() {
     };
     let other = String::from("o");
     assert_eq!(service.prefix_of(&other), Ok(("p", "o")));
+    assert_eq!(service.calls.get(), 3);
+
+    service.calls.set(0);
+    assert_eq!(service.prefix(), Ok("p"));
     assert_eq!(service.calls.get(), 3);
 }
 

@@ -55,6 +55,12 @@ enum PerAttempt {
 }
 
 fn expand(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
+    if let Some(constness) = function.sig.constness {
+        return Err(syn::Error::new(
+            constness.span,
+            "`#[stamina::retry]` cannot retry a `const fn`: retrying waits, at run time",
+        ));
+    }
     let is_async = function.sig.asyncness.is_some();
     let ret = return_type(&function)?;
     let mut per_attempt = Vec::new();

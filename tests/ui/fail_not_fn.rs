@@ -10,4 +10,9 @@ trait Fetch {
     fn fetch(&self) -> Result<(), std::io::Error>;
 }
 
+#[stamina::retry(on = any)]
+const fn constant() -> Result<(), std::io::Error> {
+    Ok(())
+}
+
 fn main() {}

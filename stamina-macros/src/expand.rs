@@ -1,0 +1,269 @@
+//! The expansion: the function's body moves into a closure that a caller runs once per attempt.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{
+    AttrStyle, Expr, FnArg, Ident, Item, ItemFn, Pat, PatIdent, PatType, ReturnType, Type,
+    parse_quote,
+};
+
+use crate::args::Args;
+
+/// Expands `#[stamina::retry(args)] item`; on error, the errors followed by the item unchanged,
+/// so that the rest of the crate still sees the function.
+pub(crate) fn retry(args: TokenStream, item: TokenStream) -> TokenStream {
+    match try_retry(args, item.clone()) {
+        Ok(tokens) => tokens,
+        Err(error) => {
+            let mut tokens = error.to_compile_error();
+            tokens.extend(item);
+            tokens
+        }
+    }
+}
+
+fn try_retry(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+    let item: Item = syn::parse2(item)?;
+    let function = match item {
+        Item::Fn(function) => function,
+        Item::Verbatim(tokens) => {
+            return Err(syn::Error::new(
+                tokens.span(),
+                "`#[stamina::retry]` needs a function with a body",
+            ));
+        }
+        other => {
+            return Err(syn::Error::new(
+                other.span(),
+                "`#[stamina::retry]` applies to functions only",
+            ));
+        }
+    };
+    let args: Args = syn::parse2(args)?;
+    expand(args, function)
+}
+
+/// What each attempt does with one argument before running the body.
+enum PerAttempt {
+    /// Nothing: a shared reference or a `_` binding.
+    Nothing,
+    /// `let arg = &mut *arg;`: a fresh reborrow, so the body may move it.
+    Reborrow,
+    /// `let arg = clone(&arg);`: a fresh copy, so the body may consume it.
+    Clone,
+}
+
+fn expand(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
+    if let Some(constness) = function.sig.constness {
+        return Err(syn::Error::new(
+            constness.span,
+            "`#[stamina::retry]` cannot retry a `const fn`: retrying waits, at run time",
+        ));
+    }
+    let is_async = function.sig.asyncness.is_some();
+    let ret = return_type(&function)?;
+    let mut per_attempt = Vec::new();
+    for (index, input) in function.sig.inputs.iter_mut().enumerate() {
+        match input {
+            FnArg::Receiver(receiver) => {
+                let Type::Reference(reference) = &*receiver.ty else {
+                    return Err(syn::Error::new(
+                        receiver.span(),
+                        "`#[stamina::retry]` cannot retry a method that takes `self` by value: \
+                         the body may run several times; take `&self` or `&mut self`",
+                    ));
+                };
+                if is_async && reference.mutability.is_some() {
+                    return Err(async_mut_error(receiver.span()));
+                }
+            }
+            FnArg::Typed(arg) => {
+                if let Some(statement) = argument(index, arg, is_async)? {
+                    per_attempt.push(statement);
+                }
+            }
+        }
+    }
+
+    let Args { on, name, setters } = args;
+    let fn_name = function.sig.ident.to_string();
+    let name = match name {
+        Some(name) => quote!(#name),
+        None => quote!(::core::concat!(::core::module_path!(), "::", #fn_name)),
+    };
+    let on = annotate_on(on, &ret);
+    let caller = quote! {
+        ::stamina::__private::RetryingCaller::new()
+            .name(#name)
+            #(#setters)*
+    };
+
+    let (inner_attrs, outer_attrs): (Vec<_>, Vec<_>) = function
+        .attrs
+        .iter()
+        .partition(|attr| matches!(attr.style, AttrStyle::Inner(_)));
+    let vis = &function.vis;
+    let sig = &function.sig;
+    let stmts = &function.block.stmts;
+    let body = if is_async {
+        let caller = quote! {
+            ::stamina::AsyncRetryingCaller::new()
+                .name(#name)
+                #(#setters)*
+        };
+        let ret_var = Ident::new("__stamina_ret", Span::mixed_site());
+        quote! {
+            #caller
+                .call(#on, || {
+                    #(#per_attempt)*
+                    async move {
+                        let #ret_var: #ret = { #(#stmts)* };
+                        #ret_var
+                    }
+                })
+                .await
+        }
+    } else {
+        quote! {
+            ::stamina::__private::call(
+                #caller,
+                #on,
+                || -> #ret {
+                    #(#per_attempt)*
+                    #(#stmts)*
+                },
+            )
+        }
+    };
+    Ok(quote! {
+        #(#outer_attrs)*
+        #vis #sig {
+            #(#inner_attrs)*
+            #body
+        }
+    })
+}
+
+/// The function's return type, if it can be a `Result`. Paths are let through (a type alias
+/// may name a `Result`); the generated code checks them with a trait bound.
+fn return_type(function: &ItemFn) -> syn::Result<Type> {
+    let ty = match &function.sig.output {
+        ReturnType::Default => {
+            return Err(syn::Error::new(
+                function.sig.ident.span(),
+                "`#[stamina::retry]` needs a function returning `Result<T, E>`, \
+                 and this one returns nothing",
+            ));
+        }
+        ReturnType::Type(_, ty) => ty,
+    };
+    let mut inner = &**ty;
+    loop {
+        match inner {
+            Type::Paren(paren) => inner = &paren.elem,
+            Type::Group(group) => inner = &group.elem,
+            Type::Path(_) | Type::Macro(_) => return Ok((**ty).clone()),
+            _ => {
+                return Err(syn::Error::new(
+                    ty.span(),
+                    "`#[stamina::retry]` needs a function returning `Result<T, E>`",
+                ));
+            }
+        }
+    }
+}
+
+/// Checks one argument and returns what each attempt does with it; renames a by-value pattern
+/// binding (such as `(a, b): (u32, u32)`), which is then destructured from a fresh copy.
+fn argument(index: usize, arg: &mut PatType, is_async: bool) -> syn::Result<Option<TokenStream>> {
+    let mut ty = &*arg.ty;
+    while let Type::Paren(paren) = ty {
+        ty = &paren.elem;
+    }
+    let kind = match ty {
+        Type::Reference(reference) if reference.mutability.is_some() => {
+            if is_async {
+                return Err(async_mut_error(arg.span()));
+            }
+            PerAttempt::Reborrow
+        }
+        Type::Reference(_) => PerAttempt::Nothing,
+        _ if matches!(&*arg.pat, Pat::Wild(_)) => PerAttempt::Nothing,
+        _ => PerAttempt::Clone,
+    };
+    let statement = match (&kind, &mut *arg.pat) {
+        (PerAttempt::Nothing, _) => None,
+        (
+            kind,
+            Pat::Ident(PatIdent {
+                by_ref: None,
+                mutability,
+                ident,
+                subpat: None,
+                ..
+            }),
+        ) => {
+            // The parameter itself is never mutated: each attempt's binding is.
+            let mutability = mutability.take();
+            let span = ident.span();
+            Some(match kind {
+                PerAttempt::Reborrow => {
+                    quote_spanned!(span=> let #mutability #ident = &mut *#ident;)
+                }
+                _ => {
+                    let borrow = quote_spanned!(Span::mixed_site()=> &#ident);
+                    quote_spanned!(span=>
+                        let #mutability #ident = ::stamina::__private::clone_arg(#borrow);
+                    )
+                }
+            })
+        }
+        (PerAttempt::Reborrow, _) => None,
+        (_, pat) => {
+            let span = pat.span();
+            let renamed = format_ident!("__stamina_arg{}", index, span = Span::mixed_site());
+            let original = std::mem::replace(pat, parse_quote!(#renamed));
+            let ty = &arg.ty;
+            Some(quote_spanned!(span=>
+                let #original: #ty = ::stamina::__private::clone_arg(&#renamed);
+            ))
+        }
+    };
+    Ok(statement)
+}
+
+fn async_mut_error(span: Span) -> syn::Error {
+    syn::Error::new(
+        span,
+        "`#[stamina::retry]` on an `async fn` cannot take `&mut` arguments or `&mut self`: \
+         each attempt's future must own what it uses; take `&self`, `&T` or a `Clone` value, \
+         or retry with a `stamina::retry_context` loop",
+    )
+}
+
+/// Types the parameter of an `on` closure written without one, as `&` the function's error
+/// type, so that `on = |e| ...` compiles.
+fn annotate_on(on: Expr, ret: &Type) -> Expr {
+    let Expr::Closure(mut closure) = on else {
+        return on;
+    };
+    if closure.inputs.len() == 1 {
+        let input = closure.inputs.pop().map(|pair| pair.into_value());
+        let input = match input {
+            Some(Pat::Type(typed)) => Pat::Type(typed),
+            Some(pat) => Pat::Type(PatType {
+                attrs: Vec::new(),
+                pat: Box::new(pat),
+                colon_token: Default::default(),
+                ty: parse_quote!(&<#ret as ::stamina::__private::RetryResult>::Err),
+            }),
+            None => unreachable!("one input"),
+        };
+        closure.inputs.push(input);
+    }
+    Expr::Closure(closure)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,137 @@
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::retry;
+
+/// The expansion of `#[stamina::retry(args)] item`, pretty-printed.
+fn expand(args: TokenStream, item: TokenStream) -> String {
+    let tokens = retry(args, item);
+    match syn::parse2::<syn::File>(tokens.clone()) {
+        Ok(file) => prettyplease::unparse(&file),
+        Err(error) => panic!("the expansion does not parse ({error}): {tokens}"),
+    }
+}
+
+#[test]
+fn sync_fn() {
+    let out = expand(
+        quote!(
+            on = is_transient,
+            attempts = 3,
+            timeout = "1m 30s",
+            wait_initial = "250ms"
+        ),
+        quote! {
+            /// Docs.
+            #[inline]
+            pub fn fetch(mut url: String, client: &Client, log: &mut Vec<u8>) -> Result<u32, Error> {
+                url.push('/');
+                client.get(&url, log)
+            }
+        },
+    );
+    assert_eq!(
+        out,
+        r#"/// Docs.
+#[inline]
+pub fn fetch(url: String, client: &Client, log: &mut Vec<u8>) -> Result<u32, Error> {
+    ::stamina::__private::call(
+        ::stamina::__private::RetryingCaller::new()
+            .name(::core::concat!(::core::module_path!(), "::", "fetch"))
+            .attempts(3)
+            .timeout(::core::time::Duration::new(90, 0))
+            .wait_initial(::core::time::Duration::new(0, 250000000)),
+        is_transient,
+        || -> Result<u32, Error> {
+            let mut url = ::stamina::__private::clone_arg(&url);
+            let log = &mut *log;
+            url.push('/');
+            client.get(&url, log)
+        },
+    )
+}
+"#
+    );
+}
+
+#[test]
+fn async_fn() {
+    let out = expand(
+        quote!(
+            on = |e| e.is_timeout(),
+            attempts = None,
+            timeout = None,
+            name = "get"
+        ),
+        quote! {
+            async fn get(&self, id: Id) -> io::Result<Vec<u8>> {
+                self.fetch(id).await
+            }
+        },
+    );
+    assert_eq!(
+        out,
+        r#"async fn get(&self, id: Id) -> io::Result<Vec<u8>> {
+    ::stamina::AsyncRetryingCaller::new()
+        .name("get")
+        .unlimited_attempts()
+        .no_timeout()
+        .call(
+            |e: &<io::Result<Vec<u8>> as ::stamina::__private::RetryResult>::Err| {
+                e.is_timeout()
+            },
+            || {
+                let id = ::stamina::__private::clone_arg(&id);
+                async move {
+                    let __stamina_ret: io::Result<Vec<u8>> = { self.fetch(id).await };
+                    __stamina_ret
+                }
+            },
+        )
+        .await
+}
+"#
+    );
+}
+
+#[test]
+fn pattern_arguments_are_renamed_and_destructured_per_attempt() {
+    let out = expand(
+        quote!(on = f, wait_exp_base = 1.5),
+        quote! {
+            fn f((a, b): (u32, u32), _: Token) -> Result<u32, E> { Ok(a + b) }
+        },
+    );
+    assert_eq!(
+        out,
+        r#"fn f(__stamina_arg0: (u32, u32), _: Token) -> Result<u32, E> {
+    ::stamina::__private::call(
+        ::stamina::__private::RetryingCaller::new()
+            .name(::core::concat!(::core::module_path!(), "::", "f"))
+            .wait_exp_base(1.5),
+        f,
+        || -> Result<u32, E> {
+            let (a, b): (u32, u32) = ::stamina::__private::clone_arg(&__stamina_arg0);
+            Ok(a + b)
+        },
+    )
+}
+"#
+    );
+}
+
+#[test]
+fn errors_keep_the_item() {
+    let tokens = retry(
+        quote!(attempts = 3),
+        quote!(
+            fn f() -> Result<(), E> {
+                Ok(())
+            }
+        ),
+    );
+    let text = tokens.to_string();
+    assert!(text.contains("compile_error"), "{text}");
+    assert!(text.contains("missing `on = ...`"), "{text}");
+    assert!(text.contains("fn f ()"), "{text}");
+}

@@ -1,0 +1,153 @@
+//! `#[stamina::retry]` on `async fn`: every function shape, exact call counts.
+//!
+//! Enabled once the async caller lands: it needs `stamina::AsyncRetryingCaller` and tokio.
+#![cfg(all(feature = "macros", feature = "tokio"))]
+
+use std::cell::Cell;
+use std::fmt::Display;
+
+use stamina::testing::{Testing, ThreadGuard, thread_testing};
+
+#[derive(Clone, Debug, PartialEq)]
+enum Error {
+    Transient(u32),
+    Fatal,
+}
+
+fn is_transient(error: &Error) -> bool {
+    matches!(error, Error::Transient(_))
+}
+
+/// Waits zero and attempts forced to 3, for this test's thread (a current-thread runtime).
+fn three_quick_attempts() -> ThreadGuard {
+    thread_testing(Testing::new().attempts(3))
+}
+
+/// Fails with `Transient(n)` for call n while `fail_first` calls remain, then succeeds.
+async fn step(calls: &Cell<u32>, fail_first: u32) -> Result<u32, Error> {
+    tokio::task::yield_now().await;
+    let n = calls.get() + 1;
+    calls.set(n);
+    if n <= fail_first {
+        Err(Error::Transient(n))
+    } else {
+        Ok(n)
+    }
+}
+
+#[stamina::retry(on = is_transient, attempts = 3)]
+async fn free(calls: &Cell<u32>, fail_first: u32) -> Result<u32, Error> {
+    step(calls, fail_first).await
+}
+
+#[tokio::test]
+async fn free_async_fn_retries_until_success() {
+    let _t = three_quick_attempts();
+    let calls = Cell::new(0);
+    assert_eq!(free(&calls, 2).await, Ok(3));
+    assert_eq!(calls.get(), 3);
+}
+
+#[tokio::test]
+async fn exhaustion_returns_the_last_error() {
+    let _t = three_quick_attempts();
+    let calls = Cell::new(0);
+    assert_eq!(free(&calls, 10).await, Err(Error::Transient(3)));
+    assert_eq!(calls.get(), 3);
+}
+
+#[stamina::retry(on = is_transient, attempts = 5, wait_initial = "0s", wait_jitter = "0s")]
+async fn fatal_after(calls: &Cell<u32>, transient: u32) -> Result<(), Error> {
+    step(calls, transient).await?;
+    Err(Error::Fatal)
+}
+
+#[tokio::test]
+async fn non_matching_error_runs_once() {
+    let calls = Cell::new(0);
+    assert_eq!(fatal_after(&calls, 0).await, Err(Error::Fatal));
+    assert_eq!(calls.get(), 1);
+
+    let calls = Cell::new(0);
+    assert_eq!(fatal_after(&calls, 2).await, Err(Error::Fatal));
+    assert_eq!(calls.get(), 3);
+}
+
+#[stamina::retry(on = is_transient, attempts = 4, wait_initial = "0s", wait_jitter = "0s")]
+async fn four_attempts(calls: &Cell<u32>) -> Result<u32, Error> {
+    step(calls, u32::MAX).await
+}
+
+#[tokio::test]
+async fn attempts_key_is_applied() {
+    let calls = Cell::new(0);
+    assert_eq!(four_attempts(&calls).await, Err(Error::Transient(4)));
+    assert_eq!(calls.get(), 4);
+}
+
+struct Service {
+    calls: Cell<u32>,
+    prefix: String,
+}
+
+impl Service {
+    /// Borrows from `self` in its result; consumes an owned argument.
+    #[stamina::retry(on = |e| matches!(e, Error::Transient(_)))]
+    async fn get(&self, words: Vec<String>) -> Result<(&str, usize), Error> {
+        let n = step(&self.calls, 2).await?;
+        let count = words.into_iter().filter(|w| !w.is_empty()).count();
+        Ok((&self.prefix, count + n as usize))
+    }
+}
+
+#[tokio::test]
+async fn shared_self_method_with_consumed_argument() {
+    let _t = three_quick_attempts();
+    let service = Service {
+        calls: Cell::new(0),
+        prefix: "p".into(),
+    };
+    let words = vec!["a".to_owned(), "b".to_owned()];
+    assert_eq!(service.get(words).await, Ok(("p", 5)));
+    assert_eq!(service.calls.get(), 3);
+}
+
+#[stamina::retry(on = |_: &E| true)]
+async fn generic<'a, T: Clone, E: std::fmt::Debug>(
+    value: T,
+    label: &'a str,
+    calls: &Cell<u32>,
+    error: fn(u32) -> E,
+) -> Result<(T, &'a str), E> {
+    let n = calls.get() + 1;
+    calls.set(n);
+    if n < 3 {
+        return Err(error(n));
+    }
+    Ok((value, label))
+}
+
+#[tokio::test]
+async fn generic_async_fn_with_lifetimes() {
+    let _t = three_quick_attempts();
+    let calls = Cell::new(0);
+    assert_eq!(
+        generic(7u8, "l", &calls, Error::Transient).await,
+        Ok((7, "l"))
+    );
+    assert_eq!(calls.get(), 3);
+}
+
+#[stamina::retry(on = is_transient)]
+async fn impl_trait_arg(label: impl Display + Clone, calls: &Cell<u32>) -> Result<String, Error> {
+    step(calls, 1).await?;
+    Ok(label.to_string())
+}
+
+#[tokio::test]
+async fn impl_trait_argument() {
+    let _t = three_quick_attempts();
+    let calls = Cell::new(0);
+    assert_eq!(impl_trait_arg(42, &calls).await, Ok("42".to_owned()));
+    assert_eq!(calls.get(), 2);
+}

@@ -256,6 +256,7 @@ pub mod nesting;
 mod policy;
 mod pushback;
 mod sleep;
+mod state;
 mod stream;
 mod sync;
 pub mod testing;
@@ -278,6 +279,7 @@ pub use sleep::TokioSleeper;
 #[cfg(feature = "async-io")]
 pub use sleep::{AsyncIoSleep, AsyncIoSleeper};
 pub use sleep::{DefaultSleeper, EnableTheTokioOrAsyncIoFeatureOrProvideASleeper, Sleeper};
+pub use state::RetryState;
 pub use stream::{
     AsyncAttempt, AsyncRetryingCaller, AttemptStream, BoundAsyncRetryingCaller, Next,
 };

@@ -326,9 +326,10 @@ impl<On, S: Sleeper, M> AsyncAttempt<On, S, M> {
         self.guard.num()
     }
 
-    /// The jitter-free lower bound of the wait that follows if this attempt fails with a
-    /// retryable error: `min(wait_max, wait_initial * wait_exp_base^(num - 1))`; zero in testing
-    /// mode.
+    /// The lower bound of the computed wait that follows if this attempt fails with a retryable
+    /// error: with the default jitter, the jitter-free
+    /// `min(wait_max, wait_initial * wait_exp_base^(num - 1))` (see [`Jitter`](crate::Jitter) for
+    /// the other families); zero in testing mode.
     ///
     /// ```
     /// # futures::executor::block_on(async {

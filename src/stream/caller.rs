@@ -308,6 +308,22 @@ impl<On, S, M> BoundAsyncRetryingCaller<On, S, M> {
         call(&self.caller, &self.on, f).await
     }
 
+    /// Adds a hook of this caller's own (see [`AsyncRetryingCaller::on_retry`]).
+    pub fn on_retry<F, R>(mut self, hook: F) -> Self
+    where
+        F: Fn(&crate::RetryDetails<'_>) -> R + Send + Sync + 'static,
+        R: crate::instrument::IntoRetryGuard,
+    {
+        self.caller = self.caller.on_retry(hook);
+        self
+    }
+
+    /// Adds a prepared hook of this caller's own (see [`AsyncRetryingCaller::on_retry_hook`]).
+    pub fn on_retry_hook(mut self, hook: crate::OnRetryHook) -> Self {
+        self.caller = self.caller.on_retry_hook(hook);
+        self
+    }
+
     /// The caller without its predicate.
     ///
     /// ```

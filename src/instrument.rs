@@ -10,11 +10,14 @@
 //!
 //! The hooks of a loop are the process-wide ones ([`set_on_retry_hooks`]; by default the
 //! built-in hooks of the enabled features), then the loop's own, added with `on_retry` on
-//! [`RetryContext`](crate::RetryContext::on_retry), [`RetryingCaller`](crate::RetryingCaller::on_retry)
-//! and [`BoundRetryingCaller`](crate::BoundRetryingCaller::on_retry), in the order they were added.
+//! [`RetryContext`](crate::RetryContext::on_retry), [`RetryingCaller`](crate::RetryingCaller::on_retry),
+//! [`AsyncRetryingCaller`](crate::AsyncRetryingCaller::on_retry) and their bound forms, in the
+//! order they were added.
 //!
-//! When a retryable error ends a loop because the attempts or the time are used up, the hooks'
-//! give-up handlers ([`OnRetryHook::on_give_up`]) are called once with the [`GiveUpDetails`].
+//! When a retryable error ends a loop (the attempts, the time or the budget are used up, or the
+//! server asked for a wait beyond `retry_after_max`), the hooks' give-up handlers
+//! ([`OnRetryHook::on_give_up`]) are called once with the [`GiveUpDetails`] and its
+//! [`GiveUpReason`].
 //!
 //! ```
 //! use std::sync::{Arc, Mutex};

@@ -1,132 +1,112 @@
-//! A flaky HTTP server on 127.0.0.1 that fails its first requests, and a client that retries
-//! through them with `retry_context`.
+//! The quickstart: a flaky HTTP server on 127.0.0.1, and a client that retries through its
+//! failures with `retry_context`, logging each retry and counting it in Prometheus.
 //!
 //! `cargo run --example quickstart`
+//!
+//! The server is the test suite's (`tests/support`); the client is ureq. Nothing leaves the
+//! machine, and the whole run takes about two seconds.
 
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicU32, Ordering};
+#[path = "../tests/support/mod.rs"]
+mod support;
+
 use std::time::{Duration, Instant};
 
-/// What went wrong with a request.
+use metrics_exporter_prometheus::PrometheusBuilder;
+use stamina::{Decision, RetryDetails};
+use support::{FlakyServer, Reply};
+
+/// Why a request failed.
 #[derive(Debug)]
 enum FetchError {
-    /// The connection failed (refused, reset, timed out).
-    Io(io::Error),
     /// The server answered with an error status.
-    Status(u16),
+    Status {
+        code: u16,
+        retry_after: Option<String>,
+    },
+    /// No answer: refused, reset, timed out.
+    Transport(ureq::Error),
 }
 
 impl std::fmt::Display for FetchError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Io(e) => write!(f, "connection error: {e}"),
-            Self::Status(code) => write!(f, "HTTP {code}"),
+            Self::Status {
+                code,
+                retry_after: Some(after),
+            } => write!(f, "HTTP {code} (Retry-After: {after})"),
+            Self::Status { code, .. } => write!(f, "HTTP {code}"),
+            Self::Transport(error) => write!(f, "{error}"),
         }
     }
 }
 
 impl std::error::Error for FetchError {}
 
-/// Connection errors and 5xx answers are transient; anything else (a 404, say) is not.
-fn is_transient(error: &FetchError) -> bool {
+/// Say what is transient: server errors, 429 and failed connections are; other 4xx are not.
+/// A `Retry-After` header sets the wait exactly.
+fn on(error: &FetchError) -> Decision {
     match error {
-        FetchError::Io(_) => true,
-        FetchError::Status(code) => *code >= 500,
+        FetchError::Status { code, retry_after } if *code == 429 || *code >= 500 => retry_after
+            .as_deref()
+            .and_then(stamina::retry_after)
+            .map_or(Decision::Retry, Decision::RetryAfter),
+        FetchError::Status { .. } => Decision::DontRetry,
+        FetchError::Transport(_) => Decision::Retry,
     }
 }
 
-/// A GET with a timeout taken from the retry loop's remaining time.
-fn get(addr: SocketAddr, path: &str, timeout: Duration) -> Result<String, FetchError> {
-    let mut stream = TcpStream::connect_timeout(&addr, timeout).map_err(FetchError::Io)?;
-    stream
-        .set_read_timeout(Some(timeout))
-        .map_err(FetchError::Io)?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream
-        .write_all(request.as_bytes())
-        .map_err(FetchError::Io)?;
-    let mut reader = BufReader::new(stream);
-    let mut status_line = String::new();
-    reader.read_line(&mut status_line).map_err(FetchError::Io)?;
-    let code: u16 = status_line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| FetchError::Io(io::Error::other("malformed status line")))?;
-    let mut rest = String::new();
-    reader.read_to_string(&mut rest).map_err(FetchError::Io)?;
-    if code != 200 {
-        return Err(FetchError::Status(code));
+/// A GET that must finish within `timeout`, answer included.
+fn get(agent: &ureq::Agent, url: &str, timeout: Option<Duration>) -> Result<String, FetchError> {
+    let mut response = agent
+        .get(url)
+        .config()
+        .timeout_global(timeout)
+        .build()
+        .call()
+        .map_err(FetchError::Transport)?;
+    if !response.status().is_success() {
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
+        return Err(FetchError::Status {
+            code: response.status().as_u16(),
+            retry_after,
+        });
     }
-    let body = rest.split("\r\n\r\n").nth(1).unwrap_or_default();
-    Ok(body.to_owned())
+    response
+        .body_mut()
+        .read_to_string()
+        .map_err(FetchError::Transport)
 }
 
-/// Serves `/flaky` with three 503s before a 200, and `/missing` with 404s.
-fn start_server() -> io::Result<SocketAddr> {
-    let listener = TcpListener::bind("127.0.0.1:0")?;
-    let addr = listener.local_addr()?;
-    std::thread::spawn(move || {
-        let flaky_hits = AtomicU32::new(0);
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            // Read the whole request head, so that closing the connection resets nothing.
-            let mut reader = BufReader::new(&stream);
-            let mut request_line = String::new();
-            if reader.read_line(&mut request_line).is_err() {
-                continue;
-            }
-            let mut header = String::new();
-            while reader.read_line(&mut header).is_ok_and(|n| n > 2) {
-                header.clear();
-            }
-            let (status, body) = if request_line.starts_with("GET /flaky ") {
-                if flaky_hits.fetch_add(1, Ordering::SeqCst) < 3 {
-                    ("503 Service Unavailable", "try again")
-                } else {
-                    ("200 OK", "hello from 127.0.0.1")
-                }
-            } else {
-                ("404 Not Found", "no such page")
-            };
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    Ok(addr)
-}
-
-/// Fetches `path`, retrying transient failures, and narrates each attempt.
-fn fetch(addr: SocketAddr, path: &str) -> Result<String, FetchError> {
+/// Fetches `path` with retries, printing every attempt and every wait.
+fn fetch(agent: &ureq::Agent, server: &FlakyServer, path: &str) -> Result<String, FetchError> {
     let start = Instant::now();
-    for attempt in stamina::retry_context(is_transient)
-        .name("quickstart.fetch")
-        .attempts(5)
-        .timeout(Duration::from_secs(5))
-        .wait_initial(Duration::from_millis(50))
-        .wait_jitter(Duration::from_millis(20))
+    let url = server.url(path);
+    for attempt in stamina::retry_context(on)
+        .name(format!("GET {path}"))
+        .attempts(3)
+        .timeout(Duration::from_secs(10))
+        .wait_initial(Duration::from_millis(100))
+        .wait_jitter(Duration::from_millis(50))
+        .on_retry(|details: &RetryDetails<'_>| {
+            let wait = details.wait_for().as_millis();
+            println!(
+                "  ...waiting {wait} ms before attempt {}",
+                details.retry_num() + 1
+            );
+        })
     {
-        // Propagate the deadline: no request may outlive the retry loop's budget.
-        let timeout = attempt.remaining().unwrap_or(Duration::from_secs(5));
-        let result = get(addr, path, timeout);
+        // Propagate the deadline: no request outlives the loop's time budget.
+        let result = get(agent, &url, attempt.remaining());
         match &result {
-            Ok(_) => println!(
-                "  attempt {}: ok after {:?}",
-                attempt.num(),
-                start.elapsed()
-            ),
-            Err(e) if is_transient(e) => println!(
-                "  attempt {}: {e} (a retry waits at least {:?})",
-                attempt.num(),
-                attempt.next_wait()
-            ),
-            Err(e) => println!("  attempt {}: {e} (not transient)", attempt.num()),
+            Ok(body) => println!("  attempt {}: 200 {body:?}", attempt.num()),
+            Err(error) => println!("  attempt {}: {error}", attempt.num()),
         }
         if let Some(body) = attempt.record(result)? {
+            println!("  done in {:.1?}", start.elapsed());
             return Ok(body);
         }
     }
@@ -134,17 +114,54 @@ fn fetch(addr: SocketAddr, path: &str) -> Result<String, FetchError> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let addr = start_server()?;
-    println!("flaky server on http://{addr}");
+    // A real logger shows stamina's warn records (target `stamina`)...
+    env_logger::Builder::new()
+        .parse_filters("stamina=warn")
+        .format_timestamp(None)
+        .target(env_logger::Target::Stdout)
+        .init();
+    // ...and a metrics recorder counts the retries; here it renders Prometheus text.
+    let prometheus = PrometheusBuilder::new().install_recorder()?;
 
-    println!("GET /flaky (fails three times, then recovers):");
-    let body = fetch(addr, "/flaky")?;
-    println!("  => {body:?}");
+    // One reply per request, in the order of the requests below.
+    let server = FlakyServer::start([
+        // GET /flaky
+        Reply::status(503),
+        Reply::Reset,
+        Reply::ok("hello"),
+        // GET /busy
+        Reply::status(429).retry_after("1"),
+        Reply::ok("welcome back"),
+        // GET /missing
+        Reply::status(404),
+        // GET /down
+        Reply::status(502),
+        Reply::status(503),
+        Reply::status(502),
+    ]);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    println!("flaky server on http://{}\n", server.addr());
 
-    println!("GET /missing (a 404 is not transient: no retry):");
-    match fetch(addr, "/missing") {
-        Err(e) => println!("  => gave up at once: {e}"),
-        Ok(body) => return Err(format!("expected a 404, got {body:?}").into()),
+    println!("GET /flaky: a 503 and a reset, then it recovers");
+    fetch(&agent, &server, "/flaky")?;
+
+    println!("\nGET /busy: a 429 asks to come back in 1 s, which is exactly the wait");
+    fetch(&agent, &server, "/busy")?;
+
+    println!("\nGET /missing: a 404 is not transient, so it is not retried");
+    if let Err(error) = fetch(&agent, &server, "/missing") {
+        println!("  gave up at once: {error}");
     }
+
+    println!("\nGET /down: still failing after 3 attempts");
+    if let Err(error) = fetch(&agent, &server, "/down") {
+        println!("  gave up: {error} (the last error, unchanged)");
+    }
+
+    println!("\nPrometheus text (what a /metrics endpoint serves):\n");
+    print!("{}", prometheus.render());
     Ok(())
 }

@@ -63,6 +63,57 @@
 //! # fn main() {}
 //! ```
 //!
+//! # Retrying HTTP calls
+//!
+//! stamina retries your code, whatever client it calls. Three pieces make HTTP retries right:
+//! a predicate on status classes (5xx and 429 are transient, other 4xx are not), the server's
+//! `Retry-After` as an exact wait ([`retry_after`] into [`Decision::RetryAfter`], bounded by
+//! [`RetryPolicy::retry_after_max`]), and the deadline propagated into each request's timeout
+//! ([`Attempt::remaining`]):
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use stamina::Decision;
+//!
+//! #[derive(Debug)]
+//! enum Error {
+//!     Status(u16, Option<Duration>),
+//!     Transport(ureq::Error),
+//! }
+//!
+//! fn transient(error: &Error) -> Decision {
+//!     match error {
+//!         Error::Status(429 | 500..=599, Some(wait)) => Decision::RetryAfter(*wait),
+//!         Error::Status(429 | 500..=599, None) | Error::Transport(_) => Decision::Retry,
+//!         Error::Status(..) => Decision::DontRetry,
+//!     }
+//! }
+//!
+//! fn get(agent: &ureq::Agent, url: &str, timeout: Option<Duration>) -> Result<String, Error> {
+//!     let request = agent.get(url).config().timeout_global(timeout).build();
+//!     let mut response = request.call().map_err(Error::Transport)?;
+//!     if !response.status().is_success() {
+//!         let header = response.headers().get("retry-after").and_then(|v| v.to_str().ok());
+//!         let retry_after = header.and_then(stamina::retry_after);
+//!         return Err(Error::Status(response.status().as_u16(), retry_after));
+//!     }
+//!     response.body_mut().read_to_string().map_err(Error::Transport)
+//! }
+//!
+//! let agent = ureq::Agent::config_builder().http_status_as_error(false).build().new_agent();
+//! for attempt in stamina::retry_context(transient).timeout(Duration::from_secs(30)) {
+//!     let timeout = attempt.remaining();
+//!     if let Some(body) = attempt.run(|| get(&agent, "http://127.0.0.1:8080/", timeout))? {
+//!         println!("{body}");
+//!     }
+//! }
+//! # Ok::<(), Error>(())
+//! ```
+//!
+//! The crate's examples run such calls against a flaky server on 127.0.0.1:
+//! `cargo run --example quickstart` (ureq, with the log lines and Prometheus text),
+//! `http_sync` (ureq) and `http_async` (reqwest, with an attempt timeout; feature `tokio`).
+//!
 //! # The attribute
 //!
 //! [`#[stamina::retry]`](retry) (feature `macros`, on by default) is the decorator of Python

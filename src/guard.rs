@@ -25,6 +25,7 @@ pub(crate) struct Extras {
 
 impl Extras {
     /// No hooks of the loop's own, no budget, the process-wide nesting choice.
+    #[inline]
     pub(crate) const fn new() -> Self {
         Self {
             hooks: Vec::new(),

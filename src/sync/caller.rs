@@ -58,11 +58,13 @@ pub struct RetryingCaller<C = SystemClock> {
 
 impl RetryingCaller {
     /// A caller with the [default configuration](RetryPolicy#default).
+    #[inline]
     pub const fn new() -> Self {
         Self::from_policy(RetryPolicy::new())
     }
 
     /// A caller with `policy`'s configuration.
+    #[inline]
     pub const fn from_policy(policy: RetryPolicy) -> Self {
         Self {
             policy,

@@ -35,6 +35,7 @@ impl Extras {
     }
 
     /// A machine for `policy` with these settings.
+    #[inline]
     pub(crate) fn machine(&self, policy: RetryPolicy) -> Machine {
         let mut machine = Machine::new(policy);
         machine.set_budget(self.budget.clone());

@@ -638,7 +638,23 @@ pub fn reset_on_retry_hooks() {
 #[derive(Default)]
 pub(crate) struct Guards(Vec<RetryGuard>);
 
+impl Guards {
+    /// Drops the guards: right before the next attempt. Without guards, which is the rule, the
+    /// empty list (which never allocated: only a guard's push allocates) is let go without a call
+    /// to its drop glue, which costs the per-retry loop a measurable share.
+    #[inline]
+    pub(crate) fn end(self) {
+        if self.0.is_empty() {
+            debug_assert_eq!(self.0.capacity(), 0);
+            std::mem::forget(self);
+        } else {
+            drop(self);
+        }
+    }
+}
+
 impl Drop for Guards {
+    #[inline]
     fn drop(&mut self) {
         while let Some(guard) = self.0.pop() {
             drop(guard);
@@ -658,16 +674,26 @@ impl fmt::Debug for Guards {
 ///
 /// Costs an atomic load and nothing else when instrumentation is off (`set_on_retry_hooks([])`
 /// and no hooks of the loop's own), a lock read when there are no hooks otherwise.
+#[inline]
 pub(crate) fn retry_scheduled<E: fmt::Debug>(
     name: &Name,
     retry: &Retry,
     error: &E,
     local: &[OnRetryHook],
 ) -> Guards {
-    let mut guards = Guards::default();
     if local.is_empty() && no_process_hooks() {
-        return guards;
+        return Guards::default();
     }
+    call_retry_hooks(name, retry, error, local)
+}
+
+fn call_retry_hooks<E: fmt::Debug>(
+    name: &Name,
+    retry: &Retry,
+    error: &E,
+    local: &[OnRetryHook],
+) -> Guards {
+    let mut guards = Guards::default();
     let process = process_hooks();
     if process.is_empty() && local.is_empty() {
         return guards;

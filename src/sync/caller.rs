@@ -260,7 +260,7 @@ where
                 drop(error);
                 clock.sleep(retry.wait);
                 // The hooks' guards live over the wait and end right before the next attempt.
-                drop(guards);
+                guards.end();
                 machine.next_attempt();
             }
             Step::GiveUp(give_up) => {

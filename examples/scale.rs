@@ -26,8 +26,7 @@ const LOOPS: usize = 100_000;
 /// Bytes allocated and not yet freed.
 fn live_bytes() -> isize {
     let stats = GLOBAL.stats();
-    stats.bytes_allocated as isize - stats.bytes_deallocated as isize
-        + stats.bytes_reallocated
+    stats.bytes_allocated as isize - stats.bytes_deallocated as isize + stats.bytes_reallocated
 }
 
 /// The resident set size in bytes, where `/proc` has it.

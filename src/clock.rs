@@ -49,6 +49,7 @@ impl Clock for SystemClock {
         Instant::now()
     }
 
+    #[inline]
     fn sleep(&self, duration: Duration) {
         if !duration.is_zero() {
             std::thread::sleep(duration);

@@ -25,6 +25,7 @@ pub(crate) struct Extras {
 
 impl Extras {
     /// No hooks of the loop's own, no budget, the process-wide nesting choice.
+    #[inline]
     pub(crate) const fn new() -> Self {
         Self {
             hooks: Vec::new(),
@@ -34,6 +35,7 @@ impl Extras {
     }
 
     /// A machine for `policy` with these settings.
+    #[inline]
     pub(crate) fn machine(&self, policy: RetryPolicy) -> Machine {
         let mut machine = Machine::new(policy);
         machine.set_budget(self.budget.clone());

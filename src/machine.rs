@@ -87,6 +87,7 @@ pub(crate) struct Machine {
 }
 
 impl Machine {
+    #[inline]
     pub(crate) const fn new(policy: RetryPolicy) -> Self {
         Self {
             policy,
@@ -113,6 +114,7 @@ impl Machine {
 
     /// Starts the first attempt at `start` (from [`start_time`]), so that a loop can read the
     /// time before its first attempt and build the machine only if that attempt fails.
+    #[inline]
     pub(crate) fn start_at(&mut self, start: Option<Instant>) {
         self.num = 1;
         // A deadline beyond what `Instant` can hold is no deadline at all.
@@ -123,6 +125,7 @@ impl Machine {
     }
 
     /// Sets the loop's own nested-retry suppression (`None`: the process-wide setting).
+    #[inline]
     pub(crate) fn set_suppress_nested(&mut self, choice: Option<bool>) {
         self.suppress_nested = choice;
     }
@@ -133,6 +136,7 @@ impl Machine {
     }
 
     /// Attaches a shared retry budget.
+    #[inline]
     pub(crate) fn set_budget(&mut self, budget: Option<RetryBudget>) {
         self.budget = budget;
     }
@@ -143,6 +147,7 @@ impl Machine {
     }
 
     /// The current attempt succeeded: refills the budget, if any.
+    #[inline]
     pub(crate) fn on_success(&self) {
         if let Some(budget) = &self.budget {
             budget.on_success(self.paid);
@@ -173,6 +178,7 @@ impl Machine {
         self.waited
     }
 
+    #[inline]
     fn mode(&mut self) -> Mode {
         *self.mode.get_or_insert_with(testing::mode)
     }
@@ -181,6 +187,7 @@ impl Machine {
     ///
     /// `decide` (the user's `on` predicate) is not called when retrying is switched off; `now` is
     /// called only when a deadline must be checked.
+    #[inline]
     pub(crate) fn on_failure(
         &mut self,
         decide: impl FnOnce() -> Decision,

@@ -71,6 +71,7 @@ impl Default for RetryPolicy {
 
 impl RetryPolicy {
     /// The default policy (see the [type-level docs](Self#default)).
+    #[inline]
     pub const fn new() -> Self {
         Self {
             attempts: NonZeroU32::new(10),
@@ -86,6 +87,7 @@ impl RetryPolicy {
     }
 
     /// Makes at most `attempts` calls, the first one included. `0` behaves as `1`.
+    #[inline]
     pub const fn attempts(mut self, attempts: u32) -> Self {
         self.attempts = match NonZeroU32::new(attempts) {
             Some(n) => Some(n),
@@ -96,6 +98,7 @@ impl RetryPolicy {
 
     /// Removes the limit on the number of attempts: only the timeout (if any) and the `on`
     /// predicate end the loop.
+    #[inline]
     pub const fn unlimited_attempts(mut self) -> Self {
         self.attempts = None;
         self
@@ -106,18 +109,21 @@ impl RetryPolicy {
     ///
     /// The loop never starts a wait that would end at or after the deadline: it gives up at once
     /// with the last error instead. A zero timeout therefore means exactly one attempt.
+    #[inline]
     pub const fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
     }
 
     /// Removes the total time budget: only the attempts limit and the `on` predicate end the loop.
+    #[inline]
     pub const fn no_timeout(mut self) -> Self {
         self.timeout = None;
         self
     }
 
     /// Sets the exponential part of the first wait.
+    #[inline]
     pub const fn wait_initial(mut self, wait: Duration) -> Self {
         self.wait_initial = wait;
         self
@@ -127,12 +133,14 @@ impl RetryPolicy {
     ///
     /// Waits requested by the `on` predicate itself (a [`Duration`] or
     /// [`Decision::RetryAfter`](crate::Decision::RetryAfter)) are not capped.
+    #[inline]
     pub const fn wait_max(mut self, wait: Duration) -> Self {
         self.wait_max = wait;
         self
     }
 
     /// Sets the upper bound of the uniform random jitter added to each wait (zero turns it off).
+    #[inline]
     pub const fn wait_jitter(mut self, jitter: Duration) -> Self {
         self.wait_jitter = jitter;
         self
@@ -146,6 +154,7 @@ impl RetryPolicy {
     /// `stamina: wait_exp_base must be a finite number >= 1, got {base}`. Use
     /// [`try_wait_exp_base`](Self::try_wait_exp_base) for values that come from outside.
     #[track_caller]
+    #[inline]
     pub fn wait_exp_base(self, base: f64) -> Self {
         match self.try_wait_exp_base(base) {
             Ok(policy) => policy,
@@ -166,6 +175,7 @@ impl RetryPolicy {
     /// let err = RetryPolicy::new().try_wait_exp_base(0.5).unwrap_err();
     /// assert_eq!(err.to_string(), "wait_exp_base must be a finite number >= 1, got 0.5");
     /// ```
+    #[inline]
     pub fn try_wait_exp_base(mut self, base: f64) -> Result<Self, ConfigError> {
         if base.is_finite() && base >= 1.0 {
             self.wait_exp_base = base;
@@ -178,6 +188,7 @@ impl RetryPolicy {
     /// Chooses how the waits are randomised: [`Jitter::Additive`] (Python stamina's, the default),
     /// [`Jitter::Full`], [`Jitter::Equal`] or [`Jitter::Decorrelated`]. See [`Jitter`] for the
     /// formulas and the order of cap and jitter.
+    #[inline]
     pub const fn jitter(mut self, jitter: Jitter) -> Self {
         self.jitter = jitter;
         self
@@ -207,6 +218,7 @@ impl RetryPolicy {
     /// assert_eq!(calls, 1);
     /// assert!(clock.sleeps().is_empty());
     /// ```
+    #[inline]
     pub const fn retry_after_max(mut self, ceiling: Duration) -> Self {
         self.retry_after_max = Some(ceiling);
         self
@@ -214,12 +226,14 @@ impl RetryPolicy {
 
     /// Seeds the random number generator used for the jitter, so that the sequence of waits is
     /// the same on every run (for tests and simulations). By default every loop draws a fresh seed.
+    #[inline]
     pub const fn seed(mut self, seed: u64) -> Self {
         self.seed = Some(seed);
         self
     }
 
     /// The attempts limit, `None` if unlimited.
+    #[inline]
     pub const fn get_attempts(&self) -> Option<u32> {
         match self.attempts {
             Some(n) => Some(n.get()),
@@ -228,41 +242,49 @@ impl RetryPolicy {
     }
 
     /// The total time budget, `None` if there is none.
+    #[inline]
     pub const fn get_timeout(&self) -> Option<Duration> {
         self.timeout
     }
 
     /// The exponential part of the first wait.
+    #[inline]
     pub const fn get_wait_initial(&self) -> Duration {
         self.wait_initial
     }
 
     /// The cap on computed waits.
+    #[inline]
     pub const fn get_wait_max(&self) -> Duration {
         self.wait_max
     }
 
     /// The upper bound of the jitter.
+    #[inline]
     pub const fn get_wait_jitter(&self) -> Duration {
         self.wait_jitter
     }
 
     /// The growth factor of the exponential part.
+    #[inline]
     pub const fn get_wait_exp_base(&self) -> f64 {
         self.wait_exp_base
     }
 
     /// The jitter family.
+    #[inline]
     pub const fn get_jitter(&self) -> Jitter {
         self.jitter
     }
 
     /// The ceiling on waits asked for by the `on` predicate, `None` if there is none.
+    #[inline]
     pub const fn get_retry_after_max(&self) -> Option<Duration> {
         self.retry_after_max
     }
 
     /// The jitter seed, `None` if every loop draws its own.
+    #[inline]
     pub const fn get_seed(&self) -> Option<u64> {
         self.seed
     }

@@ -166,13 +166,18 @@ impl<E: From<AttemptTimedOut>> AttemptTimeoutMode<E> for AttemptTimeout {
 }
 
 /// Awaits `future` as one attempt: as is without an attempt timeout, otherwise cancelled (dropped)
-/// after the timeout or at `deadline`, whichever comes first.
-pub(crate) async fn run_attempt<T, E, M, S, Fut>(
+/// after the timeout or at `deadline`, whichever comes first. The output says whether the attempt
+/// timed out.
+///
+/// A plain function returning a hand-written future, not an `async fn`: the arguments of an
+/// `async fn` stay in its state next to the locals made from them, which would hold the user's
+/// future twice in every loop's future.
+pub(crate) fn run_attempt<T, E, M, S, Fut>(
     mode: &M,
     sleeper: &S,
     deadline: Option<Instant>,
     future: Fut,
-) -> (Result<T, E>, bool)
+) -> RunAttempt<Fut, S::Sleep, E>
 where
     M: AttemptTimeoutMode<E>,
     S: Sleeper,
@@ -181,43 +186,57 @@ where
     // Loops started by the attempt see themselves nested.
     let future = nesting::InAttemptFuture::new(future);
     let Some((timeout, timed_out)) = mode.limit() else {
-        return (future.await, false);
+        return RunAttempt {
+            future,
+            sleep: None,
+            limit: None,
+        };
     };
     // The deadline is ignored in testing mode, as `remaining` says; the attempt timeout is not.
     let after = match machine::remaining(deadline, || sleeper.now()) {
         Some(left) => left.min(timeout),
         None => timeout,
     };
-    let limited = Limited {
+    RunAttempt {
         future,
-        sleep: sleeper.sleep(after),
-    };
-    match limited.await {
-        Some(result) => (result, false),
-        None => (Err(timed_out(AttemptTimedOut { after })), true),
+        sleep: Some(sleeper.sleep(after)),
+        limit: Some((after, timed_out)),
     }
 }
 
 pin_project! {
-    /// `future`'s output, or `None` once `sleep` completes first.
-    struct Limited<F, S> {
+    /// One attempt's future, raced against its timeout's sleep when there is one: the
+    /// attempt's output and `false`, or `AttemptTimedOut` converted into `E` and `true` once the
+    /// sleep completes first.
+    #[must_use = "futures do nothing unless you `.await` or poll them"]
+    pub(crate) struct RunAttempt<F, S, E> {
         #[pin]
-        future: F,
+        future: nesting::InAttemptFuture<F>,
         #[pin]
-        sleep: S,
+        sleep: Option<S>,
+        limit: Option<(Duration, fn(AttemptTimedOut) -> E)>,
     }
 }
 
-impl<F: Future, S: Future<Output = ()>> Future for Limited<F, S> {
-    type Output = Option<F::Output>;
+impl<T, E, F, S> Future for RunAttempt<F, S, E>
+where
+    F: Future<Output = Result<T, E>>,
+    S: Future<Output = ()>,
+{
+    type Output = (Result<T, E>, bool);
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         // The attempt goes first: an attempt that finishes as time runs out still counts.
         if let Poll::Ready(output) = this.future.poll(cx) {
-            return Poll::Ready(Some(output));
+            return Poll::Ready((output, false));
         }
-        this.sleep.poll(cx).map(|()| None)
+        match (this.sleep.as_pin_mut(), *this.limit) {
+            (Some(sleep), Some((after, timed_out))) => sleep
+                .poll(cx)
+                .map(|()| (Err(timed_out(AttemptTimedOut { after })), true)),
+            _ => Poll::Pending,
+        }
     }
 }
 
@@ -227,18 +246,22 @@ mod tests {
     use futures::executor::block_on;
     use std::future::{pending, ready};
 
+    fn limited<F>(future: F) -> RunAttempt<F, std::future::Ready<()>, AttemptTimedOut> {
+        RunAttempt {
+            future: nesting::InAttemptFuture::new(future),
+            sleep: Some(ready(())),
+            limit: Some((Duration::from_secs(1), |e| e)),
+        }
+    }
+
     #[test]
     fn the_attempt_wins_a_tie_with_the_timer() {
-        let limited = Limited {
-            future: ready(5),
-            sleep: ready(()),
-        };
-        assert_eq!(block_on(limited), Some(5));
-        let limited = Limited {
-            future: pending::<u8>(),
-            sleep: ready(()),
-        };
-        assert_eq!(block_on(limited), None);
+        assert_eq!(block_on(limited(ready(Ok(5)))), (Ok(5), false));
+        let after = Duration::from_secs(1);
+        assert_eq!(
+            block_on(limited(pending::<Result<u8, _>>())),
+            (Err(AttemptTimedOut { after }), true)
+        );
     }
 
     #[test]

@@ -8,7 +8,11 @@ use std::hint::black_box;
 use std::io;
 use std::time::Duration;
 
-use stamina::{RetryBudget, RetryPolicy, RetryingCaller, retry_context};
+use futures::executor::block_on;
+use stamina::testing::FakeSleeper;
+use stamina::{
+    AsyncRetryingCaller, RetryBudget, RetryPolicy, RetryingCaller, Sleeper, retry_context,
+};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
 #[global_allocator]
@@ -37,6 +41,40 @@ fn flaky(failures: u32) -> impl FnMut() -> io::Result<u32> {
     }
 }
 
+/// A sleeper that never sleeps and allocates nothing.
+#[derive(Clone, Copy, Debug)]
+struct NoSleep;
+
+impl Sleeper for NoSleep {
+    type Sleep = std::future::Ready<()>;
+
+    fn sleep(&self, _: Duration) -> Self::Sleep {
+        std::future::ready(())
+    }
+
+    fn now(&self) -> std::time::Instant {
+        std::time::Instant::now()
+    }
+}
+
+/// The async [`flaky`].
+fn flaky_async(failures: u32) -> impl FnMut() -> std::future::Ready<io::Result<u32>> {
+    let mut sync = flaky(failures);
+    move || std::future::ready(sync())
+}
+
+#[cfg(feature = "macros")]
+#[stamina::retry(on = always)]
+fn attributed(x: u32) -> io::Result<u32> {
+    Ok(black_box(x))
+}
+
+#[cfg(feature = "macros")]
+#[stamina::retry(on = always, timeout = None)]
+fn attributed_no_timeout(x: u32) -> io::Result<u32> {
+    Ok(black_box(x))
+}
+
 #[test]
 fn allocation_counts_and_sizes() {
     const ZERO_WAITS: RetryPolicy = RetryPolicy::new()
@@ -57,6 +95,59 @@ fn allocation_counts_and_sizes() {
     assert_eq!(allocations(|| drop(no_timeout.call(always, flaky(0)))), 0);
     assert_eq!(allocations(|| drop(bound.call(flaky(0)))), 0);
 
+    // The attribute: a caller built in place, nothing on the heap.
+    #[cfg(feature = "macros")]
+    {
+        assert_eq!(allocations(|| drop(attributed(7))), 0);
+        assert_eq!(allocations(|| drop(attributed_no_timeout(7))), 0);
+    }
+
+    // Async callers, driven by `block_on` (warmed up: its waker is made once per thread).
+    let sleeper = FakeSleeper::new();
+    let async_caller = AsyncRetryingCaller::new().sleeper(sleeper.clone());
+    let async_no_timeout = AsyncRetryingCaller::new()
+        .no_timeout()
+        .sleeper(sleeper.clone());
+    let async_bound = AsyncRetryingCaller::new()
+        .sleeper(sleeper.clone())
+        .on(always);
+    let _ = block_on(async_caller.call(always, flaky_async(0)));
+    assert_eq!(
+        allocations(|| drop(block_on(async_caller.call(always, flaky_async(0))))),
+        0
+    );
+    assert_eq!(
+        allocations(|| drop(block_on(async_no_timeout.call(always, flaky_async(0))))),
+        0
+    );
+    assert_eq!(
+        allocations(|| drop(block_on(async_bound.call(flaky_async(0))))),
+        0
+    );
+
+    // Async attempt streams: the state shared with the guards, once per loop.
+    fn stream_loop<S: Sleeper>(sleeper: S, policy: RetryPolicy, failures: u32) {
+        block_on(async move {
+            let mut op = flaky_async(failures);
+            let mut attempts = retry_context(always)
+                .policy(policy)
+                .into_stream_with(sleeper);
+            while let Some(attempt) = attempts.next().await {
+                if attempt.run(&mut op).await.unwrap().is_some() {
+                    break;
+                }
+            }
+        });
+    }
+    let sleeper2 = sleeper.clone();
+    assert_eq!(
+        allocations(|| stream_loop(sleeper2, RetryPolicy::new(), 0)),
+        1
+    );
+    let sleeper2 = sleeper.clone();
+    let no_timeout = RetryPolicy::new().no_timeout();
+    assert_eq!(allocations(|| stream_loop(sleeper2, no_timeout, 0)), 1);
+
     // Retries allocate nothing in the loop itself; instrumentation is the hooks' business (the
     // built-in metrics hook builds its label set per retry), so it is off for these counts.
     stamina::set_on_retry_hooks([]);
@@ -74,6 +165,15 @@ fn allocation_counts_and_sizes() {
     };
     assert_eq!(allocations(|| guard_loop(RetryPolicy::new(), 0)), 1);
     assert_eq!(allocations(|| guard_loop(ZERO_WAITS, 5)), 1);
+    // Async loops on a sleeper that allocates nothing (the fake one logs its sleeps in a `Vec`):
+    // the caller allocates nothing; the stream adds its sleep future's box at the first wait,
+    // reused for the next ones.
+    let async_zero = AsyncRetryingCaller::from_policy(ZERO_WAITS).sleeper(NoSleep);
+    assert_eq!(
+        allocations(|| drop(block_on(async_zero.call(always, flaky_async(3))))),
+        0
+    );
+    assert_eq!(allocations(|| stream_loop(NoSleep, ZERO_WAITS, 5)), 2);
     stamina::instrument::reset_on_retry_hooks();
     assert_eq!(allocations(|| guard_loop(RetryPolicy::new(), 0)), 1);
 
@@ -82,4 +182,16 @@ fn allocation_counts_and_sizes() {
     assert_eq!(std::mem::size_of::<RetryPolicy>(), 112);
     assert_eq!(std::mem::size_of::<RetryingCaller>(), 176);
     assert_eq!(std::mem::size_of::<RetryBudget>(), 8);
+
+    // The async caller's future holds the attempt's future once, plus a fixed 360 bytes (with an
+    // 8-byte error and a sleeper whose sleep is empty): the retry state machine (232 bytes, made
+    // at the first failure but kept in place), the start and deadline, the last error, the
+    // hooks' guards and the call's name kept over a wait, the references to the caller and
+    // predicate, and the state tags. A sleep future lives where the attempt's future did.
+    let user_future = || std::future::ready(Ok::<[u8; 256], io::Error>([0; 256]));
+    let user = std::mem::size_of_val(&user_future());
+    let call = async_caller.call(always, user_future);
+    assert_eq!(std::mem::size_of_val(&call) - user, 360);
+    let bound_call = async_bound.call(user_future);
+    assert_eq!(std::mem::size_of_val(&bound_call) - user, 360);
 }

@@ -384,7 +384,7 @@ where
                 drop(error);
                 sleeper.sleep(retry.wait).await;
                 // The hooks' guards live over the wait and end right before the next attempt.
-                drop(guards);
+                guards.end();
                 machine.next_attempt();
             }
             Step::GiveUp(give_up) => {

@@ -58,11 +58,13 @@ pub struct RetryingCaller<C = SystemClock> {
 
 impl RetryingCaller {
     /// A caller with the [default configuration](RetryPolicy#default).
+    #[inline]
     pub const fn new() -> Self {
         Self::from_policy(RetryPolicy::new())
     }
 
     /// A caller with `policy`'s configuration.
+    #[inline]
     pub const fn from_policy(policy: RetryPolicy) -> Self {
         Self {
             policy,
@@ -258,7 +260,7 @@ where
                 drop(error);
                 clock.sleep(retry.wait);
                 // The hooks' guards live over the wait and end right before the next attempt.
-                drop(guards);
+                guards.end();
                 machine.next_attempt();
             }
             Step::GiveUp(give_up) => {

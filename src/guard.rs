@@ -43,6 +43,31 @@ impl Extras {
         machine
     }
 
+    /// A caller's loop decided `retry` after `error`: calls the hooks, whose guards the loop keeps
+    /// over the wait. Unnamed callers are named after the called function's type `F`.
+    #[inline]
+    pub(crate) fn retry_scheduled<F, E: fmt::Debug>(
+        &self,
+        name: Option<&Name>,
+        retry: &machine::Retry,
+        error: &E,
+    ) -> Guards {
+        instrument::retry_scheduled(&Name::for_call::<F>(name), retry, error, &self.hooks)
+    }
+
+    /// A caller's loop ends with `error` for `give_up`: tells the hooks' give-up handlers.
+    pub(crate) fn gave_up<F, E: fmt::Debug>(
+        &self,
+        name: Option<&Name>,
+        machine: &Machine,
+        give_up: machine::GiveUp,
+        error: &E,
+    ) {
+        let name = Name::for_call::<F>(name);
+        let (attempts, waited) = (machine.num(), machine.waited());
+        instrument::gave_up(&name, give_up, attempts, waited, error, &self.hooks);
+    }
+
     /// Adds the settings that are set to a `Debug` struct.
     pub(crate) fn debug_fields(&self, d: &mut fmt::DebugStruct<'_, '_>) {
         if let Some(budget) = &self.budget {

@@ -34,6 +34,17 @@ impl Name {
     }
 }
 
+impl Name {
+    /// The name of a call of `F`: the given one, else the type of `F` (for a closure, the path of
+    /// the function that contains it).
+    pub(crate) fn for_call<F>(given: Option<&Name>) -> Cow<'_, Name> {
+        match given {
+            Some(name) => Cow::Borrowed(name),
+            None => Cow::Owned(Name::Static(std::any::type_name::<F>())),
+        }
+    }
+}
+
 impl fmt::Display for Name {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

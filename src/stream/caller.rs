@@ -6,7 +6,6 @@ use std::future::Future;
 use std::time::Duration;
 
 use crate::guard::{Extras, extras_setters};
-use crate::instrument;
 use crate::machine::{self, Step};
 use crate::name::Name;
 use crate::policy::policy_setters;
@@ -378,9 +377,8 @@ where
         }
         match machine.on_failure(|| on.decide(&error), || sleeper.now()) {
             Step::Retry(retry) => {
-                let name = caller.call_name::<F>();
-                let guards =
-                    instrument::retry_scheduled(&name, &retry, &error, &caller.extras.hooks);
+                let extras = &caller.extras;
+                let guards = extras.retry_scheduled::<F, E>(caller.name.as_ref(), &retry, &error);
                 drop(error);
                 sleeper.sleep(retry.wait).await;
                 // The hooks' guards live over the wait and end right before the next attempt.
@@ -388,16 +386,10 @@ where
                 machine.next_attempt();
             }
             Step::GiveUp(give_up) => {
-                let name = caller.call_name::<F>();
-                let (attempts, waited) = (machine.num(), machine.waited());
-                instrument::gave_up(
-                    &name,
-                    give_up,
-                    attempts,
-                    waited,
-                    &error,
-                    &caller.extras.hooks,
-                );
+                let name = caller.name.as_ref();
+                caller
+                    .extras
+                    .gave_up::<F, E>(name, &machine, give_up, &error);
                 return Err(error);
             }
         }
@@ -408,15 +400,5 @@ where
             }
             (Err(error), timed_out) => (error, timed_out),
         };
-    }
-}
-
-impl<S, M> AsyncRetryingCaller<S, M> {
-    /// The name of a call of `F`: the given one, else the type of `F`.
-    fn call_name<F>(&self) -> Cow<'_, Name> {
-        match &self.name {
-            Some(name) => Cow::Borrowed(name),
-            None => Cow::Owned(Name::Static(std::any::type_name::<F>())),
-        }
     }
 }

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use crate::guard::{Extras, extras_setters};
-use crate::instrument::{self, IntoRetryGuard, OnRetryHook, RetryDetails};
+use crate::instrument::{IntoRetryGuard, OnRetryHook, RetryDetails};
 use crate::machine::{self, Step};
 use crate::name::Name;
 use crate::nesting;
@@ -254,9 +254,8 @@ where
     loop {
         match machine.on_failure(|| on.decide(&error), || clock.now()) {
             Step::Retry(retry) => {
-                let name = caller.call_name::<F>();
-                let guards =
-                    instrument::retry_scheduled(&name, &retry, &error, &caller.extras.hooks);
+                let extras = &caller.extras;
+                let guards = extras.retry_scheduled::<F, E>(caller.name.as_ref(), &retry, &error);
                 drop(error);
                 clock.sleep(retry.wait);
                 // The hooks' guards live over the wait and end right before the next attempt.
@@ -264,16 +263,10 @@ where
                 machine.next_attempt();
             }
             Step::GiveUp(give_up) => {
-                let name = caller.call_name::<F>();
-                let (attempts, waited) = (machine.num(), machine.waited());
-                instrument::gave_up(
-                    &name,
-                    give_up,
-                    attempts,
-                    waited,
-                    &error,
-                    &caller.extras.hooks,
-                );
+                let name = caller.name.as_ref();
+                caller
+                    .extras
+                    .gave_up::<F, E>(name, &machine, give_up, &error);
                 return Err(error);
             }
         }
@@ -284,15 +277,5 @@ where
             }
             Err(error) => error,
         };
-    }
-}
-
-impl<C> RetryingCaller<C> {
-    /// The name of a call of `F`: the given one, else the type of `F`.
-    fn call_name<F>(&self) -> Cow<'_, Name> {
-        match &self.name {
-            Some(name) => Cow::Borrowed(name),
-            None => Cow::Owned(Name::Static(std::any::type_name::<F>())),
-        }
     }
 }

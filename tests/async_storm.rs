@@ -167,3 +167,34 @@ fn dropping_a_stream_mid_wait_drops_the_hook_guard_once() {
     drop(attempts);
     assert_eq!(dropped.load(Ordering::SeqCst), 1);
 }
+
+#[cfg(feature = "tokio")]
+#[tokio::test(start_paused = true)]
+async fn dropping_a_caller_future_mid_wait_drops_the_hook_guard_once() {
+    struct Counted(Arc<AtomicU32>);
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let dropped = Arc::new(AtomicU32::new(0));
+    let d = Arc::clone(&dropped);
+    let caller = AsyncRetryingCaller::new()
+        .wait_initial(Duration::from_secs(1))
+        .wait_jitter(Duration::ZERO)
+        .on_retry(move |_: &stamina::RetryDetails<'_>| RetryGuard::new(Counted(Arc::clone(&d))));
+    let calls = AtomicU32::new(0);
+    let call = caller.call(always, || {
+        calls.fetch_add(1, Ordering::SeqCst);
+        async { Err::<(), _>(Error::Down) }
+    });
+    // The first attempt fails at once; the call is then cut 500 ms into its 1 s wait.
+    let cut = tokio::time::timeout(Duration::from_millis(500), call).await;
+    assert!(cut.is_err());
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(dropped.load(Ordering::SeqCst), 1);
+    // Nothing was left running: time passing changes nothing.
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(dropped.load(Ordering::SeqCst), 1);
+}

@@ -15,6 +15,7 @@ use crate::{Clock, RetryOn, RetryPolicy, SystemClock};
 
 mod caller;
 
+pub(crate) use caller::call;
 pub use caller::{BoundRetryingCaller, RetryingCaller};
 
 /// Starts a retry loop that retries on the errors for which `on` says so.

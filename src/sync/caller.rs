@@ -143,7 +143,14 @@ impl<C: Clock> RetryingCaller<C> {
         On: RetryOn<E>,
         F: FnMut() -> Result<T, E>,
     {
-        call(self, &on, f)
+        call(
+            &self.policy,
+            &self.clock,
+            self.name.as_ref(),
+            &self.extras,
+            &on,
+            f,
+        )
     }
 }
 
@@ -183,7 +190,16 @@ impl<On, C: Clock> BoundRetryingCaller<On, C> {
         On: RetryOn<E>,
         F: FnMut() -> Result<T, E>,
     {
-        call(&self.caller, &self.on, f)
+        let caller = &self.caller;
+        let name = caller.name.as_ref();
+        call(
+            &caller.policy,
+            &caller.clock,
+            name,
+            &caller.extras,
+            &self.on,
+            f,
+        )
     }
 
     /// Adds a hook of this caller's own (see [`RetryingCaller::on_retry`]).
@@ -233,29 +249,34 @@ impl<On, C> fmt::Debug for BoundRetryingCaller<On, C> {
 /// the clock (only with a timeout) and calls `f`; the machine is built on the first failure, and
 /// nothing is allocated at all.
 #[inline]
-fn call<T, E, On, C, F>(caller: &RetryingCaller<C>, on: &On, mut f: F) -> Result<T, E>
+pub(crate) fn call<T, E, On, C, F>(
+    policy: &RetryPolicy,
+    clock: &C,
+    name: Option<&Name>,
+    extras: &Extras,
+    on: &On,
+    mut f: F,
+) -> Result<T, E>
 where
     E: fmt::Debug,
     On: RetryOn<E>,
     C: Clock,
     F: FnMut() -> Result<T, E>,
 {
-    let clock = &caller.clock;
-    let start = machine::start_time(&caller.policy, || clock.now());
+    let start = machine::start_time(policy, || clock.now());
     let mut error = match nesting::in_attempt(&mut f) {
         Ok(value) => {
-            machine::first_attempt_succeeded(caller.extras.budget.as_ref());
+            machine::first_attempt_succeeded(extras.budget.as_ref());
             return Ok(value);
         }
         Err(error) => error,
     };
-    let mut machine = caller.extras.machine(caller.policy);
+    let mut machine = extras.machine(*policy);
     machine.start_at(start);
     loop {
         match machine.on_failure(|| on.decide(&error), || clock.now()) {
             Step::Retry(retry) => {
-                let extras = &caller.extras;
-                let guards = extras.retry_scheduled::<F, E>(caller.name.as_ref(), &retry, &error);
+                let guards = extras.retry_scheduled::<F, E>(name, &retry, &error);
                 drop(error);
                 clock.sleep(retry.wait);
                 // The hooks' guards live over the wait and end right before the next attempt.
@@ -263,10 +284,7 @@ where
                 machine.next_attempt();
             }
             Step::GiveUp(give_up) => {
-                let name = caller.name.as_ref();
-                caller
-                    .extras
-                    .gave_up::<F, E>(name, &machine, give_up, &error);
+                extras.gave_up::<F, E>(name, &machine, give_up, &error);
                 return Err(error);
             }
         }

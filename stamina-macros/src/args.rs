@@ -28,6 +28,8 @@ pub(crate) struct Args {
     pub(crate) name: Option<Expr>,
     /// Setter calls (`.attempts(3)`, `.timeout(..)`), in the order the keys were written.
     pub(crate) setters: Vec<TokenStream>,
+    /// The `budget` expression, applied to the caller (not part of the policy).
+    pub(crate) budget: Option<Expr>,
 }
 
 struct KeyValue {
@@ -65,6 +67,7 @@ impl Parse for Args {
         let mut on = None;
         let mut name = None;
         let mut setters = Vec::new();
+        let mut budget = None;
         for KeyValue { key, value } in pairs {
             let key_name = key.to_string();
             if !KEYS.contains(&key_name.as_str()) {
@@ -97,7 +100,10 @@ impl Parse for Args {
                     name = Some(value);
                     continue;
                 }
-                "budget" => Ok(quote_spanned!(value.span()=> .budget(&(#value)))),
+                "budget" => {
+                    budget = Some(value);
+                    continue;
+                }
                 "attempts" => attempts(&value),
                 "timeout" => timeout(&key, &value),
                 "wait_exp_base" => wait_exp_base(&value),
@@ -117,7 +123,12 @@ impl Parse for Args {
         }
         match (errors.0, on) {
             (Some(errors), _) => Err(errors),
-            (None, Some(on)) => Ok(Self { on, name, setters }),
+            (None, Some(on)) => Ok(Self {
+                on,
+                name,
+                setters,
+                budget,
+            }),
             (None, None) => unreachable!("a missing `on` is an error"),
         }
     }

@@ -86,17 +86,29 @@ fn expand(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
         }
     }
 
-    let Args { on, name, setters } = args;
+    let Args {
+        on,
+        name,
+        setters,
+        budget,
+    } = args;
     let fn_name = function.sig.ident.to_string();
     let name = match name {
         Some(name) => quote!(#name),
         None => quote!(::core::concat!(::core::module_path!(), "::", #fn_name)),
     };
     let on = annotate_on(on, &ret);
-    let caller = quote! {
-        ::stamina::__private::RetryingCaller::new()
-            .name(#name)
-            #(#setters)*
+    // The settings are `RetryPolicy` setters (`const fn`s on literals fold away); the budget goes
+    // to the caller.
+    let policy = quote! {
+        ::stamina::RetryPolicy::new() #(#setters)*
+    };
+    let budget_setter = budget
+        .as_ref()
+        .map(|budget| quote_spanned!(budget.span()=> .budget(&(#budget))));
+    let budget_arg = match &budget {
+        Some(budget) => quote_spanned!(budget.span()=> ::core::option::Option::Some(&(#budget))),
+        None => quote!(::core::option::Option::None),
     };
 
     let (inner_attrs, outer_attrs): (Vec<_>, Vec<_>) = function
@@ -108,9 +120,9 @@ fn expand(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
     let stmts = &function.block.stmts;
     let body = if is_async {
         let caller = quote! {
-            ::stamina::AsyncRetryingCaller::new()
+            ::stamina::AsyncRetryingCaller::from_policy(#policy)
                 .name(#name)
-                #(#setters)*
+                #budget_setter
         };
         let ret_var = Ident::new("__stamina_ret", Span::mixed_site());
         quote! {
@@ -127,7 +139,9 @@ fn expand(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
     } else {
         quote! {
             ::stamina::__private::call(
-                #caller,
+                #policy,
+                #name,
+                #budget_arg,
                 #on,
                 || -> #ret {
                     #(#per_attempt)*

@@ -36,11 +36,12 @@ fn sync_fn() {
 #[inline]
 pub fn fetch(url: String, client: &Client, log: &mut Vec<u8>) -> Result<u32, Error> {
     ::stamina::__private::call(
-        ::stamina::__private::RetryingCaller::new()
-            .name(::core::concat!(::core::module_path!(), "::", "fetch"))
+        ::stamina::RetryPolicy::new()
             .attempts(3)
             .timeout(::core::time::Duration::new(90, 0))
             .wait_initial(::core::time::Duration::new(0, 250000000)),
+        ::core::concat!(::core::module_path!(), "::", "fetch"),
+        ::core::option::Option::None,
         is_transient,
         || -> Result<u32, Error> {
             let mut url = ::stamina::__private::clone_arg(&url);
@@ -72,10 +73,10 @@ fn async_fn() {
     assert_eq!(
         out,
         r#"async fn get(&self, id: Id) -> io::Result<Vec<u8>> {
-    ::stamina::AsyncRetryingCaller::new()
+    ::stamina::AsyncRetryingCaller::from_policy(
+            ::stamina::RetryPolicy::new().unlimited_attempts().no_timeout(),
+        )
         .name("get")
-        .unlimited_attempts()
-        .no_timeout()
         .call(
             |e: &<io::Result<Vec<u8>> as ::stamina::__private::RetryResult>::Err| {
                 e.is_timeout()
@@ -106,9 +107,9 @@ fn pattern_arguments_are_renamed_and_destructured_per_attempt() {
         out,
         r#"fn f(__stamina_arg0: (u32, u32), _: Token) -> Result<u32, E> {
     ::stamina::__private::call(
-        ::stamina::__private::RetryingCaller::new()
-            .name(::core::concat!(::core::module_path!(), "::", "f"))
-            .wait_exp_base(1.5),
+        ::stamina::RetryPolicy::new().wait_exp_base(1.5),
+        ::core::concat!(::core::module_path!(), "::", "f"),
+        ::core::option::Option::None,
         f,
         || -> Result<u32, E> {
             let (a, b): (u32, u32) = ::stamina::__private::clone_arg(&__stamina_arg0);

@@ -117,11 +117,7 @@ impl Machine {
     #[inline]
     pub(crate) fn start_at(&mut self, start: Option<Instant>) {
         self.num = 1;
-        // A deadline beyond what `Instant` can hold is no deadline at all.
-        self.deadline = match (start, self.policy.get_timeout()) {
-            (Some(start), Some(timeout)) => start.checked_add(timeout),
-            _ => None,
-        };
+        self.deadline = deadline(&self.policy, start);
     }
 
     /// Sets the loop's own nested-retry suppression (`None`: the process-wide setting).
@@ -278,6 +274,13 @@ pub(crate) fn first_attempt_succeeded(budget: Option<&RetryBudget>) {
     if let Some(budget) = budget {
         budget.on_success(0);
     }
+}
+
+/// The deadline of a loop with `policy` whose first attempt started at `start` (from
+/// [`start_time`]); a deadline beyond what `Instant` can hold is no deadline at all.
+#[inline]
+pub(crate) fn deadline(policy: &RetryPolicy, start: Option<Instant>) -> Option<Instant> {
+    start?.checked_add(policy.get_timeout()?)
 }
 
 /// The start time a loop with `policy` needs: `None` (and no clock read) without a timeout.

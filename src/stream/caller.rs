@@ -361,7 +361,7 @@ where
 {
     let (sleeper, mode) = (&caller.sleeper, &caller.mode);
     let start = machine::start_time(&caller.policy, || sleeper.now());
-    let deadline = start.and_then(|start| start.checked_add(caller.policy.get_timeout()?));
+    let deadline = machine::deadline(&caller.policy, start);
     let (mut error, mut timed_out) = match run_attempt(mode, sleeper, deadline, f()).await {
         (Ok(value), _) => {
             machine::first_attempt_succeeded(caller.extras.budget.as_ref());

@@ -198,3 +198,26 @@ async fn dropping_a_caller_future_mid_wait_drops_the_hook_guard_once() {
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     assert_eq!(dropped.load(Ordering::SeqCst), 1);
 }
+
+#[cfg(feature = "tokio")]
+#[tokio::test(start_paused = true)]
+async fn the_tokio_sleeper_takes_any_duration() {
+    use stamina::{Sleeper, TokioSleeper};
+    let forever = TokioSleeper.sleep(Duration::MAX);
+    assert!(
+        tokio::time::timeout(Duration::from_secs(3600), forever)
+            .await
+            .is_err()
+    );
+}
+
+#[cfg(feature = "async-io")]
+#[test]
+fn the_async_io_sleeper_takes_any_duration() {
+    use stamina::{AsyncIoSleeper, Sleeper};
+    let forever = AsyncIoSleeper.sleep(Duration::MAX);
+    let mut forever = std::pin::pin!(forever);
+    let waker = futures::task::noop_waker();
+    let mut cx = std::task::Context::from_waker(&waker);
+    assert!(forever.as_mut().poll(&mut cx).is_pending());
+}

@@ -233,9 +233,12 @@
 //! fields are structured key-values, which a logger with key-value support prints as above.
 //! `callable` is the name given with `.name(..)`, else the call site of [`retry_context`] or, for
 //! callers, the path of the called function. A give-up (`stamina.retries_exhausted`,
-//! `stamina_retries_exhausted_total`) is reported only when a retryable error runs out of
-//! attempts or time, with the [`GiveUpReason`]; errors that are not worth retrying and
-//! deactivated loops report nothing. Nothing runs, allocates or records on the success path.
+//! `stamina_retries_exhausted_total`) is reported when a retryable error ends the loop, with
+//! the [`GiveUpReason`]: attempts or time used up, a server wait beyond
+//! [`RetryPolicy::retry_after_max`], or an empty [`RetryBudget`]. Errors that are not worth
+//! retrying, deactivated loops and suppressed nested loops report nothing. On the success path
+//! no hook runs and nothing is recorded; callers allocate nothing there, and guard loops
+//! allocate the state they share with their guards once per loop.
 //!
 //! Hooks are yours to add or replace: [`set_on_retry_hooks`] sets the process-wide list (an
 //! empty one turns the built-in instrumentation off), and `on_retry` adds a loop's own. A hook

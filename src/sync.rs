@@ -166,7 +166,8 @@ impl<On, C: Clock> IntoIterator for RetryContext<On, C> {
 /// exception, nothing failed, so there is nothing to retry.
 ///
 /// The iterator and its guards share one allocation, made when iteration starts; attempts
-/// allocate nothing.
+/// allocate nothing more with the hooks off (the built-in `log` and `metrics` hooks allocate for
+/// each retry they report).
 #[must_use = "iterators are lazy and do nothing unless consumed"]
 pub struct Attempts<On, C = SystemClock> {
     shared: Arc<Shared<On, C>>,

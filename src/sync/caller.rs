@@ -13,7 +13,10 @@ use crate::{Clock, RetryOn, RetryPolicy, SystemClock};
 
 /// A reusable retry configuration without an `on` predicate: give it one per call.
 ///
-/// Cheap to clone, `Send + Sync` (with a `Send + Sync` clock), and allocation-free on every call.
+/// Cheap to clone and `Send + Sync` (with a `Send + Sync` clock). A call allocates nothing when
+/// its first attempt succeeds, and nothing per retry with the hooks off
+/// ([`set_on_retry_hooks([])`](crate::set_on_retry_hooks) and no hooks of its own); the built-in
+/// `log` and `metrics` hooks allocate for each retry they report.
 /// Bind an `on` predicate with [`on`](Self::on) to get a [`BoundRetryingCaller`].
 ///
 /// # Default
@@ -247,7 +250,7 @@ impl<On, C> fmt::Debug for BoundRetryingCaller<On, C> {
 
 /// The callers' loop: the state machine driven with the user's function. The success path reads
 /// the clock (only with a timeout) and calls `f`; the machine is built on the first failure, and
-/// nothing is allocated at all.
+/// the loop itself allocates nothing (the hooks it calls may).
 #[inline]
 pub(crate) fn call<T, E, On, C, F>(
     policy: &RetryPolicy,

@@ -145,9 +145,11 @@
 //! ```
 //!
 //! The body runs once per attempt, where `return` and `?` end the attempt. The arguments are
-//! evaluated once: `&T` arguments are shared, `&mut T` arguments and `&mut self` are reborrowed
-//! for each attempt, and arguments taken by value are cloned for each attempt, so they must be
-//! `Clone`. Instrumentation names the calls after the function's module path and name.
+//! evaluated once: `&T` arguments are shared, arguments taken by value are cloned for each
+//! attempt, so they must be `Clone`, and on a `fn`, `&mut T` arguments and `&mut self` are
+//! reborrowed for each attempt. On an `async fn` they are a compile error (each attempt's future
+//! must own what it uses): retry such code with a [`retry_context`] stream. Instrumentation
+//! names the calls after the function's module path and name.
 //!
 //! # Attempt guards
 //!

@@ -326,6 +326,7 @@ mod pushback;
 mod sleep;
 mod state;
 mod stream;
+pub mod switches;
 mod sync;
 pub mod testing;
 mod timeout;
@@ -351,10 +352,10 @@ pub use state::RetryState;
 pub use stream::{
     AsyncAttempt, AsyncRetryingCaller, AttemptStream, BoundAsyncRetryingCaller, Next,
 };
+pub use switches::{Testing, get_testing, is_active, is_testing, set_active, set_testing};
 pub use sync::{
     Attempt, Attempts, BoundRetryingCaller, RetryContext, RetryingCaller, retry_context,
 };
-pub use testing::{is_active, is_testing, set_active, set_testing};
 pub use timeout::{AttemptTimedOut, AttemptTimeout, AttemptTimeoutMode, NoAttemptTimeout};
 
 #[cfg(feature = "macros")]

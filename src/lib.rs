@@ -314,6 +314,7 @@
 mod backoff;
 mod budget;
 mod clock;
+mod config;
 mod decision;
 mod guard;
 pub mod instrument;
@@ -323,6 +324,7 @@ mod name;
 pub mod nesting;
 mod policy;
 mod pushback;
+mod setters;
 mod sleep;
 mod state;
 mod stream;
@@ -334,12 +336,13 @@ mod timeout;
 pub use backoff::Jitter;
 pub use budget::RetryBudget;
 pub use clock::{Clock, SystemClock};
+pub use config::ConfigError;
 pub use decision::{Decision, OnCause, RetryOn, find_cause, has_cause, on_cause};
 pub use instrument::{
     GiveUpReason, OnRetryHook, RetryDetails, RetryGuard, get_on_retry_hooks, set_on_retry_hooks,
 };
 pub use nesting::{is_suppressing_nested, set_suppress_nested};
-pub use policy::{ConfigError, RetryPolicy};
+pub use policy::RetryPolicy;
 pub use pushback::{parse_retry_after, retry_after};
 #[doc(hidden)]
 pub use sleep::MaybeSleeper;

@@ -157,7 +157,8 @@
 //! code; [`Attempt::run`] (or [`Attempt::record`]) records the outcome and returns
 //! `Ok(Some(value))` on success, `Ok(None)` when the loop will retry, and the error itself when
 //! the loop ends with it, so `?` passes it on unchanged: no wrapper type. A guard dropped without
-//! an outcome ends the loop as a success does. [`Attempt::num`], [`Attempt::next_wait`] and
+//! an outcome (`break`, say) counts as a success: it ends the loop and refills a shared budget
+//! as a recorded success does. [`Attempt::num`], [`Attempt::next_wait`] and
 //! [`Attempt::remaining`] tell the body where it stands.
 //!
 //! The `on` predicate is mandatory, because retrying on every error is an attractive nuisance:

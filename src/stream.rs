@@ -109,8 +109,8 @@ pin_project! {
     /// It yields the first attempt at once; after an attempt that recorded a retryable failure,
     /// it sleeps on its [`Sleeper`], then yields the next. It ends, and stays ended (it is fused),
     /// after a success, after an error that ends the loop, and after an attempt that was dropped
-    /// without recording an outcome, which counts as a success (as with the sync
-    /// [`Attempts`](crate::Attempts)).
+    /// without recording an outcome, which counts as a success and refills a shared budget as a
+    /// recorded success does (as with the sync [`Attempts`](crate::Attempts)).
     ///
     /// Use its inherent [`next`](Self::next) without importing anything, or use it as a
     /// [`Stream`] with any stream combinators. The stream is [`Unpin`], so `next()` needs no
@@ -303,8 +303,9 @@ impl<On, S: MaybeSleeper, M: fmt::Debug> fmt::Debug for Next<'_, On, S, M> {
 /// its result to [`record`](Self::record)).
 ///
 /// The async mirror of [`Attempt`](crate::Attempt), with the same contract. A guard dropped
-/// without recording an outcome (its `run` future dropped mid-attempt, say) ends the loop as a
-/// success would (see [`AttemptStream`]).
+/// without recording an outcome (its `run` future dropped mid-attempt, say) counts as a
+/// success: it ends the loop and refills a shared budget as a recorded success does (see
+/// [`AttemptStream`]).
 #[must_use = "record the attempt's outcome with `run` or `record`, or the loop ends"]
 pub struct AsyncAttempt<On, S = DefaultSleeper, M = NoAttemptTimeout> {
     guard: Guard<On, S>,

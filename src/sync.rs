@@ -163,7 +163,10 @@ impl<On, C: Clock> IntoIterator for RetryContext<On, C> {
 /// sleeps on the loop's clock, then yields the next. It ends (and stays ended) after a success,
 /// after an error that ends the loop, and after an attempt that was dropped without recording an
 /// outcome, which counts as a success: like leaving a Python `with attempt:` block without an
-/// exception, nothing failed, so there is nothing to retry.
+/// exception, nothing failed, so there is nothing to retry. Such an attempt (dropped, left with
+/// `break`, or still held when the next one is asked for) refills a shared
+/// [`RetryBudget`](crate::RetryBudget) as a recorded success does; an attempt dropped by a
+/// panic ends the loop without counting as a success.
 ///
 /// The iterator and its guards share one allocation, made when iteration starts; attempts
 /// allocate nothing more with the hooks off (the built-in `log` and `metrics` hooks allocate for
@@ -203,8 +206,8 @@ impl<On, C> fmt::Debug for Attempts<On, C> {
 /// One attempt of a retry loop: run the code to retry through [`run`](Self::run) (or pass its
 /// result to [`record`](Self::record)).
 ///
-/// A guard dropped without recording an outcome ends the loop as a success would (see
-/// [`Attempts`]).
+/// A guard dropped without recording an outcome counts as a success: it ends the loop and
+/// refills a shared budget as a recorded success does (see [`Attempts`]).
 #[must_use = "record the attempt's outcome with `run` or `record`, or the loop ends"]
 pub struct Attempt<On, C = SystemClock> {
     guard: Guard<On, C>,

@@ -177,8 +177,9 @@
 //! `Send` when the futures they run are.
 //!
 //! Async loops wait on a [`Sleeper`], which also tells the time, so deadlines follow the
-//! runtime's clock (tokio's paused clock in tests). Without a runtime feature there is no
-//! [`DefaultSleeper`]: using an async loop then fails to compile with a message that says to
+//! runtime's clock (tokio's paused clock in tests). Without a runtime feature, the
+//! [`DefaultSleeper`] is [`EnableTheTokioOrAsyncIoFeatureOrProvideASleeper`], a placeholder that
+//! is not a sleeper: using an async loop with it fails to compile with a message that says to
 //! enable a feature or pass a sleeper of your own.
 //!
 //! An attempt timeout (`attempt_timeout` on [streams](AttemptStream::attempt_timeout) and

@@ -29,7 +29,8 @@ impl<On, C> RetryContext<On, C> {
     /// `let mut attempts = context.into_stream(); while let Some(attempt) = attempts.next().await`.
     /// The stream takes its time from its sleeper, not from a [`clock`](Self::clock).
     ///
-    /// Without the `tokio` or `async-io` feature there is no default sleeper: use
+    /// Without the `tokio` or `async-io` feature the [`DefaultSleeper`] is a placeholder that is
+    /// not a sleeper, so that using the stream fails to compile: use
     /// [`into_stream_with`](Self::into_stream_with).
     ///
     /// ```

@@ -75,7 +75,7 @@ impl RetryState {
     /// The current attempt failed at `now`, and the `on` predicate decided `decision` (`true`,
     /// `false`, a `Duration` or a [`Decision`]): returns how long to wait before the next attempt,
     /// or `None` when the loop ends with this failure (not retryable, attempts or time used up,
-    /// budget empty, switches). After waiting, call [`next_attempt`](Self::next_attempt).
+    /// a wait beyond `retry_after_max`, budget empty, switches, nested-retry suppression). After waiting, call [`next_attempt`](Self::next_attempt).
     pub fn on_failure(&mut self, decision: impl Into<Decision>, now: Instant) -> Option<Duration> {
         let decision = decision.into();
         match self.machine.on_failure(|| decision, || now) {

@@ -407,7 +407,9 @@ impl<On, S: Sleeper, M> AsyncAttempt<On, S, M> {
     ///
     /// # Errors
     ///
-    /// The error of the attempt, when the loop ends with it.
+    /// The error of the attempt, when the loop ends with it: not worth retrying, attempts, time
+    /// or budget used up, a wait beyond `retry_after_max`, retrying switched off, or nested-retry
+    /// suppression (the list is [`Attempt::run`](crate::Attempt::run)'s).
     ///
     /// # Panics
     ///

@@ -28,7 +28,7 @@ pub use caller::{BoundRetryingCaller, RetryingCaller};
 /// |---|---|---|
 /// | `Ok(Some(value))` | the attempt succeeded | ends |
 /// | `Ok(None)` | the attempt failed with an error worth retrying | waits, then yields the next attempt |
-/// | `Err(error)` | the error is not worth retrying, or the attempts or time are used up | ends; `?` passes the error on unchanged |
+/// | `Err(error)` | the error is not worth retrying, or the loop cannot retry (attempts, time or budget used up, a server wait beyond `retry_after_max`, retrying switched off or suppressed; see [`Attempt::run`]) | ends; `?` passes the error on unchanged |
 ///
 /// ```
 /// use std::{io, time::Duration};
@@ -256,11 +256,21 @@ impl<On, C: Clock> Attempt<On, C> {
     ///
     /// Returns `Ok(Some(value))` on success, `Ok(None)` when the error is retryable and another
     /// attempt follows (the error is dropped), and `Err(error)`, unchanged, when the loop ends
-    /// with it: not retryable, attempts used up, or the next wait would cross the deadline.
+    /// with it.
     ///
     /// # Errors
     ///
-    /// The error of `f`, when the loop ends with it.
+    /// The error of `f`, when the loop ends with it, which happens when:
+    ///
+    /// - the `on` predicate says it is not worth retrying;
+    /// - the attempts are used up;
+    /// - the next wait would end at or after the deadline;
+    /// - the predicate asks for a wait beyond
+    ///   [`retry_after_max`](crate::RetryPolicy::retry_after_max);
+    /// - the shared [`budget`](RetryContext::budget) cannot pay for another retry;
+    /// - retrying is switched off ([`set_active(false)`](crate::set_active));
+    /// - the loop runs inside another loop's attempt with
+    ///   [nested-retry suppression](crate::nesting) on.
     ///
     /// # Panics
     ///

@@ -194,8 +194,9 @@ impl<S, M> AsyncRetryingCaller<S, M> {
         }
     }
 
-    /// Calls the future factory `f` until its future succeeds, `on` says its error is not worth
-    /// retrying, or the attempts or time are used up, waiting between attempts on the sleeper.
+    /// Calls the future factory `f` until its future succeeds or the loop ends with its error
+    /// (for the cases, see [`Attempt::run`](crate::Attempt::run)), waiting between attempts on
+    /// the sleeper.
     ///
     /// Dropping the returned future at any point (mid-attempt or mid-wait) cancels the call:
     /// the attempt's future or the sleep is dropped and nothing is left running.

@@ -129,12 +129,15 @@ impl<C> RetryingCaller<C> {
 }
 
 impl<C: Clock> RetryingCaller<C> {
-    /// Calls `f` until it succeeds, `on` says its error is not worth retrying, or the attempts or
-    /// time are used up, waiting between attempts as configured.
+    /// Calls `f` until it succeeds or the loop ends with its error, waiting between attempts as
+    /// configured.
     ///
     /// # Errors
     ///
-    /// The last error of `f`, unchanged.
+    /// The last error of `f`, unchanged, when the loop ends with it: `on` says it is not worth
+    /// retrying, or the loop cannot retry (see [`Attempt::run`](crate::Attempt::run) for every
+    /// case: attempts, time or budget used up, a wait beyond `retry_after_max`, retrying switched
+    /// off or suppressed).
     ///
     /// # Panics
     ///

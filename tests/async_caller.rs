@@ -189,16 +189,29 @@ fn a_hung_attempt_times_out_in_virtual_time() {
 
 #[test]
 fn seeded_callers_repeat_their_jitter() {
-    let waits = || {
+    let policy = |seed| RetryPolicy::new().seed(seed).attempts(4);
+    let waits = |seed| {
         let sleeper = FakeSleeper::new();
-        let caller = AsyncRetryingCaller::from_policy(RetryPolicy::new().seed(7).attempts(4))
-            .sleeper(sleeper.clone());
+        let caller = AsyncRetryingCaller::from_policy(policy(seed)).sleeper(sleeper.clone());
         let _ = run(&caller, u32::MAX);
         sleeper.sleeps()
     };
-    let first = waits();
-    assert_eq!(first.len(), 3);
-    assert_eq!(first, waits());
+    let seven = waits(7);
+    // 100, 200 and 400 ms plus the seed's draws from U(0, 1 s).
+    assert_eq!(
+        seven,
+        [155_360_436, 372_115_854, 1_117_576_129].map(Duration::from_nanos)
+    );
+    assert_eq!(seven, waits(7));
+    assert_ne!(seven, waits(8));
+    // The sync caller draws the same waits from the same seed.
+    let clock = stamina::testing::FakeClock::new();
+    let sync = stamina::RetryingCaller::from_policy(policy(7)).clock(clock.clone());
+    assert_eq!(
+        sync.call(transient, || Err::<(), _>(Error::Transient(0))),
+        Err(Error::Transient(0))
+    );
+    assert_eq!(clock.sleeps(), seven);
 }
 
 #[test]

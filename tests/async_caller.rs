@@ -252,3 +252,90 @@ fn debug_shows_the_configuration() {
         "{debug}"
     );
 }
+
+/// The async callers' own hooks, plain and prepared, bound or not, with a give-up handler.
+#[test]
+fn async_callers_and_bound_callers_call_their_own_hooks() {
+    use stamina::instrument::{GiveUpDetails, OnRetryHook};
+    use std::sync::{Arc, Mutex};
+
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let tagged = |tag: &'static str| {
+        let log = Arc::clone(&log);
+        move |d: &stamina::RetryDetails<'_>| {
+            log.lock().unwrap().push(format!("{tag}{}", d.retry_num()));
+        }
+    };
+    let give_up = {
+        let log = Arc::clone(&log);
+        move |d: &GiveUpDetails<'_>| {
+            log.lock()
+                .unwrap()
+                .push(format!("{} {} {}", d.name(), d.reason(), d.attempts()));
+        }
+    };
+    let sleeper = FakeSleeper::new();
+    let caller = caller(&sleeper)
+        .attempts(3)
+        .name("async")
+        .on_retry(tagged("a"))
+        .on_retry_hook(OnRetryHook::new(tagged("b")).on_give_up(give_up));
+    assert_eq!(run(&caller, u32::MAX), (Err(Error::Transient(3)), 3));
+    let bound = caller
+        .on(transient)
+        .on_retry(tagged("c"))
+        .on_retry_hook(OnRetryHook::new(tagged("d")));
+    let calls = AtomicU32::new(0);
+    let result = block_on(bound.call(|| {
+        let n = calls.fetch_add(1, Ordering::Relaxed) + 1;
+        async move {
+            if n < 2 {
+                Err(Error::Transient(n))
+            } else {
+                Ok(n)
+            }
+        }
+    }));
+    assert_eq!(result, Ok(2));
+    assert_eq!(
+        *log.lock().unwrap(),
+        [
+            "a1",
+            "b1",
+            "a2",
+            "b2",
+            "async attempts_exhausted 3",
+            "a1",
+            "b1",
+            "c1",
+            "d1"
+        ]
+    );
+    assert_eq!(sleeper.sleeps(), ms(&[100, 200, 100]));
+    assert_eq!(sleeper.slept(), Duration::from_millis(400));
+    assert_eq!(sleeper.elapsed(), Duration::from_millis(400));
+}
+
+/// A sleeper behind a reference or an `Arc` is the sleeper itself: its time and sleeps.
+#[test]
+fn sleepers_behind_references_and_arcs() {
+    use stamina::Sleeper;
+    use std::sync::Arc;
+
+    fn waits(sleeper: impl Sleeper) {
+        // 100 ms, then a 200 ms wait would end at 300 ms, after the 250 ms deadline.
+        let caller = AsyncRetryingCaller::new()
+            .wait_jitter(Duration::ZERO)
+            .timeout(Duration::from_millis(250))
+            .sleeper(sleeper);
+        let fails = || async { Err::<(), _>(Error::Fatal) };
+        assert_eq!(
+            block_on(caller.call(|_: &Error| true, fails)),
+            Err(Error::Fatal)
+        );
+    }
+    let sleeper = FakeSleeper::new();
+    waits(&sleeper);
+    waits(Arc::new(sleeper.clone()));
+    assert_eq!(sleeper.sleeps(), ms(&[100, 100]));
+}

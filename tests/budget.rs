@@ -231,3 +231,58 @@ fn a_guard_dropped_without_an_outcome_counts_as_a_success() {
     });
     assert_eq!(budget.available(), 7.0);
 }
+
+#[test]
+fn clones_share_a_budget_and_equal_settings_do_not() {
+    let budget = RetryBudget::quota(10, 5, 10);
+    let clone = budget.clone();
+    assert!(budget.same_as(&clone) && clone.same_as(&budget));
+    assert!(!budget.same_as(&RetryBudget::quota(10, 5, 10)));
+    // What one pays, the other sees.
+    let caller = RetryingCaller::new().budget(&clone).clock(FakeClock::new());
+    let _ = caller.attempts(2).call(always, || failing_call(&mut 0));
+    assert_eq!((budget.available(), budget.capacity()), (5.0, 10.0));
+}
+
+/// `RetryState` driven by hand: waits add up, a retry after a timed-out attempt costs a quota
+/// its timeout cost, a success refunds what the retry before it paid, and an empty budget ends
+/// the loop.
+#[test]
+fn a_hand_driven_state_pays_from_its_budget() {
+    use stamina::{RetryPolicy, RetryState};
+    use std::time::Instant;
+
+    let budget = RetryBudget::quota(15, 5, 10);
+    let start = Instant::now();
+    let policy = RetryPolicy::new().wait_jitter(Duration::ZERO).no_timeout();
+    let mut state = RetryState::new(policy).budget(&budget);
+    assert_eq!((state.attempt(), state.waited()), (0, Duration::ZERO));
+    state.start(start);
+    assert_eq!(
+        state.on_failure(true, start),
+        Some(Duration::from_millis(100))
+    );
+    assert_eq!(budget.available(), 10.0);
+    state.next_attempt();
+    state.mark_timed_out();
+    assert_eq!(
+        state.on_failure(true, start),
+        Some(Duration::from_millis(200))
+    );
+    assert_eq!(budget.available(), 0.0);
+    assert_eq!(state.waited(), Duration::from_millis(300));
+    state.next_attempt();
+    // The attempt after the timeout's retry succeeds: its 10 come back.
+    state.on_success();
+    assert_eq!(budget.available(), 10.0);
+    assert_eq!(state.attempt(), 3);
+    assert_eq!(
+        format!("{state:?}"),
+        "RetryState { attempt: 3, waited: 300ms, .. }"
+    );
+
+    let mut broke = RetryState::new(policy).budget(&RetryBudget::quota(4, 5, 10));
+    broke.start(start);
+    assert_eq!(broke.on_failure(true, start), None);
+    assert_eq!(broke.waited(), Duration::ZERO);
+}

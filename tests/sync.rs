@@ -536,3 +536,24 @@ fn clocks_behind_references_arcs_and_boxes() {
     waits(Box::new(clock.clone()) as Box<dyn Clock>);
     assert_eq!(clock.sleeps(), ms(&[100; 4]));
 }
+
+/// Testing settings read back as set, and a cap keeps a loop's own smaller number of attempts.
+#[test]
+fn testing_settings_read_back_and_a_cap_keeps_fewer_attempts() {
+    assert_eq!(Testing::default(), Testing::new());
+    assert_eq!(
+        (Testing::new().get_attempts(), Testing::new().get_cap()),
+        (1, false)
+    );
+    assert_eq!(Testing::new().attempts(0).get_attempts(), 1);
+    let capped = Testing::new().attempts(5).cap(true);
+    assert_eq!((capped.get_attempts(), capped.get_cap()), (5, true));
+    let _testing = thread_testing(capped);
+    assert_eq!(stamina::testing::get_testing(), Some(capped));
+    let clock = FakeClock::new();
+    let (result, seen) = drive(ctx().attempts(2), &clock, |n| Err(Error::Transient(n)));
+    assert_eq!((result, seen), (Err(Error::Transient(2)), vec![1, 2]));
+    let (_, seen) = drive(ctx().attempts(9), &clock, |n| Err(Error::Transient(n)));
+    assert_eq!(seen, [1, 2, 3, 4, 5]);
+    assert_eq!(clock.sleeps(), [Duration::ZERO; 5]);
+}

@@ -170,6 +170,19 @@ impl<S, M> AsyncRetryingCaller<S, M> {
         }
     }
 
+    /// The attempt timeout: [`NoAttemptTimeout`] until
+    /// [`attempt_timeout`](Self::attempt_timeout) sets an [`AttemptTimeout`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let caller = stamina::AsyncRetryingCaller::new().attempt_timeout(Duration::from_secs(2));
+    /// assert_eq!(caller.get_attempt_timeout().duration(), Duration::from_secs(2));
+    /// ```
+    pub fn get_attempt_timeout(&self) -> &M {
+        &self.mode
+    }
+
     /// Binds an `on` predicate, for a caller that only needs the future factory.
     ///
     /// ```

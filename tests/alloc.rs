@@ -9,7 +9,6 @@ use std::io;
 use std::time::Duration;
 
 use futures::executor::block_on;
-use stamina::testing::FakeSleeper;
 use stamina::{
     AsyncRetryingCaller, RetryBudget, RetryPolicy, RetryingCaller, Sleeper, retry_context,
 };
@@ -103,7 +102,7 @@ fn allocation_counts_and_sizes() {
     }
 
     // Async callers, driven by `block_on` (warmed up: its waker is made once per thread).
-    let sleeper = FakeSleeper::new();
+    let sleeper = NoSleep;
     let async_caller = AsyncRetryingCaller::new().sleeper(sleeper.clone());
     let async_no_timeout = AsyncRetryingCaller::new()
         .no_timeout()

@@ -101,14 +101,14 @@ const CASE: &str = "STAMINA_PANICS_CHILD_CASE";
 /// The user's code panics while the loop holds a guard whose drop panics.
 fn user_panics_while_guards_are_held() {
     let outcome = catch_unwind(|| {
-        for attempt in retry_context(retry_all)
+        let mut attempts = retry_context(retry_all)
             .attempts(3)
             .clock(FakeClock::new())
             .on_retry(hook_with_a_panicking_guard)
-        {
-            assert_eq!(attempt.run(|| Err::<(), _>(Flaky)), Ok(None));
-            panic!("user code failed");
-        }
+            .into_iter();
+        let attempt = attempts.next().unwrap();
+        assert_eq!(attempt.run(|| Err::<(), _>(Flaky)), Ok(None));
+        panic!("user code failed");
     });
     let payload = outcome.unwrap_err();
     assert_eq!(payload.downcast_ref::<&str>(), Some(&"user code failed"));

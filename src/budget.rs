@@ -319,7 +319,15 @@ mod tests {
             RetryBudget::try_throttle(0, 0.1).unwrap_err().to_string(),
             "invalid value \"0\" for max_tokens: expected a number >= 1"
         );
-        for bad in [f64::NAN, f64::INFINITY, -1.0, 0.0, 0.0004, 0.0009, 0.000_999_999] {
+        for bad in [
+            f64::NAN,
+            f64::INFINITY,
+            -1.0,
+            0.0,
+            0.0004,
+            0.0009,
+            0.000_999_999,
+        ] {
             let err = RetryBudget::try_throttle(10, bad).unwrap_err();
             assert_eq!(err.key(), Some("token_ratio"));
         }

@@ -52,7 +52,11 @@ fn a_second_start_and_a_stray_next_attempt_do_nothing() {
     state.start(t0 + Duration::from_secs(10)); // would move the deadline
     state.next_attempt(); // no wait pending
     assert_eq!(state.attempt(), 1);
-    assert_eq!(state.on_failure(true, t0 + ms(950)), None, "deadline from the first start");
+    assert_eq!(
+        state.on_failure(true, t0 + ms(950)),
+        None,
+        "deadline from the first start"
+    );
 }
 
 #[test]
@@ -102,4 +106,23 @@ fn debug_shows_the_phase() {
         format!("{state:?}"),
         "RetryState { attempt: 1, phase: Waiting, waited: 100ms, .. }"
     );
+}
+
+#[test]
+fn testing_mode_keeps_the_retry_after_ceiling() {
+    use stamina::testing::{Testing, thread_testing};
+
+    let _testing = thread_testing(Testing::new().attempts(3));
+    let mut calls = 0;
+    let result = stamina::RetryingCaller::new()
+        .retry_after_max(Duration::from_secs(30))
+        .call(
+            |_: &std::io::Error| Duration::from_secs(60),
+            || {
+                calls += 1;
+                Err::<(), _>(std::io::Error::other("503, come back in a minute"))
+            },
+        );
+    assert!(result.is_err());
+    assert_eq!(calls, 1, "production gives up at once, and so must a test");
 }

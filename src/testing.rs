@@ -24,7 +24,10 @@
 //! ```
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 pub use crate::switches::{
@@ -62,7 +65,8 @@ pub struct FakeClock {
 struct FakeState {
     origin: Instant,
     elapsed: Duration,
-    sleeps: Vec<Duration>,
+    /// Every sleep: the virtual time it began at, and its length.
+    sleeps: Vec<(Duration, Duration)>,
 }
 
 /// Where virtual time stops: 100 years, far below any platform's `Instant` limit.
@@ -103,6 +107,29 @@ impl FakeClock {
 
     /// Every sleep so far, in order.
     pub fn sleeps(&self) -> Vec<Duration> {
+        self.state().sleeps.iter().map(|&(_, d)| d).collect()
+    }
+
+    /// Every sleep so far, in order, with the virtual time (since the clock was made) at which
+    /// it began: `(began, length)`. A test checks with it that no sleep crosses a deadline.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use stamina::testing::FakeClock;
+    ///
+    /// let clock = FakeClock::new();
+    /// let deadline = Duration::from_secs(1);
+    /// let _ = stamina::RetryingCaller::new()
+    ///     .unlimited_attempts()
+    ///     .timeout(deadline)
+    ///     .wait_jitter(Duration::ZERO)
+    ///     .clock(clock.clone())
+    ///     .call(|_: &std::fmt::Error| true, || Err::<(), _>(std::fmt::Error));
+    /// let log = clock.sleep_log();
+    /// assert_eq!(log.len(), 3); // 100, 200 and 400 ms; the next, 800 ms, would cross 1 s
+    /// assert!(log.iter().all(|(began, length)| *began + *length < deadline));
+    /// ```
+    pub fn sleep_log(&self) -> Vec<(Duration, Duration)> {
         self.state().sleeps.clone()
     }
 
@@ -111,7 +138,14 @@ impl FakeClock {
         self.state()
             .sleeps
             .iter()
-            .fold(Duration::ZERO, |sum, d| sum.saturating_add(*d))
+            .fold(Duration::ZERO, |sum, &(_, d)| sum.saturating_add(d))
+    }
+
+    fn record_sleep(&self, duration: Duration) {
+        let mut state = self.state();
+        let began = state.elapsed;
+        state.sleeps.push((began, duration));
+        state.elapsed = state.elapsed.saturating_add(duration).min(FAKE_HORIZON);
     }
 }
 
@@ -122,9 +156,7 @@ impl Clock for FakeClock {
     }
 
     fn sleep(&self, duration: Duration) {
-        let mut state = self.state();
-        state.sleeps.push(duration);
-        state.elapsed = state.elapsed.saturating_add(duration).min(FAKE_HORIZON);
+        self.record_sleep(duration);
     }
 }
 
@@ -133,7 +165,18 @@ impl fmt::Debug for FakeClock {
         let state = self.state();
         f.debug_struct("FakeClock")
             .field("elapsed", &state.elapsed)
-            .field("sleeps", &state.sleeps)
+            .field("sleeps", &Sleeps(&state.sleeps))
+            .finish()
+    }
+}
+
+/// The recorded sleeps' lengths, as `Debug` shows them.
+struct Sleeps<'a>(&'a [(Duration, Duration)]);
+
+impl fmt::Debug for Sleeps<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(_, d)| d))
             .finish()
     }
 }
@@ -142,8 +185,11 @@ impl fmt::Debug for FakeClock {
 /// wait: the async counterpart of [`FakeClock`], usable on any executor.
 ///
 /// Clones share the same virtual time and record, so keep one clone to inspect and hand another
-/// to the loop. Each sleep is recorded and moves virtual time when the loop asks for it; the
-/// returned future is ready on its first poll.
+/// to the loop. A sleep moves virtual time and is recorded when it is first polled, not when it
+/// is made, and its future is ready on that first poll: like a sleep on tokio's paused clock, a
+/// sleep that is made but never awaited (the timer of an attempt timeout, when the attempt ends
+/// first) takes no time, and one that is awaited while nothing else can make progress (a hung
+/// attempt raced against its timeout) ends at once with its full length elapsed.
 ///
 /// ```
 /// use std::time::Duration;
@@ -189,18 +235,52 @@ impl FakeSleeper {
         self.clock.sleeps()
     }
 
+    /// Every sleep so far, in order, with the virtual time it began at (see
+    /// [`FakeClock::sleep_log`]).
+    pub fn sleep_log(&self) -> Vec<(Duration, Duration)> {
+        self.clock.sleep_log()
+    }
+
     /// The sum of every sleep so far (saturating).
     pub fn slept(&self) -> Duration {
         self.clock.slept()
     }
 }
 
+/// The future of a [`FakeSleeper`] sleep: on its first poll it moves virtual time by its length,
+/// records itself and is ready.
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct FakeSleep {
+    pending: Option<(FakeClock, Duration)>,
+}
+
+impl fmt::Debug for FakeSleep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FakeSleep")
+            .field("duration", &self.pending.as_ref().map(|(_, d)| *d))
+            .field("done", &self.pending.is_none())
+            .finish()
+    }
+}
+
+impl Future for FakeSleep {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
+        if let Some((clock, duration)) = self.pending.take() {
+            clock.record_sleep(duration);
+        }
+        Poll::Ready(())
+    }
+}
+
 impl Sleeper for FakeSleeper {
-    type Sleep = std::future::Ready<()>;
+    type Sleep = FakeSleep;
 
     fn sleep(&self, duration: Duration) -> Self::Sleep {
-        self.clock.sleep(duration);
-        std::future::ready(())
+        FakeSleep {
+            pending: Some((self.clock.clone(), duration)),
+        }
     }
 
     fn now(&self) -> Instant {
@@ -213,7 +293,7 @@ impl fmt::Debug for FakeSleeper {
         let state = self.clock.state();
         f.debug_struct("FakeSleeper")
             .field("elapsed", &state.elapsed)
-            .field("sleeps", &state.sleeps)
+            .field("sleeps", &Sleeps(&state.sleeps))
             .finish()
     }
 }

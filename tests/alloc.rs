@@ -205,7 +205,7 @@ fn allocation_counts_and_sizes() {
     );
     // The counts see reallocations: the fake sleeper's log of 5 sleeps grows once past its
     // first 4 places (on top of the loop's 2 allocations and the log's first).
-    let logged = FakeSleeper::new();
+    let logged = stamina::testing::FakeSleeper::new();
     assert_eq!(
         allocations(|| stream_loop(logged, ZERO_WAITS, 5)),
         Heap {

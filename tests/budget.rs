@@ -278,7 +278,7 @@ fn a_hand_driven_state_pays_from_its_budget() {
     assert_eq!(state.attempt(), 3);
     assert_eq!(
         format!("{state:?}"),
-        "RetryState { attempt: 3, waited: 300ms, .. }"
+        "RetryState { attempt: 3, phase: Done, waited: 300ms, .. }"
     );
 
     let mut broke = RetryState::new(policy).budget(&RetryBudget::quota(4, 5, 10));

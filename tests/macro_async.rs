@@ -3,6 +3,9 @@
 //! Enabled once the async caller lands: it needs `stamina::AsyncRetryingCaller` and tokio.
 #![cfg(all(feature = "macros", feature = "tokio"))]
 
+#[path = "support/retries.rs"]
+mod retries;
+
 use std::cell::Cell;
 use std::fmt::Display;
 use std::time::Duration;
@@ -196,27 +199,9 @@ async fn the_name_and_wait_keys_apply_at_run_time() {
     );
 }
 
-type Retries = Vec<(String, u32, Duration)>;
-
-thread_local! {
-    /// The retries scheduled on this thread: name, number of the failed attempt, wait.
-    static RETRIES: std::cell::RefCell<Retries> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// Awaits `f` and returns the retries it scheduled on this thread (the tests' runtimes are
-/// current-thread). The process-wide hook that records them is installed once and files each
-/// retry under its thread, so that the tests of this binary each see exactly their own.
-async fn retries_of<T>(f: impl Future<Output = T>) -> (T, Retries) {
-    static INSTALL: std::sync::Once = std::sync::Once::new();
-    INSTALL.call_once(|| {
-        stamina::set_on_retry_hooks([stamina::OnRetryHook::new(
-            |d: &stamina::RetryDetails<'_>| {
-                let retry = (d.name().to_owned(), d.retry_num(), d.wait_for());
-                RETRIES.with(|r| r.borrow_mut().push(retry));
-            },
-        )]);
-    });
-    RETRIES.with(|r| r.borrow_mut().clear());
+/// Awaits `f` and returns the retries it scheduled on this thread.
+async fn retries_of<T>(f: impl Future<Output = T>) -> (T, retries::Retries) {
+    retries::start();
     let value = f.await;
-    (value, RETRIES.with(|r| r.take()))
+    (value, retries::take())
 }

@@ -1,6 +1,9 @@
 //! `#[stamina::retry]` on sync functions: every function shape, exact call counts.
 #![cfg(feature = "macros")]
 
+#[path = "support/retries.rs"]
+mod retries;
+
 use std::cell::Cell;
 use std::fmt::Display;
 use std::time::Duration;
@@ -403,27 +406,9 @@ fn the_instrumentation_name_is_the_function_path() {
     );
 }
 
-type Retries = Vec<(String, u32, Duration)>;
-
-thread_local! {
-    /// The retries scheduled on this thread: name, number of the failed attempt, wait.
-    static RETRIES: std::cell::RefCell<Retries> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// Runs `f` and returns the retries it scheduled on this thread. The process-wide hook that
-/// records them is installed once and files each retry under the thread it ran on, so that the
-/// tests of this binary, which run in parallel, each see exactly their own.
-fn retries_of<T>(f: impl FnOnce() -> T) -> (T, Retries) {
-    static INSTALL: std::sync::Once = std::sync::Once::new();
-    INSTALL.call_once(|| {
-        stamina::set_on_retry_hooks([stamina::OnRetryHook::new(
-            |d: &stamina::RetryDetails<'_>| {
-                let retry = (d.name().to_owned(), d.retry_num(), d.wait_for());
-                RETRIES.with(|r| r.borrow_mut().push(retry));
-            },
-        )]);
-    });
-    RETRIES.with(|r| r.borrow_mut().clear());
+/// Runs `f` and returns the retries it scheduled on this thread.
+fn retries_of<T>(f: impl FnOnce() -> T) -> (T, retries::Retries) {
+    retries::start();
     let value = f();
-    (value, RETRIES.with(|r| r.take()))
+    (value, retries::take())
 }

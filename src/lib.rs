@@ -316,6 +316,8 @@ mod budget;
 mod clock;
 mod config;
 mod decision;
+#[cfg(feature = "tower")]
+mod driver;
 mod guard;
 pub mod instrument;
 mod machine;
@@ -332,6 +334,9 @@ pub mod switches;
 mod sync;
 pub mod testing;
 mod timeout;
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub mod tower;
 
 pub use backoff::Jitter;
 pub use budget::RetryBudget;

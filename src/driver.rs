@@ -49,6 +49,13 @@ impl CallLoop {
         self.deadline
     }
 
+    /// The time left before the deadline; `None` without one and in testing mode.
+    #[cfg_attr(not(feature = "reqwest-middleware"), allow(dead_code))]
+    #[inline]
+    pub(crate) fn remaining(&self, now: impl FnOnce() -> Instant) -> Option<Duration> {
+        machine::remaining(self.deadline, now)
+    }
+
     /// The current attempt's outcome is accepted: refills the budget, if any.
     #[inline]
     pub(crate) fn succeeded(&self, extras: &Extras) {
@@ -141,6 +148,10 @@ mod tests {
         let origin = Instant::now();
         let mut call = CallLoop::start(&POLICY, || origin);
         assert_eq!(call.deadline(), Some(origin + Duration::from_secs(1)));
+        assert_eq!(
+            call.remaining(|| origin + Duration::from_millis(400)),
+            Some(Duration::from_millis(600))
+        );
         let extras = Extras::new();
         let name = Name::given("call");
         let at = |ms| origin + Duration::from_millis(ms);

@@ -316,7 +316,7 @@ mod budget;
 mod clock;
 mod config;
 mod decision;
-#[cfg(feature = "tower")]
+#[cfg(any(feature = "tower", feature = "reqwest-middleware"))]
 mod driver;
 mod guard;
 pub mod instrument;
@@ -326,6 +326,9 @@ mod name;
 pub mod nesting;
 mod policy;
 mod pushback;
+#[cfg(feature = "reqwest-middleware")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest-middleware")))]
+pub mod reqwest_middleware;
 mod setters;
 mod sleep;
 mod state;

@@ -9,6 +9,7 @@
 //! reads the clock only when the policy has a timeout, builds the machine only at the first
 //! failure, and allocates nothing.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -16,7 +17,7 @@ use crate::guard::Extras;
 use crate::instrument::{self, Guards};
 use crate::machine::{self, Machine, Step};
 use crate::name::Name;
-use crate::{Decision, RetryPolicy};
+use crate::{Decision, RetryOn, RetryPolicy};
 
 /// The state of one call's loop between its steps.
 pub(crate) struct CallLoop {
@@ -65,24 +66,66 @@ impl CallLoop {
         }
     }
 
-    /// The current attempt failed with `failure` (`timed_out`: it was cut by a timeout): returns
-    /// the wait before the next attempt, the hooks having been called and their guards kept, or
-    /// `None` when the loop ends with this failure, the give-up handlers having been told.
+    /// The attempt ended with `outcome`, which `on` classifies, a response as well as an error:
+    /// returns the wait before the next attempt (the hooks having been called and their guards
+    /// kept), or `None` when the call ends with `outcome` because `on` accepts it (the budget is
+    /// refilled) or the loop gives up on it (the give-up handlers are told).
     ///
-    /// `decide` is the `on` predicate's verdict, not asked for when retrying is switched off;
-    /// `now` is read only when a deadline must be checked.
-    #[allow(
-        clippy::too_many_arguments,
-        reason = "the loop's settings, the failure and the clock, each needed here"
-    )]
-    pub(crate) fn failed<E: fmt::Debug>(
+    /// `on` is asked about an `Ok` at once, to tell an accepted response from a failed one, and
+    /// about an `Err` only when the machine needs it (not when retrying is switched off).
+    /// `name` is made only for the hooks; `now` is read only when a deadline must be checked.
+    pub(crate) fn settle<'n, T, E, On>(
+        &mut self,
+        (policy, extras): (&RetryPolicy, &Extras),
+        on: &On,
+        outcome: &Result<T, E>,
+        timed_out: bool,
+        name: impl FnOnce() -> Cow<'n, Name>,
+        now: impl FnOnce() -> Instant,
+    ) -> Option<Duration>
+    where
+        T: fmt::Debug,
+        E: fmt::Debug,
+        On: RetryOn<Result<T, E>>,
+    {
+        match outcome {
+            Ok(response) => {
+                let decision = on.decide(outcome);
+                if decision == Decision::DontRetry {
+                    self.succeeded(extras);
+                    return None;
+                }
+                let failure = Failure::new(response, timed_out);
+                self.failed(policy, extras, name, || decision, failure, now)
+            }
+            Err(error) => {
+                let failure = Failure::new(error, timed_out);
+                self.failed(policy, extras, name, || on.decide(outcome), failure, now)
+            }
+        }
+    }
+
+    /// The attempt ended with `outcome` and no other may follow (its request could not be
+    /// copied): the call returns `outcome` as it is, and a response that `on` accepts refills
+    /// the budget.
+    pub(crate) fn settle_last<T, E, On>(&self, extras: &Extras, on: &On, outcome: &Result<T, E>)
+    where
+        On: RetryOn<Result<T, E>>,
+    {
+        if outcome.is_ok() && on.decide(outcome) == Decision::DontRetry {
+            self.succeeded(extras);
+        }
+    }
+
+    /// The attempt failed: asks the machine, which calls `decide` unless retrying is off, and
+    /// tells the hooks.
+    fn failed<'n, E: fmt::Debug>(
         &mut self,
         policy: &RetryPolicy,
         extras: &Extras,
-        name: &Name,
-        timed_out: bool,
+        name: impl FnOnce() -> Cow<'n, Name>,
         decide: impl FnOnce() -> Decision,
-        failure: &E,
+        failure: Failure<'_, E>,
         now: impl FnOnce() -> Instant,
     ) -> Option<Duration> {
         let start = self.start;
@@ -91,17 +134,18 @@ impl CallLoop {
             machine.start_at(start);
             machine
         });
-        if timed_out {
+        if failure.timed_out {
             machine.set_timed_out();
         }
+        let (error, hooks) = (failure.error, &extras.hooks);
         match machine.on_failure(decide, now) {
             Step::Retry(retry) => {
-                self.guards = instrument::retry_scheduled(name, &retry, failure, &extras.hooks);
+                self.guards = instrument::retry_scheduled(&name(), &retry, error, hooks);
                 Some(retry.wait)
             }
             Step::GiveUp(give_up) => {
                 let (attempts, waited) = (machine.num(), machine.waited());
-                instrument::gave_up(name, give_up, attempts, waited, failure, &extras.hooks);
+                instrument::gave_up(&name(), give_up, attempts, waited, error, hooks);
                 None
             }
         }
@@ -114,6 +158,18 @@ impl CallLoop {
         if let Some(machine) = &mut self.machine {
             machine.next_attempt();
         }
+    }
+}
+
+/// What an attempt failed with, and whether a timeout cut it.
+struct Failure<'a, E> {
+    error: &'a E,
+    timed_out: bool,
+}
+
+impl<'a, E> Failure<'a, E> {
+    fn new(error: &'a E, timed_out: bool) -> Self {
+        Self { error, timed_out }
     }
 }
 
@@ -143,8 +199,17 @@ mod tests {
         .wait_jitter(Duration::ZERO)
         .timeout(Duration::from_secs(1));
 
+    /// 503 and errors are retried; any other status is accepted.
+    fn on(outcome: &Result<u16, &str>) -> bool {
+        matches!(outcome, Ok(503) | Err(_))
+    }
+
+    fn name() -> Cow<'static, Name> {
+        Cow::Owned(Name::given("call"))
+    }
+
     #[test]
-    fn a_call_retries_then_gives_up_with_the_machine_s_waits() {
+    fn a_call_retries_failed_responses_and_errors_then_gives_up() {
         let origin = Instant::now();
         let mut call = CallLoop::start(&POLICY, || origin);
         assert_eq!(call.deadline(), Some(origin + Duration::from_secs(1)));
@@ -153,27 +218,27 @@ mod tests {
             Some(Duration::from_millis(600))
         );
         let extras = Extras::new();
-        let name = Name::given("call");
-        let at = |ms| origin + Duration::from_millis(ms);
-        let fail = |call: &mut CallLoop, ms| {
-            call.failed(
-                &POLICY,
-                &extras,
-                &name,
-                false,
-                || Decision::Retry,
-                &"e",
-                || at(ms),
-            )
+        let at = |ms| move || origin + Duration::from_millis(ms);
+        let settle = |call: &mut CallLoop, outcome: Result<u16, &str>, ms| {
+            call.settle((&POLICY, &extras), &on, &outcome, false, name, at(ms))
         };
-        assert_eq!(fail(&mut call, 0), Some(Duration::from_millis(100)));
+        assert_eq!(
+            settle(&mut call, Ok(503), 0),
+            Some(Duration::from_millis(100))
+        );
         call.resume();
-        assert_eq!(fail(&mut call, 100), Some(Duration::from_millis(200)));
+        assert_eq!(
+            settle(&mut call, Err("e"), 100),
+            Some(Duration::from_millis(200))
+        );
         call.resume();
-        assert_eq!(fail(&mut call, 300), None, "three attempts");
+        assert_eq!(settle(&mut call, Err("e"), 300), None, "three attempts");
+        // An accepted response ends the call.
+        let mut call = CallLoop::start(&POLICY, || origin);
+        assert_eq!(settle(&mut call, Ok(404), 0), None);
         // The deadline rule: a wait that would end at the deadline is not started.
         let mut call = CallLoop::start(&POLICY, || origin);
-        assert_eq!(fail(&mut call, 900), None);
+        assert_eq!(settle(&mut call, Ok(503), 900), None);
     }
 
     #[test]
@@ -193,37 +258,31 @@ mod tests {
         let mut extras = Extras::new();
         extras.hooks.push(hook);
         extras.budget = Some(budget.clone());
-        let name = Name::given("call");
         let policy = POLICY.no_timeout();
-        let mut call = CallLoop::start(&policy, || unreachable!("no timeout, no clock"));
-        let wait = call.failed(
-            &policy,
-            &extras,
-            &name,
-            false,
-            || Decision::Retry,
-            &1,
-            || unreachable!(),
-        );
+        let settings = (&policy, &extras);
+        let never = || -> Instant { unreachable!("no timeout, no clock") };
+        let mut call = CallLoop::start(&policy, never);
+        let wait = call.settle(settings, &on, &Ok(503), false, name, never);
         assert_eq!(wait, Some(Duration::from_millis(100)));
         assert_eq!(budget.available(), 5.0);
         assert_eq!(dropped.load(Ordering::SeqCst), 0, "kept over the wait");
         call.resume();
         assert_eq!(dropped.load(Ordering::SeqCst), 1);
-        call.succeeded(&extras);
+        assert_eq!(
+            call.settle(settings, &on, &Ok(200), false, name, never),
+            None
+        );
         assert_eq!(budget.available(), 10.0, "the retry's cost is refunded");
         // A call dropped mid-wait drops its guards once.
-        let mut call = CallLoop::start(&policy, || unreachable!());
-        let _ = call.failed(
-            &policy,
-            &extras,
-            &name,
-            false,
-            || Decision::Retry,
-            &1,
-            || unreachable!(),
-        );
+        let mut call = CallLoop::start(&policy, never);
+        let _ = call.settle(settings, &on, &Err("e"), false, name, never);
         drop(call);
         assert_eq!(dropped.load(Ordering::SeqCst), 2);
+        // A last attempt refills the budget when its response is accepted, and only then.
+        let call = CallLoop::start(&policy, never);
+        call.settle_last(&extras, &on, &Ok(503));
+        assert_eq!(budget.available(), 5.0);
+        call.settle_last(&extras, &on, &Ok(200));
+        assert_eq!(budget.available(), 6.0);
     }
 }

@@ -299,7 +299,6 @@ where
         let mut call = CallLoop::start(&self.policy, || self.sleeper.now());
         // The copy the next attempt sends; `None` for a streaming body, which is sent once.
         let mut spare = request.try_clone();
-        let mut name = None;
         loop {
             let limit = [
                 request.timeout().copied(),
@@ -312,11 +311,16 @@ where
             let attempt = next.clone().run(request, extensions);
             let outcome = nesting::InAttemptFuture::new(attempt).await;
             let wait = match &spare {
-                Some(copy) => self.after_attempt(&mut call, &mut name, copy, &outcome),
+                Some(copy) => {
+                    let timed_out = matches!(&outcome, Err(error) if error.is_timeout());
+                    let name = || self.name_for(copy);
+                    let settings = (&self.policy, &self.extras);
+                    let now = || self.sleeper.now();
+                    call.settle(settings, &self.on, &outcome, timed_out, name, now)
+                }
+                // Sent once: the outcome is the call's, whatever it is.
                 None => {
-                    if outcome.is_ok() && self.on.decide(&outcome) == Decision::DontRetry {
-                        call.succeeded(&self.extras);
-                    }
+                    call.settle_last(&self.extras, &self.on, &outcome);
                     None
                 }
             };
@@ -332,48 +336,17 @@ where
         }
     }
 
-    /// What follows an attempt of `request` that could be retried: `None` when `outcome` ends
-    /// the call, else the wait before the next attempt. The call's name is made at its first
-    /// failure.
-    fn after_attempt(
-        &self,
-        call: &mut CallLoop,
-        name: &mut Option<Name>,
-        request: &Request,
-        outcome: &Outcome,
-    ) -> Option<Duration> {
-        let (policy, extras) = (&self.policy, &self.extras);
-        let now = || self.sleeper.now();
-        match outcome {
-            Ok(response) => {
-                let decision = self.on.decide(outcome);
-                if decision == Decision::DontRetry {
-                    call.succeeded(extras);
-                    return None;
-                }
-                let name = name.get_or_insert_with(|| self.name_for(request));
-                call.failed(policy, extras, name, false, || decision, response, now)
-            }
-            Err(error) => {
-                let timed_out = error.is_timeout();
-                let decide = || self.on.decide(outcome);
-                let name = name.get_or_insert_with(|| self.name_for(request));
-                call.failed(policy, extras, name, timed_out, decide, error, now)
-            }
-        }
-    }
-
-    /// The name given, else the request's method and host.
-    fn name_for(&self, request: &Request) -> Name {
+    /// The name given, else the request's method and host (made for the hooks only).
+    fn name_for(&self, request: &Request) -> Cow<'_, Name> {
         if let Some(name) = &self.name {
-            return name.clone();
+            return Cow::Borrowed(name);
         }
         let url = request.url();
         let host = url.host_str().unwrap_or_default();
-        match url.port() {
-            Some(port) => Name::given(format!("{} {host}:{port}", request.method())),
-            None => Name::given(format!("{} {host}", request.method())),
-        }
+        Cow::Owned(Name::given(match url.port() {
+            Some(port) => format!("{} {host}:{port}", request.method()),
+            None => format!("{} {host}", request.method()),
+        }))
     }
 }
 

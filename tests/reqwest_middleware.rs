@@ -513,8 +513,8 @@ fn the_middleware_is_send_and_sync() {
 /// What a retry middleware did in one scenario.
 #[derive(Debug, PartialEq, Eq)]
 struct Seen {
-    /// Requests that reached the server.
-    hits: usize,
+    /// Requests that left the retry middleware.
+    sent: usize,
     /// The waits between attempts, as far as they can be known exactly.
     waits: String,
     /// What the call returned.
@@ -523,237 +523,183 @@ struct Seen {
     timeouts: Vec<Option<Duration>>,
 }
 
-async fn returned(result: reqwest_middleware::Result<Response>) -> String {
-    match result {
-        Ok(response) => format!("the {} response", response.status().as_u16()),
-        Err(reqwest_middleware::Error::Middleware(error)) => format!("an error: {error}"),
-        Err(reqwest_middleware::Error::Reqwest(error)) => format!("reqwest's error: {error}"),
+impl Seen {
+    fn new(
+        sent: usize,
+        waits: &str,
+        returned: &str,
+        timeouts_ms: impl IntoIterator<Item = Option<u64>>,
+    ) -> Self {
+        Self {
+            sent,
+            waits: waits.to_owned(),
+            returned: returned.to_owned(),
+            timeouts: timeouts_ms
+                .into_iter()
+                .map(|t| t.map(Duration::from_millis))
+                .collect(),
+        }
     }
 }
 
-/// reqwest-retry with a fixed backoff of `wait` and at most 3 retries, or retries for at
-/// most `total` in all.
-fn reqwest_retry(wait: Duration, total: Option<Duration>) -> (ClientWithMiddleware, Recorder) {
+/// How a scenario's request is made.
+type Make = fn(&ClientWithMiddleware, &str) -> reqwest_middleware::RequestBuilder;
+
+fn get_url(client: &ClientWithMiddleware, url: &str) -> reqwest_middleware::RequestBuilder {
+    client.get(url)
+}
+
+fn post_stream(client: &ClientWithMiddleware, url: &str) -> reqwest_middleware::RequestBuilder {
+    client.post(url).body(streaming_body())
+}
+
+/// Sends the request `make` makes to `url` through `client`, whose recorder says what was
+/// sent and when; `waits` reads the waits.
+async fn observe(
+    (client, recorder): (ClientWithMiddleware, Recorder),
+    make: Make,
+    url: &str,
+    waits: impl FnOnce(&Recorder) -> String,
+) -> Seen {
+    let returned = match make(&client, url).send().await {
+        Ok(response) => format!("the {} response", response.status().as_u16()),
+        Err(reqwest_middleware::Error::Reqwest(error)) if error.is_connect() => {
+            "reqwest's connect error".to_owned()
+        }
+        Err(reqwest_middleware::Error::Reqwest(error)) => format!("reqwest's error: {error}"),
+        Err(reqwest_middleware::Error::Middleware(error)) => format!("an error: {error}"),
+    };
+    Seen {
+        sent: recorder.attempts(),
+        waits: waits(&recorder),
+        returned,
+        timeouts: recorder.timeouts(),
+    }
+}
+
+/// Through stamina's middleware with the defaults and a fake sleeper, as `configure` adjusts.
+async fn through_stamina(
+    make: Make,
+    url: &str,
+    configure: impl FnOnce(
+        RetryMiddleware<fn(&Outcome) -> Decision, FakeSleeper>,
+    ) -> RetryMiddleware<fn(&Outcome) -> Decision, FakeSleeper>,
+) -> Seen {
+    let sleeper = FakeSleeper::new();
+    let client = with_recorder(configure(middleware(&sleeper)));
+    observe(client, make, url, |_| format!("{:?}", sleeper.sleeps())).await
+}
+
+/// Through reqwest-retry with a fixed backoff of `wait` and at most 3 retries, or retries for
+/// at most `total` in all; the waits are the real gaps between attempts, each checked to be at
+/// least `wait` (and below `below`) and written as `wait`.
+async fn through_reqwest_retry(
+    make: Make,
+    url: &str,
+    wait: Duration,
+    total: Option<Duration>,
+    below: Duration,
+) -> Seen {
     use reqwest_retry::{Jitter, RetryTransientMiddleware, policies::ExponentialBackoff};
     let backoff = ExponentialBackoff::builder()
         .retry_bounds(wait, wait)
         .jitter(Jitter::None);
-    match total {
+    let client = match total {
         None => with_recorder(RetryTransientMiddleware::new_with_policy(
             backoff.build_with_max_retries(3),
         )),
         Some(total) => with_recorder(RetryTransientMiddleware::new_with_policy(
             backoff.build_with_total_retry_duration(total),
         )),
-    }
+    };
+    observe(client, make, url, |recorder| {
+        let gaps = recorder.gaps();
+        if gaps.iter().all(|gap| *gap >= wait && *gap < below) {
+            format!("{:?}", vec![wait; gaps.len()])
+        } else {
+            format!("unexpected: {gaps:?}")
+        }
+    })
+    .await
 }
 
-/// The same three scenarios through stamina's middleware and through reqwest-retry's: a 503
-/// with `Retry-After: 2`, a streaming body, and a deadline shorter than the backoff. Prints
-/// the table (`cargo test --all-features --test reqwest_middleware side_by_side -- --nocapture`).
+/// The same scenarios through stamina's middleware and through reqwest-retry's: a 503 with
+/// `Retry-After: 2`, a streaming body, a deadline shorter than the backoff, and a refused
+/// connection. Prints the table
+/// (`cargo test --all-features --test reqwest_middleware side_by_side -- --nocapture`).
 #[tokio::test]
 async fn side_by_side_with_reqwest_retry() {
+    let ms = Duration::from_millis;
     let mut table = Vec::new();
 
-    // 1. The server asks for 2 s.
+    // 1. The server asks for 2 s; reqwest-retry waits its own 10 ms instead.
     let busy = || FlakyServer::start([Reply::status(503).retry_after("2"), Reply::ok("hello")]);
-    let server = busy();
-    let sleeper = FakeSleeper::new();
-    let (client, recorder) = with_recorder(middleware(&sleeper));
-    let result = client.get(server.url("/")).send().await;
-    let stamina = Seen {
-        hits: server.hits(),
-        waits: format!("{:?}", sleeper.sleeps()),
-        returned: returned(result).await,
-        timeouts: recorder.timeouts(),
-    };
-    let server = busy();
-    let (client, recorder) = reqwest_retry(Duration::from_millis(10), None);
-    let result = client.get(server.url("/")).send().await;
-    let gap = recorder.gaps()[0];
-    let other = Seen {
-        hits: server.hits(),
-        waits: if gap >= Duration::from_millis(10) && gap < Duration::from_secs(2) {
-            "its own backoff, [10ms]".to_owned()
-        } else {
-            format!("{gap:?}")
-        },
-        returned: returned(result).await,
-        timeouts: recorder.timeouts(),
-    };
-    let timeouts = [45, 43].map(|s| Some(Duration::from_secs(s))).to_vec();
+    let (a, b) = (busy(), busy());
+    let stamina = through_stamina(get_url, &a.url("/"), |m| m).await;
+    let other = through_reqwest_retry(get_url, &b.url("/"), ms(10), None, ms(2000)).await;
     assert_eq!(
-        (&stamina, &other),
-        (
-            &Seen {
-                hits: 2,
-                waits: "[2s]".to_owned(),
-                returned: "the 200 response".to_owned(),
-                timeouts,
-            },
-            &Seen {
-                hits: 2,
-                waits: "its own backoff, [10ms]".to_owned(),
-                returned: "the 200 response".to_owned(),
-                timeouts: vec![None, None],
-            }
-        )
+        stamina,
+        Seen::new(2, "[2s]", "the 200 response", [Some(45_000), Some(43_000)])
     );
+    assert_eq!(
+        other,
+        Seen::new(2, "[10ms]", "the 200 response", [None, None])
+    );
+    assert_eq!((a.hits(), b.hits()), (2, 2));
     table.push(("503 with `Retry-After: 2`", stamina, other));
 
     // 2. A streaming body, and a server that answers 503 once.
     let flaky = || FlakyServer::start([Reply::status(503), Reply::ok("hello")]);
-    let server = flaky();
-    let sleeper = FakeSleeper::new();
-    let (client, recorder) = with_recorder(middleware(&sleeper));
-    let result = client
-        .post(server.url("/"))
-        .body(streaming_body())
-        .send()
-        .await;
-    let stamina = Seen {
-        hits: server.hits(),
-        waits: format!("{:?}", sleeper.sleeps()),
-        returned: returned(result).await,
-        timeouts: recorder.timeouts(),
-    };
-    let server = flaky();
-    let (client, recorder) = reqwest_retry(Duration::from_millis(10), None);
-    let result = client
-        .post(server.url("/"))
-        .body(streaming_body())
-        .send()
-        .await;
-    let other = Seen {
-        hits: server.hits(),
-        waits: format!("{:?}", recorder.gaps()),
-        returned: returned(result).await,
-        timeouts: recorder.timeouts(),
-    };
+    let (a, b) = (flaky(), flaky());
+    let stamina = through_stamina(post_stream, &a.url("/"), |m| m).await;
+    let other = through_reqwest_retry(post_stream, &b.url("/"), ms(10), None, ms(2000)).await;
     assert_eq!(
-        (&stamina, &other),
-        (
-            &Seen {
-                hits: 1,
-                waits: "[]".to_owned(),
-                returned: "the 503 response".to_owned(),
-                timeouts: vec![Some(Duration::from_secs(45))],
-            },
-            &Seen {
-                hits: 0,
-                waits: "[]".to_owned(),
-                returned:
-                    "an error: Request object is not cloneable. Are you passing a streaming body?"
-                        .to_owned(),
-                timeouts: vec![],
-            }
-        )
+        stamina,
+        Seen::new(1, "[]", "the 503 response", [Some(45_000)])
     );
+    let not_cloneable =
+        "an error: Request object is not cloneable. Are you passing a streaming body?";
+    assert_eq!(other, Seen::new(0, "[]", not_cloneable, []));
+    assert_eq!((a.hits(), b.hits()), (1, 0));
     table.push(("streaming body, 503 once", stamina, other));
 
-    // 3. A 50 ms deadline, a 200 ms backoff, a server that answers 503 twice.
+    // 3. A 50 ms deadline, a 200 ms backoff, a server that answers 503 twice: stamina does not
+    // start a wait that would end past the deadline; reqwest-retry's ends 150 ms past it.
     let down = || FlakyServer::start([Reply::status(503), Reply::status(503)]);
-    let server = down();
-    let sleeper = FakeSleeper::new();
-    let (client, recorder) = with_recorder(
-        middleware(&sleeper)
-            .wait_initial(Duration::from_millis(200))
-            .timeout(Duration::from_millis(50)),
-    );
-    let result = client.get(server.url("/")).send().await;
-    let stamina = Seen {
-        hits: server.hits(),
-        waits: format!("{:?}", sleeper.sleeps()),
-        returned: returned(result).await,
-        timeouts: recorder.timeouts(),
-    };
-    let server = down();
-    let (client, recorder) =
-        reqwest_retry(Duration::from_millis(200), Some(Duration::from_millis(50)));
-    let result = client.get(server.url("/")).send().await;
-    let gaps = recorder.gaps();
-    let other = Seen {
-        hits: server.hits(),
-        waits: if gaps.len() == 1 && gaps[0] >= Duration::from_millis(200) {
-            "[200ms], ending 150ms past the deadline".to_owned()
-        } else {
-            format!("{gaps:?}")
-        },
-        returned: returned(result).await,
-        timeouts: recorder.timeouts(),
-    };
+    let (a, b) = (down(), down());
+    let stamina = through_stamina(get_url, &a.url("/"), |m| {
+        m.wait_initial(ms(200)).timeout(ms(50))
+    })
+    .await;
+    let other = through_reqwest_retry(get_url, &b.url("/"), ms(200), Some(ms(50)), ms(2000)).await;
+    assert_eq!(stamina, Seen::new(1, "[]", "the 503 response", [Some(50)]));
     assert_eq!(
-        (&stamina, &other),
-        (
-            &Seen {
-                hits: 1,
-                waits: "[]".to_owned(),
-                returned: "the 503 response".to_owned(),
-                timeouts: vec![Some(Duration::from_millis(50))],
-            },
-            &Seen {
-                hits: 2,
-                waits: "[200ms], ending 150ms past the deadline".to_owned(),
-                returned: "the 503 response".to_owned(),
-                timeouts: vec![None, None],
-            }
-        )
+        other,
+        Seen::new(2, "[200ms]", "the 503 response", [None, None])
     );
     table.push(("50 ms deadline, 200 ms backoff, 503 twice", stamina, other));
 
-    // 4. Nobody listens: every connection is refused.
+    // 4. Nobody listens: every connection is refused. stamina returns reqwest's error as it
+    // is; reqwest-retry wraps it.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/", closed.local_addr().unwrap());
     drop(closed);
-    let sleeper = FakeSleeper::new();
-    let (client, recorder) = with_recorder(middleware(&sleeper).attempts(4));
-    let result = client.get(&url).send().await;
-    let connect_error =
-        matches!(&result, Err(reqwest_middleware::Error::Reqwest(e)) if e.is_connect());
-    let stamina = Seen {
-        hits: recorder.attempts(),
-        waits: format!("{:?}", sleeper.sleeps()),
-        returned: if connect_error {
-            "reqwest's connect error".to_owned()
-        } else {
-            returned(result).await
-        },
-        timeouts: recorder.timeouts(),
-    };
-    let (client, recorder) = reqwest_retry(Duration::from_millis(10), None);
-    let result = client.get(&url).send().await;
-    let other = Seen {
-        hits: recorder.attempts(),
-        waits: if recorder
-            .gaps()
-            .iter()
-            .all(|gap| *gap >= Duration::from_millis(10))
-        {
-            "its own backoff, [10ms, 10ms, 10ms]".to_owned()
-        } else {
-            format!("{:?}", recorder.gaps())
-        },
-        returned: returned(result).await,
-        timeouts: recorder.timeouts(),
-    };
+    let stamina = through_stamina(get_url, &url, |m| m.attempts(4)).await;
+    let other = through_reqwest_retry(get_url, &url, ms(10), None, ms(2000)).await;
+    let timeouts = [45_000, 44_900, 44_700, 44_300].map(Some);
     assert_eq!(
-        (&stamina, &other),
-        (
-            &Seen {
-                hits: 4,
-                waits: "[100ms, 200ms, 400ms]".to_owned(),
-                returned: "reqwest's connect error".to_owned(),
-                timeouts: [45_000, 44_900, 44_700, 44_300]
-                    .map(|t| Some(Duration::from_millis(t)))
-                    .to_vec(),
-            },
-            &Seen {
-                hits: 4,
-                waits: "its own backoff, [10ms, 10ms, 10ms]".to_owned(),
-                returned: "an error: Request failed after 3 retries".to_owned(),
-                timeouts: vec![None; 4],
-            }
+        stamina,
+        Seen::new(
+            4,
+            "[100ms, 200ms, 400ms]",
+            "reqwest's connect error",
+            timeouts
         )
+    );
+    let wrapped = "an error: Request failed after 3 retries";
+    assert_eq!(
+        other,
+        Seen::new(4, "[10ms, 10ms, 10ms]", wrapped, [None; 4])
     );
     table.push(("connection refused every time", stamina, other));
 
@@ -768,7 +714,7 @@ async fn side_by_side_with_reqwest_retry() {
                 .collect();
             println!(
                 "| {scenario} | {who} | {} | {} | {} | {} |",
-                seen.hits,
+                seen.sent,
                 seen.waits,
                 seen.returned,
                 timeouts.join(", ")

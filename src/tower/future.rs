@@ -13,7 +13,7 @@ use super::layer::Config;
 use crate::driver::CallLoop;
 use crate::name::Name;
 use crate::timeout::{AttemptTimeoutMode, RunAttempt, run_attempt};
-use crate::{Decision, RetryOn, Sleeper, nesting};
+use crate::{RetryOn, Sleeper, nesting};
 
 pin_project! {
     /// The future of a [`Retry`](super::Retry) service's call: the last response or error.
@@ -94,16 +94,17 @@ where
                 StateProj::Calling { attempt } => {
                     let (outcome, timed_out) = ready!(attempt.poll(cx));
                     let wait = match this.spare {
-                        Some(_) => after_attempt::<Svc, _, _, _, _, _>(
-                            config, this.call, &outcome, timed_out,
-                        ),
+                        Some(_) => {
+                            let name = || Name::for_call::<Svc>(config.name.as_ref());
+                            let settings = (&config.policy, &config.extras);
+                            let now = || config.sleeper.now();
+                            let on = &config.on;
+                            this.call
+                                .settle(settings, on, &outcome, timed_out, name, now)
+                        }
+                        // Sent once: the outcome is the call's, whatever it is.
                         None => {
-                            // Sent once: the outcome is the call's, whatever it is.
-                            let accepted = outcome.is_ok()
-                                && config.on.decide(&outcome) == Decision::DontRetry;
-                            if accepted {
-                                this.call.succeeded(&config.extras);
-                            }
+                            this.call.settle_last(&config.extras, &config.on, &outcome);
                             None
                         }
                     };
@@ -138,40 +139,6 @@ where
                 }
                 StateProj::Done => panic!("`ResponseFuture` polled after completion"),
             }
-        }
-    }
-}
-
-/// What follows an attempt that could be retried: `None` when `outcome` ends the call (`on`
-/// accepts it, or the loop gives up on it), else the wait before the next attempt.
-fn after_attempt<Svc, Req, On, S, M, C>(
-    config: &Config<On, S, M, C>,
-    call: &mut CallLoop,
-    outcome: &Result<Svc::Response, Svc::Error>,
-    timed_out: bool,
-) -> Option<std::time::Duration>
-where
-    Svc: ::tower::Service<Req>,
-    Svc::Response: fmt::Debug,
-    Svc::Error: fmt::Debug,
-    On: RetryOn<Result<Svc::Response, Svc::Error>>,
-    S: Sleeper,
-{
-    let name = Name::for_call::<Svc>(config.name.as_ref());
-    let (policy, extras) = (&config.policy, &config.extras);
-    let now = || config.sleeper.now();
-    match outcome {
-        Ok(response) => {
-            let decision = config.on.decide(outcome);
-            if decision == Decision::DontRetry {
-                call.succeeded(extras);
-                return None;
-            }
-            call.failed(policy, extras, &name, timed_out, || decision, response, now)
-        }
-        Err(error) => {
-            let decide = || config.on.decide(outcome);
-            call.failed(policy, extras, &name, timed_out, decide, error, now)
         }
     }
 }

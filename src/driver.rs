@@ -4,10 +4,10 @@
 //!
 //! It is the callers' loop cut at its suspension points: the state machine, the start and
 //! deadline, and the hooks' guards over the wait. The front end runs each attempt, asks
-//! [`CallLoop::failed`] what follows a failure (the machine decides, the hooks are told), waits
-//! on its sleeper, and calls [`CallLoop::resume`] before the next attempt. Like the callers, it
-//! reads the clock only when the policy has a timeout, builds the machine only at the first
-//! failure, and allocates nothing.
+//! [`CallLoop::settle`] what follows its outcome (the `on` predicate and the machine decide, the
+//! hooks are told), waits on its sleeper, and calls [`CallLoop::resume`] before the next
+//! attempt. Like the callers, it reads the clock only when the policy has a timeout, builds the
+//! machine only at the first failure, and allocates nothing.
 
 use std::borrow::Cow;
 use std::fmt;

@@ -21,6 +21,11 @@ pin_project! {
     /// Dropping it at any point cancels the call: the attempt's future or the wait is dropped,
     /// and the hooks' guards with it, exactly once. It is `Send` when the wrapped service, its
     /// future, the request, the outcome, the configuration and the sleep future are.
+    ///
+    /// # Panics
+    ///
+    /// Polling it again after it returned its output panics; a panic in the wrapped service,
+    /// the `on` predicate, the request cloner or a hook propagates.
     #[must_use = "futures do nothing unless you `.await` or poll them"]
     pub struct ResponseFuture<Svc, Req, On, S, M, C>
     where

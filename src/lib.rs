@@ -110,6 +110,11 @@
 //! # Ok::<(), Error>(())
 //! ```
 //!
+//! Where calls go through a middleware stack, two adapters drive the same state machine (the
+//! deadline, `Retry-After`, budgets, hooks, the switches): `stamina::tower::RetryLayer` for
+//! `tower` services (feature `tower`) and `stamina::reqwest_middleware::RetryMiddleware` for
+//! `reqwest-middleware` clients (feature `reqwest-middleware`), with HTTP defaults.
+//!
 //! The crate's examples run such calls against a flaky server on 127.0.0.1:
 //! `cargo run --example quickstart` (ureq, with the log lines and Prometheus text),
 //! `http_sync` (ureq) and `http_async` (reqwest, with an attempt timeout; feature `tokio`).
@@ -307,6 +312,8 @@
 //! | `tracing` | off | an event per scheduled retry and per give-up and a span over every wait |
 //! | `tokio` | off | `TokioSleeper`, the default sleeper: tokio's timer and clock (`tokio/time` only) |
 //! | `async-io` | off | `AsyncIoSleeper` for smol and async-std, the default sleeper unless `tokio` is on |
+//! | `tower` | off | `stamina::tower`: a `RetryLayer` for `tower` services (with `http` for `clone_http_request`) |
+//! | `reqwest-middleware` | off | `stamina::reqwest_middleware`: a `RetryMiddleware` for `reqwest-middleware` clients (turns on `tokio`) |
 //!
 //! The instrumentation features each enable one built-in hook of the [`instrument`] module; with
 //! all three off, hooks of your own still work. Without `tokio` or `async-io`, async loops need a
@@ -323,6 +330,8 @@ mod budget;
 mod clock;
 mod config;
 mod decision;
+#[cfg(any(feature = "tower", feature = "reqwest-middleware"))]
+mod driver;
 mod guard;
 pub mod instrument;
 mod machine;
@@ -331,6 +340,9 @@ mod name;
 pub mod nesting;
 mod policy;
 mod pushback;
+#[cfg(feature = "reqwest-middleware")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest-middleware")))]
+pub mod reqwest_middleware;
 mod setters;
 mod sleep;
 mod state;
@@ -339,6 +351,9 @@ pub mod switches;
 mod sync;
 pub mod testing;
 mod timeout;
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub mod tower;
 
 pub use backoff::Jitter;
 pub use budget::RetryBudget;

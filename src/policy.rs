@@ -232,14 +232,15 @@ impl RetryPolicy {
     }
 
     /// Seeds the random number generator used for the jitter, so that the sequence of waits is
-    /// the same on every run (for tests and simulations). By default every loop draws a fresh seed.
+    /// the same on every run (for tests and simulations). By default every loop gets a fresh seed, from
+    /// a sequence per thread that starts from the operating system's randomness.
     #[inline]
     pub const fn seed(mut self, seed: u64) -> Self {
         self.seed = Some(seed);
         self
     }
 
-    /// Removes the seed (the default): every loop draws a fresh one.
+    /// Removes the seed (the default): every loop gets a fresh one.
     #[inline]
     pub const fn no_seed(mut self) -> Self {
         self.seed = None;

@@ -37,7 +37,7 @@ impl Extras {
 
     /// A machine for `policy` with these settings.
     #[inline]
-    pub(crate) fn machine(&self, policy: RetryPolicy) -> Machine {
+    pub(crate) fn machine(&self, policy: &RetryPolicy) -> Machine {
         let mut machine = Machine::new(policy);
         machine.set_budget(self.budget.clone());
         machine.set_suppress_nested(self.suppress_nested);
@@ -53,7 +53,14 @@ impl Extras {
         retry: &machine::Retry,
         error: &E,
     ) -> Guards {
-        instrument::retry_scheduled(&Name::for_call::<F>(name), retry, error, &self.hooks)
+        // A plain `Name` rather than `Name::for_call`'s `Cow`, whose drop the retry would pay.
+        match name {
+            Some(name) => instrument::retry_scheduled(name, retry, error, &self.hooks),
+            None => {
+                let name = Name::Static(std::any::type_name::<F>());
+                instrument::retry_scheduled(&name, retry, error, &self.hooks)
+            }
+        }
     }
 
     /// A caller's loop ends with `error` for `give_up`: tells the hooks' give-up handlers.
@@ -194,7 +201,7 @@ impl<On, T> Shared<On, T> {
             time,
             name,
             state: Mutex::new(State {
-                machine: extras.machine(policy),
+                machine: extras.machine(&policy),
                 phase: Phase::NotStarted,
                 guards: Guards::default(),
             }),
@@ -214,7 +221,7 @@ impl<On, T> Shared<On, T> {
     pub(crate) fn advance(self: &Arc<Self>, now: impl FnOnce() -> Instant) -> Advance<On, T> {
         let mut state = self.lock();
         match state.phase {
-            Phase::NotStarted => state.machine.start(now),
+            Phase::NotStarted => state.machine.start(&self.policy, now),
             Phase::Waiting(wait) => return Advance::Wait(wait),
             Phase::Running => {
                 state.end_without_outcome(true);
@@ -350,7 +357,10 @@ impl<On, T> Guard<On, T> {
         if timed_out {
             state.machine.set_timed_out();
         }
-        match state.machine.on_failure(|| shared.on.decide(&error), now) {
+        match state
+            .machine
+            .on_failure(&shared.policy, || shared.on.decide(&error), now)
+        {
             Step::Retry(retry) => {
                 // A hook that panics ends the loop: the loop waits only once every hook has run.
                 state.phase = Phase::Done;

@@ -53,6 +53,7 @@ pub fn is_suppressing_nested() -> bool {
 }
 
 /// Whether a loop with the per-loop setting `choice` runs nested and must not retry.
+#[inline]
 pub(crate) fn suppressed(choice: Option<bool>) -> bool {
     choice.unwrap_or_else(is_suppressing_nested) && DEPTH.with(Cell::get) > 0
 }

@@ -116,7 +116,9 @@ fn nanos_f64(duration: Duration) -> f64 {
 /// | [`Decorrelated`](Jitter::Decorrelated) | `min(wait_max, U(wait_initial, 3 * previous wait))`, the first previous wait being `wait_initial` | `min(wait_initial, wait_max)` |
 ///
 /// `wait_jitter` only applies to `Additive`; `wait_exp_base` does not apply to `Decorrelated`.
-/// Every family draws from the loop's generator, which [`RetryPolicy::seed`] makes reproducible.
+/// Every family draws its random numbers from a generator per thread, seeded from the operating
+/// system's randomness; with [`RetryPolicy::seed`], from a generator of the loop's own, which makes
+/// its waits reproducible.
 ///
 /// `Additive` is Python stamina's, kept as the default for parity; with a small `wait_jitter`
 /// it spreads contending clients least. `Full`, `Equal` and `Decorrelated` spread them far
@@ -172,9 +174,9 @@ impl std::fmt::Display for Jitter {
 
 /// The computed wait after failed attempt `retry_num`, in the policy's jitter family.
 ///
-/// `previous` is the previous computed wait (`wait_initial` before the first), updated here. The
-/// loop's generator `rng` is made on the first draw (see [`rng`]): a loop whose waits need no
-/// random number (no jitter, or capped) never makes one.
+/// `previous` is the previous computed wait (`wait_initial` before the first), updated here.
+/// The random numbers come from the thread's jitter generator (see [`thread_draw`]), or, with a
+/// seed, from the loop's own generator `rng`, made on its first draw (see [`rng`]).
 #[inline]
 pub(crate) fn wait(
     policy: &RetryPolicy,
@@ -182,8 +184,13 @@ pub(crate) fn wait(
     previous: &mut Duration,
     rng: &mut Option<SmallRng>,
 ) -> Duration {
-    let draw = &mut |span: u64| loop_rng(rng, policy).random_range(0..=span);
+    let draw = &mut |span| match policy.get_seed() {
+        None => thread_draw(span),
+        Some(_) => loop_rng(rng, policy).random_range(0..=span),
+    };
     let wait = match family_wait_nanos(policy, retry_num, *previous, draw) {
+        // Below a second, without `from_nanos`' division (a tenth of a retry's time).
+        Some(nanos) if nanos < 1_000_000_000 => Duration::new(0, nanos as u32),
         Some(nanos) => Duration::from_nanos(nanos),
         None => family_wait(policy, retry_num, *previous, |low, high| {
             low.saturating_add(uniform(high.saturating_sub(low), loop_rng(rng, policy)))
@@ -301,39 +308,57 @@ fn loop_rng<'a>(rng: &'a mut Option<SmallRng>, policy: &RetryPolicy) -> &'a mut 
     rng.get_or_insert_with(|| self::rng(policy))
 }
 
-/// A loop's generator: seeded with the policy's seed if it has one, else with the next of the
-/// thread's loop seeds (see [`next_loop_seed`]).
-#[inline]
+/// A loop's generator: seeded with the policy's seed if it has one, else from the thread's jitter
+/// generator (for waits beyond the reach of [`family_wait_nanos`]). Made once per loop and kept
+/// out of line: inlined, the seeding is hoisted into every loop that might draw.
+#[cold]
+#[inline(never)]
 pub(crate) fn rng(policy: &RetryPolicy) -> SmallRng {
-    SmallRng::seed_from_u64(policy.get_seed().unwrap_or_else(next_loop_seed))
+    SmallRng::seed_from_u64(policy.get_seed().unwrap_or_else(thread_next))
 }
 
 /// The increment of SplitMix64, a Weyl sequence's step (odd: the sequence visits every `u64`).
 const GOLDEN_GAMMA: u64 = 0x9e37_79b9_7f4a_7c15;
 
 thread_local! {
-    /// The state of the thread's sequence of loop seeds; 0 until its first use.
-    static LOOP_SEEDS: Cell<u64> = const { Cell::new(0) };
+    /// The state of the thread's jitter generator; 0 until its first use.
+    static THREAD_JITTER: Cell<u64> = const { Cell::new(0) };
 }
 
-/// A seed for a loop without one: the next output of a SplitMix64 sequence per thread, whose
-/// start is drawn from `rand::rng()` (seeded from the operating system) at the thread's first
-/// loop. Seeding from `rand::rng()` per loop costs more than all of a retry's other work; the
-/// sequence gives every loop a distinct, unpredictable-enough seed for jitter (not for secrets).
-fn next_loop_seed() -> u64 {
-    LOOP_SEEDS.with(|cell| {
+/// The next number of the thread's jitter generator, which the loops without a seed draw from:
+/// SplitMix64, started from `rand::rng()` (seeded from the operating system) at the thread's
+/// first draw. Seeding a generator per loop from `rand::rng()` cost more than all of a retry's
+/// other work; a generator per thread is one word of state, and SplitMix64's output is well
+/// spread for jitter (not for secrets).
+#[inline]
+fn thread_next() -> u64 {
+    THREAD_JITTER.with(|cell| {
         let mut state = cell.get();
         if state == 0 {
-            state = rand::rng().next_u64();
+            state = thread_seed();
         }
         state = state.wrapping_add(GOLDEN_GAMMA);
         cell.set(state);
-        // SplitMix64's output function: consecutive states give unrelated seeds.
+        // SplitMix64's output function.
         let mut z = state;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^ (z >> 31)
     })
+}
+
+/// The start of a thread's jitter generator, from `rand::rng()`.
+#[cold]
+#[inline(never)]
+fn thread_seed() -> u64 {
+    rand::rng().next_u64()
+}
+
+/// A number uniform in `[0, span]` from the thread's jitter generator, by multiplying and keeping
+/// the high word (off uniform by at most `(span + 1) / 2^64`).
+#[inline]
+fn thread_draw(span: u64) -> u64 {
+    ((u128::from(thread_next()) * (u128::from(span) + 1)) >> 64) as u64
 }
 
 /// Converts a non-negative number of nanoseconds to a `Duration`, rounded to the nearest
@@ -471,16 +496,16 @@ mod tests {
     }
 
     #[test]
-    fn unseeded_loops_get_distinct_generators() {
+    fn unseeded_loops_draw_from_the_thread_generator() {
         let p = RetryPolicy::new()
             .wait_jitter(Duration::from_secs(3600))
-            .wait_max(Duration::MAX);
+            .wait_max(Duration::from_secs(86_400));
         let first_waits: Vec<_> = (0..8)
             .map(|_| {
                 let mut rng = None;
                 let mut prev = Duration::ZERO;
                 let wait = wait(&p, 1, &mut prev, &mut rng);
-                assert!(rng.is_some(), "a jittered wait makes the loop's generator");
+                assert!(rng.is_none(), "no seed, no generator of the loop's own");
                 wait
             })
             .collect();
@@ -490,6 +515,10 @@ mod tests {
         sorted.sort();
         sorted.dedup();
         assert_eq!(sorted.len(), 8, "{first_waits:?}");
+        // Draws cover their range: the extremes of a span of 1, and nothing beyond a span.
+        let draws: Vec<_> = (0..64).map(|_| thread_draw(1)).collect();
+        assert!(draws.contains(&0) && draws.contains(&1) && draws.iter().all(|d| *d <= 1));
+        assert_eq!(thread_draw(0), 0);
     }
 
     #[test]

@@ -280,10 +280,7 @@ impl Machine {
             attempts_limit,
             remaining,
         };
-        // Every wait is zero in testing mode, where test suites run.
-        if !wait.is_zero() {
-            self.waited = self.waited.saturating_add(wait);
-        }
+        self.waited = self.waited.saturating_add(wait);
         Step::Retry(retry)
     }
 }

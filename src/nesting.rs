@@ -48,6 +48,7 @@ pub fn set_suppress_nested(suppress: bool) {
 }
 
 /// Whether nested-retry suppression is on process-wide.
+#[inline]
 pub fn is_suppressing_nested() -> bool {
     SUPPRESS.load(Ordering::Acquire)
 }

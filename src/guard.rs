@@ -150,6 +150,10 @@ pub(crate) struct Shared<On, T> {
     pub(crate) hooks: Vec<OnRetryHook>,
     /// The [`Phase`] and the number of the attempt it is about, packed (see [`Phase::pack`]).
     phase: AtomicU64,
+    /// The wait of the phase `Waiting` in nanoseconds, written before the phase, so that the
+    /// front end reads it without the lock; `u64::MAX` when it does not fit (then the state
+    /// has it).
+    wait_nanos: AtomicU64,
     /// Whether the loop pays for its retries from a budget, which a success refills (under the
     /// lock: the machine knows what was paid).
     has_budget: bool,
@@ -235,6 +239,7 @@ impl<On, T> Shared<On, T> {
             time,
             name,
             phase: AtomicU64::new(Phase::NotStarted.pack()),
+            wait_nanos: AtomicU64::new(0),
             has_budget: extras.budget.is_some(),
             state: Mutex::new(State {
                 machine: extras.machine(&policy),
@@ -282,8 +287,14 @@ impl<On, T> Shared<On, T> {
     /// attempt still running when asked for the next one ended without an outcome, which counts
     /// as a success).
     pub(crate) fn advance(self: &Arc<Self>, now: impl FnOnce() -> Instant) -> Advance<On, T> {
-        if self.phase() == Phase::Done {
-            return Advance::End;
+        match self.phase() {
+            Phase::Done => return Advance::End,
+            // Only the front end moves the loop out of `Waiting`: no lock needed to read it.
+            Phase::Waiting(_) => match self.wait_nanos.load(Ordering::Relaxed) {
+                u64::MAX => {}
+                nanos => return Advance::Wait(Duration::from_nanos(nanos)),
+            },
+            Phase::NotStarted | Phase::Running(_) => {}
         }
         let mut state = self.lock();
         match self.phase() {
@@ -305,7 +316,8 @@ impl<On, T> Shared<On, T> {
     pub(crate) fn resume(self: &Arc<Self>) -> Guard<On, T> {
         let mut state = self.lock();
         // The hooks' guards lived over the wait and end right before the next attempt.
-        drop(std::mem::take(&mut state.guards));
+        // `end` lets an empty list go without its drop glue.
+        std::mem::take(&mut state.guards).end();
         state.machine.next_attempt();
         self.hand_out(&state)
     }
@@ -447,9 +459,13 @@ impl<On, T> Guard<On, T> {
                 shared.phase.store(Phase::Done.pack(), Ordering::Release);
                 // Under the lock, so that the guards are in place before the front end (possibly
                 // on another thread) can start the wait.
-                state.guards =
+                let guards =
                     instrument::retry_scheduled(&shared.name, &retry, &error, &shared.hooks);
+                // The previous retry's guards ended when this attempt started.
+                std::mem::replace(&mut state.guards, guards).end();
                 state.wait = retry.wait;
+                let nanos = u64::try_from(retry.wait.as_nanos()).unwrap_or(u64::MAX);
+                shared.wait_nanos.store(nanos, Ordering::Relaxed);
                 shared
                     .phase
                     .store(Phase::Waiting(self.num).pack(), Ordering::Release);

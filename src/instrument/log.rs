@@ -4,7 +4,8 @@ use super::OnRetryHook;
 
 #[cfg(feature = "log")]
 mod imp {
-    use crate::instrument::{GiveUpDetails, Limit, MaybeDuration, Readable, RetryDetails};
+    use crate::instrument::format::{Limit, MaybeDuration, Readable};
+    use crate::instrument::{GiveUpDetails, RetryDetails};
 
     pub(super) const ENABLED: bool = true;
 

@@ -5,9 +5,8 @@ use super::OnRetryHook;
 
 #[cfg(feature = "tracing")]
 mod imp {
-    use crate::instrument::{
-        GiveUpDetails, Limit, MaybeDuration, Readable, RetryDetails, RetryGuard,
-    };
+    use crate::instrument::format::{Limit, MaybeDuration, Readable};
+    use crate::instrument::{GiveUpDetails, RetryDetails, RetryGuard};
 
     pub(super) const ENABLED: bool = true;
 

@@ -1,0 +1,93 @@
+//! What a hook learns about a scheduled retry.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::machine::Retry;
+
+/// What a hook learns about a retry that was just scheduled.
+///
+/// Made by the retry loops; hooks receive it by reference, before the wait.
+///
+/// ```
+/// # let _quiet = stamina::testing::thread_testing(stamina::testing::Testing::new().attempts(2));
+/// let caller = stamina::RetryingCaller::new()
+///     .attempts(2)
+///     .on_retry(|details: &stamina::RetryDetails<'_>| {
+///         assert_eq!(details.retry_num(), 1);
+///         assert_eq!(details.error_type(), "core::fmt::Error");
+///         assert_eq!(format!("{:?}", details.caused_by()), "Error");
+///         assert_eq!(details.attempts_limit(), Some(2));
+///     });
+/// let _ = caller.call(|_: &std::fmt::Error| true, || Err::<(), _>(std::fmt::Error));
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct RetryDetails<'a> {
+    name: &'a str,
+    retry_num: u32,
+    wait_for: Duration,
+    waited_so_far: Duration,
+    caused_by: &'a dyn fmt::Debug,
+    error_type: &'static str,
+    attempts_limit: Option<u32>,
+    remaining: Option<Duration>,
+}
+
+impl<'a> RetryDetails<'a> {
+    pub(super) fn new<E: fmt::Debug>(name: &'a str, retry: &Retry, error: &'a E) -> Self {
+        Self {
+            name,
+            retry_num: retry.retry_num,
+            wait_for: retry.wait,
+            waited_so_far: retry.waited_so_far,
+            caused_by: error,
+            error_type: std::any::type_name::<E>(),
+            attempts_limit: retry.attempts_limit,
+            remaining: retry.remaining,
+        }
+    }
+
+    /// The name of the loop: the name it was given, else the call site of
+    /// [`retry_context`](crate::retry_context), or for callers the type of the called function
+    /// (for a closure, the path of the function that contains it).
+    pub fn name(&self) -> &'a str {
+        self.name
+    }
+
+    /// The number of the attempt that just failed (1-based); the next attempt is one more.
+    pub fn retry_num(&self) -> u32 {
+        self.retry_num
+    }
+
+    /// How long the loop is about to wait before the next attempt (zero in testing mode).
+    pub fn wait_for(&self) -> Duration {
+        self.wait_for
+    }
+
+    /// The sum of the loop's earlier waits, this one excluded.
+    pub fn waited_so_far(&self) -> Duration {
+        self.waited_so_far
+    }
+
+    /// The error the attempt failed with.
+    pub fn caused_by(&self) -> &'a dyn fmt::Debug {
+        self.caused_by
+    }
+
+    /// The type of the error, as [`std::any::type_name`] writes it (such as
+    /// `"std::io::error::Error"`).
+    pub fn error_type(&self) -> &'static str {
+        self.error_type
+    }
+
+    /// The attempts limit in force (the testing one in testing mode), `None` when unlimited.
+    pub fn attempts_limit(&self) -> Option<u32> {
+        self.attempts_limit
+    }
+
+    /// The time that was left before the loop's deadline when the retry was scheduled (before
+    /// the wait); `None` without a timeout and in testing mode.
+    pub fn remaining(&self) -> Option<Duration> {
+        self.remaining
+    }
+}

@@ -1,0 +1,198 @@
+//! The process-wide hooks (the built-in ones by default) and the call of every hook of a loop.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+
+use super::{Guards, OnRetryHook, RetryDetails, log, metrics, tracing};
+use crate::machine::Retry;
+use crate::name::Name;
+
+/// The built-in hook that counts retries and give-ups with the `metrics` facade.
+///
+/// For every scheduled retry it increments the counter `stamina_retries_total` with the labels
+/// `callable` (the loop's name), `retry_num` and `error_type`; for every give-up it increments
+/// `stamina_retries_exhausted_total` with the labels `callable`, `error_type` and `reason`
+/// ([`GiveUpReason::as_str`]). The application installs the recorder (a Prometheus exporter,
+/// say); without one, the counters cost next to nothing.
+///
+/// ```
+/// let hooks = stamina::get_on_retry_hooks();
+/// assert!(hooks.iter().any(|h| h.name() == stamina::instrument::metrics_hook().name()));
+/// ```
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub fn metrics_hook() -> OnRetryHook {
+    metrics::hook()
+}
+
+/// The built-in hook that logs retries and give-ups with the `log` facade.
+///
+/// Every scheduled retry is a record at level warn, target `stamina`, message
+/// `stamina.retry_scheduled`, with the key-values `callable`, `retry_num`, `wait_for`,
+/// `waited_so_far` (durations as `humantime` writes them, to the millisecond, such as
+/// `1s500ms`), `max_attempts` (the limit, or `unlimited`), `remaining` (the time left before the
+/// deadline, or `none`), `error_type` and `caused_by` (the error's `Debug` output). A give-up is a record at level
+/// warn, message `stamina.retries_exhausted`, with `callable`, `reason`, `attempts` (made),
+/// `waited`, `error_type` and `caused_by`.
+///
+/// ```
+/// let hooks = stamina::get_on_retry_hooks();
+/// assert!(hooks.iter().any(|h| h.name() == stamina::instrument::log_hook().name()));
+/// ```
+#[cfg(feature = "log")]
+#[cfg_attr(docsrs, doc(cfg(feature = "log")))]
+pub fn log_hook() -> OnRetryHook {
+    log::hook()
+}
+
+/// The built-in hook that traces retries and give-ups with `tracing`.
+///
+/// Every scheduled retry opens a span `stamina.retry_wait` (level info, target `stamina`, fields
+/// `callable`, `retry_num`, `wait_for`) that stays open over the wait and closes right before
+/// the next attempt, and emits inside it an event at level warn with the message
+/// `stamina.retry_scheduled` and the same fields as the `log` records. A give-up is an event
+/// `stamina.retries_exhausted` at level warn.
+///
+/// ```
+/// let hooks = stamina::get_on_retry_hooks();
+/// assert!(hooks.iter().any(|h| h.name() == stamina::instrument::tracing_hook().name()));
+/// ```
+#[cfg(feature = "tracing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+pub fn tracing_hook() -> OnRetryHook {
+    tracing::hook()
+}
+
+/// The built-in hooks of the enabled features, in this order: `metrics`, `log`, `tracing`.
+///
+/// These are the process-wide hooks until [`set_on_retry_hooks`] says otherwise.
+///
+/// ```
+/// let names: Vec<String> = stamina::instrument::default_on_retry_hooks()
+///     .iter()
+///     .map(|h| h.name().to_owned())
+///     .collect();
+/// # #[cfg(all(feature = "metrics", feature = "log"))]
+/// assert_eq!(names[..2], ["stamina::metrics", "stamina::log"]);
+/// ```
+pub fn default_on_retry_hooks() -> Vec<OnRetryHook> {
+    let backends: [(bool, fn() -> OnRetryHook); 3] = [
+        (metrics::ENABLED, metrics::hook),
+        (log::ENABLED, log::hook),
+        (tracing::ENABLED, tracing::hook),
+    ];
+    backends
+        .into_iter()
+        .filter_map(|(enabled, hook)| enabled.then(hook))
+        .collect()
+}
+
+/// The process-wide hooks; `None` until first needed or after a reset, meaning the defaults.
+static HOOKS: RwLock<Option<Arc<[OnRetryHook]>>> = RwLock::new(None);
+
+/// Whether the process-wide hooks are set to none at all: written under `HOOKS`' write lock, so
+/// that a retry with instrumentation off skips the lock and the reference count.
+static NO_HOOKS: AtomicBool = AtomicBool::new(false);
+
+/// Whether the process-wide hooks are known to be empty (`false` when unsure).
+#[inline]
+pub(super) fn no_process_hooks() -> bool {
+    NO_HOOKS.load(Ordering::Acquire)
+}
+
+pub(super) fn process_hooks() -> Arc<[OnRetryHook]> {
+    if let Some(hooks) = &*HOOKS.read().unwrap_or_else(PoisonError::into_inner) {
+        return Arc::clone(hooks);
+    }
+    let mut hooks = HOOKS.write().unwrap_or_else(PoisonError::into_inner);
+    Arc::clone(hooks.get_or_insert_with(|| default_on_retry_hooks().into()))
+}
+
+/// Replaces the process-wide hooks, which every loop calls before its own; an empty list turns
+/// the process-wide instrumentation off (the built-in `log`, `metrics` and `tracing` hooks
+/// included).
+///
+/// Loops that are waiting keep the guards they have; the new hooks apply from the next retry
+/// on.
+///
+/// ```
+/// // No log records, metrics or traces from retries:
+/// stamina::set_on_retry_hooks([]);
+/// assert!(stamina::get_on_retry_hooks().is_empty());
+/// stamina::instrument::reset_on_retry_hooks();
+/// ```
+pub fn set_on_retry_hooks(hooks: impl IntoIterator<Item = OnRetryHook>) {
+    let hooks: Arc<[OnRetryHook]> = hooks.into_iter().collect();
+    let mut slot = HOOKS.write().unwrap_or_else(PoisonError::into_inner);
+    NO_HOOKS.store(hooks.is_empty(), Ordering::Release);
+    *slot = Some(hooks);
+}
+
+/// The process-wide hooks in force: the ones last set, else [`default_on_retry_hooks`].
+///
+/// ```
+/// let before = stamina::get_on_retry_hooks();
+/// stamina::set_on_retry_hooks(before.iter().cloned().chain([
+///     stamina::instrument::OnRetryHook::new(|_: &stamina::RetryDetails<'_>| {}),
+/// ]));
+/// assert_eq!(stamina::get_on_retry_hooks().len(), before.len() + 1);
+/// stamina::instrument::reset_on_retry_hooks();
+/// ```
+pub fn get_on_retry_hooks() -> Vec<OnRetryHook> {
+    process_hooks().to_vec()
+}
+
+/// Restores the process-wide hooks to [`default_on_retry_hooks`].
+///
+/// ```
+/// stamina::set_on_retry_hooks([]);
+/// stamina::instrument::reset_on_retry_hooks();
+/// assert_eq!(
+///     stamina::get_on_retry_hooks().len(),
+///     stamina::instrument::default_on_retry_hooks().len(),
+/// );
+/// ```
+pub fn reset_on_retry_hooks() {
+    let mut slot = HOOKS.write().unwrap_or_else(PoisonError::into_inner);
+    NO_HOOKS.store(false, Ordering::Release);
+    *slot = None;
+}
+
+/// Calls the hooks for a retry the state machine just decided, before the wait: the
+/// process-wide hooks, then `local` (the loop's own). Front ends keep the returned guards over
+/// the wait and drop them right before the next attempt.
+///
+/// Costs an atomic load and nothing else when instrumentation is off (`set_on_retry_hooks([])`
+/// and no hooks of the loop's own), a lock read when there are no hooks otherwise.
+#[inline]
+pub(crate) fn retry_scheduled<E: fmt::Debug>(
+    name: &Name,
+    retry: &Retry,
+    error: &E,
+    local: &[OnRetryHook],
+) -> Guards {
+    if local.is_empty() && no_process_hooks() {
+        return Guards::default();
+    }
+    call_retry_hooks(name, retry, error, local)
+}
+
+fn call_retry_hooks<E: fmt::Debug>(
+    name: &Name,
+    retry: &Retry,
+    error: &E,
+    local: &[OnRetryHook],
+) -> Guards {
+    let mut guards = Guards::default();
+    let process = process_hooks();
+    if process.is_empty() && local.is_empty() {
+        return guards;
+    }
+    let name = name.as_str();
+    let details = RetryDetails::new(&name, retry, error);
+    for hook in process.iter().chain(local) {
+        hook.retry_scheduled(&details, &mut guards);
+    }
+    guards
+}

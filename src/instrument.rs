@@ -72,5 +72,6 @@ pub(crate) use registry::retry_scheduled;
 #[cfg(feature = "tracing")]
 pub use registry::tracing_hook;
 pub use registry::{
-    default_on_retry_hooks, get_on_retry_hooks, reset_on_retry_hooks, set_on_retry_hooks,
+    IntoOnRetryHooks, default_on_retry_hooks, get_on_retry_hooks, reset_on_retry_hooks,
+    set_on_retry_hooks,
 };

@@ -459,6 +459,27 @@ fn the_registry_sets_gets_resets_and_turns_off() {
     assert_eq!(names(get_on_retry_hooks()), defaults);
 }
 
+#[test]
+fn none_restores_the_default_hooks_as_in_python() {
+    let _r = registry();
+    let names = |hooks: Vec<OnRetryHook>| -> Vec<String> {
+        hooks.iter().map(|h| h.name().to_owned()).collect()
+    };
+    let defaults = names(default_on_retry_hooks());
+    set_on_retry_hooks([]);
+    assert!(get_on_retry_hooks().is_empty());
+    // Code ported from Python's `set_on_retry_hooks(None)` keeps its metrics and logs.
+    set_on_retry_hooks(None);
+    assert_eq!(names(get_on_retry_hooks()), defaults);
+    // `Some(list)` sets the list, and a borrowed list is copied.
+    let log = Log::default();
+    set_on_retry_hooks(Some(vec![tagged(&log, "a").named("a")]));
+    assert_eq!(names(get_on_retry_hooks()), ["a"]);
+    let list = [tagged(&log, "b").named("b"), tagged(&log, "c").named("c")];
+    set_on_retry_hooks(&list[..]);
+    assert_eq!(names(get_on_retry_hooks()), ["b", "c"]);
+}
+
 #[cfg(feature = "metrics")]
 #[test]
 fn an_empty_registry_records_no_metrics() {

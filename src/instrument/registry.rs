@@ -109,9 +109,10 @@ pub(super) fn process_hooks() -> Arc<[OnRetryHook]> {
     Arc::clone(hooks.get_or_insert_with(|| default_on_retry_hooks().into()))
 }
 
-/// Replaces the process-wide hooks, which every loop calls before its own; an empty list turns
-/// the process-wide instrumentation off (the built-in `log`, `metrics` and `tracing` hooks
-/// included).
+/// Replaces the process-wide hooks, which every loop calls before its own: a list turns them
+/// into that list (an empty one turns the process-wide instrumentation off, the built-in `log`,
+/// `metrics` and `tracing` hooks included), and `None` restores the defaults, as in Python's
+/// stamina.
 ///
 /// Loops that are waiting keep the guards they have; the new hooks apply from the next retry
 /// on.
@@ -120,23 +121,73 @@ pub(super) fn process_hooks() -> Arc<[OnRetryHook]> {
 /// // No log records, metrics or traces from retries:
 /// stamina::set_on_retry_hooks([]);
 /// assert!(stamina::get_on_retry_hooks().is_empty());
-/// stamina::instrument::reset_on_retry_hooks();
+/// // The built-in hooks again:
+/// stamina::set_on_retry_hooks(None);
+/// assert_eq!(
+///     stamina::get_on_retry_hooks().len(),
+///     stamina::instrument::default_on_retry_hooks().len(),
+/// );
 /// ```
-pub fn set_on_retry_hooks(hooks: impl IntoIterator<Item = OnRetryHook>) {
-    let hooks: Arc<[OnRetryHook]> = hooks.into_iter().collect();
+pub fn set_on_retry_hooks(hooks: impl IntoOnRetryHooks) {
+    let Some(hooks) = hooks.into_on_retry_hooks() else {
+        return reset_on_retry_hooks();
+    };
+    let hooks: Arc<[OnRetryHook]> = hooks.into();
     let mut slot = HOOKS.write().unwrap_or_else(PoisonError::into_inner);
     NO_HOOKS.store(hooks.is_empty(), Ordering::Release);
     *slot = Some(hooks);
 }
 
+/// What [`set_on_retry_hooks`] takes: a list of hooks (an array, a `Vec` or a slice), or an
+/// `Option` of a `Vec` where `None` stands for the defaults.
+///
+/// A bare iterator is not accepted, so that `set_on_retry_hooks(None)` means what it means in
+/// Python (the defaults) rather than an empty list; collect an iterator into a `Vec` first.
+pub trait IntoOnRetryHooks: sealed::Sealed {
+    /// The hooks to set, or `None` for the defaults.
+    fn into_on_retry_hooks(self) -> Option<Vec<OnRetryHook>>;
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+impl sealed::Sealed for Vec<OnRetryHook> {}
+impl IntoOnRetryHooks for Vec<OnRetryHook> {
+    fn into_on_retry_hooks(self) -> Option<Vec<OnRetryHook>> {
+        Some(self)
+    }
+}
+
+impl<const N: usize> sealed::Sealed for [OnRetryHook; N] {}
+impl<const N: usize> IntoOnRetryHooks for [OnRetryHook; N] {
+    fn into_on_retry_hooks(self) -> Option<Vec<OnRetryHook>> {
+        Some(self.into())
+    }
+}
+
+impl sealed::Sealed for &[OnRetryHook] {}
+impl IntoOnRetryHooks for &[OnRetryHook] {
+    fn into_on_retry_hooks(self) -> Option<Vec<OnRetryHook>> {
+        Some(self.to_vec())
+    }
+}
+
+impl sealed::Sealed for Option<Vec<OnRetryHook>> {}
+impl IntoOnRetryHooks for Option<Vec<OnRetryHook>> {
+    fn into_on_retry_hooks(self) -> Option<Vec<OnRetryHook>> {
+        self
+    }
+}
+
 /// The process-wide hooks in force: the ones last set, else [`default_on_retry_hooks`].
 ///
 /// ```
-/// let before = stamina::get_on_retry_hooks();
-/// stamina::set_on_retry_hooks(before.iter().cloned().chain([
-///     stamina::instrument::OnRetryHook::new(|_: &stamina::RetryDetails<'_>| {}),
-/// ]));
-/// assert_eq!(stamina::get_on_retry_hooks().len(), before.len() + 1);
+/// let mut hooks = stamina::get_on_retry_hooks();
+/// let before = hooks.len();
+/// hooks.push(stamina::instrument::OnRetryHook::new(|_: &stamina::RetryDetails<'_>| {}));
+/// stamina::set_on_retry_hooks(hooks);
+/// assert_eq!(stamina::get_on_retry_hooks().len(), before + 1);
 /// stamina::instrument::reset_on_retry_hooks();
 /// ```
 pub fn get_on_retry_hooks() -> Vec<OnRetryHook> {

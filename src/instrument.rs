@@ -17,7 +17,8 @@
 //! When a retryable error ends a loop (the attempts, the time or the budget are used up, or the
 //! server asked for a wait beyond `retry_after_max`), the hooks' give-up handlers
 //! ([`OnRetryHook::on_give_up`]) are called once with the [`GiveUpDetails`] and its
-//! [`GiveUpReason`].
+//! [`GiveUpReason`]. A loop allowed a single attempt (`attempts = 1`, testing mode's default)
+//! that runs out of it reports nothing: it never could retry (see [`GiveUpReason`] for the rule).
 //!
 //! ```
 //! use std::sync::{Arc, Mutex};

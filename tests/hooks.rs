@@ -382,6 +382,62 @@ fn give_up_handlers_run_once_for_retryable_errors_only() {
 }
 
 #[test]
+fn loops_allowed_a_single_attempt_report_no_give_up_for_running_out_of_it() {
+    let _r = registry();
+    let log = Log::default();
+    let record = Arc::clone(&log);
+    set_on_retry_hooks([OnRetryHook::new(|_: &RetryDetails<'_>| {}).on_give_up(
+        move |d: &GiveUpDetails<'_>| {
+            record
+                .lock()
+                .unwrap()
+                .push(format!("{} {} after {}", d.name(), d.reason(), d.attempts()));
+        },
+    )]);
+    let single = RetryingCaller::new()
+        .attempts(1)
+        .clock(FakeClock::new())
+        .name("single");
+    assert_eq!(single.call(|_: &Flaky| true, fails(5)), Err(Flaky));
+    for attempt in retry_context(|_: &Flaky| true)
+        .attempts(1)
+        .clock(FakeClock::new())
+    {
+        assert_eq!(attempt.run(fails(5)), Err(Flaky));
+    }
+    {
+        // Testing mode's default of one attempt: a failing test writes no give-up.
+        let _testing = thread_testing(Testing::new());
+        let caller = RetryingCaller::new().name("tested");
+        assert_eq!(caller.call(|_: &Flaky| true, fails(5)), Err(Flaky));
+    }
+    assert_eq!(*log.lock().unwrap(), Vec::<String>::new());
+
+    // A loop that was allowed to retry but could not still reports why, after one attempt too.
+    let three = RetryingCaller::new()
+        .attempts(3)
+        .wait_jitter(Duration::ZERO)
+        .clock(FakeClock::new())
+        .name("three");
+    let short = three.clone().timeout(Duration::from_millis(50));
+    assert_eq!(short.call(|_: &Flaky| true, fails(5)), Err(Flaky));
+    let pushed_back = three.clone().retry_after_max(Duration::from_secs(1));
+    assert_eq!(
+        pushed_back.call(|_: &Flaky| Duration::from_secs(10), fails(5)),
+        Err(Flaky)
+    );
+    assert_eq!(three.call(|_: &Flaky| true, fails(5)), Err(Flaky));
+    assert_eq!(
+        *log.lock().unwrap(),
+        [
+            "three deadline_exceeded after 1",
+            "three retry_after_too_long after 1",
+            "three attempts_exhausted after 3",
+        ]
+    );
+}
+
+#[test]
 fn deactivated_loops_are_silent() {
     let _r = registry();
     let log = Log::default();

@@ -243,4 +243,16 @@ fn nothing_is_logged_without_a_retry() {
         }
     });
     assert_eq!(got, []);
+    // A loop allowed one attempt never retries, so it does not give up either: testing mode's
+    // default of one attempt keeps a failing test's log quiet.
+    let got = records(|| {
+        let one = RetryingCaller::new().attempts(1).clock(FakeClock::new());
+        assert_eq!(one.call(|_: &Flaky| true, always_fails), Err(Flaky));
+        let _testing = thread_testing(Testing::new());
+        assert_eq!(
+            RetryingCaller::new().call(|_: &Flaky| true, always_fails),
+            Err(Flaky)
+        );
+    });
+    assert_eq!(got, []);
 }

@@ -10,8 +10,16 @@ use crate::name::Name;
 
 /// Why a retryable error ended a loop.
 ///
-/// Errors that are not worth retrying, and loops with retrying switched off, end without a
-/// give-up signal: they are not retries that failed.
+/// The give-up signal is for loops that were allowed to retry and still failed. So there is none
+/// when:
+///
+/// - the error is not worth retrying, or retrying is switched off: no retry failed;
+/// - a loop allowed a single attempt ran out of it (`attempts = 1`, or testing mode's default
+///   of one attempt): no retry was ever possible, and a failing test should not fill its log
+///   with warnings.
+///
+/// A loop that wanted to retry after its first attempt but could not (its deadline, its budget
+/// or a server's wait beyond `retry_after_max` stopped it) does report, with that reason.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum GiveUpReason {
@@ -119,8 +127,8 @@ impl<'a> GiveUpDetails<'a> {
 }
 
 /// Calls the hooks' give-up handlers when the state machine gave up with `give_up` after
-/// `attempts` attempts and `waited` of waits; does nothing unless a retryable error ran out of
-/// attempts or time.
+/// `attempts` attempts and `waited` of waits; does nothing unless a retryable error ended a loop
+/// that was allowed to retry (see [`GiveUpReason`]).
 pub(crate) fn gave_up<E: fmt::Debug>(
     name: &Name,
     give_up: GiveUp,
@@ -132,6 +140,9 @@ pub(crate) fn gave_up<E: fmt::Debug>(
     let Some(reason) = GiveUpReason::from_give_up(give_up) else {
         return;
     };
+    if reason == GiveUpReason::AttemptsExhausted && attempts <= 1 {
+        return;
+    }
     if local.is_empty() && no_process_hooks() {
         return;
     }

@@ -147,7 +147,8 @@
 //! The body runs once per attempt, where `return` and `?` end the attempt. The arguments are
 //! evaluated once: `&T` arguments are shared, `&mut T` arguments and `&mut self` are reborrowed
 //! for each attempt, and arguments taken by value are cloned for each attempt, so they must be
-//! `Clone`. Instrumentation names the calls after the function's module path and name.
+//! `Clone`. Instrumentation names the calls after the function's path (with the type for a method:
+//! `module::Type::method`).
 //!
 //! # Attempt guards
 //!

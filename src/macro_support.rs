@@ -63,12 +63,13 @@ pub fn clone_arg<T: RetryArg>(arg: &T) -> T {
 }
 
 /// Runs the body of a sync function under `#[stamina::retry]`: the loop of a
-/// [`RetryingCaller`](crate::RetryingCaller) with `policy`, named `name`, paying retries from
-/// `budget`, without building a caller on every call.
+/// [`RetryingCaller`](crate::RetryingCaller) with `policy`, named `name` (else after the
+/// function that holds `body`, its type included for a method), paying retries from `budget`,
+/// without building a caller on every call.
 #[inline]
 pub fn call<R, On, F>(
     policy: RetryPolicy,
-    name: impl Into<Cow<'static, str>>,
+    name: Option<Cow<'static, str>>,
     budget: Option<&RetryBudget>,
     on: On,
     mut body: F,
@@ -92,7 +93,10 @@ where
             &with_budget
         }
     };
-    let name = Name::given(name);
+    let name = match name {
+        Some(name) => Name::given(name),
+        None => Name::Static(crate::name::path_of::<F>()),
+    };
     let result = crate::sync::call(&policy, &SystemClock, Some(&name), extras, &on, || {
         body().into_result()
     });

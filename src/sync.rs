@@ -69,15 +69,17 @@ pub use caller::{BoundRetryingCaller, RetryingCaller};
 /// # Ok::<(), io::Error>(())
 /// ```
 ///
-/// The context is named after the call site of `retry_context` unless given a
-/// [`name`](RetryContext::name).
+/// Unless given a [`name`](RetryContext::name), the context is named after the function that
+/// holds its `on` closure (`app::Client::fetch`), or, when `on` is not a closure, the file of the
+/// call (`src/client.rs`): names that edits elsewhere in the file do not change, so they can label
+/// a time series. Name every loop that feeds a dashboard.
 #[track_caller]
 pub fn retry_context<On>(on: On) -> RetryContext<On> {
     RetryContext {
         policy: RetryPolicy::new(),
         on,
         clock: SystemClock,
-        name: Name::Location(Location::caller()),
+        name: Name::for_loop::<On>(Location::caller().file()),
         extras: Extras::default(),
     }
 }
@@ -102,8 +104,8 @@ impl<On, C> RetryContext<On, C> {
     policy_setters!();
     extras_setters!();
 
-    /// Names the loop for instrumentation and `Debug` output (the call site of
-    /// [`retry_context`] by default).
+    /// Names the loop for instrumentation and `Debug` output (see [`retry_context`] for the
+    /// default).
     pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
         self.name = Name::given(name);
         self

@@ -388,10 +388,12 @@ fn loops_allowed_a_single_attempt_report_no_give_up_for_running_out_of_it() {
     let record = Arc::clone(&log);
     set_on_retry_hooks([OnRetryHook::new(|_: &RetryDetails<'_>| {}).on_give_up(
         move |d: &GiveUpDetails<'_>| {
-            record
-                .lock()
-                .unwrap()
-                .push(format!("{} {} after {}", d.name(), d.reason(), d.attempts()));
+            record.lock().unwrap().push(format!(
+                "{} {} after {}",
+                d.name(),
+                d.reason(),
+                d.attempts()
+            ));
         },
     )]);
     let single = RetryingCaller::new()

@@ -183,25 +183,40 @@ fn testing_mode_still_counts() {
     );
 }
 
+fn transient(_: &Flaky) -> bool {
+    true
+}
+
 #[test]
-fn unnamed_loops_use_their_call_site_or_function() {
+fn unnamed_loops_are_named_after_their_function_or_file_never_a_line() {
     let _testing = thread_testing(Testing::new().attempts(2));
-    let mut line = 0;
     let got = counters(|| {
-        line = line!() + 1;
+        // A closure predicate: the function that holds the loop.
         for attempt in retry_context(|_: &Flaky| true) {
             let _ = attempt.run(always_fails);
         }
-        let _ = RetryingCaller::new().call(|_: &Flaky| true, always_fails);
+        // A named predicate: the file, which edits above the loop do not change.
+        for attempt in retry_context(transient) {
+            let _ = attempt.run(always_fails);
+        }
+        // Callers: the called function, or the function that holds the called closure.
+        let _ = RetryingCaller::new().call(transient, always_fails);
+        #[allow(clippy::redundant_closure)] // the closure is the point
+        let _ = RetryingCaller::new().call(transient, || always_fails());
     });
-    let site = format!("{}:{line}:24", file!());
+    let here =
+        "instrument_metrics::unnamed_loops_are_named_after_their_function_or_file_never_a_line";
+    let file = "tests/instrument_metrics.rs";
+    let called = "instrument_metrics::always_fails";
     assert_eq!(
         got,
         vec![
-            exhausted("instrument_metrics::always_fails", "attempts_exhausted", 1),
-            exhausted(&site, "attempts_exhausted", 1),
-            retries("instrument_metrics::always_fails", 1, FLAKY, 1),
-            retries(&site, 1, FLAKY, 1),
+            exhausted(called, "attempts_exhausted", 1),
+            exhausted(here, "attempts_exhausted", 2),
+            exhausted(file, "attempts_exhausted", 1),
+            retries(called, 1, FLAKY, 1),
+            retries(here, 1, FLAKY, 2),
+            retries(file, 1, FLAKY, 1),
         ]
     );
 }

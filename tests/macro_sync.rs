@@ -383,10 +383,24 @@ fn the_instrumentation_name_is_the_function_path() {
     let previous = stamina::get_on_retry_hooks();
     stamina::set_on_retry_hooks([hook]);
     let _ = named_by_default();
+    let _ = Store.fetch();
     stamina::set_on_retry_hooks(previous);
     let names = names.lock().unwrap();
     assert!(
         names.contains(&"macro_sync::named_by_default".to_owned()),
         "{names:?}"
     );
+    assert!(
+        names.contains(&"macro_sync::Store::fetch".to_owned()),
+        "{names:?}"
+    );
+}
+
+struct Store;
+
+impl Store {
+    #[stamina::retry(on = is_transient, attempts = 2, wait_initial = "0s", wait_jitter = "0s")]
+    fn fetch(&self) -> Result<(), Error> {
+        Err(Error::Transient(0))
+    }
 }

@@ -47,9 +47,11 @@ impl<'a> RetryDetails<'a> {
         }
     }
 
-    /// The name of the loop: the name it was given, else the call site of
-    /// [`retry_context`](crate::retry_context), or for callers the type of the called function
-    /// (for a closure, the path of the function that contains it).
+    /// The name of the loop: the name it was given, else a name derived from the code that
+    /// stays the same when other code is edited: for callers the path of the called function
+    /// (for a closure, of the function that contains it), for the attribute the function's path
+    /// (`module::Type::method` for a method), for [`retry_context`](crate::retry_context) the
+    /// function that holds its `on` closure, or the file of the call.
     pub fn name(&self) -> &'a str {
         self.name
     }

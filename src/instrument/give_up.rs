@@ -152,7 +152,7 @@ pub(crate) fn gave_up<E: fmt::Debug>(
     }
     let name = name.as_str();
     let details = GiveUpDetails {
-        name: &name,
+        name,
         reason,
         attempts,
         waited,

@@ -241,7 +241,7 @@ fn call_retry_hooks<E: fmt::Debug>(
         return guards;
     }
     let name = name.as_str();
-    let details = RetryDetails::new(&name, retry, error);
+    let details = RetryDetails::new(name, retry, error);
     for hook in process.iter().chain(local) {
         hook.retry_scheduled(&details, &mut guards);
     }

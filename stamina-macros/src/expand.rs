@@ -92,11 +92,13 @@ fn expand(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
         setters,
         budget,
     } = args;
-    let fn_name = function.sig.ident.to_string();
-    let name = match name {
-        Some(name) => quote!(#name),
-        None => quote!(::core::concat!(::core::module_path!(), "::", #fn_name)),
+    // Unnamed, the loop is named after the function that holds the body's closure: its path,
+    // with the type for a method (`module::Type::method`).
+    let name_arg = match &name {
+        Some(name) => quote!(::core::option::Option::Some(::core::convert::Into::into(#name))),
+        None => quote!(::core::option::Option::None),
     };
+    let name_setter = name.as_ref().map(|name| quote!(.name(#name)));
     let on = annotate_on(on, &ret);
     // The settings are `RetryPolicy` setters (`const fn`s on literals fold away); the budget goes
     // to the caller.
@@ -121,7 +123,7 @@ fn expand(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
     let body = if is_async {
         let caller = quote! {
             ::stamina::AsyncRetryingCaller::from_policy(#policy)
-                .name(#name)
+                #name_setter
                 #budget_setter
         };
         let ret_var = Ident::new("__stamina_ret", Span::mixed_site());
@@ -140,7 +142,7 @@ fn expand(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
         quote! {
             ::stamina::__private::call(
                 #policy,
-                #name,
+                #name_arg,
                 #budget_arg,
                 #on,
                 || -> #ret {

@@ -47,7 +47,7 @@ use proc_macro::TokenStream;
 /// | `wait_max` | a duration | `"5s"` |
 /// | `wait_jitter` | a duration | `"1s"` |
 /// | `wait_exp_base` | an `f64` expression; a literal must be finite and >= 1 | `2.0` |
-/// | `name` | a `&'static str` or `String` expression, the name instrumentation reports | the function's module path and name |
+/// | `name` | a `&'static str` or `String` expression, the name instrumentation reports | the function's path, with the type for a method (`module::Type::method`) |
 /// | `budget` | an expression of type `RetryBudget` (or a reference to one), evaluated per call: every retry pays from it | none |
 ///
 /// A duration is a string in humantime's format (`"250ms"`, `"10s"`, `"1m 30s"`), parsed when

@@ -40,7 +40,7 @@ pub fn fetch(url: String, client: &Client, log: &mut Vec<u8>) -> Result<u32, Err
             .attempts(3)
             .timeout(::core::time::Duration::new(90, 0))
             .wait_initial(::core::time::Duration::new(0, 250000000)),
-        ::core::concat!(::core::module_path!(), "::", "fetch"),
+        ::core::option::Option::None,
         ::core::option::Option::None,
         is_transient,
         || -> Result<u32, Error> {
@@ -108,7 +108,7 @@ fn pattern_arguments_are_renamed_and_destructured_per_attempt() {
         r#"fn f(__stamina_arg0: (u32, u32), _: Token) -> Result<u32, E> {
     ::stamina::__private::call(
         ::stamina::RetryPolicy::new().wait_exp_base(1.5),
-        ::core::concat!(::core::module_path!(), "::", "f"),
+        ::core::option::Option::None,
         ::core::option::Option::None,
         f,
         || -> Result<u32, E> {

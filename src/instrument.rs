@@ -54,6 +54,7 @@ mod format;
 mod give_up;
 mod guards;
 mod hooks;
+mod labels;
 mod log;
 mod metrics;
 mod registry;

@@ -220,3 +220,48 @@ fn unnamed_loops_are_named_after_their_function_or_file_never_a_line() {
         ]
     );
 }
+
+mod deep {
+    /// An error type in a nested module.
+    #[derive(Debug)]
+    pub(crate) struct Inner;
+}
+
+/// The `error_type` label of a loop whose error is an `E`.
+fn error_type_label<E: std::fmt::Debug>(error: impl Fn() -> E) -> String {
+    let _testing = thread_testing(Testing::new().attempts(2));
+    let got = counters(|| {
+        let _ = RetryingCaller::new()
+            .name("labels")
+            .call(|_: &E| true, || Err::<(), _>(error()));
+    });
+    let (_, labels, _) = &got[0];
+    labels
+        .iter()
+        .find(|(key, _)| key == "error_type")
+        .map(|(_, value)| value.clone())
+        .unwrap()
+}
+
+#[test]
+fn error_types_are_short_readable_labels() {
+    type Boxed = Box<dyn std::error::Error + Send + Sync>;
+    assert_eq!(
+        error_type_label(|| std::io::Error::from(std::io::ErrorKind::TimedOut)),
+        "io::Error"
+    );
+    assert_eq!(error_type_label(|| std::fmt::Error), "fmt::Error");
+    assert_eq!(
+        error_type_label(|| Boxed::from("down")),
+        "Box<dyn Error + Send + Sync>"
+    );
+    assert_eq!(
+        error_type_label(|| "x".parse::<u32>().unwrap_err()),
+        "ParseIntError"
+    );
+    assert_eq!(error_type_label(|| Flaky), "instrument_metrics::Flaky");
+    assert_eq!(
+        error_type_label(|| deep::Inner),
+        "instrument_metrics::Inner"
+    );
+}

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use super::labels::short_type_name;
 use crate::machine::Retry;
 
 /// What a hook learns about a retry that was just scheduled.
@@ -15,7 +16,7 @@ use crate::machine::Retry;
 ///     .attempts(2)
 ///     .on_retry(|details: &stamina::RetryDetails<'_>| {
 ///         assert_eq!(details.retry_num(), 1);
-///         assert_eq!(details.error_type(), "core::fmt::Error");
+///         assert_eq!(details.error_type(), "fmt::Error");
 ///         assert_eq!(format!("{:?}", details.caused_by()), "Error");
 ///         assert_eq!(details.attempts_limit(), Some(2));
 ///     });
@@ -41,7 +42,7 @@ impl<'a> RetryDetails<'a> {
             wait_for: retry.wait,
             waited_so_far: retry.waited_so_far,
             caused_by: error,
-            error_type: std::any::type_name::<E>(),
+            error_type: short_type_name(std::any::type_name::<E>()),
             attempts_limit: retry.attempts_limit,
             remaining: retry.remaining,
         }
@@ -76,8 +77,11 @@ impl<'a> RetryDetails<'a> {
         self.caused_by
     }
 
-    /// The type of the error, as [`std::any::type_name`] writes it (such as
-    /// `"std::io::error::Error"`).
+    /// The type of the error as a short, readable label, the one the built-in hooks report:
+    /// every path in [`std::any::type_name`]'s form cut to what people write (`io::Error` for
+    /// `std::io::error::Error`, `Box<dyn Error + Send + Sync>`, `my_app::FetchError` for
+    /// `my_app::client::FetchError`). One label per type, so that a metric labelled with it
+    /// has as many series as there are error types.
     pub fn error_type(&self) -> &'static str {
         self.error_type
     }

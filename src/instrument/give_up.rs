@@ -157,7 +157,7 @@ pub(crate) fn gave_up<E: fmt::Debug>(
         attempts,
         waited,
         caused_by: error,
-        error_type: std::any::type_name::<E>(),
+        error_type: super::labels::short_type_name(std::any::type_name::<E>()),
     };
     for hook in process.iter().chain(local) {
         hook.gave_up(&details);

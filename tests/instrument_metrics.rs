@@ -265,3 +265,42 @@ fn error_types_are_short_readable_labels() {
         "instrument_metrics::Inner"
     );
 }
+
+#[test]
+fn both_counters_are_described_for_the_exporter_help_lines() {
+    // A recorder of its own, kept for the process: descriptions go to each recorder once.
+    let recorder: &'static DebuggingRecorder = Box::leak(Box::new(DebuggingRecorder::new()));
+    let snapshotter = recorder.snapshotter();
+    metrics::with_local_recorder(recorder, || {
+        let caller = RetryingCaller::new()
+            .attempts(2)
+            .clock(FakeClock::new())
+            .name("described");
+        assert_eq!(caller.call(|_: &Flaky| true, always_fails), Err(Flaky));
+    });
+    let mut described: Vec<(String, Option<String>)> = snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .map(|(key, _, description, _)| {
+            (
+                key.key().name().to_owned(),
+                description.map(|d| d.to_string()),
+            )
+        })
+        .collect();
+    described.sort();
+    assert_eq!(
+        described,
+        [
+            (
+                "stamina_retries_exhausted_total".to_owned(),
+                Some("Total number of retry loops that gave up.".to_owned())
+            ),
+            (
+                "stamina_retries_total".to_owned(),
+                Some("Total number of retries.".to_owned())
+            ),
+        ]
+    );
+}

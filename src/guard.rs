@@ -46,26 +46,28 @@ impl Extras {
     /// A caller's loop decided `retry` after `error`: calls the hooks, whose guards the loop keeps
     /// over the wait. Unnamed callers are named after the called function's type `F`.
     #[inline]
-    pub(crate) fn retry_scheduled<F, E: fmt::Debug>(
+    pub(crate) fn retry_scheduled<F, E: fmt::Debug, On: RetryOn<E>>(
         &self,
         name: Option<&Name>,
         retry: &machine::Retry,
         error: &E,
+        on: &On,
     ) -> Guards {
-        instrument::retry_scheduled(&Name::for_call::<F>(name), retry, error, &self.hooks)
+        instrument::retry_scheduled(&Name::for_call::<F>(name), retry, error, on, &self.hooks)
     }
 
     /// A caller's loop ends with `error` for `give_up`: tells the hooks' give-up handlers.
-    pub(crate) fn gave_up<F, E: fmt::Debug>(
+    pub(crate) fn gave_up<F, E: fmt::Debug, On: RetryOn<E>>(
         &self,
         name: Option<&Name>,
         machine: &Machine,
         give_up: machine::GiveUp,
         error: &E,
+        on: &On,
     ) {
         let name = Name::for_call::<F>(name);
         let (attempts, waited) = (machine.num(), machine.waited());
-        instrument::gave_up(&name, give_up, attempts, waited, error, &self.hooks);
+        instrument::gave_up(&name, give_up, attempts, waited, error, on, &self.hooks);
     }
 
     /// Adds the settings that are set to a `Debug` struct.
@@ -308,8 +310,13 @@ impl<On, T> Guard<On, T> {
                 state.phase = Phase::Waiting(retry.wait);
                 // Under the lock, so that the guards are in place before the front end (possibly
                 // on another thread) can start the wait.
-                state.guards =
-                    instrument::retry_scheduled(&shared.name, &retry, &error, &shared.hooks);
+                state.guards = instrument::retry_scheduled(
+                    &shared.name,
+                    &retry,
+                    &error,
+                    &shared.on,
+                    &shared.hooks,
+                );
                 Ok(None)
             }
             Step::GiveUp(give_up) => {
@@ -322,6 +329,7 @@ impl<On, T> Guard<On, T> {
                     attempts,
                     waited,
                     &error,
+                    &shared.on,
                     &shared.hooks,
                 );
                 Err(error)

@@ -49,6 +49,7 @@
 //! );
 //! ```
 
+mod cause;
 mod details;
 mod format;
 mod give_up;
@@ -60,6 +61,7 @@ mod metrics;
 mod registry;
 mod tracing;
 
+pub use cause::{Cause, ErrorView};
 pub use details::RetryDetails;
 pub(crate) use give_up::gave_up;
 pub use give_up::{GiveUpDetails, GiveUpReason};

@@ -330,6 +330,7 @@ mod stream;
 mod sync;
 pub mod testing;
 mod timeout;
+mod typed;
 
 pub use backoff::Jitter;
 pub use budget::RetryBudget;
@@ -357,6 +358,7 @@ pub use sync::{
 };
 pub use testing::{is_active, is_testing, set_active, set_testing};
 pub use timeout::{AttemptTimedOut, AttemptTimeout, AttemptTimeoutMode, NoAttemptTimeout};
+pub use typed::{Typed, typed};
 
 #[cfg(feature = "macros")]
 #[cfg_attr(docsrs, doc(cfg(feature = "macros")))]

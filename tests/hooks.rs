@@ -607,3 +607,80 @@ fn hooks_and_details_print_usefully() {
     let caller = RetryingCaller::new().on_retry_hook(hook);
     assert!(format!("{caller:?}").contains(r#"hooks: [OnRetryHook { name: "mine""#));
 }
+
+/// What a hook saw of each error: its `Debug` output, whether it could downcast it and read its
+/// `source()` chain, and its label.
+fn seen_causes(log: &Log) -> impl Fn(&RetryDetails<'_>) + use<> {
+    let log = Arc::clone(log);
+    move |d: &RetryDetails<'_>| {
+        let cause = d.caused_by();
+        let io = cause
+            .downcast_ref::<std::io::Error>()
+            .map(|e| format!("{:?}", e.kind()));
+        let chain: Vec<String> = std::iter::successors(cause.as_error(), |e| e.source())
+            .map(ToString::to_string)
+            .collect();
+        log.lock().unwrap().push(format!(
+            "{cause:?} io={io:?} chain={chain:?} type={}",
+            d.error_type()
+        ));
+    }
+}
+
+#[derive(Debug)]
+struct Wrapper(std::io::Error);
+
+impl std::fmt::Display for Wrapper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("wrapper")
+    }
+}
+
+impl std::error::Error for Wrapper {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+#[test]
+fn hooks_see_the_error_itself_where_the_predicate_shows_it() {
+    let _r = registry();
+    set_on_retry_hooks([]);
+    let log = Log::default();
+    let caller = RetryingCaller::new()
+        .attempts(2)
+        .clock(FakeClock::new())
+        .on_retry(seen_causes(&log));
+    let timed_out = || std::io::Error::new(std::io::ErrorKind::TimedOut, "slow");
+    // A plain predicate: the `Debug` output only.
+    let _ = caller.call(|_: &std::io::Error| true, || Err::<(), _>(timed_out()));
+    // Wrapped in `typed`: the error itself, with its chain, and a label of our choosing.
+    let on = stamina::typed(|_: &std::io::Error| true);
+    let _ = caller.call(on, || Err::<(), _>(timed_out()));
+    let on = stamina::typed(|_: &Wrapper| true).error_label(|_| "wrapped");
+    let _ = caller.call(on, || Err::<(), _>(Wrapper(timed_out())));
+    // A boxed error matched by `on_cause`: the error in the box.
+    type Boxed = Box<dyn std::error::Error + Send + Sync>;
+    let _ = caller.call(stamina::on_cause::<std::io::Error>(), || {
+        Err::<(), Boxed>(timed_out().into())
+    });
+    // In a loop of attempt guards too.
+    for attempt in retry_context(stamina::typed(|_: &std::io::Error| true))
+        .attempts(2)
+        .clock(FakeClock::new())
+        .on_retry(seen_causes(&log))
+    {
+        let _ = attempt.run(|| Err::<(), _>(timed_out()));
+    }
+    let debug = r#"Custom { kind: TimedOut, error: "slow" }"#;
+    assert_eq!(
+        *log.lock().unwrap(),
+        [
+            format!("{debug} io=None chain=[] type=io::Error"),
+            format!(r#"{debug} io=Some("TimedOut") chain=["slow"] type=io::Error"#),
+            format!(r#"Wrapper({debug}) io=None chain=["wrapper", "slow"] type=wrapped"#),
+            format!(r#"{debug} io=None chain=["slow"] type=Box<dyn Error + Send + Sync>"#),
+            format!(r#"{debug} io=Some("TimedOut") chain=["slow"] type=io::Error"#),
+        ]
+    );
+}

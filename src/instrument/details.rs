@@ -1,8 +1,8 @@
 //! What a hook learns about a scheduled retry.
 
-use std::fmt;
 use std::time::Duration;
 
+use super::Cause;
 use super::labels::short_type_name;
 use crate::machine::Retry;
 
@@ -28,21 +28,21 @@ pub struct RetryDetails<'a> {
     retry_num: u32,
     wait_for: Duration,
     waited_so_far: Duration,
-    caused_by: &'a dyn fmt::Debug,
+    caused_by: Cause<'a>,
     error_type: &'static str,
     attempts_limit: Option<u32>,
     remaining: Option<Duration>,
 }
 
 impl<'a> RetryDetails<'a> {
-    pub(super) fn new<E: fmt::Debug>(name: &'a str, retry: &Retry, error: &'a E) -> Self {
+    pub(super) fn new(name: &'a str, retry: &Retry, caused_by: Cause<'a>) -> Self {
         Self {
             name,
             retry_num: retry.retry_num,
             wait_for: retry.wait,
             waited_so_far: retry.waited_so_far,
-            caused_by: error,
-            error_type: short_type_name(std::any::type_name::<E>()),
+            caused_by,
+            error_type: error_type(&caused_by),
             attempts_limit: retry.attempts_limit,
             remaining: retry.remaining,
         }
@@ -72,12 +72,15 @@ impl<'a> RetryDetails<'a> {
         self.waited_so_far
     }
 
-    /// The error the attempt failed with.
-    pub fn caused_by(&self) -> &'a dyn fmt::Debug {
+    /// The error the attempt failed with: its `Debug` output, and the error itself where the
+    /// loop's predicate shows it (see [`Cause`]).
+    pub fn caused_by(&self) -> Cause<'a> {
         self.caused_by
     }
 
-    /// The type of the error as a short, readable label, the one the built-in hooks report:
+    /// The label of the error, the one the built-in hooks report: the one the loop's predicate
+    /// chose (see [`Typed::error_label`](crate::Typed::error_label)), else the type of the
+    /// error as a short, readable label:
     /// every path in [`std::any::type_name`]'s form cut to what people write (`io::Error` for
     /// `std::io::error::Error`, `Box<dyn Error + Send + Sync>`, `my_app::FetchError` for
     /// `my_app::client::FetchError`). One label per type, so that a metric labelled with it
@@ -96,4 +99,11 @@ impl<'a> RetryDetails<'a> {
     pub fn remaining(&self) -> Option<Duration> {
         self.remaining
     }
+}
+
+/// The `error_type` of `cause`: its label, else its type's short name.
+pub(super) fn error_type(cause: &Cause<'_>) -> &'static str {
+    cause
+        .label()
+        .unwrap_or_else(|| short_type_name(cause.type_name()))
 }

@@ -3,8 +3,9 @@
 use std::fmt;
 use std::time::Duration;
 
-use super::OnRetryHook;
 use super::registry::{no_process_hooks, process_hooks};
+use super::{Cause, OnRetryHook};
+use crate::RetryOn;
 use crate::machine::GiveUp;
 use crate::name::Name;
 
@@ -90,7 +91,7 @@ pub struct GiveUpDetails<'a> {
     reason: GiveUpReason,
     attempts: u32,
     waited: Duration,
-    caused_by: &'a dyn fmt::Debug,
+    caused_by: Cause<'a>,
     error_type: &'static str,
 }
 
@@ -115,8 +116,8 @@ impl<'a> GiveUpDetails<'a> {
         self.waited
     }
 
-    /// The last error, which the loop returns.
-    pub fn caused_by(&self) -> &'a dyn fmt::Debug {
+    /// The last error, which the loop returns (see [`RetryDetails::caused_by`]).
+    pub fn caused_by(&self) -> Cause<'a> {
         self.caused_by
     }
 
@@ -129,12 +130,13 @@ impl<'a> GiveUpDetails<'a> {
 /// Calls the hooks' give-up handlers when the state machine gave up with `give_up` after
 /// `attempts` attempts and `waited` of waits; does nothing unless a retryable error ended a loop
 /// that was allowed to retry (see [`GiveUpReason`]).
-pub(crate) fn gave_up<E: fmt::Debug>(
+pub(crate) fn gave_up<E: fmt::Debug, On: RetryOn<E>>(
     name: &Name,
     give_up: GiveUp,
     attempts: u32,
     waited: Duration,
     error: &E,
+    on: &On,
     local: &[OnRetryHook],
 ) {
     let Some(reason) = GiveUpReason::from_give_up(give_up) else {
@@ -151,13 +153,14 @@ pub(crate) fn gave_up<E: fmt::Debug>(
         return;
     }
     let name = name.as_str();
+    let caused_by = Cause::new(error, on.error_view(error));
     let details = GiveUpDetails {
         name,
         reason,
         attempts,
         waited,
-        caused_by: error,
-        error_type: super::labels::short_type_name(std::any::type_name::<E>()),
+        caused_by,
+        error_type: super::details::error_type(&caused_by),
     };
     for hook in process.iter().chain(local) {
         hook.gave_up(&details);

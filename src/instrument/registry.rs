@@ -4,7 +4,8 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
-use super::{Guards, OnRetryHook, RetryDetails, log, metrics, tracing};
+use super::{Cause, Guards, OnRetryHook, RetryDetails, log, metrics, tracing};
+use crate::RetryOn;
 use crate::machine::Retry;
 use crate::name::Name;
 
@@ -219,22 +220,24 @@ pub fn reset_on_retry_hooks() {
 /// Costs an atomic load and nothing else when instrumentation is off (`set_on_retry_hooks([])`
 /// and no hooks of the loop's own), a lock read when there are no hooks otherwise.
 #[inline]
-pub(crate) fn retry_scheduled<E: fmt::Debug>(
+pub(crate) fn retry_scheduled<E: fmt::Debug, On: RetryOn<E>>(
     name: &Name,
     retry: &Retry,
     error: &E,
+    on: &On,
     local: &[OnRetryHook],
 ) -> Guards {
     if local.is_empty() && no_process_hooks() {
         return Guards::default();
     }
-    call_retry_hooks(name, retry, error, local)
+    call_retry_hooks(name, retry, error, on, local)
 }
 
-fn call_retry_hooks<E: fmt::Debug>(
+fn call_retry_hooks<E: fmt::Debug, On: RetryOn<E>>(
     name: &Name,
     retry: &Retry,
     error: &E,
+    on: &On,
     local: &[OnRetryHook],
 ) -> Guards {
     let mut guards = Guards::default();
@@ -243,7 +246,7 @@ fn call_retry_hooks<E: fmt::Debug>(
         return guards;
     }
     let name = name.as_str();
-    let details = RetryDetails::new(name, retry, error);
+    let details = RetryDetails::new(name, retry, Cause::new(error, on.error_view(error)));
     for hook in process.iter().chain(local) {
         hook.retry_scheduled(&details, &mut guards);
     }

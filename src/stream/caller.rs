@@ -378,7 +378,8 @@ where
         match machine.on_failure(|| on.decide(&error), || sleeper.now()) {
             Step::Retry(retry) => {
                 let extras = &caller.extras;
-                let guards = extras.retry_scheduled::<F, E>(caller.name.as_ref(), &retry, &error);
+                let guards =
+                    extras.retry_scheduled::<F, E, On>(caller.name.as_ref(), &retry, &error, on);
                 drop(error);
                 sleeper.sleep(retry.wait).await;
                 // The hooks' guards live over the wait and end right before the next attempt.
@@ -389,7 +390,7 @@ where
                 let name = caller.name.as_ref();
                 caller
                     .extras
-                    .gave_up::<F, E>(name, &machine, give_up, &error);
+                    .gave_up::<F, E, On>(name, &machine, give_up, &error, on);
                 return Err(error);
             }
         }

@@ -276,7 +276,7 @@ where
     loop {
         match machine.on_failure(|| on.decide(&error), || clock.now()) {
             Step::Retry(retry) => {
-                let guards = extras.retry_scheduled::<F, E>(name, &retry, &error);
+                let guards = extras.retry_scheduled::<F, E, On>(name, &retry, &error, on);
                 drop(error);
                 clock.sleep(retry.wait);
                 // The hooks' guards live over the wait and end right before the next attempt.
@@ -284,7 +284,7 @@ where
                 machine.next_attempt();
             }
             Step::GiveUp(give_up) => {
-                extras.gave_up::<F, E>(name, &machine, give_up, &error);
+                extras.gave_up::<F, E, On>(name, &machine, give_up, &error, on);
                 return Err(error);
             }
         }

@@ -16,7 +16,7 @@ use rand::rngs::SmallRng;
 
 use crate::backoff;
 use crate::nesting;
-use crate::testing::{self, Mode};
+use crate::switches::{self, Mode};
 use crate::{Decision, RetryBudget, RetryPolicy};
 
 /// A retry that was decided: the front end calls the hooks, waits `wait`, then starts the next
@@ -176,7 +176,7 @@ impl Machine {
 
     #[inline]
     fn mode(&mut self) -> Mode {
-        *self.mode.get_or_insert_with(testing::mode)
+        *self.mode.get_or_insert_with(switches::mode)
     }
 
     /// Decides what follows a failed attempt.
@@ -222,20 +222,19 @@ impl Machine {
         if self.num >= attempts_limit.unwrap_or(u32::MAX) {
             return Step::GiveUp(GiveUp::AttemptsExhausted);
         }
+        // A server wait over the ceiling ends the loop in testing mode too: testing mode changes
+        // waits and attempts, not the decisions a test is meant to see.
+        if let (Some(wait), Some(max)) = (custom, self.policy.get_retry_after_max()) {
+            if wait > max {
+                return Step::GiveUp(GiveUp::RetryAfterTooLong);
+            }
+        }
         let mut remaining = None;
         let wait = if let Mode::Testing(_) = mode {
             // Testing mode: no waits, and the total timeout is ignored.
             Duration::ZERO
         } else {
             let wait = match custom {
-                Some(wait)
-                    if self
-                        .policy
-                        .get_retry_after_max()
-                        .is_some_and(|max| wait > max) =>
-                {
-                    return Step::GiveUp(GiveUp::RetryAfterTooLong);
-                }
                 Some(wait) => wait,
                 None => backoff::wait(&self.policy, self.num, &mut self.previous, &mut self.rng),
             };
@@ -292,7 +291,7 @@ pub(crate) fn start_time(policy: &RetryPolicy, now: impl FnOnce() -> Instant) ->
 /// The lower bound of the computed wait after attempt `num` (see [`crate::Jitter`]), zero in
 /// testing mode.
 pub(crate) fn next_wait(policy: &RetryPolicy, num: u32) -> Duration {
-    match testing::mode() {
+    match switches::mode() {
         Mode::Testing(_) => Duration::ZERO,
         Mode::Normal | Mode::Inactive => backoff::lower_bound(policy, num),
     }
@@ -304,7 +303,7 @@ pub(crate) fn remaining(
     now: impl FnOnce() -> Instant,
 ) -> Option<Duration> {
     let deadline = deadline?;
-    match testing::mode() {
+    match switches::mode() {
         Mode::Testing(_) => None,
         Mode::Normal | Mode::Inactive => Some(deadline.saturating_duration_since(now())),
     }
@@ -313,7 +312,7 @@ pub(crate) fn remaining(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{Testing, thread_active, thread_testing};
+    use crate::switches::{Testing, thread_active, thread_testing};
     use proptest::prelude::*;
 
     const NO_JITTER: RetryPolicy = RetryPolicy::new().wait_jitter(Duration::ZERO);
@@ -577,6 +576,26 @@ mod tests {
                 Duration::ZERO,
             );
             assert_eq!(w.len(), 4);
+        }
+        {
+            // A server wait over the ceiling gives up in testing mode as in production; one
+            // within it is retried at once.
+            let _t = thread_testing(Testing::new().attempts(3));
+            let ceiling = NO_JITTER.retry_after_max(Duration::from_secs(30));
+            let (w, reason, _) = run(
+                ceiling,
+                Decision::RetryAfter(Duration::from_secs(60)),
+                Duration::ZERO,
+            );
+            assert!(w.is_empty());
+            assert_eq!(reason, GiveUp::RetryAfterTooLong);
+            let (w, reason, _) = run(
+                ceiling,
+                Decision::RetryAfter(Duration::from_secs(30)),
+                Duration::ZERO,
+            );
+            assert_eq!(w, vec![Duration::ZERO; 2]);
+            assert_eq!(reason, GiveUp::AttemptsExhausted);
         }
         {
             // Deactivation wins over testing mode.

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::policy::HumanDuration;
+use crate::config::HumanDuration;
 
 /// Writes an attempts limit as a config string does: a number or `unlimited`.
 #[cfg_attr(not(any(feature = "log", feature = "tracing")), allow(dead_code))]

@@ -9,7 +9,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::instrument::{self, Guards, OnRetryHook};
+use crate::instrument::{self, Guards, LoopHooks};
 use crate::machine::{self, Machine, Step};
 use crate::name::Name;
 use crate::{RetryBudget, RetryOn, RetryPolicy};
@@ -18,7 +18,7 @@ use crate::{RetryBudget, RetryOn, RetryPolicy};
 /// budget, the nesting choice.
 #[derive(Clone, Default)]
 pub(crate) struct Extras {
-    pub(crate) hooks: Vec<OnRetryHook>,
+    pub(crate) hooks: LoopHooks,
     pub(crate) budget: Option<RetryBudget>,
     pub(crate) suppress_nested: Option<bool>,
 }
@@ -28,7 +28,7 @@ impl Extras {
     #[inline]
     pub(crate) const fn new() -> Self {
         Self {
-            hooks: Vec::new(),
+            hooks: LoopHooks::new(),
             budget: None,
             suppress_nested: None,
         }
@@ -78,9 +78,7 @@ impl Extras {
         if let Some(suppress) = self.suppress_nested {
             d.field("suppress_nested", &suppress);
         }
-        if !self.hooks.is_empty() {
-            d.field("hooks", &self.hooks);
-        }
+        self.hooks.debug_fields(d);
     }
 }
 
@@ -119,7 +117,23 @@ macro_rules! extras_setters {
         /// [lazy](crate::OnRetryHook::lazy) one or one with a give-up handler (see
         /// [`on_retry`](Self::on_retry)).
         pub fn on_retry_hook(mut self, hook: $crate::OnRetryHook) -> Self {
-            self.extras.hooks.push(hook);
+            self.extras.hooks.list.push(hook);
+            self
+        }
+
+        /// Sets what the built-in hooks show of this loop's errors, over the process-wide
+        /// [`set_show_error`](crate::instrument::set_show_error) (see
+        /// [`ShowError`](crate::instrument::ShowError): by default the error's type only, as
+        /// an error's own output may carry secrets).
+        pub fn show_error(mut self, show: $crate::instrument::ShowError) -> Self {
+            self.extras.hooks.show_error = Some(show);
+            self
+        }
+
+        /// Sets the level of the built-in hooks' records and events for this loop, over the
+        /// process-wide [`set_level`](crate::instrument::set_level) (warn by default).
+        pub fn log_level(mut self, level: $crate::instrument::Level) -> Self {
+            self.extras.hooks.level = Some(level);
             self
         }
     };
@@ -135,7 +149,7 @@ pub(crate) struct Shared<On, T> {
     /// The clock or sleeper the loop takes its time from.
     pub(crate) time: T,
     pub(crate) name: Name,
-    pub(crate) hooks: Vec<OnRetryHook>,
+    pub(crate) hooks: LoopHooks,
     state: Mutex<State>,
 }
 

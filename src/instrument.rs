@@ -59,6 +59,7 @@ mod labels;
 mod log;
 mod metrics;
 mod registry;
+mod settings;
 mod tracing;
 
 pub use cause::{Cause, ErrorView};
@@ -79,3 +80,5 @@ pub use registry::{
     IntoOnRetryHooks, default_on_retry_hooks, get_on_retry_hooks, reset_on_retry_hooks,
     set_on_retry_hooks,
 };
+pub(crate) use settings::LoopHooks;
+pub use settings::{Level, ShowError, get_level, get_show_error, set_level, set_show_error};

@@ -5,6 +5,9 @@ use std::any::Any;
 use std::error::Error;
 use std::fmt;
 
+use super::ShowError;
+use super::details::error_type;
+
 /// The error a retry or give-up is about, as hooks see it.
 ///
 /// It is always the error's `Debug` output (this type's own `Debug` writes it), and its type
@@ -74,6 +77,28 @@ impl<'a> Cause<'a> {
         self.type_name
     }
 
+    /// The error as `how` shows it, as the built-in hooks write it (see [`ShowError`]).
+    ///
+    /// ```
+    /// use stamina::instrument::ShowError;
+    ///
+    /// let caller = stamina::RetryingCaller::new()
+    ///     .attempts(2)
+    ///     .wait_initial(std::time::Duration::ZERO)
+    ///     .on_retry(|details: &stamina::RetryDetails<'_>| {
+    ///         let cause = details.caused_by();
+    ///         assert_eq!(cause.show(ShowError::Type).to_string(), "fmt::Error");
+    ///         assert_eq!(cause.show(ShowError::Debug).to_string(), "Error");
+    ///         // `Display` needs the error itself, which `typed` shows.
+    ///         assert_eq!(cause.show(ShowError::Display).to_string(), "an error occurred when formatting an argument");
+    ///     });
+    /// let on = stamina::typed(|_: &std::fmt::Error| true);
+    /// let _ = caller.call(on, || Err::<(), _>(std::fmt::Error));
+    /// ```
+    pub fn show(&self, how: ShowError) -> impl fmt::Display + 'a {
+        Shown { cause: *self, how }
+    }
+
     /// The label the predicate chose for the error, if any.
     pub(crate) fn label(&self) -> Option<&'static str> {
         self.view.label
@@ -88,6 +113,24 @@ impl<'a> Cause<'a> {
 impl fmt::Debug for Cause<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.debug.fmt(f)
+    }
+}
+
+/// A cause as a [`ShowError`] setting shows it.
+struct Shown<'a> {
+    cause: Cause<'a>,
+    how: ShowError,
+}
+
+impl fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let cause = self.cause;
+        match (self.how, cause.as_error()) {
+            (ShowError::Debug, _) => cause.debug.fmt(f),
+            (ShowError::Display, Some(error)) => fmt::Display::fmt(error, f),
+            (ShowError::With(show), _) => show(cause, f),
+            (ShowError::Type | ShowError::Display, _) => f.write_str(error_type(&cause)),
+        }
     }
 }
 

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use super::Cause;
 use super::labels::short_type_name;
+use super::{Cause, Level, ShowError};
 use crate::machine::Retry;
 
 /// What a hook learns about a retry that was just scheduled.
@@ -32,10 +32,22 @@ pub struct RetryDetails<'a> {
     error_type: &'static str,
     attempts_limit: Option<u32>,
     remaining: Option<Duration>,
+    report: Report,
+}
+
+/// How the built-in hooks report an event: the loop's settings, and whether the `tracing` hook
+/// takes the event (so that the `log` hook leaves it, rather than write it twice through the
+/// `log`-to-`tracing` bridge).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Report {
+    pub(super) show_error: ShowError,
+    pub(super) level: Level,
+    #[cfg_attr(not(any(feature = "log", feature = "tracing")), allow(dead_code))]
+    pub(super) traced: bool,
 }
 
 impl<'a> RetryDetails<'a> {
-    pub(super) fn new(name: &'a str, retry: &Retry, caused_by: Cause<'a>) -> Self {
+    pub(super) fn new(name: &'a str, retry: &Retry, caused_by: Cause<'a>, report: Report) -> Self {
         Self {
             name,
             retry_num: retry.retry_num,
@@ -45,6 +57,7 @@ impl<'a> RetryDetails<'a> {
             error_type: error_type(&caused_by),
             attempts_limit: retry.attempts_limit,
             remaining: retry.remaining,
+            report,
         }
     }
 
@@ -87,6 +100,24 @@ impl<'a> RetryDetails<'a> {
     /// has as many series as there are error types.
     pub fn error_type(&self) -> &'static str {
         self.error_type
+    }
+
+    /// What the built-in hooks show of the error for this loop (its own setting, else the
+    /// process-wide one): see [`ShowError`], and [`Cause::show`] to write it the same way.
+    pub fn show_error(&self) -> ShowError {
+        self.report.show_error
+    }
+
+    /// The level the built-in hooks report this retry at (the loop's own, else the
+    /// process-wide one).
+    pub fn level(&self) -> Level {
+        self.report.level
+    }
+
+    /// Whether the built-in `tracing` hook takes this event, so that the `log` hook leaves it.
+    #[cfg_attr(not(any(feature = "log", feature = "tracing")), allow(dead_code))]
+    pub(super) fn traced(&self) -> bool {
+        self.report.traced
     }
 
     /// The attempts limit in force (the testing one in testing mode), `None` when unlimited.

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use super::{GiveUpDetails, RetryDetails};
 use crate::config::HumanDuration;
 
 /// Writes an attempts limit as a config string does: a number or `unlimited`.
@@ -44,6 +45,53 @@ impl fmt::Display for MaybeDuration {
             Some(duration) => Readable(duration).fmt(f),
             None => f.write_str("none"),
         }
+    }
+}
+
+/// The message of a retry's record or event: the essentials for loggers that show no
+/// key-values, such as `stamina.retry_scheduled: fetch: attempt 1 of 3 failed with io::Error,
+/// retrying in 100ms`.
+#[cfg_attr(not(any(feature = "log", feature = "tracing")), allow(dead_code))]
+pub(super) struct RetryMessage<'d, 'a>(pub(super) &'d RetryDetails<'a>);
+
+impl fmt::Display for RetryMessage<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = self.0;
+        write!(
+            f,
+            "stamina.retry_scheduled: {}: attempt {}",
+            d.name(),
+            d.retry_num()
+        )?;
+        if let Some(limit) = d.attempts_limit() {
+            write!(f, " of {limit}")?;
+        }
+        write!(
+            f,
+            " failed with {}, retrying in {}",
+            d.caused_by().show(d.show_error()),
+            Readable(d.wait_for())
+        )
+    }
+}
+
+/// The message of a give-up's record or event, such as `stamina.retries_exhausted: fetch: gave
+/// up after 3 attempts (attempts_exhausted) with io::Error`.
+#[cfg_attr(not(any(feature = "log", feature = "tracing")), allow(dead_code))]
+pub(super) struct GiveUpMessage<'d, 'a>(pub(super) &'d GiveUpDetails<'a>);
+
+impl fmt::Display for GiveUpMessage<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = self.0;
+        let attempts = d.attempts();
+        write!(
+            f,
+            "stamina.retries_exhausted: {}: gave up after {attempts} attempt{} ({}) with {}",
+            d.name(),
+            if attempts == 1 { "" } else { "s" },
+            d.reason(),
+            d.caused_by().show(d.show_error())
+        )
     }
 }
 

@@ -3,8 +3,10 @@
 use std::fmt;
 use std::time::Duration;
 
+use super::details::Report;
+use super::registry::report;
 use super::registry::{no_process_hooks, process_hooks};
-use super::{Cause, OnRetryHook};
+use super::{Cause, Level, LoopHooks, ShowError};
 use crate::RetryOn;
 use crate::machine::GiveUp;
 use crate::name::Name;
@@ -93,6 +95,7 @@ pub struct GiveUpDetails<'a> {
     waited: Duration,
     caused_by: Cause<'a>,
     error_type: &'static str,
+    report: Report,
 }
 
 impl<'a> GiveUpDetails<'a> {
@@ -121,9 +124,25 @@ impl<'a> GiveUpDetails<'a> {
         self.caused_by
     }
 
-    /// The type of the error (see [`RetryDetails::error_type`]).
+    /// The label of the error (see [`RetryDetails::error_type`]).
     pub fn error_type(&self) -> &'static str {
         self.error_type
+    }
+
+    /// What the built-in hooks show of the error (see [`RetryDetails::show_error`]).
+    pub fn show_error(&self) -> ShowError {
+        self.report.show_error
+    }
+
+    /// The level the built-in hooks report the give-up at (see [`RetryDetails::level`]).
+    pub fn level(&self) -> Level {
+        self.report.level
+    }
+
+    /// Whether the built-in `tracing` hook takes this event, so that the `log` hook leaves it.
+    #[cfg_attr(not(any(feature = "log", feature = "tracing")), allow(dead_code))]
+    pub(super) fn traced(&self) -> bool {
+        self.report.traced
     }
 }
 
@@ -137,7 +156,7 @@ pub(crate) fn gave_up<E: fmt::Debug, On: RetryOn<E>>(
     waited: Duration,
     error: &E,
     on: &On,
-    local: &[OnRetryHook],
+    local: &LoopHooks,
 ) {
     let Some(reason) = GiveUpReason::from_give_up(give_up) else {
         return;
@@ -145,11 +164,11 @@ pub(crate) fn gave_up<E: fmt::Debug, On: RetryOn<E>>(
     if reason == GiveUpReason::AttemptsExhausted && attempts <= 1 {
         return;
     }
-    if local.is_empty() && no_process_hooks() {
+    if local.list.is_empty() && no_process_hooks() {
         return;
     }
     let process = process_hooks();
-    if process.is_empty() && local.is_empty() {
+    if process.is_empty() && local.list.is_empty() {
         return;
     }
     let name = name.as_str();
@@ -161,8 +180,9 @@ pub(crate) fn gave_up<E: fmt::Debug, On: RetryOn<E>>(
         waited,
         caused_by,
         error_type: super::details::error_type(&caused_by),
+        report: report(&process, local),
     };
-    for hook in process.iter().chain(local) {
+    for hook in process.iter().chain(&local.list) {
         hook.gave_up(&details);
     }
 }

@@ -39,6 +39,15 @@ pub struct OnRetryHook {
     name: Cow<'static, str>,
     retry: RetryRepr,
     give_up: Option<Arc<GiveUpFn>>,
+    builtin: Option<Builtin>,
+}
+
+/// Which built-in hook a hook is, if it is one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Builtin {
+    Log,
+    Metrics,
+    Tracing,
 }
 
 // A hook is only called, never left half-updated by this crate: a panic in a hook propagates to
@@ -67,6 +76,7 @@ impl OnRetryHook {
                 hook(details).into_retry_guard()
             })),
             give_up: None,
+            builtin: None,
         }
     }
 
@@ -102,6 +112,7 @@ impl OnRetryHook {
             name: Cow::Borrowed(std::any::type_name::<F>()),
             retry: RetryRepr::Lazy(Arc::new(LazyLock::new(Box::new(factory)))),
             give_up: None,
+            builtin: None,
         }
     }
 
@@ -125,6 +136,17 @@ impl OnRetryHook {
     /// function or factory.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Marks the hook as the built-in one of a backend.
+    pub(super) fn builtin(mut self, builtin: Builtin) -> Self {
+        self.builtin = Some(builtin);
+        self
+    }
+
+    /// Whether the hook is the built-in one of `backend`.
+    pub(super) fn is(&self, backend: Builtin) -> bool {
+        self.builtin == Some(backend)
     }
 
     pub(super) fn retry_scheduled(&self, details: &RetryDetails<'_>, guards: &mut Guards) {

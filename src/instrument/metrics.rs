@@ -1,6 +1,7 @@
 //! The `metrics` backend: counters of retries and give-ups, or nothing without the feature.
 
 use super::OnRetryHook;
+use super::hooks::Builtin;
 
 #[cfg(feature = "metrics")]
 mod imp {
@@ -81,4 +82,5 @@ pub(super) fn hook() -> OnRetryHook {
     OnRetryHook::new(imp::retry_scheduled)
         .on_give_up(imp::gave_up)
         .named("stamina::metrics")
+        .builtin(Builtin::Metrics)
 }

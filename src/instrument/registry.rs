@@ -4,7 +4,9 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
-use super::{Cause, Guards, OnRetryHook, RetryDetails, log, metrics, tracing};
+use super::details::Report;
+use super::hooks::Builtin;
+use super::{Cause, Guards, LoopHooks, OnRetryHook, RetryDetails, log, metrics, tracing};
 use crate::RetryOn;
 use crate::machine::Retry;
 use crate::name::Name;
@@ -225,9 +227,9 @@ pub(crate) fn retry_scheduled<E: fmt::Debug, On: RetryOn<E>>(
     retry: &Retry,
     error: &E,
     on: &On,
-    local: &[OnRetryHook],
+    local: &LoopHooks,
 ) -> Guards {
-    if local.is_empty() && no_process_hooks() {
+    if local.list.is_empty() && no_process_hooks() {
         return Guards::default();
     }
     call_retry_hooks(name, retry, error, on, local)
@@ -238,17 +240,36 @@ fn call_retry_hooks<E: fmt::Debug, On: RetryOn<E>>(
     retry: &Retry,
     error: &E,
     on: &On,
-    local: &[OnRetryHook],
+    local: &LoopHooks,
 ) -> Guards {
     let mut guards = Guards::default();
     let process = process_hooks();
-    if process.is_empty() && local.is_empty() {
+    if process.is_empty() && local.list.is_empty() {
         return guards;
     }
     let name = name.as_str();
-    let details = RetryDetails::new(name, retry, Cause::new(error, on.error_view(error)));
-    for hook in process.iter().chain(local) {
+    let cause = Cause::new(error, on.error_view(error));
+    let details = RetryDetails::new(name, retry, cause, report(&process, local));
+    for hook in process.iter().chain(&local.list) {
         hook.retry_scheduled(&details, &mut guards);
     }
     guards
+}
+
+/// How the built-in hooks report an event of a loop with `local` hooks after the `process`
+/// ones: the loop's settings, and whether the `tracing` hook is among them and a subscriber takes
+/// its events.
+pub(super) fn report(process: &[OnRetryHook], local: &LoopHooks) -> Report {
+    let level = local.level();
+    let traced = tracing::ENABLED
+        && process
+            .iter()
+            .chain(&local.list)
+            .any(|hook| hook.is(Builtin::Tracing))
+        && tracing::subscribed(level);
+    Report {
+        show_error: local.show_error(),
+        level,
+        traced,
+    }
 }

@@ -21,6 +21,23 @@ fn always(_: &io::Error) -> bool {
     true
 }
 
+/// A logger that takes every record and keeps nothing.
+#[cfg(feature = "log")]
+struct QuietLogger;
+
+#[cfg(feature = "log")]
+impl log::Log for QuietLogger {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        black_box(record);
+    }
+
+    fn flush(&self) {}
+}
+
 /// Allocations made by `f`.
 fn allocations(f: impl FnOnce()) -> usize {
     let region = Region::new(GLOBAL);
@@ -143,8 +160,8 @@ fn allocation_counts_and_sizes() {
     let no_timeout = RetryPolicy::new().no_timeout();
     assert_eq!(allocations(|| stream_loop(sleeper2, no_timeout, 0)), 1);
 
-    // Retries allocate nothing in the loop itself; instrumentation is the hooks' business (the
-    // built-in metrics hook builds its label set per retry), so it is off for these counts.
+    // Retries allocate nothing in the loop itself; instrumentation is off for these counts (the
+    // default hooks are counted below).
     stamina::set_on_retry_hooks([]);
     assert_eq!(allocations(|| drop(zero.call(always, flaky(3)))), 0);
     assert_eq!(allocations(|| drop(budgeted.call(always, flaky(3)))), 0);
@@ -171,6 +188,37 @@ fn allocation_counts_and_sizes() {
     assert_eq!(allocations(|| stream_loop(NoSleep, ZERO_WAITS, 5)), 2);
     stamina::instrument::reset_on_retry_hooks();
     assert_eq!(allocations(|| guard_loop(RetryPolicy::new(), 0)), 1);
+
+    // The default hooks (every instrumentation feature enabled), with no logger, no metrics
+    // recorder and no tracing subscriber installed: nothing per retry, once a loop's name and
+    // error type have been seen (the first retry makes its metric labels and error type label,
+    // kept for the process).
+    let named = RetryingCaller::from_policy(ZERO_WAITS).name("named");
+    let _ = named.call(always, flaky(30));
+    let _ = zero.call(always, flaky(3));
+    guard_loop(ZERO_WAITS, 5);
+    assert_eq!(allocations(|| drop(named.call(always, flaky(3)))), 0);
+    assert_eq!(allocations(|| drop(zero.call(always, flaky(3)))), 0);
+    assert_eq!(allocations(|| drop(named.call(always, flaky(30)))), 0);
+    assert_eq!(allocations(|| guard_loop(ZERO_WAITS, 5)), 1);
+
+    // With a logger (which allocates nothing itself) and a metrics recorder installed: the
+    // facades and the hooks allocate nothing either, once the recorder has made its series (the
+    // debugging recorder allocates once more after its first events, hence two warm-up calls).
+    #[cfg(all(feature = "log", feature = "metrics"))]
+    {
+        log::set_logger(&QuietLogger).unwrap();
+        log::set_max_level(log::LevelFilter::Trace);
+        assert_eq!(allocations(|| drop(named.call(always, flaky(3)))), 0);
+        let recorder = metrics_util::debugging::DebuggingRecorder::new();
+        metrics::with_local_recorder(&recorder, || {
+            let _ = named.call(always, flaky(30));
+            let _ = named.call(always, flaky(30));
+            assert_eq!(allocations(|| drop(named.call(always, flaky(3)))), 0);
+            assert_eq!(allocations(|| drop(named.call(always, flaky(30)))), 0);
+        });
+        log::set_max_level(log::LevelFilter::Off);
+    }
 
     // Sizes: the configuration is a small `Copy` value; callers add a name, a budget, a
     // nesting choice, their hooks and what the built-in hooks show and at which level.

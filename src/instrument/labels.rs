@@ -1,5 +1,6 @@
 //! Short, readable labels for error types: what the built-in hooks report as `error_type`.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::{PoisonError, RwLock};
 
@@ -9,8 +10,24 @@ use std::sync::{PoisonError, RwLock};
 /// `my_app::FetchError` for `my_app::client::FetchError`), one per type, so that the label's
 /// cardinality is bounded by the number of error types.
 ///
-/// Made once per type and kept for the life of the process; later calls only look it up.
+/// Made once per type and kept for the life of the process; later calls only look it up, and a
+/// thread that asks for the same type as last time gets it from its own cache, without a lock.
 pub(crate) fn short_type_name(full: &'static str) -> &'static str {
+    thread_local! {
+        static LAST: Cell<Option<(&'static str, &'static str)>> = const { Cell::new(None) };
+    }
+    LAST.with(|last| match last.get() {
+        // The same type name (the same string, not only equal text).
+        Some((seen, short)) if std::ptr::eq(seen, full) => short,
+        _ => {
+            let short = shared_short_type_name(full);
+            last.set(Some((full, short)));
+            short
+        }
+    })
+}
+
+fn shared_short_type_name(full: &'static str) -> &'static str {
     static SHORT: RwLock<Option<HashMap<&'static str, &'static str>>> = RwLock::new(None);
     let cached = SHORT
         .read()

@@ -102,12 +102,28 @@ impl Level {
 }
 
 static SHOW_ERROR: RwLock<ShowError> = RwLock::new(ShowError::Type);
+/// Whether [`SHOW_ERROR`] holds a function, so that reading another setting takes no lock.
+static SHOW_KIND: AtomicU8 = AtomicU8::new(0);
 static LEVEL: AtomicU8 = AtomicU8::new(Level::Warn as u8);
+
+impl ShowError {
+    /// The setting as a number, or `None` for a function.
+    fn kind(self) -> Option<u8> {
+        match self {
+            Self::Type => Some(0),
+            Self::Display => Some(1),
+            Self::Debug => Some(2),
+            Self::With(_) => None,
+        }
+    }
+}
 
 /// Sets what the built-in hooks show of errors, for every loop without a setting of its own
 /// (see [`ShowError`], whose default is the error's type only).
 pub fn set_show_error(show: ShowError) {
-    *SHOW_ERROR.write().unwrap_or_else(PoisonError::into_inner) = show;
+    let mut slot = SHOW_ERROR.write().unwrap_or_else(PoisonError::into_inner);
+    *slot = show;
+    SHOW_KIND.store(show.kind().unwrap_or(u8::MAX), Ordering::Relaxed);
 }
 
 /// What the built-in hooks show of errors, for loops without a setting of their own.
@@ -118,7 +134,12 @@ pub fn set_show_error(show: ShowError) {
 /// assert!(matches!(instrument::get_show_error(), ShowError::Type));
 /// ```
 pub fn get_show_error() -> ShowError {
-    *SHOW_ERROR.read().unwrap_or_else(PoisonError::into_inner)
+    match SHOW_KIND.load(Ordering::Relaxed) {
+        0 => ShowError::Type,
+        1 => ShowError::Display,
+        2 => ShowError::Debug,
+        _ => *SHOW_ERROR.read().unwrap_or_else(PoisonError::into_inner),
+    }
 }
 
 /// Sets the level of the built-in hooks' records and events, for every loop without a level of

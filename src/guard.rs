@@ -117,7 +117,7 @@ macro_rules! extras_setters {
         /// [lazy](crate::OnRetryHook::lazy) one or one with a give-up handler (see
         /// [`on_retry`](Self::on_retry)).
         pub fn on_retry_hook(mut self, hook: $crate::OnRetryHook) -> Self {
-            self.extras.hooks.list.push(hook);
+            self.extras.hooks.push(hook);
             self
         }
 

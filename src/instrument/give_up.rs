@@ -182,7 +182,7 @@ pub(crate) fn gave_up<E: fmt::Debug, On: RetryOn<E>>(
         error_type: super::details::error_type(&caused_by),
         report: report(&process, local),
     };
-    for hook in process.iter().chain(&local.list) {
+    for hook in process.iter().chain(local.list.iter()) {
         hook.gave_up(&details);
     }
 }

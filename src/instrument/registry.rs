@@ -250,7 +250,7 @@ fn call_retry_hooks<E: fmt::Debug, On: RetryOn<E>>(
     let name = name.as_str();
     let cause = Cause::new(error, on.error_view(error));
     let details = RetryDetails::new(name, retry, cause, report(&process, local));
-    for hook in process.iter().chain(&local.list) {
+    for hook in process.iter().chain(local.list.iter()) {
         hook.retry_scheduled(&details, &mut guards);
     }
     guards
@@ -264,7 +264,7 @@ pub(super) fn report(process: &[OnRetryHook], local: &LoopHooks) -> Report {
     let traced = tracing::ENABLED
         && process
             .iter()
-            .chain(&local.list)
+            .chain(local.list.iter())
             .any(|hook| hook.is(Builtin::Tracing))
         && tracing::subscribed(level);
     Report {

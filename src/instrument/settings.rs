@@ -1,6 +1,7 @@
 //! What the built-in hooks show of an error and at which level they report, process-wide and
 //! per loop.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{PoisonError, RwLock};
@@ -158,10 +159,11 @@ pub fn get_level() -> Level {
 }
 
 /// A loop's own instrumentation: its hooks (called after the process-wide ones) and its
-/// settings for the built-in hooks.
+/// settings for the built-in hooks. The hooks are borrowed when they live in a `static` (those
+/// of `#[stamina::retry(on_retry = ..)]`), so that a loop made per call allocates nothing.
 #[derive(Clone, Default)]
 pub(crate) struct LoopHooks {
-    pub(crate) list: Vec<OnRetryHook>,
+    pub(crate) list: Cow<'static, [OnRetryHook]>,
     pub(crate) show_error: Option<ShowError>,
     pub(crate) level: Option<Level>,
 }
@@ -170,10 +172,15 @@ impl LoopHooks {
     /// No hooks, the process-wide settings.
     pub(crate) const fn new() -> Self {
         Self {
-            list: Vec::new(),
+            list: Cow::Borrowed(&[]),
             show_error: None,
             level: None,
         }
+    }
+
+    /// Adds a hook after the others.
+    pub(crate) fn push(&mut self, hook: OnRetryHook) {
+        self.list.to_mut().push(hook);
     }
 
     /// The setting in force: the loop's, else the process-wide one.

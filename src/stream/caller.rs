@@ -111,6 +111,12 @@ impl<S, M> AsyncRetryingCaller<S, M> {
     policy_setters!();
     extras_setters!();
 
+    /// The caller with the settings of `extras` (those of `#[stamina::retry]`).
+    pub(crate) fn with_extras(mut self, extras: Extras) -> Self {
+        self.extras = extras;
+        self
+    }
+
     /// Names the calls for instrumentation and `Debug` output.
     ///
     /// ```

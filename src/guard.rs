@@ -82,13 +82,17 @@ impl Extras {
     }
 }
 
-/// Generates the setters of [`Extras`] for a type with an `extras` field.
+/// Generates the setters of [`Extras`] for a type with an `extras` field, or with the field at
+/// the path given (`caller.extras` for the bound callers).
 macro_rules! extras_setters {
     () => {
+        $crate::guard::extras_setters!(extras);
+    };
+    ($($field:ident).+) => {
         /// Makes every retry pay from a shared [`RetryBudget`](crate::RetryBudget) (see its
         /// docs): when it cannot, the loop ends with the last error. Clones share the budget.
         pub fn budget(mut self, budget: &$crate::RetryBudget) -> Self {
-            self.extras.budget = Some(budget.clone());
+            self.$($field).+.budget = Some(budget.clone());
             self
         }
 
@@ -97,7 +101,7 @@ macro_rules! extras_setters {
         /// [`set_suppress_nested`](crate::set_suppress_nested) decides (see
         /// [`nesting`](crate::nesting)).
         pub fn suppress_nested(mut self, suppress: bool) -> Self {
-            self.extras.suppress_nested = Some(suppress);
+            self.$($field).+.suppress_nested = Some(suppress);
             self
         }
 
@@ -117,7 +121,7 @@ macro_rules! extras_setters {
         /// [lazy](crate::OnRetryHook::lazy) one or one with a give-up handler (see
         /// [`on_retry`](Self::on_retry)).
         pub fn on_retry_hook(mut self, hook: $crate::OnRetryHook) -> Self {
-            self.extras.hooks.push(hook);
+            self.$($field).+.hooks.push(hook);
             self
         }
 
@@ -126,14 +130,14 @@ macro_rules! extras_setters {
         /// [`ShowError`](crate::instrument::ShowError): by default the error's type only, as
         /// an error's own output may carry secrets).
         pub fn show_error(mut self, show: $crate::instrument::ShowError) -> Self {
-            self.extras.hooks.show_error = Some(show);
+            self.$($field).+.hooks.show_error = Some(show);
             self
         }
 
         /// Sets the level of the built-in hooks' records and events for this loop, over the
         /// process-wide [`set_level`](crate::instrument::set_level) (warn by default).
         pub fn log_level(mut self, level: $crate::instrument::Level) -> Self {
-            self.extras.hooks.level = Some(level);
+            self.$($field).+.hooks.level = Some(level);
             self
         }
     };

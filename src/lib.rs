@@ -355,7 +355,8 @@ pub use sleep::{AsyncIoSleep, AsyncIoSleeper};
 pub use sleep::{DefaultSleeper, EnableTheTokioOrAsyncIoFeatureOrProvideASleeper, Sleeper};
 pub use state::RetryState;
 pub use stream::{
-    AsyncAttempt, AsyncRetryingCaller, AttemptStream, BoundAsyncRetryingCaller, Next,
+    AsyncAttempt, AsyncCallerWithAttemptTimeout, AsyncRetryingCaller, AttemptStream,
+    BoundAsyncCallerWithAttemptTimeout, BoundAsyncRetryingCaller, Next,
 };
 pub use switches::{Testing, get_testing, is_active, is_testing, set_active, set_testing};
 pub use sync::{

@@ -256,6 +256,48 @@ impl<S, M: fmt::Debug> AsyncRetryingCaller<S, M> {
     }
 }
 
+/// An [`AsyncRetryingCaller`] with an attempt timeout, the shape to name in a struct field.
+///
+/// ```
+/// use std::time::Duration;
+/// use stamina::{AsyncCallerWithAttemptTimeout, AsyncRetryingCaller};
+///
+/// struct Client {
+///     http: AsyncCallerWithAttemptTimeout,
+/// }
+///
+/// let client = Client {
+///     http: AsyncRetryingCaller::new().attempt_timeout(Duration::from_secs(2)),
+/// };
+/// # let _ = client.http;
+/// ```
+pub type AsyncCallerWithAttemptTimeout<S = DefaultSleeper> = AsyncRetryingCaller<S, AttemptTimeout>;
+
+/// A [`BoundAsyncRetryingCaller`] with an attempt timeout, the shape to name in a struct field
+/// (with a function as its predicate: `On = fn(&E) -> Decision`).
+///
+/// ```
+/// use std::{io, time::Duration};
+/// use stamina::{AsyncRetryingCaller, BoundAsyncCallerWithAttemptTimeout};
+///
+/// fn is_transient(error: &io::Error) -> bool {
+///     error.kind() == io::ErrorKind::TimedOut
+/// }
+///
+/// struct Client {
+///     http: BoundAsyncCallerWithAttemptTimeout<fn(&io::Error) -> bool>,
+/// }
+///
+/// let client = Client {
+///     http: AsyncRetryingCaller::new()
+///         .attempt_timeout(Duration::from_secs(2))
+///         .on(is_transient as fn(&io::Error) -> bool),
+/// };
+/// # let _ = client.http;
+/// ```
+pub type BoundAsyncCallerWithAttemptTimeout<On, S = DefaultSleeper> =
+    BoundAsyncRetryingCaller<On, S, AttemptTimeout>;
+
 /// An [`AsyncRetryingCaller`] with its `on` predicate: call it with just the future factory.
 ///
 /// Made by [`AsyncRetryingCaller::on`]; `Clone` when the predicate is, `Send + Sync` when the
@@ -287,6 +329,49 @@ pub struct BoundAsyncRetryingCaller<On, S = DefaultSleeper, M = NoAttemptTimeout
     on: On,
 }
 
+/// The settings of [`AsyncRetryingCaller`], so that `.on(..)` may come anywhere in the chain.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let caller = stamina::AsyncRetryingCaller::new()
+///     .on(|_: &std::fmt::Error| true)
+///     .attempts(3)
+///     .name("render")
+///     .sleeper(stamina::testing::FakeSleeper::new());
+/// let value = futures::executor::block_on(caller.call(|| async { Ok::<_, std::fmt::Error>(1) }));
+/// assert_eq!(value, Ok(1));
+/// ```
+impl<On, S, M> BoundAsyncRetryingCaller<On, S, M> {
+    policy_setters!(caller.policy);
+    extras_setters!(caller.extras);
+
+    /// Names the calls (see [`AsyncRetryingCaller::name`]).
+    pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+        self.caller = self.caller.name(name);
+        self
+    }
+
+    /// Makes the calls wait on `sleeper` (see [`AsyncRetryingCaller::sleeper`]).
+    pub fn sleeper<S2: Sleeper>(self, sleeper: S2) -> BoundAsyncRetryingCaller<On, S2, M> {
+        BoundAsyncRetryingCaller {
+            caller: self.caller.sleeper(sleeper),
+            on: self.on,
+        }
+    }
+
+    /// Cuts each attempt after `timeout` (see [`AsyncRetryingCaller::attempt_timeout`]).
+    pub fn attempt_timeout(
+        self,
+        timeout: Duration,
+    ) -> BoundAsyncRetryingCaller<On, S, AttemptTimeout> {
+        BoundAsyncRetryingCaller {
+            caller: self.caller.attempt_timeout(timeout),
+            on: self.on,
+        }
+    }
+}
+
 impl<On, S, M> BoundAsyncRetryingCaller<On, S, M> {
     /// Calls `f` with the bound predicate (see [`AsyncRetryingCaller::call`]).
     ///
@@ -311,22 +396,6 @@ impl<On, S, M> BoundAsyncRetryingCaller<On, S, M> {
         Fut: Future<Output = Result<T, E>>,
     {
         call(&self.caller, &self.on, f).await
-    }
-
-    /// Adds a hook of this caller's own (see [`AsyncRetryingCaller::on_retry`]).
-    pub fn on_retry<F, R>(mut self, hook: F) -> Self
-    where
-        F: Fn(&crate::RetryDetails<'_>) -> R + Send + Sync + 'static,
-        R: crate::instrument::IntoRetryGuard,
-    {
-        self.caller = self.caller.on_retry(hook);
-        self
-    }
-
-    /// Adds a prepared hook of this caller's own (see [`AsyncRetryingCaller::on_retry_hook`]).
-    pub fn on_retry_hook(mut self, hook: crate::OnRetryHook) -> Self {
-        self.caller = self.caller.on_retry_hook(hook);
-        self
     }
 
     /// The caller without its predicate.

@@ -16,7 +16,7 @@ use crate::name::Name;
 /// For every scheduled retry it increments the counter `stamina_retries_total` with the labels
 /// `callable` (the loop's name), `retry_num` and `error_type`; for every give-up it increments
 /// `stamina_retries_exhausted_total` with the labels `callable`, `error_type` and `reason`
-/// ([`GiveUpReason::as_str`]). Both are described to the recorder in use ("Total number of
+/// ([`GiveUpReason::as_str`](super::GiveUpReason::as_str)). Both are described to the recorder in use ("Total number of
 /// retries.", "Total number of retry loops that gave up."), so that an exporter prints help
 /// text such as Prometheus' `# HELP` lines. The application installs the recorder (a Prometheus
 /// exporter, say); without one, the counters cost next to nothing.

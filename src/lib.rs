@@ -372,7 +372,10 @@ pub use sleep::MaybeSleeper;
 pub use sleep::TokioSleeper;
 #[cfg(feature = "async-io")]
 pub use sleep::{AsyncIoSleep, AsyncIoSleeper};
-pub use sleep::{DefaultSleeper, EnableTheTokioOrAsyncIoFeatureOrProvideASleeper, Sleeper};
+// `DefaultSleeper` exists with every feature set, only what it names depends on them: no badge.
+#[cfg_attr(docsrs, doc(auto_cfg = false))]
+pub use sleep::DefaultSleeper;
+pub use sleep::{EnableTheTokioOrAsyncIoFeatureOrProvideASleeper, Sleeper};
 pub use state::RetryState;
 pub use stream::{
     AsyncAttempt, AsyncRetryingCaller, AttemptStream, BoundAsyncRetryingCaller, Next,

@@ -110,6 +110,11 @@
 //! # Ok::<(), Error>(())
 //! ```
 //!
+//! Where calls go through a middleware stack, two adapters drive the same state machine (the
+//! deadline, `Retry-After`, budgets, hooks, the switches): `stamina::tower::RetryLayer` for
+//! `tower` services (feature `tower`) and `stamina::reqwest_middleware::RetryMiddleware` for
+//! `reqwest-middleware` clients (feature `reqwest-middleware`), with HTTP defaults.
+//!
 //! The crate's examples run such calls against a flaky server on 127.0.0.1:
 //! `cargo run --example quickstart` (ureq, with the log lines and Prometheus text),
 //! `http_sync` (ureq) and `http_async` (reqwest, with an attempt timeout; feature `tokio`).
@@ -145,9 +150,11 @@
 //! ```
 //!
 //! The body runs once per attempt, where `return` and `?` end the attempt. The arguments are
-//! evaluated once: `&T` arguments are shared, `&mut T` arguments and `&mut self` are reborrowed
-//! for each attempt, and arguments taken by value are cloned for each attempt, so they must be
-//! `Clone`. Instrumentation names the calls after the function's path (with the type for a method:
+//! evaluated once: `&T` arguments are shared, arguments taken by value are cloned for each
+//! attempt, so they must be `Clone`, and on a `fn`, `&mut T` arguments and `&mut self` are
+//! reborrowed for each attempt. On an `async fn` they are a compile error (each attempt's future
+//! must own what it uses): retry such code with a [`retry_context`] stream. Instrumentation
+//! names the calls after the function's path (with the type for a method:
 //! `module::Type::method`).
 //!
 //! # Attempt guards
@@ -156,7 +163,8 @@
 //! code; [`Attempt::run`] (or [`Attempt::record`]) records the outcome and returns
 //! `Ok(Some(value))` on success, `Ok(None)` when the loop will retry, and the error itself when
 //! the loop ends with it, so `?` passes it on unchanged: no wrapper type. A guard dropped without
-//! an outcome ends the loop as a success does. [`Attempt::num`], [`Attempt::next_wait`] and
+//! an outcome (`break`, say) counts as a success: it ends the loop and refills a shared budget
+//! as a recorded success does. [`Attempt::num`], [`Attempt::next_wait`] and
 //! [`Attempt::remaining`] tell the body where it stands.
 //!
 //! The `on` predicate is mandatory, because retrying on every error is an attractive nuisance:
@@ -175,8 +183,9 @@
 //! `Send` when the futures they run are.
 //!
 //! Async loops wait on a [`Sleeper`], which also tells the time, so deadlines follow the
-//! runtime's clock (tokio's paused clock in tests). Without a runtime feature there is no
-//! [`DefaultSleeper`]: using an async loop then fails to compile with a message that says to
+//! runtime's clock (tokio's paused clock in tests). Without a runtime feature, the
+//! [`DefaultSleeper`] is [`EnableTheTokioOrAsyncIoFeatureOrProvideASleeper`], a placeholder that
+//! is not a sleeper: using an async loop with it fails to compile with a message that says to
 //! enable a feature or pass a sleeper of your own.
 //!
 //! An attempt timeout (`attempt_timeout` on [streams](AttemptStream::attempt_timeout) and
@@ -241,14 +250,16 @@
 //! elsewhere (see [`RetryDetails::name`]); name every loop that feeds a dashboard. A give-up
 //! (`stamina.retries_exhausted`, `stamina_retries_exhausted_total`) is reported when a loop that
 //! was allowed to retry still fails, with the [`GiveUpReason`]; errors that are not worth
-//! retrying, deactivated loops and loops allowed a single attempt report nothing. Nothing runs,
-//! allocates or records on the success path, and the default hooks allocate nothing per retry.
+//! retrying, deactivated loops, suppressed nested loops and loops allowed a single attempt report
+//! nothing. On the success path no hook runs and nothing is recorded; callers allocate nothing
+//! there, guard loops allocate the state they share with their guards once per loop, and the
+//! default hooks allocate nothing per retry.
 //!
 //! Hooks are yours to add or replace: [`set_on_retry_hooks`] sets the process-wide list (an
 //! empty one turns the built-in instrumentation off, `None` restores it), and `on_retry` adds a
-//! loop's own. A hook
-//! receives the [`RetryDetails`] before the wait and may return a [`RetryGuard`] that lives over
-//! the wait and is dropped right before the next attempt. See the [`instrument`] module.
+//! loop's own. A hook receives the [`RetryDetails`] before the wait and may return a
+//! [`RetryGuard`] that lives over the wait and is dropped right before the next attempt. See the
+//! [`instrument`] module.
 //!
 //! ```
 //! use std::time::Instant;
@@ -308,6 +319,8 @@
 //! | `tracing` | off | an event per scheduled retry and per give-up and a span over every wait |
 //! | `tokio` | off | `TokioSleeper`, the default sleeper: tokio's timer and clock (`tokio/time` only) |
 //! | `async-io` | off | `AsyncIoSleeper` for smol and async-std, the default sleeper unless `tokio` is on |
+//! | `tower` | off | `stamina::tower`: a `RetryLayer` for `tower` services (with `http` for `clone_http_request`) |
+//! | `reqwest-middleware` | off | `stamina::reqwest_middleware`: a `RetryMiddleware` for `reqwest-middleware` clients (turns on `tokio`) |
 //!
 //! The instrumentation features each enable one built-in hook of the [`instrument`] module; with
 //! all three off, hooks of your own still work. Without `tokio` or `async-io`, async loops need a
@@ -324,6 +337,8 @@ mod budget;
 mod clock;
 mod config;
 mod decision;
+#[cfg(any(feature = "tower", feature = "reqwest-middleware"))]
+mod driver;
 mod guard;
 pub mod instrument;
 mod machine;
@@ -332,6 +347,9 @@ mod name;
 pub mod nesting;
 mod policy;
 mod pushback;
+#[cfg(feature = "reqwest-middleware")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest-middleware")))]
+pub mod reqwest_middleware;
 mod setters;
 mod sleep;
 mod state;
@@ -340,6 +358,9 @@ pub mod switches;
 mod sync;
 pub mod testing;
 mod timeout;
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub mod tower;
 mod typed;
 
 pub use backoff::Jitter;
@@ -359,7 +380,10 @@ pub use sleep::MaybeSleeper;
 pub use sleep::TokioSleeper;
 #[cfg(feature = "async-io")]
 pub use sleep::{AsyncIoSleep, AsyncIoSleeper};
-pub use sleep::{DefaultSleeper, EnableTheTokioOrAsyncIoFeatureOrProvideASleeper, Sleeper};
+// `DefaultSleeper` exists with every feature set, only what it names depends on them: no badge.
+#[cfg_attr(docsrs, doc(auto_cfg = false))]
+pub use sleep::DefaultSleeper;
+pub use sleep::{EnableTheTokioOrAsyncIoFeatureOrProvideASleeper, Sleeper};
 pub use state::RetryState;
 pub use stream::{
     AsyncAttempt, AsyncCallerWithAttemptTimeout, AsyncRetryingCaller, AttemptStream,

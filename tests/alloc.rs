@@ -1,4 +1,4 @@
-//! Exact heap allocation counts and type sizes.
+//! Exact heap allocation and reallocation counts, and type sizes.
 //!
 //! The counting allocator sees every thread of the process, so this binary holds a single test
 //! that measures each case in turn.
@@ -38,11 +38,36 @@ impl log::Log for QuietLogger {
     fn flush(&self) {}
 }
 
-/// Allocations made by `f`.
-fn allocations(f: impl FnOnce()) -> usize {
+/// Heap operations made by `f`: allocations and reallocations (a `Vec` growing in place or
+/// moving counts as a reallocation, not an allocation).
+fn allocations(f: impl FnOnce()) -> Heap {
     let region = Region::new(GLOBAL);
     f();
-    region.change().allocations
+    let change = region.change();
+    Heap {
+        allocations: change.allocations,
+        reallocations: change.reallocations,
+    }
+}
+
+#[derive(Debug, PartialEq)]
+struct Heap {
+    allocations: usize,
+    reallocations: usize,
+}
+
+/// No allocation and no reallocation.
+const NONE: Heap = Heap {
+    allocations: 0,
+    reallocations: 0,
+};
+
+/// `n` allocations and no reallocation.
+const fn allocs(n: usize) -> Heap {
+    Heap {
+        allocations: n,
+        reallocations: 0,
+    }
 }
 
 /// Fails `failures` times (with an error that does not allocate), then succeeds.
@@ -107,15 +132,18 @@ fn allocation_counts_and_sizes() {
     let _ = caller.call(always, flaky(0));
 
     // Callers: nothing on the success path, nothing per retry.
-    assert_eq!(allocations(|| drop(caller.call(always, flaky(0)))), 0);
-    assert_eq!(allocations(|| drop(no_timeout.call(always, flaky(0)))), 0);
-    assert_eq!(allocations(|| drop(bound.call(flaky(0)))), 0);
+    assert_eq!(allocations(|| drop(caller.call(always, flaky(0)))), NONE);
+    assert_eq!(
+        allocations(|| drop(no_timeout.call(always, flaky(0)))),
+        NONE
+    );
+    assert_eq!(allocations(|| drop(bound.call(flaky(0)))), NONE);
 
     // The attribute: a caller built in place, nothing on the heap.
     #[cfg(feature = "macros")]
     {
-        assert_eq!(allocations(|| drop(attributed(7))), 0);
-        assert_eq!(allocations(|| drop(attributed_no_timeout(7))), 0);
+        assert_eq!(allocations(|| drop(attributed(7))), NONE);
+        assert_eq!(allocations(|| drop(attributed_no_timeout(7))), NONE);
     }
 
     // Async callers, driven by `block_on` (warmed up: its waker is made once per thread).
@@ -126,15 +154,15 @@ fn allocation_counts_and_sizes() {
     let _ = block_on(async_caller.call(always, flaky_async(0)));
     assert_eq!(
         allocations(|| drop(block_on(async_caller.call(always, flaky_async(0))))),
-        0
+        NONE
     );
     assert_eq!(
         allocations(|| drop(block_on(async_no_timeout.call(always, flaky_async(0))))),
-        0
+        NONE
     );
     assert_eq!(
         allocations(|| drop(block_on(async_bound.call(flaky_async(0))))),
-        0
+        NONE
     );
 
     // Async attempt streams: the state shared with the guards, once per loop.
@@ -154,17 +182,20 @@ fn allocation_counts_and_sizes() {
     let sleeper2 = sleeper;
     assert_eq!(
         allocations(|| stream_loop(sleeper2, RetryPolicy::new(), 0)),
-        1
+        allocs(1)
     );
     let sleeper2 = sleeper;
     let no_timeout = RetryPolicy::new().no_timeout();
-    assert_eq!(allocations(|| stream_loop(sleeper2, no_timeout, 0)), 1);
+    assert_eq!(
+        allocations(|| stream_loop(sleeper2, no_timeout, 0)),
+        allocs(1)
+    );
 
     // Retries allocate nothing in the loop itself; instrumentation is off for these counts (the
     // default hooks are counted below).
     stamina::set_on_retry_hooks([]);
-    assert_eq!(allocations(|| drop(zero.call(always, flaky(3)))), 0);
-    assert_eq!(allocations(|| drop(budgeted.call(always, flaky(3)))), 0);
+    assert_eq!(allocations(|| drop(zero.call(always, flaky(3)))), NONE);
+    assert_eq!(allocations(|| drop(budgeted.call(always, flaky(3)))), NONE);
 
     // Guard loops: one allocation per loop, none per attempt.
     let guard_loop = |policy: RetryPolicy, failures: u32| {
@@ -175,32 +206,45 @@ fn allocation_counts_and_sizes() {
             }
         }
     };
-    assert_eq!(allocations(|| guard_loop(RetryPolicy::new(), 0)), 1);
-    assert_eq!(allocations(|| guard_loop(ZERO_WAITS, 5)), 1);
+    assert_eq!(allocations(|| guard_loop(RetryPolicy::new(), 0)), allocs(1));
+    assert_eq!(allocations(|| guard_loop(ZERO_WAITS, 5)), allocs(1));
     // Async loops on a sleeper that allocates nothing (the fake one logs its sleeps in a `Vec`):
     // the caller allocates nothing; the stream adds its sleep future's box at the first wait,
     // reused for the next ones.
     let async_zero = AsyncRetryingCaller::from_policy(ZERO_WAITS).sleeper(NoSleep);
     assert_eq!(
         allocations(|| drop(block_on(async_zero.call(always, flaky_async(3))))),
-        0
+        NONE
     );
-    assert_eq!(allocations(|| stream_loop(NoSleep, ZERO_WAITS, 5)), 2);
+    assert_eq!(
+        allocations(|| stream_loop(NoSleep, ZERO_WAITS, 5)),
+        allocs(2)
+    );
+    // The counts see reallocations: the fake sleeper's log of 5 sleeps grows once past its
+    // first 4 places (on top of the loop's 2 allocations and the log's first).
+    let logged = stamina::testing::FakeSleeper::new();
+    assert_eq!(
+        allocations(|| stream_loop(logged, ZERO_WAITS, 5)),
+        Heap {
+            allocations: 3,
+            reallocations: 1,
+        }
+    );
     stamina::instrument::reset_on_retry_hooks();
-    assert_eq!(allocations(|| guard_loop(RetryPolicy::new(), 0)), 1);
+    assert_eq!(allocations(|| guard_loop(RetryPolicy::new(), 0)), allocs(1));
 
     // The default hooks (every instrumentation feature enabled), with no logger, no metrics
     // recorder and no tracing subscriber installed: nothing per retry, once a loop's name and
-    // error type have been seen (the first retry makes its metric labels and error type label,
-    // kept for the process).
+    // error type have been seen (the first retry of a series makes its metric labels, and the
+    // first of an error type its label, kept for the process).
     let named = RetryingCaller::from_policy(ZERO_WAITS).name("named");
     let _ = named.call(always, flaky(30));
     let _ = zero.call(always, flaky(3));
     guard_loop(ZERO_WAITS, 5);
-    assert_eq!(allocations(|| drop(named.call(always, flaky(3)))), 0);
-    assert_eq!(allocations(|| drop(zero.call(always, flaky(3)))), 0);
-    assert_eq!(allocations(|| drop(named.call(always, flaky(30)))), 0);
-    assert_eq!(allocations(|| guard_loop(ZERO_WAITS, 5)), 1);
+    assert_eq!(allocations(|| drop(named.call(always, flaky(3)))), NONE);
+    assert_eq!(allocations(|| drop(zero.call(always, flaky(3)))), NONE);
+    assert_eq!(allocations(|| drop(named.call(always, flaky(30)))), NONE);
+    assert_eq!(allocations(|| guard_loop(ZERO_WAITS, 5)), allocs(1));
 
     // With a logger (which allocates nothing itself) and a metrics recorder installed: the
     // facades and the hooks allocate nothing either, once the recorder has made its series (the
@@ -209,13 +253,13 @@ fn allocation_counts_and_sizes() {
     {
         log::set_logger(&QuietLogger).unwrap();
         log::set_max_level(log::LevelFilter::Trace);
-        assert_eq!(allocations(|| drop(named.call(always, flaky(3)))), 0);
+        assert_eq!(allocations(|| drop(named.call(always, flaky(3)))), NONE);
         let recorder = metrics_util::debugging::DebuggingRecorder::new();
         metrics::with_local_recorder(&recorder, || {
             let _ = named.call(always, flaky(30));
             let _ = named.call(always, flaky(30));
-            assert_eq!(allocations(|| drop(named.call(always, flaky(3)))), 0);
-            assert_eq!(allocations(|| drop(named.call(always, flaky(30)))), 0);
+            assert_eq!(allocations(|| drop(named.call(always, flaky(3)))), NONE);
+            assert_eq!(allocations(|| drop(named.call(always, flaky(30)))), NONE);
         });
         log::set_max_level(log::LevelFilter::Off);
     }

@@ -6,8 +6,7 @@ use std::time::Duration;
 use super::details::Report;
 use super::registry::report;
 use super::registry::{no_process_hooks, process_hooks};
-use super::{Cause, Level, LoopHooks, ShowError};
-use crate::RetryOn;
+use super::{Cause, ErrorView, Level, LoopHooks, ShowError};
 use crate::machine::GiveUp;
 use crate::name::Name;
 
@@ -149,13 +148,13 @@ impl<'a> GiveUpDetails<'a> {
 /// Calls the hooks' give-up handlers when the state machine gave up with `give_up` after
 /// `attempts` attempts and `waited` of waits; does nothing unless a retryable error ended a loop
 /// that was allowed to retry (see [`GiveUpReason`]).
-pub(crate) fn gave_up<E: fmt::Debug, On: RetryOn<E>>(
+pub(crate) fn gave_up<'e, E: fmt::Debug>(
     name: &Name,
     give_up: GiveUp,
     attempts: u32,
     waited: Duration,
-    error: &E,
-    on: &On,
+    error: &'e E,
+    view: impl FnOnce(&'e E) -> ErrorView<'e>,
     local: &LoopHooks,
 ) {
     let Some(reason) = GiveUpReason::from_give_up(give_up) else {
@@ -172,7 +171,7 @@ pub(crate) fn gave_up<E: fmt::Debug, On: RetryOn<E>>(
         return;
     }
     let name = name.as_str();
-    let caused_by = Cause::new(error, on.error_view(error));
+    let caused_by = Cause::new(error, view(error));
     let details = GiveUpDetails {
         name,
         reason,

@@ -116,8 +116,12 @@ impl OnRetryHook {
         }
     }
 
-    /// Adds a handler called once when a retryable error ends a loop because its attempts or
-    /// its time are used up.
+    /// Adds a handler called once when a retryable error ends a loop that was allowed to retry:
+    /// its attempts or its time are used up, the server asked for a wait beyond
+    /// [`retry_after_max`](crate::RetryPolicy::retry_after_max), or its
+    /// [`RetryBudget`](crate::RetryBudget) cannot pay for another retry (see
+    /// [`GiveUpReason`](super::GiveUpReason)). Errors that are not worth retrying, deactivated
+    /// loops, suppressed nested loops and loops allowed a single attempt call no handler.
     pub fn on_give_up<G>(mut self, handler: G) -> Self
     where
         G: Fn(&GiveUpDetails<'_>) + Send + Sync + 'static,

@@ -6,8 +6,9 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use super::details::Report;
 use super::hooks::Builtin;
-use super::{Cause, Guards, LoopHooks, OnRetryHook, RetryDetails, log, metrics, tracing};
-use crate::RetryOn;
+use super::{
+    Cause, ErrorView, Guards, LoopHooks, OnRetryHook, RetryDetails, log, metrics, tracing,
+};
 use crate::machine::Retry;
 use crate::name::Name;
 
@@ -222,24 +223,24 @@ pub fn reset_on_retry_hooks() {
 /// Costs an atomic load and nothing else when instrumentation is off (`set_on_retry_hooks([])`
 /// and no hooks of the loop's own), a lock read when there are no hooks otherwise.
 #[inline]
-pub(crate) fn retry_scheduled<E: fmt::Debug, On: RetryOn<E>>(
+pub(crate) fn retry_scheduled<'e, E: fmt::Debug>(
     name: &Name,
     retry: &Retry,
-    error: &E,
-    on: &On,
+    error: &'e E,
+    view: impl FnOnce(&'e E) -> ErrorView<'e>,
     local: &LoopHooks,
 ) -> Guards {
     if local.list.is_empty() && no_process_hooks() {
         return Guards::default();
     }
-    call_retry_hooks(name, retry, error, on, local)
+    call_retry_hooks(name, retry, error, view, local)
 }
 
-fn call_retry_hooks<E: fmt::Debug, On: RetryOn<E>>(
+fn call_retry_hooks<'e, E: fmt::Debug>(
     name: &Name,
     retry: &Retry,
-    error: &E,
-    on: &On,
+    error: &'e E,
+    view: impl FnOnce(&'e E) -> ErrorView<'e>,
     local: &LoopHooks,
 ) -> Guards {
     let mut guards = Guards::default();
@@ -248,7 +249,7 @@ fn call_retry_hooks<E: fmt::Debug, On: RetryOn<E>>(
         return guards;
     }
     let name = name.as_str();
-    let cause = Cause::new(error, on.error_view(error));
+    let cause = Cause::new(error, view(error));
     let details = RetryDetails::new(name, retry, cause, report(&process, local));
     for hook in process.iter().chain(local.list.iter()) {
         hook.retry_scheduled(&details, &mut guards);

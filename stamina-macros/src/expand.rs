@@ -5,7 +5,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{
     AttrStyle, Expr, FnArg, GenericArgument, Ident, Item, ItemFn, Pat, PatIdent, PatType,
-    PathArguments, ReturnType, Type, parse_quote,
+    PathArguments, Receiver, ReceiverKind, ReturnType, Type, parse_quote,
 };
 
 use crate::args::Args;
@@ -67,14 +67,14 @@ fn expand(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
     for (index, input) in function.sig.inputs.iter_mut().enumerate() {
         match input {
             FnArg::Receiver(receiver) => {
-                let Type::Reference(reference) = &*receiver.ty else {
+                let Some(mutable) = borrowed_mutably(receiver) else {
                     return Err(syn::Error::new(
                         receiver.span(),
                         "`#[stamina::retry]` cannot retry a method that takes `self` by value: \
                          the body may run several times; take `&self` or `&mut self`",
                     ));
                 };
-                if is_async && reference.mutability.is_some() {
+                if is_async && mutable {
                     return Err(async_mut_error(receiver.span()));
                 }
             }
@@ -324,6 +324,19 @@ fn async_mut_error(span: Span) -> syn::Error {
     )
 }
 
+/// Whether a receiver taken by reference (`&self`, `&mut self`, `self: &Self`, ...) is `mut`, or
+/// `None` for one taken by value (`self`, `self: Box<Self>`, ...).
+fn borrowed_mutably(receiver: &Receiver) -> Option<bool> {
+    match &receiver.kind {
+        ReceiverKind::Reference(_, _, mutability) => Some(mutability.is_some()),
+        ReceiverKind::Typed(_, ty) => match &**ty {
+            Type::Reference(reference) => Some(reference.mutability.is_some()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// Types the parameter of an `on` closure written without one, as `&` the function's error
 /// type, so that `on = |e| ...` compiles.
 fn annotate_on(on: Expr, ret: &Type) -> Expr {
@@ -331,7 +344,7 @@ fn annotate_on(on: Expr, ret: &Type) -> Expr {
         return on;
     };
     if closure.inputs.len() == 1 {
-        let input = closure.inputs.pop().map(|pair| pair.into_value());
+        let input = closure.inputs.pop();
         let input = match input {
             Some(Pat::Type(typed)) => Pat::Type(typed),
             Some(pat) => Pat::Type(PatType {

@@ -186,6 +186,12 @@ impl fmt::Debug for CallLoop {
     }
 }
 
+/// Shows hooks nothing of an error beyond its `Debug` output: the adapters' predicates judge a
+/// whole outcome (a response or an error), not the error alone.
+fn no_view<E>(_: &E) -> ErrorView<'_> {
+    ErrorView::new()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,10 +291,4 @@ mod tests {
         call.settle_last(&extras, &on, &Ok(200));
         assert_eq!(budget.available(), 6.0);
     }
-}
-
-/// Shows hooks nothing of an error beyond its `Debug` output: the adapters' predicates judge a
-/// whole outcome (a response or an error), not the error alone.
-fn no_view<E>(_: &E) -> ErrorView<'_> {
-    ErrorView::new()
 }

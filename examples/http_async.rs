@@ -8,7 +8,8 @@
 //!   attribute on an `async fn(&self)` method paying from that budget;
 //! - a bound async caller shared by spawned tasks.
 //!
-//! `cargo run --example http_async --features tokio` (against a flaky server on 127.0.0.1)
+//! `cargo run --example http_async --features tokio` (against a flaky server on 127.0.0.1; the
+//! attribute needs the default `macros` feature)
 
 #[path = "../tests/support/mod.rs"]
 mod support;

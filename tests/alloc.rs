@@ -22,10 +22,10 @@ fn always(_: &io::Error) -> bool {
 }
 
 /// A logger that takes every record and keeps nothing.
-#[cfg(feature = "log")]
+#[cfg(all(feature = "log", feature = "metrics"))]
 struct QuietLogger;
 
-#[cfg(feature = "log")]
+#[cfg(all(feature = "log", feature = "metrics"))]
 impl log::Log for QuietLogger {
     fn enabled(&self, _: &log::Metadata<'_>) -> bool {
         true

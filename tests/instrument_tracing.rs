@@ -195,14 +195,16 @@ fn testing_mode_traces_zero_waits() {
             "open INFO stamina stamina.retry_wait: callable=tested retry_num=1 wait_for=0s"
                 .to_owned(),
             format!(
-                "event WARN stamina in stamina.retry_wait: message=stamina.retry_scheduled callable=tested retry_num=1 \
-                 wait_for=0s waited_so_far=0s max_attempts=2 remaining=none {FIELDS_TAIL}"
+                "event WARN stamina in stamina.retry_wait: message=stamina.retry_scheduled: tested: attempt 1 of \
+                 2 failed with {FLAKY}, retrying in 0s callable=tested retry_num=1 wait_for=0s waited_so_far=0s \
+                 max_attempts=2 remaining=none {FIELDS_TAIL}"
             ),
             "close stamina.retry_wait".to_owned(),
             "event INFO test in -: message=attempt 1".to_owned(),
             format!(
-                "event WARN stamina in -: message=stamina.retries_exhausted callable=tested \
-                 reason=attempts_exhausted attempts=2 waited=0s {FIELDS_TAIL}"
+                "event WARN stamina in -: message=stamina.retries_exhausted: tested: gave up after 2 attempts \
+                 (attempts_exhausted) with {FLAKY} callable=tested reason=attempts_exhausted attempts=2 \
+                 waited=0s {FIELDS_TAIL}"
             ),
         ]
     );

@@ -20,6 +20,13 @@
 //! [`GiveUpReason`]. A loop allowed a single attempt (`attempts = 1`, testing mode's default)
 //! that runs out of it reports nothing: it never could retry (see [`GiveUpReason`] for the rule).
 //!
+//! A hook sees the error as a [`Cause`]: its `Debug` output, and the error itself (to downcast
+//! it, walk its `source()` chain) where the loop's predicate shows it, as
+//! [`typed`](crate::typed) does. The built-in hooks show an error's type only, unless
+//! [`ShowError`] says otherwise (process-wide with [`set_show_error`], per loop with
+//! `.show_error(..)`): an error's own output may carry secrets. They report at [`Level::Warn`]
+//! unless [`set_level`] or `.log_level(..)` says otherwise.
+//!
 //! ```
 //! use std::sync::{Arc, Mutex};
 //! use std::time::Duration;

@@ -90,7 +90,8 @@ impl<'a> Cause<'a> {
     ///         assert_eq!(cause.show(ShowError::Type).to_string(), "fmt::Error");
     ///         assert_eq!(cause.show(ShowError::Debug).to_string(), "Error");
     ///         // `Display` needs the error itself, which `typed` shows.
-    ///         assert_eq!(cause.show(ShowError::Display).to_string(), "an error occurred when formatting an argument");
+    ///         let text = cause.show(ShowError::Display).to_string();
+    ///         assert_eq!(text, "an error occurred when formatting an argument");
     ///     });
     /// let on = stamina::typed(|_: &std::fmt::Error| true);
     /// let _ = caller.call(on, || Err::<(), _>(std::fmt::Error));
@@ -148,7 +149,10 @@ impl fmt::Display for Shown<'_> {
 ///
 /// let error = io::Error::from(io::ErrorKind::TimedOut);
 /// let view = ErrorView::of(&error).with_label("timeout");
-/// assert_eq!(format!("{view:?}"), r#"ErrorView { error: true, any: true, label: Some("timeout") }"#);
+/// assert_eq!(
+///     format!("{view:?}"),
+///     r#"ErrorView { error: true, any: true, label: Some("timeout") }"#,
+/// );
 /// ```
 #[derive(Clone, Copy, Default)]
 pub struct ErrorView<'e> {

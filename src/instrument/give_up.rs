@@ -118,22 +118,26 @@ impl<'a> GiveUpDetails<'a> {
         self.waited
     }
 
-    /// The last error, which the loop returns (see [`RetryDetails::caused_by`](super::RetryDetails::caused_by)).
+    /// The last error, which the loop returns (see
+    /// [`RetryDetails::caused_by`](super::RetryDetails::caused_by)).
     pub fn caused_by(&self) -> Cause<'a> {
         self.caused_by
     }
 
-    /// The label of the error (see [`RetryDetails::error_type`](super::RetryDetails::error_type)).
+    /// The label of the error (see
+    /// [`RetryDetails::error_type`](super::RetryDetails::error_type)).
     pub fn error_type(&self) -> &'static str {
         self.error_type
     }
 
-    /// What the built-in hooks show of the error (see [`RetryDetails::show_error`](super::RetryDetails::show_error)).
+    /// What the built-in hooks show of the error (see
+    /// [`RetryDetails::show_error`](super::RetryDetails::show_error)).
     pub fn show_error(&self) -> ShowError {
         self.report.show_error
     }
 
-    /// The level the built-in hooks report the give-up at (see [`RetryDetails::level`](super::RetryDetails::level)).
+    /// The level the built-in hooks report the give-up at (see
+    /// [`RetryDetails::level`](super::RetryDetails::level)).
     pub fn level(&self) -> Level {
         self.report.level
     }

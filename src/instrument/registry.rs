@@ -17,10 +17,14 @@ use crate::name::Name;
 /// For every scheduled retry it increments the counter `stamina_retries_total` with the labels
 /// `callable` (the loop's name), `retry_num` and `error_type`; for every give-up it increments
 /// `stamina_retries_exhausted_total` with the labels `callable`, `error_type` and `reason`
-/// ([`GiveUpReason::as_str`](super::GiveUpReason::as_str)). Both are described to the recorder in use ("Total number of
-/// retries.", "Total number of retry loops that gave up."), so that an exporter prints help
-/// text such as Prometheus' `# HELP` lines. The application installs the recorder (a Prometheus
-/// exporter, say); without one, the counters cost next to nothing.
+/// ([`GiveUpReason::as_str`](super::GiveUpReason::as_str)). Labels never carry an error's
+/// text: `error_type` is a short name of its type or the label its loop chose
+/// ([`RetryDetails::error_type`](super::RetryDetails::error_type)). Both counters are described
+/// to the recorder in use ("Total number of retries.", "Total number of retry loops that gave
+/// up."), so that an exporter prints help text such as Prometheus' `# HELP` lines. The
+/// application installs the recorder (a Prometheus exporter, say); without one, the counters
+/// cost next to nothing, and nothing is allocated per retry either way (each label set is made
+/// once per series and kept for the process, up to 10,000 sets).
 ///
 /// ```
 /// let hooks = stamina::get_on_retry_hooks();
@@ -34,13 +38,21 @@ pub fn metrics_hook() -> OnRetryHook {
 
 /// The built-in hook that logs retries and give-ups with the `log` facade.
 ///
-/// Every scheduled retry is a record at level warn, target `stamina`, message
-/// `stamina.retry_scheduled`, with the key-values `callable`, `retry_num`, `wait_for`,
-/// `waited_so_far` (durations as `humantime` writes them, to the millisecond, such as
-/// `1s500ms`), `max_attempts` (the limit, or `unlimited`), `remaining` (the time left before the
-/// deadline, or `none`), `error_type` and `caused_by` (the error's `Debug` output). A give-up is a record at level
-/// warn, message `stamina.retries_exhausted`, with `callable`, `reason`, `attempts` (made),
+/// Every scheduled retry is a record at level warn ([`set_level`](super::set_level), or
+/// `.log_level(..)` on a loop), target `stamina`, whose message carries the essentials for
+/// loggers that print no key-values (`stamina.retry_scheduled: fetch: attempt 1 of 3 failed
+/// with io::Error, retrying in 100ms`), with the key-values `callable`, `retry_num`,
+/// `wait_for`, `waited_so_far` (durations as `humantime` writes them, to the millisecond, such
+/// as `1s500ms`), `max_attempts` (the limit, or `unlimited`), `remaining` (the time left before
+/// the deadline, or `none`), `error_type` and `caused_by` (the error as the
+/// [`ShowError`](super::ShowError) setting shows it: its type only by default). A give-up is a
+/// record at the same level (`stamina.retries_exhausted: fetch: gave up after 3 attempts
+/// (attempts_exhausted) with io::Error`), with `callable`, `reason`, `attempts` (made),
 /// `waited`, `error_type` and `caused_by`.
+///
+/// With the `tracing` feature, when a `tracing` subscriber takes stamina's events, this hook
+/// leaves them to the `tracing` hook: through a `log`-to-`tracing` bridge (such as the one
+/// `tracing_subscriber::fmt().init()` installs) each retry would otherwise arrive twice.
 ///
 /// ```
 /// let hooks = stamina::get_on_retry_hooks();
@@ -56,9 +68,10 @@ pub fn log_hook() -> OnRetryHook {
 ///
 /// Every scheduled retry opens a span `stamina.retry_wait` (level info, target `stamina`, fields
 /// `callable`, `retry_num`, `wait_for`) that stays open over the wait and closes right before
-/// the next attempt, and emits inside it an event at level warn with the message
-/// `stamina.retry_scheduled` and the same fields as the `log` records. A give-up is an event
-/// `stamina.retries_exhausted` at level warn.
+/// the next attempt, and emits inside it an event at level warn (see [`Level`](super::Level))
+/// with the same message and fields as the `log` records. A give-up is an event with the give-up
+/// record's message and fields. Without a subscriber that takes stamina's events, it does
+/// nothing, and the `log` hook reports them.
 ///
 /// ```
 /// let hooks = stamina::get_on_retry_hooks();

@@ -3,12 +3,12 @@
 //! Every function here is total: any policy and any attempt number up to `u32::MAX` give a
 //! duration in `[0, wait_max]`, never a panic.
 
+mod rng;
+
 use std::cell::Cell;
 use std::time::Duration;
 
-use rand::rngs::SmallRng;
-use rand::{Rng, RngExt, SeedableRng};
-
+pub(crate) use self::rng::JitterRng;
 use crate::RetryPolicy;
 
 /// The jitter-free part of the wait after failed attempt `retry_num` (1-based):
@@ -182,11 +182,11 @@ pub(crate) fn wait(
     policy: &RetryPolicy,
     retry_num: u32,
     previous: &mut Duration,
-    rng: &mut Option<SmallRng>,
+    rng: &mut Option<JitterRng>,
 ) -> Duration {
     let draw = &mut |span| match policy.get_seed() {
         None => thread_draw(span),
-        Some(_) => loop_rng(rng, policy).random_range(0..=span),
+        Some(_) => loop_rng(rng, policy).up_to(span),
     };
     let wait = match family_wait_nanos(policy, retry_num, *previous, draw) {
         // Below a second, without `from_nanos`' division (a tenth of a retry's time).
@@ -291,30 +291,33 @@ pub(crate) fn lower_bound(policy: &RetryPolicy, num: u32) -> Duration {
 }
 
 /// A uniformly distributed duration in `[0, max]`.
-fn uniform(max: Duration, rng: &mut SmallRng) -> Duration {
+fn uniform(max: Duration, rng: &mut JitterRng) -> Duration {
     if max.is_zero() {
         return Duration::ZERO;
     }
     match u64::try_from(max.as_nanos()) {
-        Ok(nanos) => Duration::from_nanos(rng.random_range(0..=nanos)),
+        Ok(nanos) => Duration::from_nanos(rng.up_to(nanos)),
         // Beyond 584 years of jitter nanosecond resolution is moot.
-        Err(_) => from_nanos_f64(max.as_nanos() as f64 * rng.random::<f64>()).min(max),
+        Err(_) => from_nanos_f64(max.as_nanos() as f64 * rng.unit_f64()).min(max),
     }
 }
 
 /// The loop's generator, made on its first use.
 #[inline]
-fn loop_rng<'a>(rng: &'a mut Option<SmallRng>, policy: &RetryPolicy) -> &'a mut SmallRng {
+fn loop_rng<'a>(rng: &'a mut Option<JitterRng>, policy: &RetryPolicy) -> &'a mut JitterRng {
     rng.get_or_insert_with(|| self::rng(policy))
 }
 
-/// A loop's generator: seeded with the policy's seed if it has one, else from the thread's jitter
-/// generator (for waits beyond the reach of [`family_wait_nanos`]). Made once per loop and kept
-/// out of line: inlined, the seeding is hoisted into every loop that might draw.
+/// A loop's generator: seeded with the policy's seed if it has one, else differently each time
+/// (for waits beyond the reach of [`family_wait_nanos`]). Made once per loop and kept out of
+/// line: inlined, the seeding is hoisted into every loop that might draw.
 #[cold]
 #[inline(never)]
-pub(crate) fn rng(policy: &RetryPolicy) -> SmallRng {
-    SmallRng::seed_from_u64(policy.get_seed().unwrap_or_else(thread_next))
+pub(crate) fn rng(policy: &RetryPolicy) -> JitterRng {
+    match policy.get_seed() {
+        Some(seed) => JitterRng::seeded(seed),
+        None => JitterRng::seeded(thread_next()),
+    }
 }
 
 /// The increment of SplitMix64, a Weyl sequence's step (odd: the sequence visits every `u64`).
@@ -326,10 +329,10 @@ thread_local! {
 }
 
 /// The next number of the thread's jitter generator, which the loops without a seed draw from:
-/// SplitMix64, started from `rand::rng()` (seeded from the operating system) at the thread's
-/// first draw. Seeding a generator per loop from `rand::rng()` cost more than all of a retry's
-/// other work; a generator per thread is one word of state, and SplitMix64's output is well
-/// spread for jitter (not for secrets).
+/// SplitMix64, started at the thread's first draw from an unseeded [`JitterRng`] (the standard
+/// library's per-thread random keys, a counter and the time). Seeding a generator per loop costs
+/// more than all of a retry's other work (a hash and a clock read); a generator per thread is one
+/// word of state, and SplitMix64's output is well spread for jitter (not for secrets).
 #[inline]
 fn thread_next() -> u64 {
     THREAD_JITTER.with(|cell| {
@@ -339,19 +342,15 @@ fn thread_next() -> u64 {
         }
         state = state.wrapping_add(GOLDEN_GAMMA);
         cell.set(state);
-        // SplitMix64's output function.
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        rng::split_mix(state)
     })
 }
 
-/// The start of a thread's jitter generator, from `rand::rng()`.
+/// The start of a thread's jitter generator.
 #[cold]
 #[inline(never)]
 fn thread_seed() -> u64 {
-    rand::rng().next_u64()
+    JitterRng::unseeded().next_u64()
 }
 
 /// A number uniform in `[0, span]` from the thread's jitter generator, by multiplying and keeping
@@ -429,70 +428,35 @@ mod tests {
         assert_eq!(&a[6..], &[Duration::from_secs(5); 4]);
     }
 
-    /// The exact waits of seeded loops, in nanoseconds: a seed gives the same waits in every
-    /// release unless the changelog says otherwise.
+    /// The exact waits of a seeded loop with a base other than 2, whose exponential part is the
+    /// `f64` product, rounded (see also `seeded_sequences_are_pinned`).
     #[test]
-    fn seeded_goldens() {
-        let odd = RetryPolicy::new()
+    fn seeded_sequences_with_a_fractional_base_are_pinned() {
+        let p = RetryPolicy::new()
             .wait_initial(Duration::from_nanos(123_456_789))
             .wait_exp_base(1.7)
             .wait_max(Duration::from_secs(60))
-            .wait_jitter(Duration::from_nanos(777_777));
-        let cases: [(RetryPolicy, [u64; 12]); 5] = [
-            (
-                RetryPolicy::new(),
-                [
-                    155360436, 372115854, 1117576129, 1227209819, 2563659522, 3665703689,
-                    5000000000, 5000000000, 5000000000, 5000000000, 5000000000, 5000000000,
-                ],
-            ),
-            (
-                RetryPolicy::new().jitter(Jitter::Full),
-                [
-                    5536043, 34423171, 287030452, 341767855, 1541855235, 1490251805, 3619535476,
-                    1649197148, 4911613257, 366418955, 571206188, 859840703,
-                ],
-            ),
-            (
-                RetryPolicy::new().jitter(Jitter::Equal),
-                [
-                    52768021, 117211585, 343515226, 570883928, 1570927618, 2345125903, 4309767738,
-                    3324598574, 4955806629, 2683209477, 2785603094, 2929920351,
-                ],
-            ),
-            (
-                RetryPolicy::new().jitter(Jitter::Decorrelated),
-                [
-                    111072087, 140140216, 329926208, 480122165, 1391656936, 1997728938, 4366119748,
-                    4387371398, 5000000000, 1191928486, 497078032, 339247940,
-                ],
-            ),
-            (
-                odd,
-                [
-                    123499847,
-                    210010408,
-                    357348234,
-                    606875478,
-                    1031872960,
-                    1753272075,
-                    2980509802,
-                    5066166038,
-                    8612810173,
-                    14640535445,
-                    24888902213,
-                    42311116464,
-                ],
-            ),
-        ];
-        for (p, expected) in cases {
-            let p = p.seed(7);
-            let mut rng = None;
-            let mut prev = p.get_wait_initial();
-            let got = (1..=12).map(|n| wait(&p, n, &mut prev, &mut rng));
-            let expected = expected.map(Duration::from_nanos);
-            assert_eq!(got.collect::<Vec<_>>(), expected, "{p}");
-        }
+            .wait_jitter(Duration::from_nanos(777_777))
+            .seed(7);
+        let mut rng = None;
+        let mut prev = p.get_wait_initial();
+        let got: Vec<_> = (1..=12).map(|n| wait(&p, n, &mut prev, &mut rng)).collect();
+        let expected = [
+            123499847,
+            210010408,
+            357348234,
+            606875478,
+            1031872960,
+            1753272075,
+            2980509802,
+            5066166038,
+            8612810173,
+            14640535445,
+            24888902213,
+            42311116464,
+        ]
+        .map(Duration::from_nanos);
+        assert_eq!(got, expected);
     }
 
     #[test]
@@ -521,13 +485,89 @@ mod tests {
         assert_eq!(thread_draw(0), 0);
     }
 
+    /// The exact waits a seed gives, per family and at the edges of the draw's range (a full
+    /// `u64` range, a range past `u64` nanoseconds, a range where half the draws take a second
+    /// word): a seed is a promise that the same policy waits the same on every platform and
+    /// release, so that recorded runs and simulations can be replayed. The values are those of
+    /// `rand` 0.10's `SmallRng` on 64-bit targets, which the crate's generator replaced.
+    #[test]
+    fn seeded_sequences_are_pinned() {
+        let run = |p: RetryPolicy, n: u32| {
+            let mut rng = None;
+            let mut prev = p.get_wait_initial();
+            (1..=n)
+                .map(|i| wait(&p, i, &mut prev, &mut rng).as_nanos())
+                .collect::<Vec<_>>()
+        };
+        let base = RetryPolicy::new().seed(7);
+        #[rustfmt::skip]
+        let families = [
+            (Jitter::Additive, [155360436, 372115854, 1117576129, 1227209819, 2563659522, 3665703689, 5000000000]),
+            (Jitter::Full, [5536043, 34423171, 287030452, 341767855, 1541855235, 1490251805, 3619535476]),
+            (Jitter::Equal, [52768021, 117211585, 343515226, 570883928, 1570927618, 2345125903, 4309767738]),
+            (Jitter::Decorrelated, [111072087, 140140216, 329926208, 480122165, 1391656936, 1997728938, 4366119748]),
+        ];
+        for (jitter, expected) in families {
+            assert_eq!(run(base.jitter(jitter), 7), expected, "{jitter}");
+        }
+        assert_eq!(
+            run(RetryPolicy::new().seed(0), 3),
+            [424575268, 582239296, 759617208]
+        );
+        assert_eq!(
+            run(RetryPolicy::new().seed(u64::MAX), 3),
+            [439065123, 1100475041, 1290284875]
+        );
+        let unbounded = RetryPolicy::new()
+            .seed(1)
+            .wait_initial(Duration::ZERO)
+            .wait_max(Duration::MAX);
+        assert_eq!(
+            run(unbounded.wait_jitter(Duration::from_nanos(u64::MAX)), 3),
+            [
+                14971601782005023387,
+                13781649495232077965,
+                1847458086238483744
+            ]
+        );
+        assert_eq!(
+            run(unbounded.wait_jitter(Duration::MAX), 3),
+            [
+                14971601782005022720000000000,
+                13781649495232077824000000000,
+                1847458086238482432000000000
+            ]
+        );
+        assert_eq!(
+            run(unbounded.wait_jitter(Duration::from_nanos(1 << 63)), 16),
+            [
+                7485800891002511694,
+                6890824747616038983,
+                923729043119241872,
+                6882635817876368235,
+                5446206433791054243,
+                9102306780837972612,
+                4827668466946406673,
+                890994579880912360,
+                1238641514034460171,
+                8489012055773803301,
+                3168237733809651673,
+                3639362766720477220,
+                1442046146537346141,
+                4361764194286802810,
+                5923763311312111525,
+                7322810630290309893
+            ]
+        );
+    }
+
     #[test]
     fn extremes_saturate() {
         let p = RetryPolicy::new()
             .wait_max(Duration::MAX)
             .wait_jitter(Duration::MAX);
         assert_eq!(exponential(&p, u32::MAX), Duration::MAX);
-        let mut rng = Some(SmallRng::seed_from_u64(1));
+        let mut rng = Some(JitterRng::seeded(1));
         let mut prev = Duration::MAX;
         assert_eq!(wait(&p, u32::MAX, &mut prev, &mut rng), Duration::MAX);
         assert!(wait(&p, 1, &mut prev, &mut rng) >= Duration::from_millis(100));
@@ -705,14 +745,14 @@ mod tests {
             let mut rng = None;
             let mut prev = previous;
             let fast = wait(&p, n, &mut prev, &mut rng);
-            let mut reference_rng = SmallRng::seed_from_u64(seed);
+            let mut reference_rng = JitterRng::seeded(seed);
             let reference = family_wait(&p, n, previous, |low, high| {
                 low.saturating_add(uniform(high.saturating_sub(low), &mut reference_rng))
             });
             prop_assert_eq!(fast, reference);
             // The same number of draws: the generators are in the same state.
             if let Some(mut rng) = rng {
-                prop_assert_eq!(rand::Rng::next_u64(&mut rng), rand::Rng::next_u64(&mut reference_rng));
+                prop_assert_eq!(rng.next_u64(), reference_rng.next_u64());
             }
         }
 

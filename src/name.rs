@@ -53,6 +53,7 @@ impl Name {
 
 /// The path of `T` without the closure segments that end it: for a closure, the path of the
 /// function that contains it (`app::Client::get`, not `app::Client::get::{{closure}}`).
+#[inline]
 pub(crate) fn path_of<T>() -> &'static str {
     strip_closures(std::any::type_name::<T>())
 }
@@ -63,6 +64,7 @@ fn is_closure(path: &str) -> bool {
 
 const CLOSURE: &str = "::{{closure}}";
 
+#[inline]
 fn strip_closures(mut path: &str) -> &str {
     while let Some(outer) = path.strip_suffix(CLOSURE) {
         path = outer;

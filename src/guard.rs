@@ -247,6 +247,7 @@ pub(crate) enum Advance<On, T> {
 }
 
 impl<On, T> Shared<On, T> {
+    #[inline]
     pub(crate) fn new(
         policy: RetryPolicy,
         on: On,

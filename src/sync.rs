@@ -130,6 +130,7 @@ impl<On, C> RetryContext<On, C> {
 
 impl<On, C> RetryContext<On, C> {
     /// The loop's shared state, taking its time from `time` (the clock is left behind).
+    #[inline]
     pub(crate) fn into_shared<T>(self, time: impl FnOnce(C) -> T) -> Arc<Shared<On, T>> {
         Shared::new(
             self.policy,

@@ -41,7 +41,7 @@ pub(crate) fn exponential(policy: &RetryPolicy, retry_num: u32) -> Duration {
 /// [`exponential`] in nanoseconds for an `initial` and a `max` below 2^53 ns, which convert to
 /// `f64` exactly: the same value, with an integer shift for the default base 2 (multiplying by a
 /// power of two is exact in `f64`), so that the common case needs no float power.
-#[inline]
+#[inline(always)]
 fn exponential_nanos(initial: u64, max: u64, base: f64, retry_num: u32) -> u64 {
     if initial == 0 {
         return 0;
@@ -58,6 +58,13 @@ fn exponential_nanos(initial: u64, max: u64, base: f64, retry_num: u32) -> u64 {
             max
         };
     }
+    exponential_nanos_f64(initial, max, base, retry_num)
+}
+
+/// [`exponential_nanos`] for a base other than 2, in `f64` (out of line: the default base
+/// keeps the retry loops small).
+#[inline(never)]
+fn exponential_nanos_f64(initial: u64, max: u64, base: f64, retry_num: u32) -> u64 {
     let nanos = initial as f64 * factor(base, retry_num);
     if nanos.is_nan() || nanos >= max as f64 {
         return max;
@@ -177,7 +184,11 @@ impl std::fmt::Display for Jitter {
 /// `previous` is the previous computed wait (`wait_initial` before the first), updated here.
 /// The random numbers come from the thread's jitter generator (see [`thread_draw`]), or, with a
 /// seed, from the loop's own generator `rng`, made on its first draw (see [`rng`]).
-#[inline]
+///
+/// Always inlined, with its rare paths out of line: in a caller's loop most of it is computed
+/// once per loop, and a call per retry cost a third of a zero-wait retry where the compiler
+/// chose not to inline it.
+#[inline(always)]
 pub(crate) fn wait(
     policy: &RetryPolicy,
     retry_num: u32,
@@ -192,12 +203,24 @@ pub(crate) fn wait(
         // Below a second, without `from_nanos`' division (a tenth of a retry's time).
         Some(nanos) if nanos < 1_000_000_000 => Duration::new(0, nanos as u32),
         Some(nanos) => Duration::from_nanos(nanos),
-        None => family_wait(policy, retry_num, *previous, |low, high| {
-            low.saturating_add(uniform(high.saturating_sub(low), loop_rng(rng, policy)))
-        }),
+        None => wait_beyond_nanos(policy, retry_num, *previous, rng),
     };
     *previous = wait;
     wait
+}
+
+/// [`wait`] for durations beyond 2^53 ns, in `Duration` arithmetic.
+#[cold]
+#[inline(never)]
+fn wait_beyond_nanos(
+    policy: &RetryPolicy,
+    retry_num: u32,
+    previous: Duration,
+    rng: &mut Option<JitterRng>,
+) -> Duration {
+    family_wait(policy, retry_num, previous, |low, high| {
+        low.saturating_add(uniform(high.saturating_sub(low), loop_rng(rng, policy)))
+    })
 }
 
 /// The family formulas, with the uniform draw `draw(low, high)` (in `[low, high]`) passed in, so
@@ -241,7 +264,7 @@ fn family_wait(
 /// days; `None` otherwise, before any draw): the same values and the same draws, with `u64`
 /// arithmetic that cannot overflow in that range instead of `Duration`'s. `draw(span)` is
 /// uniform in `[0, span]`, called only for `span > 0`.
-#[inline]
+#[inline(always)]
 fn family_wait_nanos(
     policy: &RetryPolicy,
     retry_num: u32,

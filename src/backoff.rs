@@ -43,20 +43,16 @@ pub(crate) fn exponential(policy: &RetryPolicy, retry_num: u32) -> Duration {
 /// power of two is exact in `f64`), so that the common case needs no float power.
 #[inline(always)]
 fn exponential_nanos(initial: u64, max: u64, base: f64, retry_num: u32) -> u64 {
-    if initial == 0 {
-        return 0;
-    }
     if initial >= max {
         return max;
     }
     if base == 2.0 {
         let exponent = retry_num.saturating_sub(1);
-        // `initial < max < 2^53`: the shift is exact until it passes `max`.
-        return if exponent < initial.leading_zeros() && initial << exponent < max {
-            initial << exponent
-        } else {
-            max
-        };
+        // `initial < max < 2^53`: the shift is exact until it passes `max`, and 0 stays 0. (No
+        // early return for 0: the compiler would split every retry loop in two on it.)
+        let shifted = initial.wrapping_shl(exponent);
+        let exact = exponent < initial.leading_zeros() || initial == 0;
+        return if exact && shifted < max { shifted } else { max };
     }
     exponential_nanos_f64(initial, max, base, retry_num)
 }
@@ -65,6 +61,9 @@ fn exponential_nanos(initial: u64, max: u64, base: f64, retry_num: u32) -> u64 {
 /// keeps the retry loops small).
 #[inline(never)]
 fn exponential_nanos_f64(initial: u64, max: u64, base: f64, retry_num: u32) -> u64 {
+    if initial == 0 {
+        return 0;
+    }
     let nanos = initial as f64 * factor(base, retry_num);
     if nanos.is_nan() || nanos >= max as f64 {
         return max;

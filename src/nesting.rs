@@ -67,7 +67,9 @@ pub(crate) struct InAttempt {
 impl InAttempt {
     #[inline]
     pub(crate) fn enter() -> Self {
-        DEPTH.with(|d| d.set(d.get().saturating_add(1)));
+        // Each mark is dropped once, on its own thread (it is not `Send`): the depth neither
+        // underflows nor reaches `u32::MAX` (as many nested frames), so plain arithmetic does.
+        DEPTH.with(|d| d.set(d.get().wrapping_add(1)));
         Self {
             _not_send: PhantomData,
         }
@@ -77,7 +79,7 @@ impl InAttempt {
 impl Drop for InAttempt {
     #[inline]
     fn drop(&mut self) {
-        DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
+        DEPTH.with(|d| d.set(d.get().wrapping_sub(1)));
     }
 }
 

@@ -284,6 +284,9 @@ where
     };
     let mut machine = extras.machine(policy);
     machine.start_at(machine::deadline(policy, start));
+    // The name an unnamed call reports, made once rather than at every retry.
+    let unnamed = Name::Static(crate::name::path_of::<F>());
+    let name = Some(name.unwrap_or(&unnamed));
     loop {
         match machine.on_failure(policy, || on.decide(&error), || clock.now()) {
             Step::Retry(retry) => {

@@ -1,0 +1,395 @@
+//! Per-retry costs of stamina and backon, like for like, measured interleaved.
+//!
+//! `cargo bench --bench per_retry` (see BENCHMARKS.md for the results).
+//!
+//! On a shared, noisy machine two rows timed one after the other (as criterion does) can land in
+//! different conditions and read 20-40 % apart from one run to the next. Here every row runs a
+//! short batch in turn, round after round, so that all rows see the same conditions; each row's
+//! figure is the median of its batches, and the ratios compare medians of the same rounds.
+//!
+//! Every call fails 3 times, then succeeds. Both crates hand each computed wait to a sleeper that
+//! returns at once (sync) or sleep through `tokio::time::sleep` on a paused current-thread
+//! runtime (async); stamina's hooks are off unless a row says otherwise; neither side has a total
+//! timeout unless a row says so (backon has none).
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use backon::{BlockingRetryable, Retryable};
+use stamina::{AsyncRetryingCaller, Clock, RetryPolicy, RetryingCaller, Sleeper, retry_context};
+
+#[derive(Debug)]
+struct Transient;
+
+fn is_transient(_: &Transient) -> bool {
+    true
+}
+
+#[inline(never)]
+fn op(x: u64) -> Result<u64, Transient> {
+    Ok(black_box(x).wrapping_mul(3))
+}
+
+/// Fails `failures` times, then calls [`op`].
+fn flaky(failures: u32) -> impl FnMut() -> Result<u64, Transient> {
+    let mut left = failures;
+    move || {
+        if left > 0 {
+            left -= 1;
+            return Err(Transient);
+        }
+        op(black_box(7))
+    }
+}
+
+fn flaky_async(failures: u32) -> impl FnMut() -> std::future::Ready<Result<u64, Transient>> {
+    let mut sync = flaky(failures);
+    move || std::future::ready(sync())
+}
+
+/// A clock (and backon sleeper) that never sleeps: the computed waits are kept from the
+/// optimiser and dropped.
+#[derive(Clone, Copy, Debug)]
+struct NoSleep;
+
+impl Clock for NoSleep {
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+
+    fn sleep(&self, duration: Duration) {
+        black_box(duration);
+    }
+}
+
+impl backon::BlockingSleeper for NoSleep {
+    fn sleep(&self, duration: Duration) {
+        black_box(duration);
+    }
+}
+
+/// stamina's `TokioSleeper` rebuilt here, so that the bench needs no crate feature.
+#[derive(Clone, Copy, Debug)]
+struct TokioSleep;
+
+impl Sleeper for TokioSleep {
+    type Sleep = tokio::time::Sleep;
+
+    fn sleep(&self, duration: Duration) -> Self::Sleep {
+        tokio::time::sleep(duration)
+    }
+
+    fn now(&self) -> Instant {
+        tokio::time::Instant::now().into_std()
+    }
+}
+
+/// backon with stamina's default schedule: 100 ms doubling to 5 s, 9 retries.
+fn backon_builder(jitter: bool) -> backon::ExponentialBuilder {
+    let builder = backon::ExponentialBuilder::new()
+        .with_min_delay(Duration::from_millis(100))
+        .with_max_delay(Duration::from_secs(5))
+        .with_max_times(9);
+    if jitter {
+        builder.with_jitter()
+    } else {
+        builder
+    }
+}
+
+/// One row: a name and what it runs `n` times, returning the time taken.
+type Row<'a> = (String, Box<dyn Fn(u32) -> Duration + 'a>);
+
+/// A row timing `f`, called through a `dyn` pointer as every row is, so that no row's code is
+/// inlined into (and optimised with) its timing loop and not another's.
+fn sync_row<'a, T: 'a>(name: impl Into<String>, f: impl Fn() -> T + 'a) -> Row<'a> {
+    let f: Box<dyn Fn() -> T + 'a> = Box::new(f);
+    let run = move |n: u32| {
+        let f = black_box(&f);
+        let start = Instant::now();
+        for _ in 0..n {
+            black_box(f());
+        }
+        start.elapsed()
+    };
+    (name.into(), Box::new(run))
+}
+
+fn async_row<'a, F, Fut>(rt: &'a tokio::runtime::Runtime, name: &str, f: F) -> Row<'a>
+where
+    F: Fn() -> Fut + 'a,
+    Fut: Future,
+{
+    let run = move |n: u32| {
+        rt.block_on(async {
+            let start = Instant::now();
+            for _ in 0..n {
+                black_box(f().await);
+            }
+            start.elapsed()
+        })
+    };
+    (name.to_owned(), Box::new(run))
+}
+
+/// Runs `rows` in turn, `rounds` times, each for `n` calls; prints each row's median per call.
+fn interleaved(title: &str, rows: &[Row<'_>], n: u32, rounds: usize) -> Vec<f64> {
+    for (_, run) in rows {
+        run(n); // warm up
+    }
+    let mut samples = vec![Vec::with_capacity(rounds); rows.len()];
+    for _ in 0..rounds {
+        for ((_, run), samples) in rows.iter().zip(&mut samples) {
+            samples.push(run(n).as_nanos() as f64 / f64::from(n));
+        }
+    }
+    println!("\n{title} (median of {rounds} interleaved rounds of {n} calls, ns per call)\n");
+    println!("| row | median | min |");
+    println!("|---|---:|---:|");
+    let mut medians = Vec::new();
+    for ((name, _), samples) in rows.iter().zip(&mut samples) {
+        samples.sort_by(f64::total_cmp);
+        let median = samples[samples.len() / 2];
+        println!("| {name} | {median:.1} | {:.1} |", samples[0]);
+        medians.push(median);
+    }
+    medians
+}
+
+/// Prints per-retry figures: (row - base) / 3 for each pair, and stamina's over backon's.
+fn per_retry(pairs: &[(&str, f64, f64)], base: f64) {
+    println!("\n| per retry, (row - direct) / 3 | stamina | backon | stamina / backon |");
+    println!("|---|---:|---:|---:|");
+    for (scenario, stamina, backon) in pairs {
+        let (s, b) = ((stamina - base) / 3.0, (backon - base) / 3.0);
+        println!("| {scenario} | {s:.1} ns | {b:.1} ns | {:.2}x |", s / b);
+    }
+}
+
+fn main() {
+    let rounds = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(101);
+    stamina::set_on_retry_hooks([]);
+
+    // Sync: four scenarios, stamina's caller next to backon's blocking retry.
+    let zero = RetryPolicy::new()
+        .no_timeout()
+        .wait_initial(Duration::ZERO)
+        .wait_jitter(Duration::ZERO);
+    let default = RetryPolicy::new().no_timeout();
+    let scenarios = [
+        (
+            "zero waits, no jitter",
+            zero,
+            backon_builder(false).with_min_delay(Duration::ZERO),
+        ),
+        (
+            "zero waits, jitter drawn",
+            zero.wait_jitter(Duration::from_nanos(1)),
+            backon_builder(true).with_min_delay(Duration::ZERO),
+        ),
+        (
+            "default waits, no jitter",
+            default.wait_jitter(Duration::ZERO),
+            backon_builder(false),
+        ),
+        ("default waits, jitter", default, backon_builder(true)),
+    ];
+    let mut rows: Vec<Row<'_>> = vec![sync_row("direct call (4 calls)", || {
+        let mut f = flaky(3);
+        loop {
+            if let Ok(value) = f() {
+                break value;
+            }
+        }
+    })];
+    for (scenario, policy, backon) in scenarios {
+        let caller = RetryingCaller::from_policy(policy)
+            .clock(NoSleep)
+            .on(is_transient);
+        rows.push(sync_row(format!("{scenario}: stamina caller"), move || {
+            caller.call(flaky(3))
+        }));
+        rows.push(sync_row(
+            format!("{scenario}: backon blocking"),
+            move || {
+                flaky(3)
+                    .retry(backon)
+                    .sleep(NoSleep)
+                    .when(is_transient)
+                    .call()
+            },
+        ));
+    }
+    let m = interleaved("Sync, 3 failures then a success", &rows, 2000, rounds);
+    let pairs: Vec<_> = scenarios
+        .iter()
+        .enumerate()
+        .map(|(i, (scenario, ..))| (*scenario, m[1 + 2 * i], m[2 + 2 * i]))
+        .collect();
+    per_retry(&pairs, m[0]);
+
+    // The default hooks (log and metrics, no logger or recorder installed) next to hooks off.
+    let zero_caller = RetryingCaller::from_policy(zero)
+        .clock(NoSleep)
+        .on(is_transient);
+    let hooked = |defaults: bool| {
+        move || {
+            if defaults {
+                stamina::instrument::reset_on_retry_hooks();
+            } else {
+                stamina::set_on_retry_hooks([]);
+            }
+        }
+    };
+    let rows: Vec<Row<'_>> = vec![
+        sync_row("direct call (4 calls)", || {
+            let mut f = flaky(3);
+            loop {
+                if let Ok(value) = f() {
+                    break value;
+                }
+            }
+        }),
+        {
+            let (name, run) = sync_row("stamina caller, zero waits, hooks off", || {
+                zero_caller.call(flaky(3))
+            });
+            let off = hooked(false);
+            (
+                name,
+                Box::new(move |n| {
+                    off();
+                    run(n)
+                }) as Box<dyn Fn(u32) -> Duration>,
+            )
+        },
+        {
+            let (name, run) = sync_row("stamina caller, zero waits, default hooks", || {
+                zero_caller.call(flaky(3))
+            });
+            let on = hooked(true);
+            (
+                name,
+                Box::new(move |n| {
+                    on();
+                    run(n)
+                }) as Box<dyn Fn(u32) -> Duration>,
+            )
+        },
+    ];
+    let m = interleaved("Hooks, 3 failures then a success", &rows, 2000, rounds);
+    println!(
+        "\nDefault hooks over hooks off: {:.1} ns per retry",
+        (m[2] - m[1]) / 3.0
+    );
+    stamina::set_on_retry_hooks([]);
+
+    // The success path: a `for attempt` loop next to a caller, both with the default timeout.
+    let caller = RetryingCaller::new().on(is_transient);
+    let rows: Vec<Row<'_>> = vec![
+        sync_row("direct call", || op(black_box(7))),
+        sync_row("Instant::now()", Instant::now),
+        sync_row("stamina caller, 45 s timeout", || {
+            caller.call(|| op(black_box(7)))
+        }),
+        sync_row("stamina for attempt loop, 45 s timeout", || {
+            for attempt in retry_context(is_transient) {
+                if let Some(value) = attempt.run(|| op(black_box(7)))? {
+                    return Ok(value);
+                }
+            }
+            Err(Transient)
+        }),
+        sync_row("stamina caller, no timeout", || {
+            RetryingCaller::new()
+                .no_timeout()
+                .call(is_transient, || op(black_box(7)))
+        }),
+        sync_row("stamina for attempt loop, no timeout", || {
+            for attempt in retry_context(is_transient).no_timeout() {
+                if let Some(value) = attempt.run(|| op(black_box(7)))? {
+                    return Ok(value);
+                }
+            }
+            Err(Transient)
+        }),
+    ];
+    let m = interleaved("Success on the first attempt", &rows, 5000, rounds);
+    println!(
+        "\n`for attempt` loop over the caller: {:.1} ns with the 45 s timeout, {:.1} ns without",
+        m[3] - m[2],
+        m[5] - m[4]
+    );
+
+    // Async, on tokio's paused clock: both crates sleep through `tokio::time::sleep`.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    let async_scenarios = [scenarios[0], scenarios[2], scenarios[3]];
+    let callers: Vec<_> = async_scenarios
+        .iter()
+        .map(|(_, policy, _)| {
+            AsyncRetryingCaller::from_policy(*policy)
+                .sleeper(TokioSleep)
+                .on(is_transient)
+        })
+        .collect();
+    let mut rows: Vec<Row<'_>> = vec![async_row(&rt, "direct await (4 awaits)", || async {
+        let mut f = flaky_async(3);
+        loop {
+            if let Ok(value) = f().await {
+                break value;
+            }
+        }
+    })];
+    for ((scenario, policy, backon), caller) in async_scenarios.into_iter().zip(&callers) {
+        rows.push(async_row(
+            &rt,
+            &format!("{scenario}: stamina async caller"),
+            move || caller.call(flaky_async(3)),
+        ));
+        rows.push(async_row(
+            &rt,
+            &format!("{scenario}: stamina attempt stream"),
+            move || async move {
+                let mut f = flaky_async(3);
+                let mut attempts = retry_context(is_transient)
+                    .policy(policy)
+                    .into_stream_with(TokioSleep);
+                while let Some(attempt) = attempts.next().await {
+                    if let Some(value) = attempt.run(&mut f).await? {
+                        return Ok(value);
+                    }
+                }
+                Err(Transient)
+            },
+        ));
+        rows.push(async_row(&rt, &format!("{scenario}: backon"), move || {
+            flaky_async(3).retry(backon).when(is_transient)
+        }));
+    }
+    let m = interleaved(
+        "Async on tokio (paused clock), 3 failures then a success",
+        &rows,
+        500,
+        rounds,
+    );
+    println!(
+        "\n| per retry, (row - direct) / 3 | stamina async caller | stamina attempt stream | backon | caller / backon | stream / backon |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|");
+    for (i, (scenario, ..)) in async_scenarios.iter().enumerate() {
+        let per = |x: f64| (x - m[0]) / 3.0;
+        let (c, s, b) = (per(m[1 + 3 * i]), per(m[2 + 3 * i]), per(m[3 + 3 * i]));
+        println!(
+            "| {scenario} | {c:.1} ns | {s:.1} ns | {b:.1} ns | {:.2}x | {:.2}x |",
+            c / b,
+            s / b
+        );
+    }
+}

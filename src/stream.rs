@@ -419,7 +419,7 @@ impl<On, S: Sleeper, M> AsyncAttempt<On, S, M> {
         M: AttemptTimeoutMode<E>,
     {
         let (result, timed_out) =
-            run_attempt(&self.mode, self.guard.time(), self.guard.deadline(), f()).await;
+            run_attempt(&self.mode, self.guard.time(), self.guard.deadline(), f).await;
         self.guard
             .record(result, timed_out, || self.guard.time().now())
     }

@@ -176,15 +176,16 @@ pub(crate) fn run_attempt<T, E, M, S, Fut>(
     mode: &M,
     sleeper: &S,
     deadline: Option<Instant>,
-    future: Fut,
+    make: impl FnOnce() -> Fut,
 ) -> RunAttempt<Fut, S::Sleep, E>
 where
     M: AttemptTimeoutMode<E>,
     S: Sleeper,
     Fut: Future<Output = Result<T, E>>,
 {
-    // Loops started by the attempt see themselves nested.
-    let future = nesting::InAttemptFuture::new(future);
+    // Loops started by the attempt see themselves nested, from the synchronous part of the
+    // closure that makes its future to the future's last poll.
+    let future = nesting::InAttemptFuture::new(nesting::in_attempt(make));
     let Some((timeout, timed_out)) = mode.limit() else {
         return RunAttempt {
             future,

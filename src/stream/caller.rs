@@ -362,7 +362,7 @@ where
     let (sleeper, mode) = (&caller.sleeper, &caller.mode);
     let start = machine::start_time(&caller.policy, || sleeper.now());
     let deadline = machine::deadline(&caller.policy, start);
-    let (mut error, mut timed_out) = match run_attempt(mode, sleeper, deadline, f()).await {
+    let (mut error, mut timed_out) = match run_attempt(mode, sleeper, deadline, || f()).await {
         (Ok(value), _) => {
             machine::first_attempt_succeeded(caller.extras.budget.as_ref());
             return Ok(value);
@@ -393,7 +393,7 @@ where
                 return Err(error);
             }
         }
-        (error, timed_out) = match run_attempt(mode, sleeper, machine.deadline(), f()).await {
+        (error, timed_out) = match run_attempt(mode, sleeper, machine.deadline(), || f()).await {
             (Ok(value), _) => {
                 machine.on_success();
                 return Ok(value);

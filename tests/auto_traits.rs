@@ -173,4 +173,67 @@ mod async_types {
         assert_eq!(futures::executor::block_on(call).unwrap(), 1);
         assert_eq!(futures::executor::block_on(bound_call).unwrap(), 1);
     }
+
+    struct Client {
+        calls: u32,
+    }
+
+    impl Client {
+        async fn get(&mut self) -> Result<u32, Failed> {
+            self.calls += 1;
+            Ok(self.calls)
+        }
+
+        async fn peek(&self) -> Result<u32, Failed> {
+            Ok(self.calls)
+        }
+    }
+
+    /// Futures that must be `Send` (as `tokio::spawn` and web handlers require) with what users
+    /// write in them: callers over closures that borrow, async closures over owned values, and
+    /// attempt loops whose attempts borrow `&mut` across an `.await`.
+    #[test]
+    fn futures_holding_borrowing_closures_stay_send() {
+        let on = |_: &Failed| true;
+        let borrowing_call = async move {
+            let caller = AsyncRetryingCaller::new().sleeper(FakeSleeper::new());
+            let client = Client { calls: 0 };
+            let by_ref = &client;
+            caller.call(on, || by_ref.peek()).await?;
+            caller.call(on, || async { client.peek().await }).await
+        };
+        assert_send_value(&borrowing_call);
+
+        let owning_async_closure = async move {
+            let caller = AsyncRetryingCaller::new().sleeper(FakeSleeper::new());
+            let shared = std::sync::Arc::new(std::sync::Mutex::new(Client { calls: 0 }));
+            caller
+                .call_mut(on, async move || {
+                    let calls = &mut shared.lock().unwrap().calls;
+                    *calls += 1;
+                    Ok::<_, Failed>(*calls)
+                })
+                .await
+        };
+        assert_send_value(&owning_async_closure);
+
+        let mut_self_loop = async move {
+            let mut client = Client { calls: 0 };
+            let mut attempts = stamina::retry_context(on).into_stream_with(FakeSleeper::new());
+            while let Some(attempt) = attempts.next().await {
+                if let Some(calls) = attempt.run(async || client.get().await).await? {
+                    return Ok(calls);
+                }
+            }
+            Ok::<_, Failed>(0)
+        };
+        assert_send_value(&mut_self_loop);
+
+        assert_eq!(futures::executor::block_on(borrowing_call).unwrap(), 0);
+        assert_eq!(
+            futures::executor::block_on(owning_async_closure).unwrap(),
+            1
+        );
+        assert_eq!(futures::executor::block_on(mut_self_loop).unwrap(), 1);
+    }
 }

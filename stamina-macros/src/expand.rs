@@ -64,6 +64,8 @@ fn expand(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
     let is_async = function.sig.asyncness.is_some();
     let ret = return_type(&function)?;
     let mut per_attempt = Vec::new();
+    // Whether an attempt reborrows `&mut self` or a `&mut` argument.
+    let mut borrows_mut = false;
     for (index, input) in function.sig.inputs.iter_mut().enumerate() {
         match input {
             FnArg::Receiver(receiver) => {
@@ -74,12 +76,11 @@ fn expand(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
                          the body may run several times; take `&self` or `&mut self`",
                     ));
                 };
-                if is_async && reference.mutability.is_some() {
-                    return Err(async_mut_error(receiver.span()));
-                }
+                borrows_mut |= reference.mutability.is_some();
             }
             FnArg::Typed(arg) => {
-                if let Some(statement) = argument(index, arg, is_async)? {
+                borrows_mut |= is_mut_reference(&arg.ty);
+                if let Some(statement) = argument(index, arg)? {
                     per_attempt.push(statement);
                 }
             }
@@ -118,13 +119,47 @@ fn expand(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
     let vis = &function.vis;
     let sig = &function.sig;
     let stmts = &function.block.stmts;
-    let body = if is_async {
+    let ret_var = Ident::new("__stamina_ret", Span::mixed_site());
+    let body = if is_async && borrows_mut {
+        // Each attempt's future reborrows from the function's arguments, so it is made by an
+        // async closure called once per attempt of an attempt stream: unlike a caller's
+        // `AsyncFnMut` closure, this keeps the function's future `Send` on today's compilers.
+        let attempts = Ident::new("__stamina_attempts", Span::mixed_site());
+        let attempt = Ident::new("__stamina_attempt", Span::mixed_site());
+        let value = Ident::new("__stamina_value", Span::mixed_site());
+        let result = quote!(<#ret as ::stamina::__private::RetryResult>);
+        quote! {
+            let mut #attempts = ::stamina::retry_context(#on)
+                .policy(#policy)
+                .name(#name)
+                #budget_setter
+                .into_stream();
+            while let ::core::option::Option::Some(#attempt) = #attempts.next().await {
+                match #attempt
+                    .run(async || {
+                        #(#per_attempt)*
+                        let #ret_var: #ret = { #(#stmts)* };
+                        #result::into_result(#ret_var)
+                    })
+                    .await
+                {
+                    ::core::result::Result::Ok(::core::option::Option::Some(#value)) => {
+                        return #result::from_result(::core::result::Result::Ok(#value));
+                    }
+                    ::core::result::Result::Ok(::core::option::Option::None) => {}
+                    ::core::result::Result::Err(#value) => {
+                        return #result::from_result(::core::result::Result::Err(#value));
+                    }
+                }
+            }
+            ::core::unreachable!("a stream of attempts ends with an outcome of `run`")
+        }
+    } else if is_async {
         let caller = quote! {
             ::stamina::AsyncRetryingCaller::from_policy(#policy)
                 .name(#name)
                 #budget_setter
         };
-        let ret_var = Ident::new("__stamina_ret", Span::mixed_site());
         quote! {
             #caller
                 .call(#on, || {
@@ -188,20 +223,23 @@ fn return_type(function: &ItemFn) -> syn::Result<Type> {
     }
 }
 
+/// Whether `ty` is `&mut T` (in parentheses or not).
+fn is_mut_reference(mut ty: &Type) -> bool {
+    while let Type::Paren(paren) = ty {
+        ty = &paren.elem;
+    }
+    matches!(ty, Type::Reference(reference) if reference.mutability.is_some())
+}
+
 /// Checks one argument and returns what each attempt does with it; renames a by-value pattern
 /// binding (such as `(a, b): (u32, u32)`), which is then destructured from a fresh copy.
-fn argument(index: usize, arg: &mut PatType, is_async: bool) -> syn::Result<Option<TokenStream>> {
+fn argument(index: usize, arg: &mut PatType) -> syn::Result<Option<TokenStream>> {
     let mut ty = &*arg.ty;
     while let Type::Paren(paren) = ty {
         ty = &paren.elem;
     }
     let kind = match ty {
-        Type::Reference(reference) if reference.mutability.is_some() => {
-            if is_async {
-                return Err(async_mut_error(arg.span()));
-            }
-            PerAttempt::Reborrow
-        }
+        Type::Reference(reference) if reference.mutability.is_some() => PerAttempt::Reborrow,
         Type::Reference(_) => PerAttempt::Nothing,
         _ if matches!(&*arg.pat, Pat::Wild(_)) => PerAttempt::Nothing,
         _ => PerAttempt::Clone,
@@ -245,15 +283,6 @@ fn argument(index: usize, arg: &mut PatType, is_async: bool) -> syn::Result<Opti
         }
     };
     Ok(statement)
-}
-
-fn async_mut_error(span: Span) -> syn::Error {
-    syn::Error::new(
-        span,
-        "`#[stamina::retry]` on an `async fn` cannot take `&mut` arguments or `&mut self`: \
-         each attempt's future must own what it uses; take `&self`, `&T` or a `Clone` value, \
-         or retry with a `stamina::retry_context` loop",
-    )
 }
 
 /// Types the parameter of an `on` closure written without one, as `&` the function's error

@@ -54,9 +54,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock, PoisonError, RwLock};
 use std::time::Duration;
 
+use crate::config::HumanDuration;
 use crate::machine::{GiveUp, Retry};
 use crate::name::Name;
-use crate::policy::HumanDuration;
 
 mod log;
 mod metrics;

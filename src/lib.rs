@@ -314,6 +314,7 @@
 mod backoff;
 mod budget;
 mod clock;
+mod config;
 mod decision;
 mod guard;
 pub mod instrument;
@@ -323,9 +324,11 @@ mod name;
 pub mod nesting;
 mod policy;
 mod pushback;
+mod setters;
 mod sleep;
 mod state;
 mod stream;
+pub mod switches;
 mod sync;
 pub mod testing;
 mod timeout;
@@ -333,12 +336,13 @@ mod timeout;
 pub use backoff::Jitter;
 pub use budget::RetryBudget;
 pub use clock::{Clock, SystemClock};
+pub use config::ConfigError;
 pub use decision::{Decision, OnCause, RetryOn, find_cause, has_cause, on_cause};
 pub use instrument::{
     GiveUpReason, OnRetryHook, RetryDetails, RetryGuard, get_on_retry_hooks, set_on_retry_hooks,
 };
 pub use nesting::{is_suppressing_nested, set_suppress_nested};
-pub use policy::{ConfigError, RetryPolicy};
+pub use policy::RetryPolicy;
 pub use pushback::{parse_retry_after, retry_after};
 #[doc(hidden)]
 pub use sleep::MaybeSleeper;
@@ -351,10 +355,10 @@ pub use state::RetryState;
 pub use stream::{
     AsyncAttempt, AsyncRetryingCaller, AttemptStream, BoundAsyncRetryingCaller, Next,
 };
+pub use switches::{Testing, get_testing, is_active, is_testing, set_active, set_testing};
 pub use sync::{
     Attempt, Attempts, BoundRetryingCaller, RetryContext, RetryingCaller, retry_context,
 };
-pub use testing::{is_active, is_testing, set_active, set_testing};
 pub use timeout::{AttemptTimedOut, AttemptTimeout, AttemptTimeoutMode, NoAttemptTimeout};
 
 #[cfg(feature = "macros")]

@@ -16,7 +16,7 @@ use rand::rngs::SmallRng;
 
 use crate::backoff;
 use crate::nesting;
-use crate::testing::{self, Mode};
+use crate::switches::{self, Mode};
 use crate::{Decision, RetryBudget, RetryPolicy};
 
 /// A retry that was decided: the front end calls the hooks, waits `wait`, then starts the next
@@ -176,7 +176,7 @@ impl Machine {
 
     #[inline]
     fn mode(&mut self) -> Mode {
-        *self.mode.get_or_insert_with(testing::mode)
+        *self.mode.get_or_insert_with(switches::mode)
     }
 
     /// Decides what follows a failed attempt.
@@ -292,7 +292,7 @@ pub(crate) fn start_time(policy: &RetryPolicy, now: impl FnOnce() -> Instant) ->
 /// The lower bound of the computed wait after attempt `num` (see [`crate::Jitter`]), zero in
 /// testing mode.
 pub(crate) fn next_wait(policy: &RetryPolicy, num: u32) -> Duration {
-    match testing::mode() {
+    match switches::mode() {
         Mode::Testing(_) => Duration::ZERO,
         Mode::Normal | Mode::Inactive => backoff::lower_bound(policy, num),
     }
@@ -304,7 +304,7 @@ pub(crate) fn remaining(
     now: impl FnOnce() -> Instant,
 ) -> Option<Duration> {
     let deadline = deadline?;
-    match testing::mode() {
+    match switches::mode() {
         Mode::Testing(_) => None,
         Mode::Normal | Mode::Inactive => Some(deadline.saturating_duration_since(now())),
     }
@@ -313,7 +313,7 @@ pub(crate) fn remaining(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{Testing, thread_active, thread_testing};
+    use crate::switches::{Testing, thread_active, thread_testing};
     use proptest::prelude::*;
 
     const NO_JITTER: RetryPolicy = RetryPolicy::new().wait_jitter(Duration::ZERO);

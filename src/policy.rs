@@ -1,12 +1,11 @@
 //! The retry configuration: limits and backoff parameters, shared by contexts and callers.
 
-use std::error::Error;
 use std::fmt;
 use std::num::NonZeroU32;
-use std::str::FromStr;
 use std::time::Duration;
 
-use crate::Jitter;
+use crate::config::HumanDuration;
+use crate::{ConfigError, Jitter};
 
 /// How many times to try, for how long, and how long to wait in between.
 ///
@@ -181,7 +180,7 @@ impl RetryPolicy {
             self.wait_exp_base = base;
             Ok(self)
         } else {
-            Err(ConfigError::new(ErrorKind::ExpBase(base)))
+            Err(ConfigError::exp_base(base))
         }
     }
 
@@ -224,11 +223,26 @@ impl RetryPolicy {
         self
     }
 
+    /// Removes the ceiling on waits asked for by the `on` predicate (the default): such waits are
+    /// then bounded by the total timeout only.
+    #[inline]
+    pub const fn no_retry_after_max(mut self) -> Self {
+        self.retry_after_max = None;
+        self
+    }
+
     /// Seeds the random number generator used for the jitter, so that the sequence of waits is
     /// the same on every run (for tests and simulations). By default every loop draws a fresh seed.
     #[inline]
     pub const fn seed(mut self, seed: u64) -> Self {
         self.seed = Some(seed);
+        self
+    }
+
+    /// Removes the seed (the default): every loop draws a fresh one.
+    #[inline]
+    pub const fn no_seed(mut self) -> Self {
+        self.seed = None;
         self
     }
 
@@ -350,359 +364,6 @@ impl RetryPolicy {
     }
 }
 
-/// A duration written compactly (`1m30s`, `100ms`), in a form `humantime` parses back.
-#[derive(Clone, Copy)]
-pub(crate) struct HumanDuration(pub(crate) Duration);
-
-impl fmt::Display for HumanDuration {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let text = humantime::format_duration(self.0).to_string();
-        for part in text.split_whitespace() {
-            f.write_str(part)?;
-        }
-        Ok(())
-    }
-}
-
-impl fmt::Debug for HumanDuration {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
-}
-
-/// Writes the policy as a config string that [`FromStr`] parses back to the same value.
-///
-/// ```
-/// let policy = stamina::RetryPolicy::new().unlimited_attempts().no_timeout();
-/// assert_eq!(
-///     policy.to_string(),
-///     "attempts=unlimited timeout=none wait_initial=100ms wait_max=5s wait_jitter=1s wait_exp_base=2",
-/// );
-/// assert_eq!(policy.to_string().parse::<stamina::RetryPolicy>().unwrap(), policy);
-/// ```
-impl fmt::Display for RetryPolicy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.write_fields(f, " ")
-    }
-}
-
-/// Parses a config string of `key=value` pairs separated by spaces or commas, such as
-/// `"attempts=5 timeout=30s wait_initial=100ms"`.
-///
-/// Keys not given keep their [defaults](RetryPolicy#default). Durations use `humantime`'s syntax
-/// (`250ms`, `30s`, `1m30s`, `1h`). `attempts` also takes `unlimited` (or `none`), `timeout` takes
-/// `none`, `seed` takes an integer.
-///
-/// # Errors
-///
-/// A [`ConfigError`] naming the unknown key, the repeated key, or the key whose value does not
-/// parse.
-///
-/// ```
-/// let err = "attempts=5 timeout=30".parse::<stamina::RetryPolicy>().unwrap_err();
-/// assert_eq!(
-///     err.to_string(),
-///     "invalid value \"30\" for timeout: expected a duration such as 30s or 250ms",
-/// );
-/// assert_eq!(err.key(), Some("timeout"));
-/// ```
-impl FromStr for RetryPolicy {
-    type Err = ConfigError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let mut policy = Self::new();
-        let mut seen = 0u32;
-        for item in s.split(|c: char| c.is_whitespace() || c == ',') {
-            if item.is_empty() {
-                continue;
-            }
-            let Some((key, value)) = item.split_once('=') else {
-                return Err(ConfigError::new(ErrorKind::MissingValue(item.to_owned())));
-            };
-            let index = match KEYS.iter().position(|k| *k == key) {
-                Some(index) => index,
-                None => return Err(ConfigError::new(ErrorKind::UnknownKey(key.to_owned()))),
-            };
-            let bit = 1u32 << index;
-            if seen & bit != 0 {
-                return Err(ConfigError::new(ErrorKind::DuplicateKey(KEYS[index])));
-            }
-            seen |= bit;
-            policy = parse_value(policy, KEYS[index], value)?;
-        }
-        Ok(policy)
-    }
-}
-
-const KEYS: [&str; 9] = [
-    "attempts",
-    "timeout",
-    "wait_initial",
-    "wait_max",
-    "wait_jitter",
-    "wait_exp_base",
-    "jitter",
-    "retry_after_max",
-    "seed",
-];
-
-fn parse_value(
-    policy: RetryPolicy,
-    key: &'static str,
-    value: &str,
-) -> Result<RetryPolicy, ConfigError> {
-    let invalid = |expected: &'static str, source: Option<Box<dyn Error + Send + Sync>>| {
-        ConfigError::new(ErrorKind::InvalidValue {
-            key,
-            value: value.to_owned(),
-            expected,
-            source,
-        })
-    };
-    let duration = || {
-        humantime::parse_duration(value)
-            .map_err(|e| invalid("a duration such as 30s or 250ms", Some(Box::new(e))))
-    };
-    Ok(match key {
-        "attempts" => match value {
-            "unlimited" | "none" => policy.unlimited_attempts(),
-            _ => policy.attempts(
-                value
-                    .parse()
-                    .map_err(|e| invalid("a whole number or `unlimited`", Some(Box::new(e))))?,
-            ),
-        },
-        "timeout" => match value {
-            "none" => policy.no_timeout(),
-            _ => policy.timeout(duration()?),
-        },
-        "wait_initial" => policy.wait_initial(duration()?),
-        "wait_max" => policy.wait_max(duration()?),
-        "wait_jitter" => policy.wait_jitter(duration()?),
-        "wait_exp_base" => {
-            let base: f64 = value
-                .parse()
-                .map_err(|e| invalid("a number >= 1", Some(Box::new(e))))?;
-            policy
-                .try_wait_exp_base(base)
-                .map_err(|e| invalid("a finite number >= 1", Some(Box::new(e))))?
-        }
-        "jitter" => policy.jitter(
-            Jitter::from_name(value)
-                .ok_or_else(|| invalid("one of additive, full, equal, decorrelated", None))?,
-        ),
-        "retry_after_max" => policy.retry_after_max(duration()?),
-        _ => policy.seed(
-            value
-                .parse()
-                .map_err(|e| invalid("an unsigned 64-bit integer", Some(Box::new(e))))?,
-        ),
-    })
-}
-
-/// A configuration value that cannot work: a bad exponential base, a bad config string, a bad
-/// budget parameter.
-///
-/// Its `Display` names the offending key and value; [`key`](Self::key) returns the key and
-/// [`source`](Error::source) the underlying parse error, where there is one.
-pub struct ConfigError {
-    kind: ErrorKind,
-}
-
-enum ErrorKind {
-    ExpBase(f64),
-    MissingValue(String),
-    UnknownKey(String),
-    DuplicateKey(&'static str),
-    InvalidValue {
-        key: &'static str,
-        value: String,
-        expected: &'static str,
-        source: Option<Box<dyn Error + Send + Sync>>,
-    },
-}
-
-impl ConfigError {
-    fn new(kind: ErrorKind) -> Self {
-        Self { kind }
-    }
-
-    /// A value out of its range, for settings outside the policy (budgets).
-    pub(crate) fn invalid(
-        key: &'static str,
-        value: impl Into<String>,
-        expected: &'static str,
-    ) -> Self {
-        Self::new(ErrorKind::InvalidValue {
-            key,
-            value: value.into(),
-            expected,
-            source: None,
-        })
-    }
-
-    /// The configuration key the error is about, if it names one.
-    ///
-    /// An item without `=` names no key.
-    pub fn key(&self) -> Option<&str> {
-        match &self.kind {
-            ErrorKind::ExpBase(_) => Some("wait_exp_base"),
-            ErrorKind::MissingValue(_) => None,
-            ErrorKind::UnknownKey(key) => Some(key),
-            ErrorKind::DuplicateKey(key) | ErrorKind::InvalidValue { key, .. } => Some(key),
-        }
-    }
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.kind {
-            ErrorKind::ExpBase(base) => {
-                write!(f, "wait_exp_base must be a finite number >= 1, got {base}")
-            }
-            ErrorKind::MissingValue(item) => {
-                write!(f, "expected key=value, got {item:?}")
-            }
-            ErrorKind::UnknownKey(key) => write!(
-                f,
-                "unknown key {key:?}: expected one of {}",
-                KEYS.join(", ")
-            ),
-            ErrorKind::DuplicateKey(key) => write!(f, "key {key} is given more than once"),
-            ErrorKind::InvalidValue {
-                key,
-                value,
-                expected,
-                ..
-            } => write!(f, "invalid value {value:?} for {key}: expected {expected}"),
-        }
-    }
-}
-
-impl fmt::Debug for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ConfigError")
-            .field("key", &self.key())
-            .field("message", &format_args!("{self}"))
-            .finish()
-    }
-}
-
-impl Error for ConfigError {
-    fn source(&self) -> Option<&(dyn Error + 'static)> {
-        match &self.kind {
-            ErrorKind::InvalidValue {
-                source: Some(source),
-                ..
-            } => Some(&**source),
-            _ => None,
-        }
-    }
-}
-
-/// Generates the configuration setters shared by contexts and callers, forwarding to
-/// [`RetryPolicy`].
-macro_rules! policy_setters {
-    () => {
-        /// Replaces the whole configuration with `policy`.
-        pub fn policy(mut self, policy: $crate::RetryPolicy) -> Self {
-            self.policy = policy;
-            self
-        }
-
-        /// Makes at most `attempts` calls, the first one included; `0` behaves as `1`
-        /// (see [`RetryPolicy::attempts`]).
-        pub fn attempts(mut self, attempts: u32) -> Self {
-            self.policy = self.policy.attempts(attempts);
-            self
-        }
-
-        /// Removes the attempts limit (see [`RetryPolicy::unlimited_attempts`]).
-        pub fn unlimited_attempts(mut self) -> Self {
-            self.policy = self.policy.unlimited_attempts();
-            self
-        }
-
-        /// Sets the total time budget (see [`RetryPolicy::timeout`]).
-        pub fn timeout(mut self, timeout: ::std::time::Duration) -> Self {
-            self.policy = self.policy.timeout(timeout);
-            self
-        }
-
-        /// Removes the total time budget (see [`RetryPolicy::no_timeout`]).
-        pub fn no_timeout(mut self) -> Self {
-            self.policy = self.policy.no_timeout();
-            self
-        }
-
-        /// Sets the exponential part of the first wait (see [`RetryPolicy::wait_initial`]).
-        pub fn wait_initial(mut self, wait: ::std::time::Duration) -> Self {
-            self.policy = self.policy.wait_initial(wait);
-            self
-        }
-
-        /// Sets the cap on computed waits (see [`RetryPolicy::wait_max`]).
-        pub fn wait_max(mut self, wait: ::std::time::Duration) -> Self {
-            self.policy = self.policy.wait_max(wait);
-            self
-        }
-
-        /// Sets the upper bound of the jitter (see [`RetryPolicy::wait_jitter`]).
-        pub fn wait_jitter(mut self, jitter: ::std::time::Duration) -> Self {
-            self.policy = self.policy.wait_jitter(jitter);
-            self
-        }
-
-        /// Sets the growth factor of the waits (see [`RetryPolicy::wait_exp_base`]).
-        ///
-        /// # Panics
-        ///
-        /// If `base` is NaN, infinite or smaller than 1.
-        #[track_caller]
-        pub fn wait_exp_base(mut self, base: f64) -> Self {
-            self.policy = self.policy.wait_exp_base(base);
-            self
-        }
-
-        /// Sets the growth factor of the waits, or tells why it cannot work (see
-        /// [`RetryPolicy::try_wait_exp_base`]).
-        ///
-        /// # Errors
-        ///
-        /// If `base` is NaN, infinite or smaller than 1.
-        pub fn try_wait_exp_base(mut self, base: f64) -> Result<Self, $crate::ConfigError> {
-            self.policy = self.policy.try_wait_exp_base(base)?;
-            Ok(self)
-        }
-
-        /// Chooses the jitter family (see [`RetryPolicy::jitter`]).
-        pub fn jitter(mut self, jitter: $crate::Jitter) -> Self {
-            self.policy = self.policy.jitter(jitter);
-            self
-        }
-
-        /// Sets a ceiling on waits asked for by the `on` predicate (see
-        /// [`RetryPolicy::retry_after_max`]).
-        pub fn retry_after_max(mut self, ceiling: ::std::time::Duration) -> Self {
-            self.policy = self.policy.retry_after_max(ceiling);
-            self
-        }
-
-        /// Seeds the jitter's random number generator (see [`RetryPolicy::seed`]).
-        pub fn seed(mut self, seed: u64) -> Self {
-            self.policy = self.policy.seed(seed);
-            self
-        }
-
-        /// The configuration in use.
-        pub fn get_policy(&self) -> &$crate::RetryPolicy {
-            &self.policy
-        }
-    };
-}
-
-pub(crate) use policy_setters;
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -748,89 +409,5 @@ mod tests {
     #[should_panic(expected = "stamina: wait_exp_base must be a finite number >= 1, got NaN")]
     fn exp_base_panics_in_the_plain_builder() {
         let _ = RetryPolicy::new().wait_exp_base(f64::NAN);
-    }
-
-    #[test]
-    fn display_round_trips() {
-        let p = RetryPolicy::new()
-            .attempts(5)
-            .timeout(Duration::from_secs(90))
-            .wait_initial(Duration::new(0, 1))
-            .wait_max(Duration::MAX)
-            .wait_jitter(Duration::ZERO)
-            .wait_exp_base(1.5)
-            .jitter(Jitter::Decorrelated)
-            .retry_after_max(Duration::from_secs(60))
-            .seed(42);
-        let s = p.to_string();
-        assert_eq!(
-            s,
-            "attempts=5 timeout=1m30s wait_initial=1ns \
-             wait_max=584542046090years7months15days17h5m3s999ms999us999ns \
-             wait_jitter=0s wait_exp_base=1.5 jitter=decorrelated retry_after_max=1m seed=42"
-        );
-        assert_eq!(s.parse::<RetryPolicy>().unwrap(), p);
-    }
-
-    #[test]
-    fn parses_commas_and_defaults() {
-        let p: RetryPolicy = " attempts=3,timeout=none ,, wait_max=2s ".parse().unwrap();
-        assert_eq!(
-            p,
-            RetryPolicy::new()
-                .attempts(3)
-                .no_timeout()
-                .wait_max(Duration::from_secs(2))
-        );
-        assert_eq!("".parse::<RetryPolicy>().unwrap(), RetryPolicy::new());
-    }
-
-    #[test]
-    fn bad_strings_name_the_key_or_value() {
-        let cases: &[(&str, Option<&str>, &str)] = &[
-            (
-                "retries=3",
-                Some("retries"),
-                "unknown key \"retries\": expected one of attempts, timeout, wait_initial, wait_max, wait_jitter, wait_exp_base, jitter, retry_after_max, seed",
-            ),
-            ("attempts", None, "expected key=value, got \"attempts\""),
-            (
-                "attempts=3 attempts=4",
-                Some("attempts"),
-                "key attempts is given more than once",
-            ),
-            (
-                "attempts=-1",
-                Some("attempts"),
-                "invalid value \"-1\" for attempts: expected a whole number or `unlimited`",
-            ),
-            (
-                "wait_max=fast",
-                Some("wait_max"),
-                "invalid value \"fast\" for wait_max: expected a duration such as 30s or 250ms",
-            ),
-            (
-                "wait_exp_base=0.5",
-                Some("wait_exp_base"),
-                "invalid value \"0.5\" for wait_exp_base: expected a finite number >= 1",
-            ),
-            (
-                "wait_exp_base=x",
-                Some("wait_exp_base"),
-                "invalid value \"x\" for wait_exp_base: expected a number >= 1",
-            ),
-            (
-                "seed=x",
-                Some("seed"),
-                "invalid value \"x\" for seed: expected an unsigned 64-bit integer",
-            ),
-        ];
-        for (input, key, message) in cases {
-            let err = input.parse::<RetryPolicy>().unwrap_err();
-            assert_eq!(err.key(), *key, "{input}");
-            assert_eq!(err.to_string(), *message, "{input}");
-        }
-        let err = "timeout=x".parse::<RetryPolicy>().unwrap_err();
-        assert!(err.source().is_some());
     }
 }

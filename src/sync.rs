@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::guard::{Advance, Extras, Guard, Shared, extras_setters};
 use crate::name::Name;
 use crate::nesting;
-use crate::policy::policy_setters;
+use crate::setters::policy_setters;
 use crate::{Clock, RetryOn, RetryPolicy, SystemClock};
 
 mod caller;

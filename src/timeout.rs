@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use pin_project_lite::pin_project;
 
 use crate::Sleeper;
+use crate::config::HumanDuration;
 use crate::machine;
 use crate::nesting;
-use crate::policy::HumanDuration;
 
 /// The error of an async attempt that was cancelled because it ran past its
 /// [`attempt_timeout`](crate::AsyncRetryingCaller::attempt_timeout) or the loop's deadline.

@@ -22,6 +22,7 @@ fn public_types_are_send_sync_unpin() {
     send_sync_unpin::<OnCause<io::Error>>();
     send_sync_unpin::<SystemClock>();
     send_sync_unpin::<FakeClock>();
+    send_sync_unpin::<stamina::testing::FakeSleep>();
     send_sync_unpin::<Testing>();
     send_sync_unpin::<SwitchGuard>();
     send_sync_unpin::<RetryContext<On>>();

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::guard::{Extras, extras_setters};
 use crate::machine::{self, Step};
 use crate::name::Name;
-use crate::policy::policy_setters;
+use crate::setters::policy_setters;
 use crate::timeout::{AttemptTimeout, AttemptTimeoutMode, NoAttemptTimeout, run_attempt};
 use crate::{DefaultSleeper, RetryOn, RetryPolicy, Sleeper};
 

@@ -8,7 +8,7 @@ use crate::instrument::{IntoRetryGuard, OnRetryHook, RetryDetails};
 use crate::machine::{self, Step};
 use crate::name::Name;
 use crate::nesting;
-use crate::policy::policy_setters;
+use crate::setters::policy_setters;
 use crate::{Clock, RetryOn, RetryPolicy, SystemClock};
 
 /// A reusable retry configuration without an `on` predicate: give it one per call.

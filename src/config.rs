@@ -1,0 +1,633 @@
+//! Config strings: a [`RetryPolicy`] written as `key=value` pairs and read back from environment
+//! variables and CLI flags, and the error that names what is wrong with one.
+//!
+//! Durations are read by the crate's own parser (humantime's units, checked arithmetic), so that
+//! no string, however long its numbers, can make parsing panic.
+
+use std::error::Error;
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::{Jitter, RetryPolicy};
+
+/// A duration written compactly (`1m30s`, `100ms`), in a form `humantime` parses back.
+#[derive(Clone, Copy)]
+pub(crate) struct HumanDuration(pub(crate) Duration);
+
+impl fmt::Display for HumanDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = humantime::format_duration(self.0).to_string();
+        for part in text.split_whitespace() {
+            f.write_str(part)?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for HumanDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// Writes the policy as a config string that [`FromStr`] parses back to the same value.
+///
+/// ```
+/// let policy = stamina::RetryPolicy::new().unlimited_attempts().no_timeout();
+/// assert_eq!(
+///     policy.to_string(),
+///     "attempts=unlimited timeout=none wait_initial=100ms wait_max=5s wait_jitter=1s wait_exp_base=2",
+/// );
+/// assert_eq!(policy.to_string().parse::<stamina::RetryPolicy>().unwrap(), policy);
+/// ```
+impl fmt::Display for RetryPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_fields(f, " ")
+    }
+}
+
+/// Parses a config string of `key=value` pairs separated by spaces or commas, such as
+/// `"attempts=5 timeout=30s wait_initial=100ms"`.
+///
+/// Keys not given keep their [defaults](RetryPolicy#default); to keep an application's own
+/// defaults instead, parse over them with [`RetryPolicy::with_config`]. Durations use
+/// `humantime`'s units (`250ms`, `30s`, `1m30s`, `1.5h`, `2days`), up to [`Duration::MAX`].
+/// `attempts` also takes `unlimited` (or `none`); `timeout`, `retry_after_max` and `seed` take
+/// `none`; `seed` takes an integer; `jitter` one of `additive`, `full`, `equal`, `decorrelated`.
+///
+/// # Errors
+///
+/// A [`ConfigError`] naming the key that is unknown, repeated, given without a value, or whose
+/// value does not parse. No string makes parsing panic.
+///
+/// ```
+/// let err = "attempts=5 timeout=30".parse::<stamina::RetryPolicy>().unwrap_err();
+/// assert_eq!(
+///     err.to_string(),
+///     "invalid value \"30\" for timeout: expected a duration such as 30s or 250ms",
+/// );
+/// assert_eq!(err.key(), Some("timeout"));
+/// ```
+impl FromStr for RetryPolicy {
+    type Err = ConfigError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::new().with_config(s)
+    }
+}
+
+impl RetryPolicy {
+    /// Parses a config string over this policy: the keys it gives override, the keys it leaves
+    /// out keep this policy's values. This is how an application layers settings from an
+    /// environment variable or a CLI flag over defaults of its own (a repeated key is an error,
+    /// so prepending the defaults to the string cannot do that).
+    ///
+    /// The syntax is that of [`FromStr`](#impl-FromStr-for-RetryPolicy); `retry_after_max=none`
+    /// and `seed=none` remove a ceiling or a seed the base has.
+    ///
+    /// # Errors
+    ///
+    /// As for [`FromStr`](#impl-FromStr-for-RetryPolicy): a [`ConfigError`] naming the key.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use stamina::RetryPolicy;
+    ///
+    /// const APP_DEFAULTS: RetryPolicy = RetryPolicy::new()
+    ///     .attempts(3)
+    ///     .timeout(Duration::from_secs(5))
+    ///     .retry_after_max(Duration::from_secs(10));
+    ///
+    /// // From an environment variable such as APP_RETRY="attempts=5":
+    /// let policy = APP_DEFAULTS.with_config("attempts=5")?;
+    /// assert_eq!(policy, APP_DEFAULTS.attempts(5));
+    /// assert_eq!(policy.get_timeout(), Some(Duration::from_secs(5))); // the app's, not 45s
+    /// # Ok::<(), stamina::ConfigError>(())
+    /// ```
+    pub fn with_config(self, config: &str) -> Result<Self, ConfigError> {
+        let mut policy = self;
+        let mut seen = 0u32;
+        for item in config.split(|c: char| c.is_whitespace() || c == ',') {
+            if item.is_empty() {
+                continue;
+            }
+            let (key, value) = match item.split_once('=') {
+                Some((key, value)) => (key, Some(value)),
+                None => (item, None),
+            };
+            let Some(index) = KEYS.iter().position(|k| *k == key) else {
+                return Err(ConfigError::new(ErrorKind::UnknownKey(key.to_owned())));
+            };
+            let key = KEYS[index];
+            let Some(value) = value else {
+                return Err(ConfigError::new(ErrorKind::MissingValue(key)));
+            };
+            let bit = 1u32 << index;
+            if seen & bit != 0 {
+                return Err(ConfigError::new(ErrorKind::DuplicateKey(key)));
+            }
+            seen |= bit;
+            policy = parse_value(policy, key, value)?;
+        }
+        Ok(policy)
+    }
+}
+
+const KEYS: [&str; 9] = [
+    "attempts",
+    "timeout",
+    "wait_initial",
+    "wait_max",
+    "wait_jitter",
+    "wait_exp_base",
+    "jitter",
+    "retry_after_max",
+    "seed",
+];
+
+fn parse_value(
+    policy: RetryPolicy,
+    key: &'static str,
+    value: &str,
+) -> Result<RetryPolicy, ConfigError> {
+    let invalid = |expected: &'static str, source: Option<Box<dyn Error + Send + Sync>>| {
+        ConfigError::new(ErrorKind::InvalidValue {
+            key,
+            value: value.to_owned(),
+            expected,
+            source,
+        })
+    };
+    let duration = || {
+        parse_duration(value)
+            .map_err(|e| invalid("a duration such as 30s or 250ms", Some(Box::new(e))))
+    };
+    Ok(match key {
+        "attempts" => match value {
+            "unlimited" | "none" => policy.unlimited_attempts(),
+            _ => policy.attempts(
+                value
+                    .parse()
+                    .map_err(|e| invalid("a whole number or `unlimited`", Some(Box::new(e))))?,
+            ),
+        },
+        "timeout" => match value {
+            "none" => policy.no_timeout(),
+            _ => policy.timeout(duration()?),
+        },
+        "wait_initial" => policy.wait_initial(duration()?),
+        "wait_max" => policy.wait_max(duration()?),
+        "wait_jitter" => policy.wait_jitter(duration()?),
+        "wait_exp_base" => {
+            let base: f64 = value
+                .parse()
+                .map_err(|e| invalid("a number >= 1", Some(Box::new(e))))?;
+            policy
+                .try_wait_exp_base(base)
+                .map_err(|e| invalid("a finite number >= 1", Some(Box::new(e))))?
+        }
+        "jitter" => policy.jitter(
+            Jitter::from_name(value)
+                .ok_or_else(|| invalid("one of additive, full, equal, decorrelated", None))?,
+        ),
+        "retry_after_max" => match value {
+            "none" => policy.no_retry_after_max(),
+            _ => policy.retry_after_max(duration()?),
+        },
+        _ => {
+            match value {
+                "none" => policy.no_seed(),
+                _ => policy.seed(value.parse().map_err(|e| {
+                    invalid("an unsigned 64-bit integer or `none`", Some(Box::new(e)))
+                })?),
+            }
+        }
+    })
+}
+
+/// Why a duration in a config string does not parse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum DurationError {
+    Empty,
+    NumberExpected(String),
+    UnitExpected(String),
+    UnknownUnit(String),
+    TooLong,
+}
+
+impl fmt::Display for DurationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Empty => f.write_str("the value is empty"),
+            Self::NumberExpected(at) => write!(f, "expected a number at {at:?}"),
+            Self::UnitExpected(number) => {
+                write!(f, "expected a unit such as s or ms after {number}")
+            }
+            Self::UnknownUnit(unit) => write!(
+                f,
+                "unknown unit {unit:?}: expected one of ns, us, ms, s, m, h, d, w, M, y \
+                 (or their long forms)"
+            ),
+            Self::TooLong => write!(
+                f,
+                "the duration is longer than the longest one, {}",
+                HumanDuration(Duration::MAX)
+            ),
+        }
+    }
+}
+
+impl Error for DurationError {}
+
+/// Nanoseconds per unit, with humantime's unit names (a month is 30.44 days, a year 365.25).
+fn unit_nanos(unit: &str) -> Option<u128> {
+    const S: u128 = 1_000_000_000;
+    Some(match unit {
+        "nanos" | "nsec" | "ns" => 1,
+        "usec" | "us" | "\u{b5}s" => 1_000,
+        "millis" | "msec" | "ms" => 1_000_000,
+        "seconds" | "second" | "secs" | "sec" | "s" => S,
+        "minutes" | "minute" | "min" | "mins" | "m" => 60 * S,
+        "hours" | "hour" | "hr" | "hrs" | "h" => 3_600 * S,
+        "days" | "day" | "d" => 86_400 * S,
+        "weeks" | "week" | "wk" | "wks" | "w" => 604_800 * S,
+        "months" | "month" | "M" => 2_630_016 * S,
+        "years" | "year" | "yr" | "yrs" | "y" => 31_557_600 * S,
+        _ => return None,
+    })
+}
+
+/// Parses a duration such as `1m30s`, `250ms`, `1.5h` or the printed form of [`Duration::MAX`]:
+/// numbers (an optional fraction) each followed by a unit, optionally separated by whitespace.
+/// All arithmetic is checked in nanoseconds, so a number of any length is either a duration or
+/// [`DurationError::TooLong`], never a panic.
+fn parse_duration(text: &str) -> Result<Duration, DurationError> {
+    const NANOS_PER_SEC: u128 = 1_000_000_000;
+    const MAX_NANOS: u128 = u64::MAX as u128 * NANOS_PER_SEC + (NANOS_PER_SEC - 1);
+    // Fraction digits past this many change the result by less than a nanosecond, and keep
+    // `fraction * unit` far below `u128::MAX` (1e20 * 3.2e16 < 3.4e38).
+    const FRACTION_DIGITS: usize = 20;
+
+    let not_digit = |c: char| !c.is_ascii_digit();
+    let mut rest = text.trim_start();
+    if rest.is_empty() {
+        return Err(DurationError::Empty);
+    }
+    let mut total: u128 = 0;
+    while !rest.is_empty() {
+        let whole_end = rest.find(not_digit).unwrap_or(rest.len());
+        if whole_end == 0 {
+            return Err(DurationError::NumberExpected(rest.to_owned()));
+        }
+        let (whole, after) = rest.split_at(whole_end);
+        let (fraction, after) = match after.strip_prefix('.') {
+            Some(after) => {
+                let end = after.find(not_digit).unwrap_or(after.len());
+                if end == 0 {
+                    return Err(DurationError::NumberExpected(after.to_owned()));
+                }
+                (&after[..end], &after[end..])
+            }
+            None => ("", after),
+        };
+        let after = after.trim_start();
+        let unit_end = after
+            .find(|c: char| !(c.is_ascii_alphabetic() || c == '\u{b5}'))
+            .unwrap_or(after.len());
+        let (unit, after) = after.split_at(unit_end);
+        if unit.is_empty() {
+            return Err(DurationError::UnitExpected(whole.to_owned()));
+        }
+        let per_unit =
+            unit_nanos(unit).ok_or_else(|| DurationError::UnknownUnit(unit.to_owned()))?;
+
+        let mut nanos = whole
+            .bytes()
+            .try_fold(0u128, |n, digit| {
+                n.checked_mul(10)?.checked_add(u128::from(digit - b'0'))
+            })
+            .and_then(|n| n.checked_mul(per_unit))
+            .ok_or(DurationError::TooLong)?;
+        let fraction = &fraction[..fraction.len().min(FRACTION_DIGITS)];
+        if !fraction.is_empty() {
+            let (numerator, denominator) =
+                fraction.bytes().fold((0u128, 1u128), |(n, d), digit| {
+                    (n * 10 + u128::from(digit - b'0'), d * 10)
+                });
+            nanos = nanos
+                .checked_add(numerator * per_unit / denominator)
+                .ok_or(DurationError::TooLong)?;
+        }
+        total = total.checked_add(nanos).ok_or(DurationError::TooLong)?;
+        if total > MAX_NANOS {
+            return Err(DurationError::TooLong);
+        }
+        rest = after.trim_start();
+    }
+    // In range: `total <= MAX_NANOS`, so the seconds fit a `u64`.
+    let secs = u64::try_from(total / NANOS_PER_SEC).map_err(|_| DurationError::TooLong)?;
+    let nanos = u32::try_from(total % NANOS_PER_SEC).map_err(|_| DurationError::TooLong)?;
+    Ok(Duration::new(secs, nanos))
+}
+
+/// A configuration value that cannot work: a bad exponential base, a bad config string, a bad
+/// budget parameter.
+///
+/// Its `Display` names the offending key and value; [`key`](Self::key) returns the key and
+/// [`source`](Error::source) the underlying parse error, where there is one.
+pub struct ConfigError {
+    kind: ErrorKind,
+}
+
+enum ErrorKind {
+    ExpBase(f64),
+    MissingValue(&'static str),
+    UnknownKey(String),
+    DuplicateKey(&'static str),
+    InvalidValue {
+        key: &'static str,
+        value: String,
+        expected: &'static str,
+        source: Option<Box<dyn Error + Send + Sync>>,
+    },
+}
+
+impl ConfigError {
+    fn new(kind: ErrorKind) -> Self {
+        Self { kind }
+    }
+
+    /// A bad exponential base.
+    pub(crate) fn exp_base(base: f64) -> Self {
+        Self::new(ErrorKind::ExpBase(base))
+    }
+
+    /// A value out of its range, for settings outside the policy (budgets).
+    pub(crate) fn invalid(
+        key: &'static str,
+        value: impl Into<String>,
+        expected: &'static str,
+    ) -> Self {
+        Self::new(ErrorKind::InvalidValue {
+            key,
+            value: value.into(),
+            expected,
+            source: None,
+        })
+    }
+
+    /// The configuration key the error is about: the unknown word itself for an unknown key.
+    ///
+    /// Every error of this crate names one; the `Option` leaves room for errors that do not.
+    pub fn key(&self) -> Option<&str> {
+        match &self.kind {
+            ErrorKind::ExpBase(_) => Some("wait_exp_base"),
+            ErrorKind::UnknownKey(key) => Some(key),
+            ErrorKind::MissingValue(key)
+            | ErrorKind::DuplicateKey(key)
+            | ErrorKind::InvalidValue { key, .. } => Some(key),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            ErrorKind::ExpBase(base) => {
+                write!(f, "wait_exp_base must be a finite number >= 1, got {base}")
+            }
+            ErrorKind::MissingValue(key) => {
+                write!(f, "missing value for {key}: expected {key}=VALUE")
+            }
+            ErrorKind::UnknownKey(key) => write!(
+                f,
+                "unknown key {key:?}: expected one of {}",
+                KEYS.join(", ")
+            ),
+            ErrorKind::DuplicateKey(key) => write!(f, "key {key} is given more than once"),
+            ErrorKind::InvalidValue {
+                key,
+                value,
+                expected,
+                ..
+            } => write!(f, "invalid value {value:?} for {key}: expected {expected}"),
+        }
+    }
+}
+
+impl fmt::Debug for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConfigError")
+            .field("key", &self.key())
+            .field("message", &format_args!("{self}"))
+            .finish()
+    }
+}
+
+impl Error for ConfigError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match &self.kind {
+            ErrorKind::InvalidValue {
+                source: Some(source),
+                ..
+            } => Some(&**source),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn display_round_trips() {
+        let p = RetryPolicy::new()
+            .attempts(5)
+            .timeout(Duration::from_secs(90))
+            .wait_initial(Duration::new(0, 1))
+            .wait_max(Duration::MAX)
+            .wait_jitter(Duration::ZERO)
+            .wait_exp_base(1.5)
+            .jitter(Jitter::Decorrelated)
+            .retry_after_max(Duration::from_secs(60))
+            .seed(42);
+        let s = p.to_string();
+        assert_eq!(
+            s,
+            "attempts=5 timeout=1m30s wait_initial=1ns \
+             wait_max=584542046090years7months15days17h5m3s999ms999us999ns \
+             wait_jitter=0s wait_exp_base=1.5 jitter=decorrelated retry_after_max=1m seed=42"
+        );
+        assert_eq!(s.parse::<RetryPolicy>().unwrap(), p);
+    }
+
+    #[test]
+    fn parses_commas_and_defaults() {
+        let p: RetryPolicy = " attempts=3,timeout=none ,, wait_max=2s ".parse().unwrap();
+        assert_eq!(
+            p,
+            RetryPolicy::new()
+                .attempts(3)
+                .no_timeout()
+                .wait_max(Duration::from_secs(2))
+        );
+        assert_eq!("".parse::<RetryPolicy>().unwrap(), RetryPolicy::new());
+    }
+
+    #[test]
+    fn bad_strings_name_the_key_or_value() {
+        let cases: &[(&str, Option<&str>, &str)] = &[
+            (
+                "retries=3",
+                Some("retries"),
+                "unknown key \"retries\": expected one of attempts, timeout, wait_initial, wait_max, wait_jitter, wait_exp_base, jitter, retry_after_max, seed",
+            ),
+            (
+                "attempts",
+                Some("attempts"),
+                "missing value for attempts: expected attempts=VALUE",
+            ),
+            (
+                "attempts=3 attempts=4",
+                Some("attempts"),
+                "key attempts is given more than once",
+            ),
+            (
+                "attempts=-1",
+                Some("attempts"),
+                "invalid value \"-1\" for attempts: expected a whole number or `unlimited`",
+            ),
+            (
+                "wait_max=fast",
+                Some("wait_max"),
+                "invalid value \"fast\" for wait_max: expected a duration such as 30s or 250ms",
+            ),
+            (
+                "wait_exp_base=0.5",
+                Some("wait_exp_base"),
+                "invalid value \"0.5\" for wait_exp_base: expected a finite number >= 1",
+            ),
+            (
+                "wait_exp_base=x",
+                Some("wait_exp_base"),
+                "invalid value \"x\" for wait_exp_base: expected a number >= 1",
+            ),
+            (
+                "seed=x",
+                Some("seed"),
+                "invalid value \"x\" for seed: expected an unsigned 64-bit integer or `none`",
+            ),
+        ];
+        for (input, key, message) in cases {
+            let err = input.parse::<RetryPolicy>().unwrap_err();
+            assert_eq!(err.key(), *key, "{input}");
+            assert_eq!(err.to_string(), *message, "{input}");
+        }
+        let err = "timeout=x".parse::<RetryPolicy>().unwrap_err();
+        assert!(err.source().is_some());
+    }
+
+    /// The strings that once overflowed `Duration::new` inside the duration parser.
+    #[test]
+    fn sub_second_carries_at_the_largest_seconds_are_errors_not_panics() {
+        let max = HumanDuration(Duration::MAX).to_string();
+        let cases = [
+            ("timeout", "18446744073709551615s1000000000ns".to_owned()),
+            ("wait_max", "18446744073709551615s500ms500ms".to_owned()),
+            ("retry_after_max", "18446744073709551615s1000ms".to_owned()),
+            ("wait_initial", format!("{max}1ns")),
+            ("wait_jitter", format!("{max}1ns")),
+            ("timeout", "1".repeat(60) + "s"),
+            ("timeout", "18446744073709551616s".to_owned()),
+        ];
+        for (key, value) in cases {
+            let input = format!("{key}={value}");
+            let err = input.parse::<RetryPolicy>().unwrap_err();
+            assert_eq!(err.key(), Some(key), "{input}");
+            assert_eq!(
+                err.source().map(ToString::to_string),
+                Some(format!(
+                    "the duration is longer than the longest one, {max}"
+                )),
+                "{input}"
+            );
+        }
+        // The largest duration itself, in every spelling, is fine.
+        for value in [
+            max.clone(),
+            "18446744073709551615s999999999ns".to_owned(),
+            "18446744073709551615s999ms999us999ns".to_owned(),
+        ] {
+            let policy: RetryPolicy = format!("timeout={value}").parse().unwrap();
+            assert_eq!(policy.get_timeout(), Some(Duration::MAX), "{value}");
+        }
+    }
+
+    #[test]
+    fn durations_in_every_unit_and_with_fractions() {
+        let cases: &[(&str, Duration)] = &[
+            ("0s", Duration::ZERO),
+            ("1ns", Duration::from_nanos(1)),
+            ("1us", Duration::from_micros(1)),
+            ("1\u{b5}s", Duration::from_micros(1)),
+            ("250ms", Duration::from_millis(250)),
+            ("1m30s", Duration::from_secs(90)),
+            ("1h 2min", Duration::from_secs(3720)),
+            ("1.5s", Duration::from_millis(1500)),
+            ("0.25h", Duration::from_secs(900)),
+            ("1.000000001s", Duration::new(1, 1)),
+            ("2days", Duration::from_secs(172_800)),
+            ("1w", Duration::from_secs(604_800)),
+            ("1M", Duration::from_secs(2_630_016)),
+            ("1y", Duration::from_secs(31_557_600)),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(parse_duration(text), Ok(*expected), "{text}");
+        }
+        let errors: &[(&str, DurationError)] = &[
+            ("", DurationError::Empty),
+            ("   ", DurationError::Empty),
+            ("s", DurationError::NumberExpected("s".into())),
+            ("30", DurationError::UnitExpected("30".into())),
+            ("1.s", DurationError::NumberExpected("s".into())),
+            ("5parsecs", DurationError::UnknownUnit("parsecs".into())),
+            ("1s-", DurationError::NumberExpected("-".into())),
+        ];
+        for (text, expected) in errors {
+            assert_eq!(parse_duration(text).as_ref(), Err(expected), "{text}");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Where humantime gives a duration without panicking, the crate's parser gives the
+        /// same one (humantime's own overflow panics are exactly what the crate's parser avoids).
+        #[test]
+        fn agrees_with_humantime_where_humantime_works(
+            parts in proptest::collection::vec(
+                (
+                    prop_oneof![
+                        (0u64..1000).prop_map(|n| n.to_string()),
+                        any::<u64>().prop_map(|n| n.to_string()),
+                        (0u64..1000, 0u64..1000).prop_map(|(a, b)| format!("{a}.{b}")),
+                    ],
+                    proptest::sample::select(vec![
+                        "ns", "us", "ms", "s", "sec", "m", "min", "h", "hours", "d", "w", "M", "y",
+                    ]),
+                ),
+                1..4,
+            )
+        ) {
+            let text: String = parts.iter().map(|(n, u)| format!("{n}{u}")).collect();
+            let reference = std::panic::catch_unwind(|| humantime::parse_duration(&text));
+            if let Ok(Ok(expected)) = reference {
+                prop_assert_eq!(parse_duration(&text), Ok(expected), "{}", text);
+            }
+        }
+    }
+}

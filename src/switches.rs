@@ -1,0 +1,494 @@
+//! The switches that turn retries off or into testing mode, process-wide, per thread or per
+//! scope.
+//!
+//! Two process-wide switches mirror Python stamina's:
+//!
+//! - [`set_active(false)`](set_active) makes every loop try exactly once and return any error
+//!   as is, with no hooks. Deactivation wins over testing mode.
+//! - [`set_testing(Testing::new())`](set_testing) makes every wait zero (waits from the `on`
+//!   predicate too), ignores the total timeout and shared budgets, and forces the number of
+//!   attempts to the testing value (or caps it, with [`Testing::cap`]). Every other decision is
+//!   the production one: an error the predicate does not retry, a server wait beyond
+//!   [`retry_after_max`](crate::RetryPolicy::retry_after_max) and nested suppression still end the
+//!   loop, so a test sees what production would do, only faster. Hooks still run, with a zero wait.
+//!
+//! Each has a scoped form that restores the previous state when dropped (nestable, and restored
+//! during a panic's unwinding too), and a thread-scoped form for `cargo test`, whose tests run on
+//! parallel threads: a thread override applies to loops running on the thread that set it, over
+//! whatever the process-wide switch says. Every item here is also reachable through
+//! [`stamina::testing`](crate::testing), next to the fake clock and sleeper.
+//!
+//! ```
+//! use stamina::switches::{self, Testing};
+//!
+//! #[derive(Debug)]
+//! struct Flaky;
+//!
+//! let _guard = switches::thread_testing(Testing::new().attempts(3));
+//! let mut calls = 0;
+//! let result = stamina::RetryingCaller::new() // 10 attempts, 45 s timeout by default
+//!     .call(|_: &Flaky| true, || {
+//!         calls += 1;
+//!         Err::<(), _>(Flaky)
+//!     });
+//! assert!(result.is_err());
+//! assert_eq!(calls, 3); // forced to 3, and no wait took any time
+//! ```
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::marker::PhantomData;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+/// The settings of testing mode: how many attempts, and whether that is a cap.
+///
+/// # Default
+///
+/// One attempt, not a cap (as in Python stamina).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[must_use = "testing settings do nothing until given to `set_testing` or a scoped override"]
+pub struct Testing {
+    attempts: NonZeroU32,
+    cap: bool,
+}
+
+impl Default for Testing {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Testing {
+    /// One attempt, not a cap.
+    pub const fn new() -> Self {
+        Self {
+            attempts: NonZeroU32::MIN,
+            cap: false,
+        }
+    }
+
+    /// The number of attempts every loop makes in testing mode (`0` behaves as `1`).
+    pub const fn attempts(mut self, attempts: u32) -> Self {
+        self.attempts = match NonZeroU32::new(attempts) {
+            Some(n) => n,
+            None => NonZeroU32::MIN,
+        };
+        self
+    }
+
+    /// With `true`, the testing attempts are an upper bound: a loop configured for fewer
+    /// attempts keeps its own number.
+    pub const fn cap(mut self, cap: bool) -> Self {
+        self.cap = cap;
+        self
+    }
+
+    /// The testing attempts.
+    pub const fn get_attempts(&self) -> u32 {
+        self.attempts.get()
+    }
+
+    /// Whether the testing attempts are a cap.
+    pub const fn get_cap(&self) -> bool {
+        self.cap
+    }
+
+    /// The attempts limit of a loop configured with `configured`.
+    pub(crate) fn limit(&self, configured: Option<NonZeroU32>) -> NonZeroU32 {
+        match configured {
+            Some(configured) if self.cap => configured.min(self.attempts),
+            _ => self.attempts,
+        }
+    }
+}
+
+/// The switches as seen by a loop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Normal,
+    Testing(Testing),
+    Inactive,
+}
+
+// The process-wide switches, packed: bit 32 inactive, bit 33 testing, bit 34 cap, bits 0-31 the
+// testing attempts. Zero is the default state (active, not testing).
+const INACTIVE: u64 = 1 << 32;
+const TESTING: u64 = 1 << 33;
+const CAP: u64 = 1 << 34;
+const ATTEMPTS: u64 = u32::MAX as u64;
+
+static GLOBAL: AtomicU64 = AtomicU64::new(0);
+/// How many thread overrides are alive, so that loops skip the thread-local read when none is.
+static THREAD_OVERRIDES: AtomicUsize = AtomicUsize::new(0);
+
+#[derive(Clone, Copy, Default)]
+struct ThreadState {
+    active: Option<bool>,
+    testing: Option<Option<Testing>>,
+}
+
+/// One thread's live overrides, oldest first, each tagged with its guard's id so that a guard
+/// removes exactly its own entry whatever the drop order.
+#[derive(Default)]
+struct ThreadOverrides {
+    next_id: u64,
+    active: Vec<(u64, bool)>,
+    testing: Vec<(u64, Option<Testing>)>,
+}
+
+impl ThreadOverrides {
+    fn effective(&self) -> ThreadState {
+        ThreadState {
+            active: self.active.last().map(|&(_, a)| a),
+            testing: self.testing.last().map(|&(_, t)| t),
+        }
+    }
+}
+
+thread_local! {
+    /// The overrides in force on this thread: the newest live one of each switch.
+    static THREAD: Cell<ThreadState> = const {
+        Cell::new(ThreadState { active: None, testing: None })
+    };
+    static OVERRIDES: RefCell<ThreadOverrides> = RefCell::new(ThreadOverrides::default());
+}
+
+fn pack_testing(testing: Option<Testing>) -> u64 {
+    match testing {
+        None => 0,
+        Some(t) => TESTING | if t.cap { CAP } else { 0 } | u64::from(t.attempts.get()),
+    }
+}
+
+fn unpack_testing(bits: u64) -> Option<Testing> {
+    if bits & TESTING == 0 {
+        return None;
+    }
+    Some(
+        Testing::new()
+            .attempts((bits & ATTEMPTS) as u32)
+            .cap(bits & CAP != 0),
+    )
+}
+
+fn effective() -> (bool, Option<Testing>) {
+    let bits = GLOBAL.load(Ordering::Acquire);
+    let mut active = bits & INACTIVE == 0;
+    let mut testing = unpack_testing(bits);
+    if THREAD_OVERRIDES.load(Ordering::Acquire) != 0 {
+        let state = THREAD.with(Cell::get);
+        if let Some(a) = state.active {
+            active = a;
+        }
+        if let Some(t) = state.testing {
+            testing = t;
+        }
+    }
+    (active, testing)
+}
+
+/// The switches in force for a loop on this thread.
+#[inline]
+pub(crate) fn mode() -> Mode {
+    if GLOBAL.load(Ordering::Acquire) == 0 && THREAD_OVERRIDES.load(Ordering::Acquire) == 0 {
+        return Mode::Normal;
+    }
+    match effective() {
+        (false, _) => Mode::Inactive,
+        (true, Some(t)) => Mode::Testing(t),
+        (true, None) => Mode::Normal,
+    }
+}
+
+fn swap_active(active: bool) -> bool {
+    let previous = if active {
+        GLOBAL.fetch_and(!INACTIVE, Ordering::AcqRel)
+    } else {
+        GLOBAL.fetch_or(INACTIVE, Ordering::AcqRel)
+    };
+    previous & INACTIVE == 0
+}
+
+fn swap_testing(testing: Option<Testing>) -> Option<Testing> {
+    let new = pack_testing(testing);
+    let previous = GLOBAL
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |bits| {
+            Some(bits & INACTIVE | new)
+        })
+        .unwrap_or_else(|bits| bits);
+    unpack_testing(previous)
+}
+
+/// Turns retrying on or off for the whole process.
+///
+/// When off, every loop makes exactly one attempt and returns its error as is, without calling
+/// the `on` predicate or any hook. For a switch that only affects the current thread (parallel
+/// tests), see [`thread_active`].
+///
+/// ```
+/// stamina::set_active(false);
+/// assert!(!stamina::is_active());
+/// stamina::set_active(true);
+/// ```
+pub fn set_active(active: bool) {
+    swap_active(active);
+}
+
+/// Whether retrying is on for loops running on this thread (thread override first, then the
+/// process-wide switch).
+pub fn is_active() -> bool {
+    effective().0
+}
+
+/// Turns testing mode on (`Some(settings)` or just `settings`) or off (`None`) for the whole
+/// process.
+///
+/// In testing mode every wait is zero, the total timeout is ignored and the attempts are forced
+/// to (or capped by) the testing value. For the thread-only form, see [`thread_testing`].
+///
+/// ```
+/// use stamina::testing::Testing;
+///
+/// stamina::set_testing(Testing::new().attempts(2).cap(true));
+/// assert_eq!(stamina::testing::get_testing(), Some(Testing::new().attempts(2).cap(true)));
+/// stamina::set_testing(None);
+/// assert!(!stamina::is_testing());
+/// ```
+pub fn set_testing(testing: impl Into<Option<Testing>>) {
+    swap_testing(testing.into());
+}
+
+/// Whether testing mode is on for loops running on this thread.
+pub fn is_testing() -> bool {
+    effective().1.is_some()
+}
+
+/// The testing settings in force on this thread, `None` when testing mode is off.
+pub fn get_testing() -> Option<Testing> {
+    effective().1
+}
+
+enum Previous {
+    Active(bool),
+    Testing(Option<Testing>),
+}
+
+/// Restores one process-wide switch to its previous value when dropped.
+///
+/// Returned by [`scoped_active`] and [`scoped_testing`]. Guards nest: dropping them in reverse
+/// order of creation (as scopes do) restores each earlier state in turn.
+#[must_use = "the previous state is restored when the guard is dropped, so it must be held"]
+pub struct SwitchGuard {
+    previous: Previous,
+}
+
+impl fmt::Debug for SwitchGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("SwitchGuard");
+        match &self.previous {
+            Previous::Active(a) => d.field("restores_active", a),
+            Previous::Testing(t) => d.field("restores_testing", t),
+        };
+        d.finish()
+    }
+}
+
+impl Drop for SwitchGuard {
+    fn drop(&mut self) {
+        match self.previous {
+            Previous::Active(a) => set_active(a),
+            Previous::Testing(t) => set_testing(t),
+        }
+    }
+}
+
+/// Sets the process-wide active switch until the returned guard is dropped.
+///
+/// ```
+/// {
+///     let _off = stamina::testing::scoped_active(false);
+///     assert!(!stamina::is_active());
+/// }
+/// assert!(stamina::is_active());
+/// ```
+pub fn scoped_active(active: bool) -> SwitchGuard {
+    SwitchGuard {
+        previous: Previous::Active(swap_active(active)),
+    }
+}
+
+/// Sets process-wide testing mode until the returned guard is dropped.
+///
+/// ```
+/// use stamina::testing::{scoped_testing, Testing};
+///
+/// {
+///     let _outer = scoped_testing(Testing::new().attempts(3));
+///     {
+///         let _inner = scoped_testing(None);
+///         assert!(!stamina::is_testing());
+///     }
+///     assert_eq!(stamina::testing::get_testing().unwrap().get_attempts(), 3);
+/// }
+/// assert!(!stamina::is_testing());
+/// ```
+pub fn scoped_testing(testing: impl Into<Option<Testing>>) -> SwitchGuard {
+    SwitchGuard {
+        previous: Previous::Testing(swap_testing(testing.into())),
+    }
+}
+
+/// Ends one thread override when dropped.
+///
+/// Returned by [`thread_active`] and [`thread_testing`]. Each guard removes exactly its own
+/// override, in any drop order: while several overrides of the same switch are alive, the newest
+/// live one is in force, and when the last is dropped the thread follows the process-wide switch
+/// again. Overrides of different switches are independent of each other. A guard belongs to the
+/// thread that made it, so it is neither `Send` nor `Sync`.
+///
+/// ```
+/// use stamina::testing::{thread_active, thread_testing, Testing};
+///
+/// let testing = thread_testing(Testing::new().attempts(2));
+/// let off = thread_active(false);
+/// drop(testing); // ends the testing override only
+/// assert!(!stamina::is_active());
+/// assert!(!stamina::is_testing());
+/// drop(off);
+/// assert!(stamina::is_active());
+/// ```
+#[must_use = "the override ends when the guard is dropped, so it must be held"]
+pub struct ThreadGuard {
+    id: u64,
+    switch: Switch,
+    _not_send: PhantomData<*const ()>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Switch {
+    Active,
+    Testing,
+}
+
+impl fmt::Debug for ThreadGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ThreadGuard")
+            .field("switch", &self.switch)
+            .field("id", &self.id)
+            .finish()
+    }
+}
+
+impl Drop for ThreadGuard {
+    fn drop(&mut self) {
+        // `try_with`: a guard kept in another thread-local may outlive this thread's state, and a
+        // drop must never panic (it may run during unwinding).
+        let _ = OVERRIDES.try_with(|overrides| {
+            let Ok(mut overrides) = overrides.try_borrow_mut() else {
+                return;
+            };
+            match self.switch {
+                Switch::Active => overrides.active.retain(|&(id, _)| id != self.id),
+                Switch::Testing => overrides.testing.retain(|&(id, _)| id != self.id),
+            }
+            let effective = overrides.effective();
+            let _ = THREAD.try_with(|cell| cell.set(effective));
+        });
+        THREAD_OVERRIDES.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+fn thread_override(switch: Switch, active: bool, testing: Option<Testing>) -> ThreadGuard {
+    let id = OVERRIDES.with(|overrides| {
+        let mut overrides = overrides.borrow_mut();
+        let id = overrides.next_id;
+        overrides.next_id += 1;
+        match switch {
+            Switch::Active => overrides.active.push((id, active)),
+            Switch::Testing => overrides.testing.push((id, testing)),
+        }
+        THREAD.with(|cell| cell.set(overrides.effective()));
+        id
+    });
+    THREAD_OVERRIDES.fetch_add(1, Ordering::AcqRel);
+    ThreadGuard {
+        id,
+        switch,
+        _not_send: PhantomData,
+    }
+}
+
+/// Overrides the active switch for loops running on the current thread, until the guard is
+/// dropped. Other threads keep the process-wide value.
+///
+/// Loops moved to other threads (a multi-threaded async runtime's workers, spawned threads) do
+/// not see the override; in async tests, use a current-thread runtime.
+pub fn thread_active(active: bool) -> ThreadGuard {
+    thread_override(Switch::Active, active, None)
+}
+
+/// Overrides testing mode for loops running on the current thread, until the guard is dropped:
+/// the form to use under `cargo test`, whose tests run in parallel threads.
+///
+/// ```
+/// use stamina::testing::{thread_testing, Testing};
+///
+/// let _guard = thread_testing(Testing::new());
+/// assert!(stamina::is_testing());
+/// std::thread::spawn(|| assert!(!stamina::is_testing())).join().unwrap();
+/// ```
+pub fn thread_testing(testing: impl Into<Option<Testing>>) -> ThreadGuard {
+    let testing = testing.into();
+    thread_override(Switch::Testing, true, testing)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packing_round_trips() {
+        for t in [
+            None,
+            Some(Testing::new()),
+            Some(Testing::new().attempts(u32::MAX).cap(true)),
+            Some(Testing::new().attempts(0)),
+        ] {
+            assert_eq!(unpack_testing(pack_testing(t)), t);
+        }
+        assert_eq!(Testing::new().attempts(0).get_attempts(), 1);
+    }
+
+    #[test]
+    fn testing_limits() {
+        let forced = Testing::new().attempts(3);
+        let capped = forced.cap(true);
+        let n = |v| NonZeroU32::new(v);
+        assert_eq!(forced.limit(n(10)).get(), 3);
+        assert_eq!(forced.limit(n(1)).get(), 3);
+        assert_eq!(forced.limit(None).get(), 3);
+        assert_eq!(capped.limit(n(10)).get(), 3);
+        assert_eq!(capped.limit(n(2)).get(), 2);
+        assert_eq!(capped.limit(None).get(), 3);
+        assert!(capped.get_cap());
+        assert!(!forced.get_cap());
+    }
+
+    #[test]
+    fn thread_overrides_nest_and_restore() {
+        assert_eq!(mode(), Mode::Normal);
+        {
+            let _a = thread_testing(Testing::new().attempts(2));
+            assert_eq!(mode(), Mode::Testing(Testing::new().attempts(2)));
+            {
+                let _b = thread_active(false);
+                assert_eq!(mode(), Mode::Inactive);
+                let _c = thread_testing(None);
+                assert_eq!(mode(), Mode::Inactive);
+            }
+            assert_eq!(mode(), Mode::Testing(Testing::new().attempts(2)));
+        }
+        assert_eq!(mode(), Mode::Normal);
+    }
+}

@@ -174,9 +174,13 @@
 //! `Send` when the futures they run are.
 //!
 //! Async loops wait on a [`Sleeper`], which also tells the time, so deadlines follow the
-//! runtime's clock (tokio's paused clock in tests). Without a runtime feature there is no
-//! [`DefaultSleeper`]: using an async loop then fails to compile with a message that says to
-//! enable a feature or pass a sleeper of your own.
+//! runtime's clock (tokio's paused clock in tests). The [`DefaultSleeper`] picks the timer when a
+//! loop waits: tokio's inside a tokio runtime (feature `tokio`), async-io's elsewhere (feature
+//! `async-io`), so both features can be on at once and a loop runs under smol and tokio alike.
+//! A zero wait (testing mode, zero waits configured) needs no timer at all, so testing mode works
+//! on any executor. Without a runtime feature there is no default sleeper: using an async loop
+//! then fails to compile with a message that says to enable a feature or pass a sleeper of your
+//! own.
 //!
 //! An attempt timeout (`attempt_timeout` on [streams](AttemptStream::attempt_timeout) and
 //! [callers](AsyncRetryingCaller::attempt_timeout)) cancels an attempt that hangs, after that
@@ -298,8 +302,8 @@
 //! | `log` | on | a warn record per scheduled retry and per give-up, through the `log` facade |
 //! | `metrics` | on | the counters `stamina_retries_total` and `stamina_retries_exhausted_total`, through the `metrics` facade |
 //! | `tracing` | off | an event per scheduled retry and per give-up and a span over every wait |
-//! | `tokio` | off | `TokioSleeper`, the default sleeper: tokio's timer and clock (`tokio/time` only) |
-//! | `async-io` | off | `AsyncIoSleeper` for smol and async-std, the default sleeper unless `tokio` is on |
+//! | `tokio` | off | `TokioSleeper`, and tokio's timer and clock for the default sleeper inside a tokio runtime (`tokio/rt` and `tokio/time` only) |
+//! | `async-io` | off | `AsyncIoSleeper`, and async-io's timer for the default sleeper elsewhere: smol, async-std, any executor |
 //!
 //! The instrumentation features each enable one built-in hook of the [`instrument`] module; with
 //! all three off, hooks of your own still work. Without `tokio` or `async-io`, async loops need a
@@ -344,13 +348,15 @@ pub use instrument::{
 pub use nesting::{is_suppressing_nested, set_suppress_nested};
 pub use policy::RetryPolicy;
 pub use pushback::{parse_retry_after, retry_after};
+#[cfg(any(feature = "tokio", feature = "async-io"))]
+pub use sleep::DefaultSleep;
 #[doc(hidden)]
 pub use sleep::MaybeSleeper;
-#[cfg(feature = "tokio")]
-pub use sleep::TokioSleeper;
 #[cfg(feature = "async-io")]
 pub use sleep::{AsyncIoSleep, AsyncIoSleeper};
 pub use sleep::{DefaultSleeper, EnableTheTokioOrAsyncIoFeatureOrProvideASleeper, Sleeper};
+#[cfg(feature = "tokio")]
+pub use sleep::{TokioSleep, TokioSleeper};
 pub use state::RetryState;
 pub use stream::{
     AsyncAttempt, AsyncRetryingCaller, AttemptStream, BoundAsyncRetryingCaller, Next,

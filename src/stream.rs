@@ -63,7 +63,7 @@ impl<On, C> RetryContext<On, C> {
     /// # fn main() {}
     /// ```
     pub fn into_stream(self) -> AttemptStream<On> {
-        self.stream_on(DefaultSleeper::default())
+        self.stream_on(DefaultSleeper {})
     }
 
     /// Turns the context into an async [`Stream`] of [`AsyncAttempt`] guards that waits on

@@ -117,12 +117,8 @@ fn allocation_counts_and_sizes() {
     // Async callers, driven by `block_on` (warmed up: its waker is made once per thread).
     let sleeper = NoSleep;
     let async_caller = AsyncRetryingCaller::new().sleeper(sleeper);
-    let async_no_timeout = AsyncRetryingCaller::new()
-        .no_timeout()
-        .sleeper(sleeper);
-    let async_bound = AsyncRetryingCaller::new()
-        .sleeper(sleeper)
-        .on(always);
+    let async_no_timeout = AsyncRetryingCaller::new().no_timeout().sleeper(sleeper);
+    let async_bound = AsyncRetryingCaller::new().sleeper(sleeper).on(always);
     let _ = block_on(async_caller.call(always, flaky_async(0)));
     assert_eq!(
         allocations(|| drop(block_on(async_caller.call(always, flaky_async(0))))),

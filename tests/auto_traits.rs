@@ -127,6 +127,24 @@ mod async_types {
         assert_send::<AsyncAttempt<On, TokioSleeper>>();
         assert_send::<AsyncRetryingCaller<TokioSleeper>>();
         assert_sync::<BoundAsyncRetryingCaller<On, TokioSleeper>>();
+        assert_send::<stamina::TokioSleep>();
+        assert_sync::<stamina::TokioSleep>();
+    }
+
+    #[cfg(any(feature = "tokio", feature = "async-io"))]
+    #[test]
+    fn the_default_sleeper_is_send_and_sync() {
+        use stamina::{DefaultSleep, DefaultSleeper};
+        assert_send::<DefaultSleeper>();
+        assert_sync::<DefaultSleeper>();
+        assert_unpin::<DefaultSleeper>();
+        assert_send::<DefaultSleep>();
+        assert_sync::<DefaultSleep>();
+        assert_send::<AttemptStream<On>>();
+        assert_sync::<AttemptStream<On>>();
+        assert_unpin::<AttemptStream<On>>();
+        assert_send::<AsyncRetryingCaller>();
+        assert_sync::<AsyncRetryingCaller>();
     }
 
     #[cfg(feature = "async-io")]
@@ -136,6 +154,8 @@ mod async_types {
         assert_send::<AsyncIoSleeper>();
         assert_sync::<AsyncIoSleeper>();
         assert_send::<AsyncIoSleep>();
+        assert_sync::<AsyncIoSleep>();
+        assert_unpin::<AsyncIoSleep>();
         assert_send::<AttemptStream<On, AsyncIoSleeper>>();
         assert_unpin::<AttemptStream<On, AsyncIoSleeper>>();
         assert_send::<AsyncRetryingCaller<AsyncIoSleeper>>();

@@ -19,7 +19,7 @@ mod caller;
 
 pub use caller::{AsyncRetryingCaller, BoundAsyncRetryingCaller};
 
-impl<On, C> RetryContext<On, C> {
+impl<On, C, M> RetryContext<On, C, M> {
     /// Turns the context into an async [`Stream`] of [`AsyncAttempt`] guards that waits on the
     /// [`DefaultSleeper`]: the async counterpart of iterating the context with `for`.
     ///
@@ -62,7 +62,7 @@ impl<On, C> RetryContext<On, C> {
     /// # #[cfg(not(feature = "tokio"))]
     /// # fn main() {}
     /// ```
-    pub fn into_stream(self) -> AttemptStream<On> {
+    pub fn into_stream(self) -> AttemptStream<On, DefaultSleeper, M> {
         self.stream_on(DefaultSleeper {})
     }
 
@@ -88,17 +88,49 @@ impl<On, C> RetryContext<On, C> {
     /// assert_eq!(result, Err(std::fmt::Error));
     /// assert_eq!(sleeper.sleeps(), [100, 200].map(Duration::from_millis));
     /// ```
-    pub fn into_stream_with<S: Sleeper>(self, sleeper: S) -> AttemptStream<On, S> {
+    pub fn into_stream_with<S: Sleeper>(self, sleeper: S) -> AttemptStream<On, S, M> {
         self.stream_on(sleeper)
     }
 
-    fn stream_on<S: MaybeSleeper>(self, sleeper: S) -> AttemptStream<On, S> {
+    fn stream_on<S: MaybeSleeper>(self, sleeper: S) -> AttemptStream<On, S, M> {
+        let (shared, mode) = self.into_shared(|_| sleeper);
         AttemptStream {
-            shared: Some(self.into_shared(|_| sleeper)),
+            shared: Some(shared),
             sleep: None,
             sleeping: false,
-            mode: NoAttemptTimeout,
+            mode,
         }
+    }
+
+    /// Cancels every attempt run through [`AsyncAttempt::run`] after `timeout`, or at the loop's
+    /// deadline if that comes first, once the context is a stream (see
+    /// [`AttemptStream::attempt_timeout`], which this sets in advance).
+    ///
+    /// A context with an attempt timeout only streams: a blocking attempt of a `for` loop cannot
+    /// be cut short, so it is no longer an iterator.
+    ///
+    /// ```
+    /// use std::{io, time::Duration};
+    ///
+    /// # #[cfg(feature = "tokio")]
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let mut attempts = stamina::retry_context(|e: &io::Error| e.kind() == io::ErrorKind::TimedOut)
+    ///     .attempts(2)
+    ///     .attempt_timeout(Duration::from_secs(1))
+    ///     .into_stream();
+    /// let mut last = Ok(None);
+    /// while let Some(attempt) = attempts.next().await {
+    ///     // `std::io::Error` converts from `AttemptTimedOut`, with kind `TimedOut`.
+    ///     last = attempt.run(|| std::future::pending::<io::Result<()>>()).await;
+    /// }
+    /// assert_eq!(last.unwrap_err().kind(), io::ErrorKind::TimedOut);
+    /// # }
+    /// # #[cfg(not(feature = "tokio"))]
+    /// # fn main() {}
+    /// ```
+    pub fn attempt_timeout(self, timeout: Duration) -> RetryContext<On, C, AttemptTimeout> {
+        self.with_mode(AttemptTimeout::new(timeout))
     }
 }
 

@@ -27,6 +27,7 @@ fn public_types_are_send_sync_unpin() {
     send_sync_unpin::<SwitchGuard>();
     send_sync_unpin::<RetryContext<On>>();
     send_sync_unpin::<RetryContext<On, FakeClock>>();
+    send_sync_unpin::<RetryContext<On, SystemClock, stamina::AttemptTimeout>>();
     send_sync_unpin::<Attempts<On>>();
     send_sync_unpin::<Attempt<On>>();
     send_sync_unpin::<Attempts<On, FakeClock>>();

@@ -186,7 +186,22 @@
 //! [callers](AsyncRetryingCaller::attempt_timeout)) cancels an attempt that hangs, after that
 //! long or at the loop's deadline, whichever comes first. It fails the attempt with
 //! [`AttemptTimedOut`] converted into the loop's error type, which the `on` predicate classifies
-//! like any other error; only loops with a timeout require `E: From<AttemptTimedOut>`.
+//! like any other error; only loops with a timeout require `E: From<AttemptTimedOut>`, which
+//! `std::io::Error` meets.
+//!
+//! Three compile errors are common, and say less than they could:
+//!
+//! - `expected future, found Option<_>` at `while let Some(attempt) = attempts.next()`: add
+//!   `.await`, as rustc suggests.
+//! - `implementation of FnOnce is not general enough` at `attempt.run(..)`, or `type annotations
+//!   needed` at the predicate: give the predicate's argument its type, `|e: &io::Error| ..`. The
+//!   loop calls it with references of any lifetime, which rustc does not infer for a closure
+//!   stored before it is called, and no bound on [`retry_context`] can fix that without naming
+//!   the error type there. (The attribute's `on = |e| ..` is typed for you.)
+//! - `` `EnableTheTokioOrAsyncIoFeatureOrProvideASleeper` is not a `Sleeper` ``: enable the
+//!   `tokio` or `async-io` feature, or implement [`Sleeper`] for your runtime. rustc reports the
+//!   unmet bound at each use of the loop (the call, its future, the `.await`), so the same error
+//!   shows two to four times; the first is the one to read.
 //!
 //! # Backoff
 //!
@@ -358,9 +373,7 @@ pub use sleep::{DefaultSleeper, EnableTheTokioOrAsyncIoFeatureOrProvideASleeper,
 #[cfg(feature = "tokio")]
 pub use sleep::{TokioSleep, TokioSleeper};
 pub use state::RetryState;
-pub use stream::{
-    AsyncAttempt, AsyncRetryingCaller, AttemptStream, BoundAsyncRetryingCaller, Next,
-};
+pub use stream::{AsyncAttempt, AsyncRetryingCaller, AttemptStream, BoundAsyncRetryingCaller};
 pub use switches::{Testing, get_testing, is_active, is_testing, set_active, set_testing};
 pub use sync::{
     Attempt, Attempts, BoundRetryingCaller, RetryContext, RetryingCaller, retry_context,

@@ -67,7 +67,8 @@ use zero::YieldOnce;
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a `Sleeper`: async retry loops need one to wait",
     label = "no sleeper",
-    note = "enable stamina's `tokio` or `async-io` feature for a default sleeper, or pass your own `Sleeper` (`.sleeper(..)` on callers, `.into_stream_with(..)` on contexts)"
+    note = "enable stamina's `tokio` feature (tokio) or `async-io` feature (smol, async-std, any executor) for a default sleeper",
+    note = "or implement `stamina::Sleeper` for your runtime's timer and pass it: `.sleeper(..)` on callers, `.into_stream_with(..)` on contexts"
 )]
 pub trait Sleeper {
     /// The future [`sleep`](Self::sleep) returns.
@@ -84,6 +85,9 @@ pub trait Sleeper {
     fn now(&self) -> Instant;
 }
 
+// Not offered as a fix in errors about a missing sleeper (nor is the fake one): only the
+// features and an implementation of the trait are.
+#[diagnostic::do_not_recommend]
 impl<S: Sleeper + ?Sized> Sleeper for &S {
     type Sleep = S::Sleep;
 
@@ -96,6 +100,7 @@ impl<S: Sleeper + ?Sized> Sleeper for &S {
     }
 }
 
+#[diagnostic::do_not_recommend]
 impl<S: Sleeper + ?Sized> Sleeper for Arc<S> {
     type Sleep = S::Sleep;
 

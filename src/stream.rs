@@ -234,9 +234,11 @@ impl<On, S: MaybeSleeper, M: Clone> AttemptStream<On, S, M> {
     /// });
     /// ```
     // Inherent on purpose: a stream cannot be an `Iterator`, and callers should not need
-    // `StreamExt` in scope for the one method every loop uses.
+    // `StreamExt` in scope for the one method every loop uses. The future is opaque so that a
+    // forgotten `.await` (`while let Some(attempt) = attempts.next()`) gets rustc's "consider
+    // `await`ing on the `Future`", which it offers for opaque futures only.
     #[allow(clippy::should_implement_trait)]
-    pub fn next(&mut self) -> Next<'_, On, S, M>
+    pub fn next(&mut self) -> impl Future<Output = Option<AsyncAttempt<On, S, M>>> + '_
     where
         S: Sleeper,
     {
@@ -313,7 +315,7 @@ impl<On, S: MaybeSleeper, M: fmt::Debug> fmt::Debug for AttemptStream<On, S, M> 
 
 /// The future of [`AttemptStream::next`]: the next attempt, or `None` when the loop is over.
 #[must_use = "futures do nothing unless you `.await` or poll them"]
-pub struct Next<'a, On, S: MaybeSleeper, M> {
+struct Next<'a, On, S: MaybeSleeper, M> {
     stream: &'a mut AttemptStream<On, S, M>,
 }
 

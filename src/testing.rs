@@ -274,6 +274,8 @@ impl Future for FakeSleep {
     }
 }
 
+// A test double is no fix for a missing sleeper: errors do not list it.
+#[diagnostic::do_not_recommend]
 impl Sleeper for FakeSleeper {
     type Sleep = FakeSleep;
 

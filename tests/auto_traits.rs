@@ -100,7 +100,6 @@ mod async_types {
         assert_send::<AttemptStream<On, FakeSleeper, AttemptTimeout>>();
         assert_send::<AsyncAttempt<On, FakeSleeper>>();
         assert_sync::<AsyncAttempt<On, FakeSleeper>>();
-        assert_send::<stamina::Next<'static, On, FakeSleeper, NoAttemptTimeout>>();
         assert_send::<AsyncRetryingCaller<FakeSleeper>>();
         assert_sync::<AsyncRetryingCaller<FakeSleeper, AttemptTimeout>>();
         assert_send::<BoundAsyncRetryingCaller<On, FakeSleeper>>();

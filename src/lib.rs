@@ -286,8 +286,34 @@
 //!
 //! [`set_active(false)`](set_active) makes every loop try once; [`set_testing`] makes waits
 //! zero, ignores the timeout and forces (or caps) the attempts. The [`testing`] module has scoped
-//! and thread-scoped forms for `cargo test`, and a [`FakeClock`](testing::FakeClock) and
-//! [`FakeSleeper`](testing::FakeSleeper) that record every wait in virtual time.
+//! and thread-scoped forms for `cargo test`, forms scoped to a future for async tests on
+//! multi-thread runtimes, whose tasks move between threads, and a
+//! [`FakeClock`](testing::FakeClock) and [`FakeSleeper`](testing::FakeSleeper) that record every
+//! wait in virtual time.
+//!
+//! ```
+//! use stamina::testing::{with_testing, Testing};
+//!
+//! # #[cfg(feature = "tokio")]
+//! # #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+//! # async fn main() {
+//! // Around every poll of this future, on whatever worker polls it: 2 attempts, no waits.
+//! let calls = with_testing(Testing::new().attempts(2), async {
+//!     let mut calls = 0;
+//!     let _ = stamina::AsyncRetryingCaller::new()
+//!         .call(|_: &std::io::Error| true, || {
+//!             calls += 1;
+//!             async { Err::<(), _>(std::io::Error::other("down")) }
+//!         })
+//!         .await;
+//!     calls
+//! })
+//! .await;
+//! assert_eq!(calls, 2);
+//! # }
+//! # #[cfg(not(feature = "tokio"))]
+//! # fn main() {}
+//! ```
 //!
 //! # Retry storms
 //!

@@ -173,6 +173,43 @@
 //! stream or a call's future at any point cancels the loop and leaves nothing running; both are
 //! `Send` when the futures they run are.
 //!
+//! An attempt may borrow mutably across `.await`: [`AsyncAttempt::run`] takes async closures
+//! (`async || conn.query().await` over a `&mut self` method), and so does
+//! [`AsyncRetryingCaller::call_mut`]; `#[stamina::retry]` takes `async fn(&mut self)`.
+//!
+//! ```
+//! struct Connection {
+//!     resets_left: u32,
+//! }
+//!
+//! impl Connection {
+//!     async fn query(&mut self) -> std::io::Result<u32> {
+//!         if self.resets_left > 0 {
+//!             self.resets_left -= 1;
+//!             return Err(std::io::ErrorKind::ConnectionReset.into());
+//!         }
+//!         Ok(42)
+//!     }
+//! }
+//!
+//! # futures::executor::block_on(async {
+//! let mut conn = Connection { resets_left: 2 };
+//! let mut attempts = stamina::retry_context(|e: &std::io::Error| e.kind() == std::io::ErrorKind::ConnectionReset)
+//!     .into_stream_with(stamina::testing::FakeSleeper::new());
+//! let mut answer = None;
+//! while let Some(attempt) = attempts.next().await {
+//!     answer = attempt.run(async || conn.query().await).await?;
+//! }
+//! assert_eq!(answer, Some(42));
+//! # Ok::<(), std::io::Error>(())
+//! # }).unwrap();
+//! ```
+//!
+//! A caller's future over such a closure is `Send` only when the closure owns what it captures:
+//! rustc (up to at least 1.95) cannot prove `Send` for a future that holds an async closure's
+//! future while the closure captures references. The attempt stream and the attribute do not
+//! have this limit; see [`call_mut`](AsyncRetryingCaller::call_mut).
+//!
 //! Async loops wait on a [`Sleeper`], which also tells the time, so deadlines follow the
 //! runtime's clock (tokio's paused clock in tests). The [`DefaultSleeper`] picks the timer when a
 //! loop waits: tokio's inside a tokio runtime (feature `tokio`), async-io's elsewhere (feature

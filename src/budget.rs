@@ -135,14 +135,15 @@ impl RetryBudget {
         if max_tokens == 0 {
             return Err(ConfigError::invalid("max_tokens", "0", "a number >= 1"));
         }
-        let ratio = (token_ratio * MILLI as f64).round();
-        if !token_ratio.is_finite() || ratio < 1.0 {
+        // The documented bound is checked on the value given, before rounding to thousandths.
+        if !(token_ratio.is_finite() && token_ratio >= 0.001) {
             return Err(ConfigError::invalid(
                 "token_ratio",
                 token_ratio.to_string(),
                 "a finite number >= 0.001",
             ));
         }
+        let ratio = (token_ratio * MILLI as f64).round();
         let max = u64::from(max_tokens) * MILLI;
         // Any ratio above the whole bucket refills it in one success.
         let ratio = if ratio >= max as f64 {
@@ -318,10 +319,23 @@ mod tests {
             RetryBudget::try_throttle(0, 0.1).unwrap_err().to_string(),
             "invalid value \"0\" for max_tokens: expected a number >= 1"
         );
-        for bad in [f64::NAN, f64::INFINITY, -1.0, 0.0, 0.0004] {
+        for bad in [
+            f64::NAN,
+            f64::INFINITY,
+            -1.0,
+            0.0,
+            0.0004,
+            0.0009,
+            0.000_999_999,
+        ] {
             let err = RetryBudget::try_throttle(10, bad).unwrap_err();
             assert_eq!(err.key(), Some("token_ratio"));
         }
+        // The smallest ratio the docs allow is allowed, and kept as one thousandth.
+        let smallest = RetryBudget::throttle(10, 0.001);
+        smallest.on_retryable_failure();
+        smallest.on_success(0);
+        assert_eq!(smallest.available(), 9.001);
         let whole = RetryBudget::throttle(1, 1e12);
         whole.on_retryable_failure();
         whole.on_success(0);

@@ -50,7 +50,9 @@ pub enum Decision {
     ///
     /// The wait is neither jittered nor capped by `wait_max`; it is zero in testing mode; it still
     /// counts against the attempts limit, and a wait that would end at or after the deadline ends
-    /// the loop at once with the error.
+    /// the loop at once with the error. A wait longer than
+    /// [`retry_after_max`](crate::RetryPolicy::retry_after_max) ends the loop too, in testing mode
+    /// as well.
     RetryAfter(Duration),
     /// Do not retry: return the error to the caller now.
     DontRetry,

@@ -305,11 +305,13 @@ impl<On, T> Guard<On, T> {
         }
         match state.machine.on_failure(|| shared.on.decide(&error), now) {
             Step::Retry(retry) => {
-                state.phase = Phase::Waiting(retry.wait);
+                // A hook that panics ends the loop: the loop waits only once every hook has run.
+                state.phase = Phase::Done;
                 // Under the lock, so that the guards are in place before the front end (possibly
                 // on another thread) can start the wait.
                 state.guards =
                     instrument::retry_scheduled(&shared.name, &retry, &error, &shared.hooks);
+                state.phase = Phase::Waiting(retry.wait);
                 Ok(None)
             }
             Step::GiveUp(give_up) => {

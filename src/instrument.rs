@@ -283,9 +283,14 @@ impl<'a> GiveUpDetails<'a> {
 ///     .on_retry(|_: &stamina::RetryDetails<'_>| RetryGuard::new(WaitTimer(Instant::now())));
 /// let _ = caller.call(|_: &std::fmt::Error| true, || Err::<(), _>(std::fmt::Error));
 /// ```
+///
+/// A guard whose `Drop` panics propagates that panic, except while the thread is already
+/// unwinding from another panic (the user's code panicked, or a clock's `sleep` did, while the
+/// loop held guards): then the guard's panic is caught and reported by the panic hook, because a
+/// second panic escaping a destructor during unwinding would abort the process.
 #[must_use = "a retry guard is dropped at once unless the hook returns it"]
 pub struct RetryGuard {
-    _guard: Box<dyn Send>,
+    guard: Option<Box<dyn Send>>,
     type_name: &'static str,
 }
 
@@ -293,8 +298,20 @@ impl RetryGuard {
     /// Wraps `guard`, which the loop drops right before the next attempt.
     pub fn new<G: Send + 'static>(guard: G) -> Self {
         Self {
-            _guard: Box::new(guard),
+            guard: Some(Box::new(guard)),
             type_name: std::any::type_name::<G>(),
+        }
+    }
+}
+
+impl Drop for RetryGuard {
+    fn drop(&mut self) {
+        let guard = self.guard.take();
+        if std::thread::panicking() {
+            // The panic hook has already reported this guard's panic, if any.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(guard)));
+        } else {
+            drop(guard);
         }
     }
 }

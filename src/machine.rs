@@ -222,20 +222,19 @@ impl Machine {
         if self.num >= attempts_limit.unwrap_or(u32::MAX) {
             return Step::GiveUp(GiveUp::AttemptsExhausted);
         }
+        // A server wait over the ceiling ends the loop in testing mode too: testing mode changes
+        // waits and attempts, not the decisions a test is meant to see.
+        if let (Some(wait), Some(max)) = (custom, self.policy.get_retry_after_max()) {
+            if wait > max {
+                return Step::GiveUp(GiveUp::RetryAfterTooLong);
+            }
+        }
         let mut remaining = None;
         let wait = if let Mode::Testing(_) = mode {
             // Testing mode: no waits, and the total timeout is ignored.
             Duration::ZERO
         } else {
             let wait = match custom {
-                Some(wait)
-                    if self
-                        .policy
-                        .get_retry_after_max()
-                        .is_some_and(|max| wait > max) =>
-                {
-                    return Step::GiveUp(GiveUp::RetryAfterTooLong);
-                }
                 Some(wait) => wait,
                 None => backoff::wait(&self.policy, self.num, &mut self.previous, &mut self.rng),
             };
@@ -577,6 +576,26 @@ mod tests {
                 Duration::ZERO,
             );
             assert_eq!(w.len(), 4);
+        }
+        {
+            // A server wait over the ceiling gives up in testing mode as in production; one
+            // within it is retried at once.
+            let _t = thread_testing(Testing::new().attempts(3));
+            let ceiling = NO_JITTER.retry_after_max(Duration::from_secs(30));
+            let (w, reason, _) = run(
+                ceiling,
+                Decision::RetryAfter(Duration::from_secs(60)),
+                Duration::ZERO,
+            );
+            assert!(w.is_empty());
+            assert_eq!(reason, GiveUp::RetryAfterTooLong);
+            let (w, reason, _) = run(
+                ceiling,
+                Decision::RetryAfter(Duration::from_secs(30)),
+                Duration::ZERO,
+            );
+            assert_eq!(w, vec![Duration::ZERO; 2]);
+            assert_eq!(reason, GiveUp::AttemptsExhausted);
         }
         {
             // Deactivation wins over testing mode.

@@ -32,8 +32,30 @@ use crate::{Decision, RetryBudget, RetryPolicy};
 /// // Attempt 3 failed: that was the last one.
 /// assert_eq!(state.on_failure(true, start + Duration::from_millis(700)), None);
 /// ```
+///
+/// # Order of calls
+///
+/// The loop is `start`, then per attempt `on_failure` (and, when it returns a wait, `next_attempt`
+/// after waiting) or `on_success`. Calls out of that order are safe and do what they can mean:
+///
+/// - [`on_failure`](Self::on_failure) or [`on_success`](Self::on_success) before `start` start the
+///   loop first (at the `now` given; `on_success` has none and leaves the deadline unset);
+/// - `on_failure` while a wait is pending (no `next_attempt` since the last retry) is the failure
+///   of the next attempt: `next_attempt` is implied;
+/// - once the loop has ended (a success, or `on_failure` returned `None`), `on_failure` returns
+///   `None`, a second `on_success` refunds nothing, and `start` and `next_attempt` do nothing;
+/// - a second `start`, and `next_attempt` without a pending wait, do nothing.
 pub struct RetryState {
     machine: Machine,
+    phase: Phase,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    NotStarted,
+    Running,
+    Waiting,
+    Done,
 }
 
 impl RetryState {
@@ -41,6 +63,7 @@ impl RetryState {
     pub fn new(policy: RetryPolicy) -> Self {
         Self {
             machine: Machine::new(policy),
+            phase: Phase::NotStarted,
         }
     }
 
@@ -51,9 +74,13 @@ impl RetryState {
         self
     }
 
-    /// Starts the first attempt at `now` (the deadline counts from here).
+    /// Starts the first attempt at `now` (the deadline counts from here). Does nothing once the
+    /// loop has started.
     pub fn start(&mut self, now: Instant) {
-        self.machine.start(|| now);
+        if self.phase == Phase::NotStarted {
+            self.machine.start(|| now);
+            self.phase = Phase::Running;
+        }
     }
 
     /// The number of the current attempt, starting at 1 (0 before [`start`](Self::start)).
@@ -76,22 +103,44 @@ impl RetryState {
     /// `false`, a `Duration` or a [`Decision`]): returns how long to wait before the next attempt,
     /// or `None` when the loop ends with this failure (not retryable, attempts or time used up,
     /// budget empty, switches). After waiting, call [`next_attempt`](Self::next_attempt).
+    ///
+    /// Before [`start`](Self::start) it starts the loop at `now` first; while a wait is pending
+    /// it implies [`next_attempt`](Self::next_attempt); after the loop ended it returns `None`.
     pub fn on_failure(&mut self, decision: impl Into<Decision>, now: Instant) -> Option<Duration> {
+        match self.phase {
+            Phase::NotStarted => self.start(now),
+            Phase::Waiting => self.next_attempt(),
+            Phase::Running => {}
+            Phase::Done => return None,
+        }
         let decision = decision.into();
         match self.machine.on_failure(|| decision, || now) {
-            Step::Retry(retry) => Some(retry.wait),
-            Step::GiveUp(_) => None,
+            Step::Retry(retry) => {
+                self.phase = Phase::Waiting;
+                Some(retry.wait)
+            }
+            Step::GiveUp(_) => {
+                self.phase = Phase::Done;
+                None
+            }
         }
     }
 
-    /// Starts the attempt that follows a wait.
+    /// Starts the attempt that follows a wait. Does nothing unless a wait is pending.
     pub fn next_attempt(&mut self) {
-        self.machine.next_attempt();
+        if self.phase == Phase::Waiting {
+            self.machine.next_attempt();
+            self.phase = Phase::Running;
+        }
     }
 
-    /// The current attempt succeeded: refills the budget, if any.
-    pub fn on_success(&self) {
-        self.machine.on_success();
+    /// The current attempt succeeded: refills the budget, if any, and ends the loop. Only the
+    /// first success of a loop refills; later calls do nothing.
+    pub fn on_success(&mut self) {
+        if self.phase != Phase::Done {
+            self.phase = Phase::Done;
+            self.machine.on_success();
+        }
     }
 }
 
@@ -99,6 +148,7 @@ impl fmt::Debug for RetryState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RetryState")
             .field("attempt", &self.machine.num())
+            .field("phase", &self.phase)
             .field("waited", &self.machine.waited())
             .finish_non_exhaustive()
     }

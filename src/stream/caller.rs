@@ -195,6 +195,11 @@ impl<S, M> AsyncRetryingCaller<S, M> {
     /// Calls the future factory `f` until its future succeeds, `on` says its error is not worth
     /// retrying, or the attempts or time are used up, waiting between attempts on the sleeper.
     ///
+    /// `f` is a closure that returns a future (`|| client.get(url)`, `|| async move { .. }`) or a
+    /// function; the call's future is `Send` when `f` and its futures are. For an async
+    /// closure whose future borrows from what it captures (`async || conn.query().await` with a
+    /// `&mut self` method), use [`call_mut`](Self::call_mut).
+    ///
     /// Dropping the returned future at any point (mid-attempt or mid-wait) cancels the call:
     /// the attempt's future or the sleep is dropped and nothing is left running.
     ///

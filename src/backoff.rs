@@ -54,9 +54,13 @@ pub(crate) fn exponential(policy: &RetryPolicy, retry_num: u32) -> Duration {
 /// `wait_jitter` only applies to `Additive`; `wait_exp_base` does not apply to `Decorrelated`.
 /// Every family draws from the loop's generator, which [`RetryPolicy::seed`] makes reproducible.
 ///
-/// `Additive` is Python stamina's, kept as the default for parity. `Full` spreads the load of
-/// many contending clients best (fewest calls in total); `Equal` keeps a guaranteed minimum
-/// wait; `Decorrelated` grows from the previous wait rather than the attempt number.
+/// `Additive` is Python stamina's, kept as the default for parity; with a small `wait_jitter`
+/// it spreads contending clients least. `Full`, `Equal` and `Decorrelated` spread them far
+/// better: in the `storm` example's model of 100 clients updating one row (5 ms base, 2 s cap),
+/// `Decorrelated` made the fewest calls and finished first (443 calls, 0.38 s), ahead of `Full`
+/// (544, 0.47 s) and `Equal` (556, 0.53 s), against 710 calls and 14.6 s for `Additive` with a
+/// 5 ms jitter. `Equal` keeps a guaranteed minimum wait; `Decorrelated` grows from the previous
+/// wait rather than the attempt number.
 ///
 /// ```
 /// use std::time::Duration;

@@ -6,6 +6,7 @@
 //! the `T` ("time") parameter here.
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -145,6 +146,18 @@ struct State {
     guards: Guards,
 }
 
+impl State {
+    /// The running attempt ended without an outcome: the loop is over, and unless a panic ended
+    /// it (`success` false), that counts as a success, which refills the budget as a recorded
+    /// success does.
+    fn end_without_outcome(&mut self, success: bool) {
+        self.phase = Phase::Done;
+        if success {
+            self.machine.on_success();
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
     /// No attempt yet.
@@ -203,10 +216,11 @@ impl<On, T> Shared<On, T> {
         match state.phase {
             Phase::NotStarted => state.machine.start(now),
             Phase::Waiting(wait) => return Advance::Wait(wait),
-            Phase::Running | Phase::Done => {
-                state.phase = Phase::Done;
+            Phase::Running => {
+                state.end_without_outcome(true);
                 return Advance::End;
             }
+            Phase::Done => return Advance::End,
         }
         Advance::Attempt(self.hand_out(&mut state))
     }
@@ -226,6 +240,7 @@ impl<On, T> Shared<On, T> {
             num: state.machine.num(),
             deadline: state.machine.deadline(),
             shared: Arc::clone(self),
+            recorded: AtomicBool::new(false),
         }
     }
 
@@ -248,6 +263,22 @@ pub(crate) struct Guard<On, T> {
     shared: Arc<Shared<On, T>>,
     num: u32,
     deadline: Option<Instant>,
+    /// Whether [`record`](Self::record) was called, so that dropping the guard has nothing to do.
+    recorded: AtomicBool,
+}
+
+impl<On, T> Drop for Guard<On, T> {
+    /// A guard dropped without an outcome while its attempt runs ends the loop as a success
+    /// (see [`State::end_without_outcome`]); a guard dropped by a panic ends it without one.
+    fn drop(&mut self) {
+        if *self.recorded.get_mut() {
+            return;
+        }
+        let mut state = self.shared.lock();
+        if state.phase == Phase::Running && state.machine.num() == self.num {
+            state.end_without_outcome(!std::thread::panicking());
+        }
+    }
 }
 
 impl<On, T> Guard<On, T> {
@@ -278,6 +309,22 @@ impl<On, T> Guard<On, T> {
     /// Records the attempt's outcome (see `Attempt::run` for the contract); `timed_out` says
     /// that the attempt was cut by its per-attempt timeout.
     pub(crate) fn record<V, E>(
+        &self,
+        result: Result<V, E>,
+        timed_out: bool,
+        now: impl FnOnce() -> Instant,
+    ) -> Result<Option<V>, E>
+    where
+        E: fmt::Debug,
+        On: RetryOn<E>,
+    {
+        let outcome = self.settle(result, timed_out, now);
+        // Only now: a panic in `on` leaves the attempt running, and dropping the guard ends it.
+        self.recorded.store(true, Ordering::Relaxed);
+        outcome
+    }
+
+    fn settle<V, E>(
         &self,
         result: Result<V, E>,
         timed_out: bool,

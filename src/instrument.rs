@@ -448,8 +448,12 @@ impl OnRetryHook {
         }
     }
 
-    /// Adds a handler called once when a retryable error ends a loop because its attempts or
-    /// its time are used up.
+    /// Adds a handler called once when a retryable error ends a loop: its attempts or its time
+    /// are used up, the server asked for a wait beyond
+    /// [`retry_after_max`](crate::RetryPolicy::retry_after_max), or its
+    /// [`RetryBudget`](crate::RetryBudget) cannot pay for another retry (see [`GiveUpReason`]).
+    /// Errors that are not worth retrying, deactivated loops and suppressed nested loops call no
+    /// handler.
     pub fn on_give_up<G>(mut self, handler: G) -> Self
     where
         G: Fn(&GiveUpDetails<'_>) + Send + Sync + 'static,
@@ -727,8 +731,8 @@ fn call_retry_hooks<E: fmt::Debug>(
 }
 
 /// Calls the hooks' give-up handlers when the state machine gave up with `give_up` after
-/// `attempts` attempts and `waited` of waits; does nothing unless a retryable error ran out of
-/// attempts or time.
+/// `attempts` attempts and `waited` of waits; does nothing unless a retryable error ended the
+/// loop (see [`GiveUpReason::from_give_up`]).
 pub(crate) fn gave_up<E: fmt::Debug>(
     name: &Name,
     give_up: GiveUp,

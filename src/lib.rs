@@ -110,6 +110,11 @@
 //! # Ok::<(), Error>(())
 //! ```
 //!
+//! Where calls go through a middleware stack, two adapters drive the same state machine (the
+//! deadline, `Retry-After`, budgets, hooks, the switches): `stamina::tower::RetryLayer` for
+//! `tower` services (feature `tower`) and `stamina::reqwest_middleware::RetryMiddleware` for
+//! `reqwest-middleware` clients (feature `reqwest-middleware`), with HTTP defaults.
+//!
 //! The crate's examples run such calls against a flaky server on 127.0.0.1:
 //! `cargo run --example quickstart` (ureq, with the log lines and Prometheus text),
 //! `http_sync` (ureq) and `http_async` (reqwest, with an attempt timeout; feature `tokio`).
@@ -145,9 +150,11 @@
 //! ```
 //!
 //! The body runs once per attempt, where `return` and `?` end the attempt. The arguments are
-//! evaluated once: `&T` arguments are shared, `&mut T` arguments and `&mut self` are reborrowed
-//! for each attempt, and arguments taken by value are cloned for each attempt, so they must be
-//! `Clone`. Instrumentation names the calls after the function's module path and name.
+//! evaluated once: `&T` arguments are shared, arguments taken by value are cloned for each
+//! attempt, so they must be `Clone`, and on a `fn`, `&mut T` arguments and `&mut self` are
+//! reborrowed for each attempt. On an `async fn` they are a compile error (each attempt's future
+//! must own what it uses): retry such code with a [`retry_context`] stream. Instrumentation
+//! names the calls after the function's module path and name.
 //!
 //! # Attempt guards
 //!
@@ -155,7 +162,8 @@
 //! code; [`Attempt::run`] (or [`Attempt::record`]) records the outcome and returns
 //! `Ok(Some(value))` on success, `Ok(None)` when the loop will retry, and the error itself when
 //! the loop ends with it, so `?` passes it on unchanged: no wrapper type. A guard dropped without
-//! an outcome ends the loop as a success does. [`Attempt::num`], [`Attempt::next_wait`] and
+//! an outcome (`break`, say) counts as a success: it ends the loop and refills a shared budget
+//! as a recorded success does. [`Attempt::num`], [`Attempt::next_wait`] and
 //! [`Attempt::remaining`] tell the body where it stands.
 //!
 //! The `on` predicate is mandatory, because retrying on every error is an attractive nuisance:
@@ -289,9 +297,12 @@
 //! fields are structured key-values, which a logger with key-value support prints as above.
 //! `callable` is the name given with `.name(..)`, else the call site of [`retry_context`] or, for
 //! callers, the path of the called function. A give-up (`stamina.retries_exhausted`,
-//! `stamina_retries_exhausted_total`) is reported only when a retryable error runs out of
-//! attempts or time, with the [`GiveUpReason`]; errors that are not worth retrying and
-//! deactivated loops report nothing. Nothing runs, allocates or records on the success path.
+//! `stamina_retries_exhausted_total`) is reported when a retryable error ends the loop, with
+//! the [`GiveUpReason`]: attempts or time used up, a server wait beyond
+//! [`RetryPolicy::retry_after_max`], or an empty [`RetryBudget`]. Errors that are not worth
+//! retrying, deactivated loops and suppressed nested loops report nothing. On the success path
+//! no hook runs and nothing is recorded; callers allocate nothing there, and guard loops
+//! allocate the state they share with their guards once per loop.
 //!
 //! Hooks are yours to add or replace: [`set_on_retry_hooks`] sets the process-wide list (an
 //! empty one turns the built-in instrumentation off), and `on_retry` adds a loop's own. A hook
@@ -382,6 +393,8 @@
 //! | `tracing` | off | an event per scheduled retry and per give-up and a span over every wait |
 //! | `tokio` | off | `TokioSleeper`, and tokio's timer and clock for the default sleeper inside a tokio runtime (`tokio/rt` and `tokio/time` only) |
 //! | `async-io` | off | `AsyncIoSleeper`, and async-io's timer for the default sleeper elsewhere: smol, async-std, any executor |
+//! | `tower` | off | `stamina::tower`: a `RetryLayer` for `tower` services (with `http` for `clone_http_request`) |
+//! | `reqwest-middleware` | off | `stamina::reqwest_middleware`: a `RetryMiddleware` for `reqwest-middleware` clients (turns on `tokio`) |
 //!
 //! The instrumentation features each enable one built-in hook of the [`instrument`] module; with
 //! all three off, hooks of your own still work. Without `tokio` or `async-io`, async loops need a
@@ -398,6 +411,8 @@ mod budget;
 mod clock;
 mod config;
 mod decision;
+#[cfg(any(feature = "tower", feature = "reqwest-middleware"))]
+mod driver;
 mod guard;
 pub mod instrument;
 mod machine;
@@ -406,6 +421,9 @@ mod name;
 pub mod nesting;
 mod policy;
 mod pushback;
+#[cfg(feature = "reqwest-middleware")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest-middleware")))]
+pub mod reqwest_middleware;
 mod setters;
 mod sleep;
 mod state;
@@ -414,6 +432,9 @@ pub mod switches;
 mod sync;
 pub mod testing;
 mod timeout;
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub mod tower;
 
 pub use backoff::Jitter;
 pub use budget::RetryBudget;

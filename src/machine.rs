@@ -654,29 +654,58 @@ mod tests {
     }
 
     proptest! {
+        /// Every retry ends its wait strictly before the deadline, every wait is within its
+        /// bounds, and the loop gives up for a reason that holds: the attempts limit reached, or
+        /// a next wait that could not have ended before the deadline.
         #[test]
-        fn the_deadline_is_never_crossed(
+        fn the_deadline_is_never_crossed_and_every_give_up_is_due(
             timeout_ms in 0u64..120_000,
             attempt_ms in 0u64..5_000,
-            custom_ms in prop::option::of(0u64..20_000),
+            custom_ms in prop::option::of(1u64..20_000),
             attempts in prop::option::of(1u32..50),
             seed in any::<u64>(),
         ) {
             let timeout = Duration::from_millis(timeout_ms);
+            let attempt = Duration::from_millis(attempt_ms);
+            let custom = custom_ms.map(Duration::from_millis);
             let mut policy = RetryPolicy::new().timeout(timeout).seed(seed);
             policy = match attempts {
                 Some(n) => policy.attempts(n),
                 None => policy.unlimited_attempts(),
             };
-            let decision = custom_ms.map_or(Decision::Retry, |ms| Decision::RetryAfter(Duration::from_millis(ms)));
-            let (waits, _, elapsed) = run(policy, decision, Duration::from_millis(attempt_ms));
-            // Each wait ended strictly before the deadline, so the last attempt started before it.
-            let started_last = elapsed - Duration::from_millis(attempt_ms);
-            prop_assert!(waits.is_empty() || started_last < timeout);
-            for w in &waits {
-                if custom_ms.is_none() {
-                    prop_assert!(*w <= policy.get_wait_max());
+            let decision = custom.map_or(Decision::Retry, Decision::RetryAfter);
+            let origin = Instant::now();
+            let mut m = Machine::new(policy);
+            m.start(|| origin);
+            let mut elapsed = Duration::ZERO;
+            let mut retries = 0u32;
+            let reason = loop {
+                elapsed += attempt;
+                match m.on_failure(|| decision, || origin + elapsed) {
+                    Step::Retry(r) => {
+                        prop_assert!(elapsed + r.wait < timeout, "{r:?} after {elapsed:?}");
+                        match custom {
+                            Some(custom) => prop_assert_eq!(r.wait, custom),
+                            None => {
+                                prop_assert!(r.wait >= backoff::lower_bound(&policy, m.num()));
+                                prop_assert!(r.wait <= policy.get_wait_max());
+                            }
+                        }
+                        retries += 1;
+                        elapsed += r.wait;
+                        m.next_attempt();
+                    }
+                    Step::GiveUp(reason) => break reason,
                 }
+            };
+            match reason {
+                GiveUp::AttemptsExhausted => prop_assert_eq!(Some(retries + 1), attempts),
+                GiveUp::DeadlineExceeded => {
+                    prop_assert!(attempts.is_none_or(|n| retries + 1 < n));
+                    let longest = custom.unwrap_or(policy.get_wait_max());
+                    prop_assert!(elapsed + longest >= timeout, "gave up at {elapsed:?}");
+                }
+                other => prop_assert!(false, "unexpected give-up: {other:?}"),
             }
         }
     }

@@ -102,7 +102,8 @@ impl RetryState {
     /// The current attempt failed at `now`, and the `on` predicate decided `decision` (`true`,
     /// `false`, a `Duration` or a [`Decision`]): returns how long to wait before the next attempt,
     /// or `None` when the loop ends with this failure (not retryable, attempts or time used up,
-    /// budget empty, switches). After waiting, call [`next_attempt`](Self::next_attempt).
+    /// a wait beyond `retry_after_max`, budget empty, switches, nested-retry suppression). After
+    /// waiting, call [`next_attempt`](Self::next_attempt).
     ///
     /// Before [`start`](Self::start) it starts the loop at `now` first; while a wait is pending
     /// it implies [`next_attempt`](Self::next_attempt); after the loop ended it returns `None`.

@@ -29,7 +29,8 @@ impl<On, C, M> RetryContext<On, C, M> {
     /// `let mut attempts = context.into_stream(); while let Some(attempt) = attempts.next().await`.
     /// The stream takes its time from its sleeper, not from a [`clock`](Self::clock).
     ///
-    /// Without the `tokio` or `async-io` feature there is no default sleeper: use
+    /// Without the `tokio` or `async-io` feature the [`DefaultSleeper`] is a placeholder that is
+    /// not a sleeper, so that using the stream fails to compile: use
     /// [`into_stream_with`](Self::into_stream_with).
     ///
     /// ```
@@ -141,8 +142,8 @@ pin_project! {
     /// It yields the first attempt at once; after an attempt that recorded a retryable failure,
     /// it sleeps on its [`Sleeper`], then yields the next. It ends, and stays ended (it is fused),
     /// after a success, after an error that ends the loop, and after an attempt that was dropped
-    /// without recording an outcome, which counts as a success (as with the sync
-    /// [`Attempts`](crate::Attempts)).
+    /// without recording an outcome, which counts as a success and refills a shared budget as a
+    /// recorded success does (as with the sync [`Attempts`](crate::Attempts)).
     ///
     /// Use its inherent [`next`](Self::next) without importing anything, or use it as a
     /// [`Stream`] with any stream combinators. The stream is [`Unpin`], so `next()` needs no
@@ -327,18 +328,13 @@ impl<On, S: Sleeper, M: Clone> Future for Next<'_, On, S, M> {
     }
 }
 
-impl<On, S: MaybeSleeper, M: fmt::Debug> fmt::Debug for Next<'_, On, S, M> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Next").field(&self.stream).finish()
-    }
-}
-
 /// One attempt of an async retry loop: run the code to retry through [`run`](Self::run) (or pass
 /// its result to [`record`](Self::record)).
 ///
 /// The async mirror of [`Attempt`](crate::Attempt), with the same contract. A guard dropped
-/// without recording an outcome (its `run` future dropped mid-attempt, say) ends the loop as a
-/// success would (see [`AttemptStream`]).
+/// without recording an outcome (its `run` future dropped mid-attempt, say) counts as a
+/// success: it ends the loop and refills a shared budget as a recorded success does (see
+/// [`AttemptStream`]).
 #[must_use = "record the attempt's outcome with `run` or `record`, or the loop ends"]
 pub struct AsyncAttempt<On, S = DefaultSleeper, M = NoAttemptTimeout> {
     guard: Guard<On, S>,
@@ -439,7 +435,9 @@ impl<On, S: Sleeper, M> AsyncAttempt<On, S, M> {
     ///
     /// # Errors
     ///
-    /// The error of the attempt, when the loop ends with it.
+    /// The error of the attempt, when the loop ends with it: not worth retrying, attempts, time
+    /// or budget used up, a wait beyond `retry_after_max`, retrying switched off, or nested-retry
+    /// suppression (the list is [`Attempt::run`](crate::Attempt::run)'s).
     ///
     /// # Panics
     ///

@@ -30,7 +30,7 @@ pub use caller::{BoundRetryingCaller, RetryingCaller};
 /// |---|---|---|
 /// | `Ok(Some(value))` | the attempt succeeded | ends |
 /// | `Ok(None)` | the attempt failed with an error worth retrying | waits, then yields the next attempt |
-/// | `Err(error)` | the error is not worth retrying, or the attempts or time are used up | ends; `?` passes the error on unchanged |
+/// | `Err(error)` | the error is not worth retrying, or the loop cannot retry (attempts, time or budget used up, a server wait beyond `retry_after_max`, retrying switched off or suppressed; see [`Attempt::run`]) | ends; `?` passes the error on unchanged |
 ///
 /// ```
 /// use std::{io, time::Duration};
@@ -188,10 +188,14 @@ impl<On, C: Clock> IntoIterator for RetryContext<On, C> {
 /// sleeps on the loop's clock, then yields the next. It ends (and stays ended) after a success,
 /// after an error that ends the loop, and after an attempt that was dropped without recording an
 /// outcome, which counts as a success: like leaving a Python `with attempt:` block without an
-/// exception, nothing failed, so there is nothing to retry.
+/// exception, nothing failed, so there is nothing to retry. Such an attempt (dropped, left with
+/// `break`, or still held when the next one is asked for) refills a shared
+/// [`RetryBudget`](crate::RetryBudget) as a recorded success does; an attempt dropped by a
+/// panic ends the loop without counting as a success.
 ///
 /// The iterator and its guards share one allocation, made when iteration starts; attempts
-/// allocate nothing.
+/// allocate nothing more with the hooks off (the built-in `log` and `metrics` hooks allocate for
+/// each retry they report).
 #[must_use = "iterators are lazy and do nothing unless consumed"]
 pub struct Attempts<On, C = SystemClock> {
     shared: Arc<Shared<On, C>>,
@@ -227,8 +231,8 @@ impl<On, C> fmt::Debug for Attempts<On, C> {
 /// One attempt of a retry loop: run the code to retry through [`run`](Self::run) (or pass its
 /// result to [`record`](Self::record)).
 ///
-/// A guard dropped without recording an outcome ends the loop as a success would (see
-/// [`Attempts`]).
+/// A guard dropped without recording an outcome counts as a success: it ends the loop and
+/// refills a shared budget as a recorded success does (see [`Attempts`]).
 #[must_use = "record the attempt's outcome with `run` or `record`, or the loop ends"]
 pub struct Attempt<On, C = SystemClock> {
     guard: Guard<On, C>,
@@ -277,11 +281,21 @@ impl<On, C: Clock> Attempt<On, C> {
     ///
     /// Returns `Ok(Some(value))` on success, `Ok(None)` when the error is retryable and another
     /// attempt follows (the error is dropped), and `Err(error)`, unchanged, when the loop ends
-    /// with it: not retryable, attempts used up, or the next wait would cross the deadline.
+    /// with it.
     ///
     /// # Errors
     ///
-    /// The error of `f`, when the loop ends with it.
+    /// The error of `f`, when the loop ends with it, which happens when:
+    ///
+    /// - the `on` predicate says it is not worth retrying;
+    /// - the attempts are used up;
+    /// - the next wait would end at or after the deadline;
+    /// - the predicate asks for a wait beyond
+    ///   [`retry_after_max`](crate::RetryPolicy::retry_after_max);
+    /// - the shared [`budget`](RetryContext::budget) cannot pay for another retry;
+    /// - retrying is switched off ([`set_active(false)`](crate::set_active));
+    /// - the loop runs inside another loop's attempt with
+    ///   [nested-retry suppression](crate::nesting) on.
     ///
     /// # Panics
     ///

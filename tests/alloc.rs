@@ -1,4 +1,4 @@
-//! Exact heap allocation counts and type sizes.
+//! Exact heap allocation and reallocation counts, and type sizes.
 //!
 //! The counting allocator sees every thread of the process, so this binary holds a single test
 //! that measures each case in turn.
@@ -21,11 +21,36 @@ fn always(_: &io::Error) -> bool {
     true
 }
 
-/// Allocations made by `f`.
-fn allocations(f: impl FnOnce()) -> usize {
+/// Heap operations made by `f`: allocations and reallocations (a `Vec` growing in place or
+/// moving counts as a reallocation, not an allocation).
+fn allocations(f: impl FnOnce()) -> Heap {
     let region = Region::new(GLOBAL);
     f();
-    region.change().allocations
+    let change = region.change();
+    Heap {
+        allocations: change.allocations,
+        reallocations: change.reallocations,
+    }
+}
+
+#[derive(Debug, PartialEq)]
+struct Heap {
+    allocations: usize,
+    reallocations: usize,
+}
+
+/// No allocation and no reallocation.
+const NONE: Heap = Heap {
+    allocations: 0,
+    reallocations: 0,
+};
+
+/// `n` allocations and no reallocation.
+const fn allocs(n: usize) -> Heap {
+    Heap {
+        allocations: n,
+        reallocations: 0,
+    }
 }
 
 /// Fails `failures` times (with an error that does not allocate), then succeeds.
@@ -103,15 +128,18 @@ fn allocation_counts_and_sizes() {
     let _ = caller.call(always, flaky(0));
 
     // Callers: nothing on the success path, nothing per retry.
-    assert_eq!(allocations(|| drop(caller.call(always, flaky(0)))), 0);
-    assert_eq!(allocations(|| drop(no_timeout.call(always, flaky(0)))), 0);
-    assert_eq!(allocations(|| drop(bound.call(flaky(0)))), 0);
+    assert_eq!(allocations(|| drop(caller.call(always, flaky(0)))), NONE);
+    assert_eq!(
+        allocations(|| drop(no_timeout.call(always, flaky(0)))),
+        NONE
+    );
+    assert_eq!(allocations(|| drop(bound.call(flaky(0)))), NONE);
 
     // The attribute: a caller built in place, nothing on the heap.
     #[cfg(feature = "macros")]
     {
-        assert_eq!(allocations(|| drop(attributed(7))), 0);
-        assert_eq!(allocations(|| drop(attributed_no_timeout(7))), 0);
+        assert_eq!(allocations(|| drop(attributed(7))), NONE);
+        assert_eq!(allocations(|| drop(attributed_no_timeout(7))), NONE);
     }
 
     // Async callers, driven by `block_on` (warmed up: its waker is made once per thread).
@@ -122,15 +150,15 @@ fn allocation_counts_and_sizes() {
     let _ = block_on(async_caller.call(always, flaky_async(0)));
     assert_eq!(
         allocations(|| drop(block_on(async_caller.call(always, flaky_async(0))))),
-        0
+        NONE
     );
     assert_eq!(
         allocations(|| drop(block_on(async_no_timeout.call(always, flaky_async(0))))),
-        0
+        NONE
     );
     assert_eq!(
         allocations(|| drop(block_on(async_bound.call(flaky_async(0))))),
-        0
+        NONE
     );
     let mut count = 0;
     let mut counting = async || {
@@ -139,22 +167,22 @@ fn allocation_counts_and_sizes() {
     };
     assert_eq!(
         allocations(|| drop(block_on(async_caller.call_mut(always, &mut counting)))),
-        0
+        NONE
     );
     assert_eq!(
         allocations(|| drop(block_on(async_bound.call_mut(&mut counting)))),
-        0
+        NONE
     );
 
     // The attribute on `async fn`: nothing with a caller; with `&mut` arguments or `&mut self`,
     // the attempt stream's shared state.
     #[cfg(all(feature = "macros", any(feature = "tokio", feature = "async-io")))]
     {
-        assert_eq!(allocations(|| drop(block_on(attributed_async(7)))), 0);
+        assert_eq!(allocations(|| drop(block_on(attributed_async(7)))), NONE);
         let mut x = 0;
         assert_eq!(
             allocations(|| drop(block_on(attributed_async_mut(&mut x)))),
-            1
+            allocs(1)
         );
     }
 
@@ -175,17 +203,20 @@ fn allocation_counts_and_sizes() {
     let sleeper2 = sleeper;
     assert_eq!(
         allocations(|| stream_loop(sleeper2, RetryPolicy::new(), 0)),
-        1
+        allocs(1)
     );
     let sleeper2 = sleeper;
     let no_timeout = RetryPolicy::new().no_timeout();
-    assert_eq!(allocations(|| stream_loop(sleeper2, no_timeout, 0)), 1);
+    assert_eq!(
+        allocations(|| stream_loop(sleeper2, no_timeout, 0)),
+        allocs(1)
+    );
 
     // Retries allocate nothing in the loop itself; instrumentation is the hooks' business (the
     // built-in metrics hook builds its label set per retry), so it is off for these counts.
     stamina::set_on_retry_hooks([]);
-    assert_eq!(allocations(|| drop(zero.call(always, flaky(3)))), 0);
-    assert_eq!(allocations(|| drop(budgeted.call(always, flaky(3)))), 0);
+    assert_eq!(allocations(|| drop(zero.call(always, flaky(3)))), NONE);
+    assert_eq!(allocations(|| drop(budgeted.call(always, flaky(3)))), NONE);
 
     // Guard loops: one allocation per loop, none per attempt.
     let guard_loop = |policy: RetryPolicy, failures: u32| {
@@ -196,19 +227,32 @@ fn allocation_counts_and_sizes() {
             }
         }
     };
-    assert_eq!(allocations(|| guard_loop(RetryPolicy::new(), 0)), 1);
-    assert_eq!(allocations(|| guard_loop(ZERO_WAITS, 5)), 1);
+    assert_eq!(allocations(|| guard_loop(RetryPolicy::new(), 0)), allocs(1));
+    assert_eq!(allocations(|| guard_loop(ZERO_WAITS, 5)), allocs(1));
     // Async loops on a sleeper that allocates nothing (the fake one logs its sleeps in a `Vec`):
     // the caller allocates nothing; the stream adds its sleep future's box at the first wait,
     // reused for the next ones.
     let async_zero = AsyncRetryingCaller::from_policy(ZERO_WAITS).sleeper(NoSleep);
     assert_eq!(
         allocations(|| drop(block_on(async_zero.call(always, flaky_async(3))))),
-        0
+        NONE
     );
-    assert_eq!(allocations(|| stream_loop(NoSleep, ZERO_WAITS, 5)), 2);
+    assert_eq!(
+        allocations(|| stream_loop(NoSleep, ZERO_WAITS, 5)),
+        allocs(2)
+    );
+    // The counts see reallocations: the fake sleeper's log of 5 sleeps grows once past its
+    // first 4 places (on top of the loop's 2 allocations and the log's first).
+    let logged = stamina::testing::FakeSleeper::new();
+    assert_eq!(
+        allocations(|| stream_loop(logged, ZERO_WAITS, 5)),
+        Heap {
+            allocations: 3,
+            reallocations: 1,
+        }
+    );
     stamina::instrument::reset_on_retry_hooks();
-    assert_eq!(allocations(|| guard_loop(RetryPolicy::new(), 0)), 1);
+    assert_eq!(allocations(|| guard_loop(RetryPolicy::new(), 0)), allocs(1));
 
     // Sizes: the configuration is a small `Copy` value; callers add a name, a budget and a
     // nesting choice to it.

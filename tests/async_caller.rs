@@ -189,16 +189,29 @@ fn a_hung_attempt_times_out_in_virtual_time() {
 
 #[test]
 fn seeded_callers_repeat_their_jitter() {
-    let waits = || {
+    let policy = |seed| RetryPolicy::new().seed(seed).attempts(4);
+    let waits = |seed| {
         let sleeper = FakeSleeper::new();
-        let caller = AsyncRetryingCaller::from_policy(RetryPolicy::new().seed(7).attempts(4))
-            .sleeper(sleeper.clone());
+        let caller = AsyncRetryingCaller::from_policy(policy(seed)).sleeper(sleeper.clone());
         let _ = run(&caller, u32::MAX);
         sleeper.sleeps()
     };
-    let first = waits();
-    assert_eq!(first.len(), 3);
-    assert_eq!(first, waits());
+    let seven = waits(7);
+    // 100, 200 and 400 ms plus the seed's draws from U(0, 1 s).
+    assert_eq!(
+        seven,
+        [155_360_436, 372_115_854, 1_117_576_129].map(Duration::from_nanos)
+    );
+    assert_eq!(seven, waits(7));
+    assert_ne!(seven, waits(8));
+    // The sync caller draws the same waits from the same seed.
+    let clock = stamina::testing::FakeClock::new();
+    let sync = stamina::RetryingCaller::from_policy(policy(7)).clock(clock.clone());
+    assert_eq!(
+        sync.call(transient, || Err::<(), _>(Error::Transient(0))),
+        Err(Error::Transient(0))
+    );
+    assert_eq!(clock.sleeps(), seven);
 }
 
 #[test]
@@ -238,6 +251,93 @@ fn debug_shows_the_configuration() {
         debug.ends_with("on: async_caller::transient, .. }"),
         "{debug}"
     );
+}
+
+/// The async callers' own hooks, plain and prepared, bound or not, with a give-up handler.
+#[test]
+fn async_callers_and_bound_callers_call_their_own_hooks() {
+    use stamina::instrument::{GiveUpDetails, OnRetryHook};
+    use std::sync::{Arc, Mutex};
+
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let tagged = |tag: &'static str| {
+        let log = Arc::clone(&log);
+        move |d: &stamina::RetryDetails<'_>| {
+            log.lock().unwrap().push(format!("{tag}{}", d.retry_num()));
+        }
+    };
+    let give_up = {
+        let log = Arc::clone(&log);
+        move |d: &GiveUpDetails<'_>| {
+            log.lock()
+                .unwrap()
+                .push(format!("{} {} {}", d.name(), d.reason(), d.attempts()));
+        }
+    };
+    let sleeper = FakeSleeper::new();
+    let caller = caller(&sleeper)
+        .attempts(3)
+        .name("async")
+        .on_retry(tagged("a"))
+        .on_retry_hook(OnRetryHook::new(tagged("b")).on_give_up(give_up));
+    assert_eq!(run(&caller, u32::MAX), (Err(Error::Transient(3)), 3));
+    let bound = caller
+        .on(transient)
+        .on_retry(tagged("c"))
+        .on_retry_hook(OnRetryHook::new(tagged("d")));
+    let calls = AtomicU32::new(0);
+    let result = block_on(bound.call(|| {
+        let n = calls.fetch_add(1, Ordering::Relaxed) + 1;
+        async move {
+            if n < 2 {
+                Err(Error::Transient(n))
+            } else {
+                Ok(n)
+            }
+        }
+    }));
+    assert_eq!(result, Ok(2));
+    assert_eq!(
+        *log.lock().unwrap(),
+        [
+            "a1",
+            "b1",
+            "a2",
+            "b2",
+            "async attempts_exhausted 3",
+            "a1",
+            "b1",
+            "c1",
+            "d1"
+        ]
+    );
+    assert_eq!(sleeper.sleeps(), ms(&[100, 200, 100]));
+    assert_eq!(sleeper.slept(), Duration::from_millis(400));
+    assert_eq!(sleeper.elapsed(), Duration::from_millis(400));
+}
+
+/// A sleeper behind a reference or an `Arc` is the sleeper itself: its time and sleeps.
+#[test]
+fn sleepers_behind_references_and_arcs() {
+    use stamina::Sleeper;
+    use std::sync::Arc;
+
+    fn waits(sleeper: impl Sleeper) {
+        // 100 ms, then a 200 ms wait would end at 300 ms, after the 250 ms deadline.
+        let caller = AsyncRetryingCaller::new()
+            .wait_jitter(Duration::ZERO)
+            .timeout(Duration::from_millis(250))
+            .sleeper(sleeper);
+        let fails = || async { Err::<(), _>(Error::Fatal) };
+        assert_eq!(
+            block_on(caller.call(|_: &Error| true, fails)),
+            Err(Error::Fatal)
+        );
+    }
+    let sleeper = FakeSleeper::new();
+    waits(&sleeper);
+    waits(Arc::new(sleeper.clone()));
+    assert_eq!(sleeper.sleeps(), ms(&[100, 100]));
 }
 
 /// A client whose calls need `&mut self` across an `.await`, as connection-holding clients do.

@@ -3,7 +3,7 @@
 use std::io;
 use std::time::Duration;
 
-use stamina::testing::{FakeClock, Testing, thread_testing};
+use stamina::testing::{FakeClock, FakeSleeper, Testing, thread_testing};
 use stamina::{RetryBudget, RetryingCaller, retry_context};
 
 fn always(_: &io::Error) -> bool {
@@ -139,4 +139,150 @@ fn giving_up_for_the_budget_is_reported() {
     let _ = caller.call(always, || failing_call(&mut calls));
     assert_eq!(calls, 2);
     assert_eq!(*reasons.lock().unwrap(), [GiveUpReason::BudgetExhausted]);
+}
+
+/// A guard dropped without an outcome ends its loop as a success does, and so refunds the retry
+/// that led to it (or earns a first attempt's reward), exactly once; a guard dropped by a panic
+/// ends its loop without counting as a success.
+#[test]
+fn a_guard_dropped_without_an_outcome_counts_as_a_success() {
+    let budget = RetryBudget::quota(10, 5, 10);
+    let mut attempts = 0;
+    for attempt in retry_context(always)
+        .budget(&budget)
+        .clock(FakeClock::new())
+    {
+        attempts += 1;
+        if attempt.num() == 1 {
+            assert!(attempt.run(|| failing_call(&mut 0)).unwrap().is_none());
+            assert_eq!(budget.available(), 5.0);
+        } else {
+            drop(attempt);
+        }
+    }
+    assert_eq!(attempts, 2);
+    assert_eq!(budget.available(), 10.0);
+
+    // Spend 5, so that rewards show.
+    let spend = RetryingCaller::new().attempts(2).budget(&budget);
+    let _ = spend
+        .clock(FakeClock::new())
+        .call(always, || failing_call(&mut 0));
+    assert_eq!(budget.available(), 5.0);
+
+    // Leaving the loop with `break` drops the guard: a first attempt's reward of 1.
+    for attempt in retry_context(always)
+        .budget(&budget)
+        .clock(FakeClock::new())
+    {
+        if attempt.num() == 1 {
+            break;
+        }
+        let _ = attempt.run(|| failing_call(&mut 0));
+    }
+    assert_eq!(budget.available(), 6.0);
+
+    // Asking for the next attempt while holding a guard ends the loop: rewarded once.
+    let mut loop_ = retry_context(always)
+        .budget(&budget)
+        .clock(FakeClock::new())
+        .into_iter();
+    let held = loop_.next().unwrap();
+    assert!(loop_.next().is_none());
+    assert_eq!(budget.available(), 7.0);
+    drop(held);
+    assert_eq!(budget.available(), 7.0);
+
+    // A panic is no success.
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        for attempt in retry_context(always)
+            .budget(&budget)
+            .clock(FakeClock::new())
+        {
+            let _ = attempt.run(|| -> io::Result<()> { panic!("boom") });
+        }
+    }));
+    assert_eq!(panicked.unwrap_err().downcast_ref::<&str>(), Some(&"boom"));
+    assert_eq!(budget.available(), 7.0);
+    // Nor is a panic in the predicate, even when the loop's body catches it and goes on.
+    let panicking_on = |_: &io::Error| -> bool { panic!("on") };
+    let mut loop_ = retry_context(panicking_on)
+        .budget(&budget)
+        .clock(FakeClock::new())
+        .into_iter();
+    let attempt = loop_.next().unwrap();
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        attempt.run(|| failing_call(&mut 0))
+    }));
+    assert_eq!(caught.unwrap_err().downcast_ref::<&str>(), Some(&"on"));
+    assert!(loop_.next().is_none());
+    assert_eq!(budget.available(), 7.0);
+
+    // The same on the stream: a paid retry, then an attempt dropped without an outcome.
+    let mut stream = retry_context(always)
+        .budget(&budget)
+        .into_stream_with(FakeSleeper::new());
+    futures::executor::block_on(async {
+        let first = stream.next().await.unwrap();
+        assert!(first.record(failing_call(&mut 0)).unwrap().is_none());
+        assert_eq!(budget.available(), 2.0);
+        drop(stream.next().await.unwrap());
+        assert!(stream.next().await.is_none());
+    });
+    assert_eq!(budget.available(), 7.0);
+}
+
+#[test]
+fn clones_share_a_budget_and_equal_settings_do_not() {
+    let budget = RetryBudget::quota(10, 5, 10);
+    let clone = budget.clone();
+    assert!(budget.same_as(&clone) && clone.same_as(&budget));
+    assert!(!budget.same_as(&RetryBudget::quota(10, 5, 10)));
+    // What one pays, the other sees.
+    let caller = RetryingCaller::new().budget(&clone).clock(FakeClock::new());
+    let _ = caller.attempts(2).call(always, || failing_call(&mut 0));
+    assert_eq!((budget.available(), budget.capacity()), (5.0, 10.0));
+}
+
+/// `RetryState` driven by hand: waits add up, a retry after a timed-out attempt costs a quota
+/// its timeout cost, a success refunds what the retry before it paid, and an empty budget ends
+/// the loop.
+#[test]
+fn a_hand_driven_state_pays_from_its_budget() {
+    use stamina::{RetryPolicy, RetryState};
+    use std::time::Instant;
+
+    let budget = RetryBudget::quota(15, 5, 10);
+    let start = Instant::now();
+    let policy = RetryPolicy::new().wait_jitter(Duration::ZERO).no_timeout();
+    let mut state = RetryState::new(policy).budget(&budget);
+    assert_eq!((state.attempt(), state.waited()), (0, Duration::ZERO));
+    state.start(start);
+    assert_eq!(
+        state.on_failure(true, start),
+        Some(Duration::from_millis(100))
+    );
+    assert_eq!(budget.available(), 10.0);
+    state.next_attempt();
+    state.mark_timed_out();
+    assert_eq!(
+        state.on_failure(true, start),
+        Some(Duration::from_millis(200))
+    );
+    assert_eq!(budget.available(), 0.0);
+    assert_eq!(state.waited(), Duration::from_millis(300));
+    state.next_attempt();
+    // The attempt after the timeout's retry succeeds: its 10 come back.
+    state.on_success();
+    assert_eq!(budget.available(), 10.0);
+    assert_eq!(state.attempt(), 3);
+    assert_eq!(
+        format!("{state:?}"),
+        "RetryState { attempt: 3, phase: Done, waited: 300ms, .. }"
+    );
+
+    let mut broke = RetryState::new(policy).budget(&RetryBudget::quota(4, 5, 10));
+    broke.start(start);
+    assert_eq!(broke.on_failure(true, start), None);
+    assert_eq!(broke.waited(), Duration::ZERO);
 }

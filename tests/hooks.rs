@@ -362,22 +362,100 @@ fn give_up_handlers_run_once_for_retryable_errors_only() {
         let _off = thread_active(false);
         assert_eq!(caller.call(|_: &Flaky| true, fails(5)), Err(Flaky));
     }
-    let deadline = caller.timeout(Duration::from_millis(150));
+    // A nested loop with suppression on hands its error to the enclosing loop: no signal.
+    let nested = caller.clone().suppress_nested(true);
+    let mut outer_attempts = 0;
+    for attempt in retry_context(|_: &Flaky| false).clock(FakeClock::new()) {
+        outer_attempts += 1;
+        let inner = attempt.run(|| nested.call(|_: &Flaky| true, fails(5)));
+        assert_eq!(inner, Err(Flaky));
+    }
+    assert_eq!(outer_attempts, 1);
+    let deadline = caller.clone().timeout(Duration::from_millis(150));
     assert_eq!(deadline.call(|_: &Flaky| true, fails(5)), Err(Flaky));
+    // The server asks for 2 s, beyond the 1 s ceiling: the loop ends at once.
+    let ceiling = caller.clone().retry_after_max(Duration::from_secs(1));
+    assert_eq!(
+        ceiling.call(|_: &Flaky| Duration::from_secs(2), fails(5)),
+        Err(Flaky)
+    );
+    // The budget pays for one retry (5 of its 5 tokens), not for a second.
+    let budget = stamina::RetryBudget::quota(5, 5, 10);
+    let budgeted = caller.budget(&budget);
+    assert_eq!(budgeted.call(|_: &Flaky| true, fails(5)), Err(Flaky));
     assert_eq!(
         *log.lock().unwrap(),
         [
             "giving up attempts_exhausted after 3 attempts and 300ms: hooks::Flaky Flaky",
             "giving up deadline_exceeded after 2 attempts and 100ms: hooks::Flaky Flaky",
+            "giving up retry_after_too_long after 1 attempts and 0ns: hooks::Flaky Flaky",
+            "giving up budget_exhausted after 2 attempts and 100ms: hooks::Flaky Flaky",
         ]
     );
     assert_eq!(
         [
             GiveUpReason::AttemptsExhausted,
-            GiveUpReason::DeadlineExceeded
+            GiveUpReason::DeadlineExceeded,
+            GiveUpReason::RetryAfterTooLong,
+            GiveUpReason::BudgetExhausted,
         ]
         .map(GiveUpReason::as_str),
-        ["attempts_exhausted", "deadline_exceeded"]
+        [
+            "attempts_exhausted",
+            "deadline_exceeded",
+            "retry_after_too_long",
+            "budget_exhausted"
+        ]
+    );
+}
+
+#[test]
+fn a_lazy_hook_brings_its_give_up_handler() {
+    let _r = registry();
+    set_on_retry_hooks([]);
+    static MADE: AtomicU32 = AtomicU32::new(0);
+    let log = Log::default();
+    let record = Arc::clone(&log);
+    let lazy = OnRetryHook::lazy(move || {
+        MADE.fetch_add(1, Ordering::SeqCst);
+        let record = Arc::clone(&record);
+        OnRetryHook::new(|_: &RetryDetails<'_>| {}).on_give_up(move |d: &GiveUpDetails<'_>| {
+            record
+                .lock()
+                .unwrap()
+                .push(format!("{} {}", d.reason(), d.attempts()));
+        })
+    });
+    let caller = RetryingCaller::new()
+        .clock(FakeClock::new())
+        .on_retry_hook(lazy)
+        .on(|_: &Flaky| true);
+    assert_eq!(caller.call(fails(0)), Ok(0));
+    assert_eq!(MADE.load(Ordering::SeqCst), 0);
+    // A single attempt gives up without a retry: the give-up is the hook's first use.
+    assert_eq!(
+        caller
+            .caller()
+            .clone()
+            .attempts(1)
+            .on(|_: &Flaky| true)
+            .call(fails(1)),
+        Err(Flaky)
+    );
+    assert_eq!(MADE.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        caller
+            .caller()
+            .clone()
+            .attempts(2)
+            .on(|_: &Flaky| true)
+            .call(fails(5)),
+        Err(Flaky)
+    );
+    assert_eq!(MADE.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        *log.lock().unwrap(),
+        ["attempts_exhausted 1", "attempts_exhausted 2"]
     );
 }
 
@@ -391,9 +469,12 @@ fn deactivated_loops_are_silent() {
         .clock(FakeClock::new())
         .on_retry_hook(tagged(&log, "local"));
     assert_eq!(caller.call(|_: &Flaky| true, fails(3)), Err(Flaky));
+    let mut attempts = 0;
     for attempt in retry_context(|_: &Flaky| true).on_retry_hook(tagged(&log, "loop")) {
+        attempts += 1;
         assert_eq!(attempt.run(fails(3)), Err(Flaky));
     }
+    assert_eq!(attempts, 1);
     assert!(log.lock().unwrap().is_empty());
 }
 
@@ -483,35 +564,50 @@ fn an_empty_registry_records_no_metrics() {
 #[test]
 fn a_panicking_hook_propagates_and_leaves_everything_usable() {
     let _r = registry();
-    set_on_retry_hooks([OnRetryHook::new(|d: &RetryDetails<'_>| {
-        if d.name() == "panics" {
-            panic!("hook failed");
-        }
-    })]);
-    let panicking = RetryingCaller::new().clock(FakeClock::new()).name("panics");
+    // A process-wide hook that makes a guard, then one that panics, then (per loop) another
+    // guard-making hook that the panic keeps from running.
+    let counts = Arc::new(GuardCounts::default());
+    set_on_retry_hooks([
+        OnRetryHook::new(guard_hook(&counts)),
+        OnRetryHook::new(|d: &RetryDetails<'_>| {
+            if d.name() == "panics" {
+                panic!("hook failed");
+            }
+        }),
+    ]);
+    let panicking = RetryingCaller::new()
+        .clock(FakeClock::new())
+        .name("panics")
+        .on_retry(guard_hook(&counts));
     let payload = catch_unwind(AssertUnwindSafe(|| {
         let _ = panicking.call(|_: &Flaky| true, fails(1));
     }))
     .unwrap_err();
     assert_eq!(payload.downcast_ref::<&str>(), Some(&"hook failed"));
+    // The guard made before the panic was dropped once, while unwinding.
+    assert_eq!(counts.get(), (1, 1));
 
-    let counts = Arc::new(GuardCounts::default());
+    let mut attempts = 0;
     let payload = catch_unwind(AssertUnwindSafe(|| {
         for attempt in retry_context(|_: &Flaky| true)
             .name("panics")
             .clock(FakeClock::new())
             .on_retry(guard_hook(&counts))
         {
+            attempts += 1;
             let _ = attempt.run(fails(1));
         }
     }))
     .unwrap_err();
     assert_eq!(payload.downcast_ref::<&str>(), Some(&"hook failed"));
+    assert_eq!(attempts, 1);
+    assert_eq!(counts.get(), (2, 2));
 
     // The registry and other loops are unaffected.
     let fine = RetryingCaller::new().clock(FakeClock::new()).name("fine");
     assert_eq!(fine.call(|_: &Flaky| true, fails(1)), Ok(0));
-    assert_eq!(get_on_retry_hooks().len(), 1);
+    assert_eq!(counts.get(), (3, 3));
+    assert_eq!(get_on_retry_hooks().len(), 2);
 }
 
 #[test]

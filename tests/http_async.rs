@@ -1,18 +1,77 @@
 //! End to end with an async HTTP client (reqwest on tokio) against a flaky server on 127.0.0.1:
 //! the attempt stream and the async callers.
 //!
-//! Waits are recorded by a `FakeSleeper` (no real sleep); only the I/O is real, and so are the
-//! short attempt timeouts and deadlines that cut a hung request.
+//! Waits are recorded by a `FakeSleeper` (no real sleep); only the I/O is real. Attempt timeouts
+//! are cut by a sleeper that watches the server ([`CutsHangs`]), so that no answer has to beat a
+//! real timer on a busy machine; the deadline test alone runs on real time, where only a hung
+//! request has to time out.
 #![cfg(feature = "tokio")]
 
 mod support;
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use stamina::testing::FakeSleeper;
-use stamina::{AsyncRetryingCaller, AttemptTimedOut, Decision, parse_retry_after, retry_context};
+use stamina::{
+    AsyncRetryingCaller, AttemptTimedOut, Decision, Sleeper, parse_retry_after, retry_context,
+};
 use support::{FlakyServer, Reply};
+
+/// The attempt timeout of the tests that cut hung requests.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A sleeper whose attempt timeouts (sleeps of [`ATTEMPT_TIMEOUT`]) end when the server holds a
+/// hung request, and never for a request it answers: the n-th timeout ends once the server has
+/// taken n hung requests. Other sleeps (the waits between attempts) are recorded and skipped, as
+/// by a [`FakeSleeper`].
+#[derive(Clone)]
+struct CutsHangs<'a> {
+    server: &'a FlakyServer,
+    timeouts: Arc<AtomicUsize>,
+    waits: FakeSleeper,
+}
+
+impl<'a> CutsHangs<'a> {
+    fn new(server: &'a FlakyServer) -> Self {
+        Self {
+            server,
+            timeouts: Arc::default(),
+            waits: FakeSleeper::new(),
+        }
+    }
+}
+
+impl<'a> Sleeper for CutsHangs<'a> {
+    type Sleep = Pin<Box<dyn Future<Output = ()> + 'a>>;
+
+    fn sleep(&self, duration: Duration) -> Self::Sleep {
+        if duration != ATTEMPT_TIMEOUT {
+            return Box::pin(self.waits.sleep(duration));
+        }
+        let nth = self.timeouts.fetch_add(1, Ordering::SeqCst) + 1;
+        let server = self.server;
+        Box::pin(async move {
+            let hung = || {
+                server
+                    .served()
+                    .iter()
+                    .filter(|r| **r == Reply::Hang)
+                    .count()
+            };
+            while hung() < nth {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        })
+    }
+
+    fn now(&self) -> Instant {
+        self.waits.now()
+    }
+}
 
 /// Sun, 06 Nov 1994 08:48:20 GMT: the "now" against which HTTP-dates are read, so that the
 /// waits they ask for are exact.
@@ -220,16 +279,17 @@ async fn async_caller_gives_up_on_a_client_error() {
     assert_eq!(sleeper.sleeps(), ms(&[100]));
 }
 
-/// A hung request is cut by the attempt timeout and retried. (Real time on tokio's clock: the
-/// timeout races real I/O; the waits between attempts are 1 ms.)
+/// A hung request is cut by the attempt timeout and retried.
 #[tokio::test]
 async fn a_hung_request_is_cut_by_the_attempt_timeout() {
     let server = FlakyServer::start([Reply::Hang, Reply::Hang, Reply::ok("hello")]);
     let seen = Arc::new(Mutex::new(Vec::new()));
+    let sleeper = CutsHangs::new(&server);
     let caller = AsyncRetryingCaller::new()
         .wait_initial(Duration::from_millis(1))
         .wait_jitter(Duration::ZERO)
-        .attempt_timeout(Duration::from_millis(200))
+        .sleeper(sleeper.clone())
+        .attempt_timeout(ATTEMPT_TIMEOUT)
         .on_retry({
             let seen = Arc::clone(&seen);
             move |details: &stamina::RetryDetails<'_>| {
@@ -260,6 +320,8 @@ async fn a_hung_request_is_cut_by_the_attempt_timeout() {
         *seen.lock().unwrap(),
         [(1, Duration::from_millis(1)), (2, Duration::from_millis(2))]
     );
+    assert_eq!(sleeper.waits.sleeps(), ms(&[1, 2]));
+    assert_eq!(sleeper.timeouts.load(Ordering::SeqCst), 3);
 }
 
 /// The stream's attempt timeout gives the loop an `AttemptTimedOut` error to classify.
@@ -270,15 +332,15 @@ async fn the_stream_classifies_a_timed_out_attempt() {
     let url = server.url("/slow");
     let mut attempts = retry_context(|error: &FetchError| {
         assert!(
-            matches!(error, FetchError::TimedOut(e) if e.after() == Duration::from_millis(200)),
+            matches!(error, FetchError::TimedOut(e) if e.after() == ATTEMPT_TIMEOUT),
             "{error:?}"
         );
         true
     })
     .wait_initial(Duration::from_millis(1))
     .wait_jitter(Duration::ZERO)
-    .into_stream()
-    .attempt_timeout(Duration::from_millis(200));
+    .into_stream_with(CutsHangs::new(&server))
+    .attempt_timeout(ATTEMPT_TIMEOUT);
     let mut calls = 0;
     let mut body = None;
     while let Some(attempt) = attempts.next().await {

@@ -9,10 +9,11 @@ use std::sync::{Mutex, Once, PoisonError};
 use std::thread::{self, ThreadId};
 use std::time::Duration;
 
+use futures::executor::block_on;
 use log::kv::{Error, Key, Value, VisitSource};
 use log::{Level, Log, Metadata, Record};
-use stamina::testing::{FakeClock, Testing, thread_active, thread_testing};
-use stamina::{RetryingCaller, retry_context};
+use stamina::testing::{FakeClock, FakeSleeper, Testing, thread_active, thread_testing};
+use stamina::{AsyncRetryingCaller, RetryingCaller, retry_context};
 
 #[derive(Debug, PartialEq)]
 struct Flaky;
@@ -207,6 +208,61 @@ fn loops_are_logged_with_their_name_and_the_deadline_reason() {
 }
 
 #[test]
+fn async_callers_log_their_give_ups_and_a_wait_beyond_the_ceiling_is_one() {
+    let caller = AsyncRetryingCaller::new()
+        .attempts(2)
+        .wait_jitter(Duration::ZERO)
+        .no_timeout()
+        .sleeper(FakeSleeper::new())
+        .name("async");
+    let ceiling = caller
+        .clone()
+        .name("ceiling")
+        .retry_after_max(Duration::from_secs(1));
+    let got = records(|| {
+        let fails = || async { always_fails() };
+        assert_eq!(block_on(caller.call(|_: &Flaky| true, fails)), Err(Flaky));
+        let too_long = |_: &Flaky| Duration::from_secs(2);
+        assert_eq!(block_on(ceiling.call(too_long, fails)), Err(Flaky));
+    });
+    let tail = [
+        ("error_type", "instrument_log::Flaky"),
+        ("caused_by", "Flaky"),
+    ];
+    assert_eq!(
+        got,
+        [
+            scheduled(&[
+                ("callable", "async"),
+                ("retry_num", "1"),
+                ("wait_for", "100ms"),
+                ("waited_so_far", "0s"),
+                ("max_attempts", "2"),
+                ("remaining", "none"),
+                tail[0],
+                tail[1],
+            ]),
+            exhausted(&[
+                ("callable", "async"),
+                ("reason", "attempts_exhausted"),
+                ("attempts", "2"),
+                ("waited", "100ms"),
+                tail[0],
+                tail[1],
+            ]),
+            exhausted(&[
+                ("callable", "ceiling"),
+                ("reason", "retry_after_too_long"),
+                ("attempts", "1"),
+                ("waited", "0s"),
+                tail[0],
+                tail[1],
+            ]),
+        ]
+    );
+}
+
+#[test]
 fn testing_mode_logs_zero_waits_and_no_deadline() {
     let _testing = thread_testing(Testing::new().attempts(2));
     let got = records(|| {
@@ -214,19 +270,28 @@ fn testing_mode_logs_zero_waits_and_no_deadline() {
             .name("tested")
             .call(|_: &Flaky| true, always_fails);
     });
-    assert_eq!(got.len(), 2);
     assert_eq!(
-        got[0],
-        scheduled(&[
-            ("callable", "tested"),
-            ("retry_num", "1"),
-            ("wait_for", "0s"),
-            ("waited_so_far", "0s"),
-            ("max_attempts", "2"),
-            ("remaining", "none"),
-            ("error_type", "instrument_log::Flaky"),
-            ("caused_by", "Flaky"),
-        ])
+        got,
+        [
+            scheduled(&[
+                ("callable", "tested"),
+                ("retry_num", "1"),
+                ("wait_for", "0s"),
+                ("waited_so_far", "0s"),
+                ("max_attempts", "2"),
+                ("remaining", "none"),
+                ("error_type", "instrument_log::Flaky"),
+                ("caused_by", "Flaky"),
+            ]),
+            exhausted(&[
+                ("callable", "tested"),
+                ("reason", "attempts_exhausted"),
+                ("attempts", "2"),
+                ("waited", "0s"),
+                ("error_type", "instrument_log::Flaky"),
+                ("caused_by", "Flaky"),
+            ]),
+        ]
     );
 }
 
@@ -238,9 +303,12 @@ fn nothing_is_logged_without_a_retry() {
         assert_eq!(caller.call(|_: &Flaky| false, always_fails), Err(Flaky));
         let _off = thread_active(false);
         assert_eq!(caller.call(|_: &Flaky| true, always_fails), Err(Flaky));
+        let mut attempts = 0;
         for attempt in retry_context(|_: &Flaky| true) {
+            attempts += 1;
             assert_eq!(attempt.run(always_fails), Err(Flaky));
         }
+        assert_eq!(attempts, 1);
     });
     assert_eq!(got, []);
 }

@@ -6,9 +6,10 @@
 
 use std::time::Duration;
 
+use futures::executor::block_on;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
-use stamina::testing::{FakeClock, Testing, thread_active, thread_testing};
-use stamina::{RetryingCaller, retry_context};
+use stamina::testing::{FakeClock, FakeSleeper, Testing, thread_active, thread_testing};
+use stamina::{AsyncRetryingCaller, RetryingCaller, retry_context};
 
 #[derive(Debug, PartialEq)]
 struct Flaky;
@@ -118,6 +119,32 @@ fn the_deadline_is_a_give_up_reason() {
         vec![
             exhausted("deadline", "deadline_exceeded", 1),
             retries("deadline", 1, FLAKY, 1),
+        ]
+    );
+}
+
+#[test]
+fn async_callers_count_their_give_ups_and_a_wait_beyond_the_ceiling_is_one() {
+    let caller = AsyncRetryingCaller::new()
+        .attempts(2)
+        .sleeper(FakeSleeper::new())
+        .name("async");
+    let ceiling = caller
+        .clone()
+        .name("ceiling")
+        .retry_after_max(Duration::from_secs(1));
+    let got = counters(|| {
+        let fails = || async { always_fails() };
+        assert_eq!(block_on(caller.call(|_: &Flaky| true, fails)), Err(Flaky));
+        let too_long = |_: &Flaky| Duration::from_secs(2);
+        assert_eq!(block_on(ceiling.call(too_long, fails)), Err(Flaky));
+    });
+    assert_eq!(
+        got,
+        vec![
+            exhausted("async", "attempts_exhausted", 1),
+            exhausted("ceiling", "retry_after_too_long", 1),
+            retries("async", 1, FLAKY, 1),
         ]
     );
 }

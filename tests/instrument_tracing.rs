@@ -187,8 +187,22 @@ fn testing_mode_traces_zero_waits() {
             .call(|_: &Flaky| true, || attempt(1));
     });
     assert_eq!(
-        lines[1],
-        "open INFO stamina stamina.retry_wait: callable=tested retry_num=1 wait_for=0s"
+        lines,
+        [
+            "event INFO test in -: message=attempt 1".to_owned(),
+            "open INFO stamina stamina.retry_wait: callable=tested retry_num=1 wait_for=0s"
+                .to_owned(),
+            format!(
+                "event WARN stamina in stamina.retry_wait: message=stamina.retry_scheduled callable=tested retry_num=1 \
+                 wait_for=0s waited_so_far=0s max_attempts=2 remaining=none {FIELDS_TAIL}"
+            ),
+            "close stamina.retry_wait".to_owned(),
+            "event INFO test in -: message=attempt 1".to_owned(),
+            format!(
+                "event WARN stamina in -: message=stamina.retries_exhausted callable=tested \
+                 reason=attempts_exhausted attempts=2 waited=0s {FIELDS_TAIL}"
+            ),
+        ]
     );
 }
 

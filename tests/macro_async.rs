@@ -3,8 +3,12 @@
 //! Enabled once the async caller lands: it needs `stamina::AsyncRetryingCaller` and tokio.
 #![cfg(all(feature = "macros", feature = "tokio"))]
 
+#[path = "support/retries.rs"]
+mod retries;
+
 use std::cell::Cell;
 use std::fmt::Display;
+use std::time::Duration;
 
 use stamina::testing::{Testing, ThreadGuard, thread_testing};
 
@@ -150,6 +154,56 @@ async fn impl_trait_argument() {
     let calls = Cell::new(0);
     assert_eq!(impl_trait_arg(42, &calls).await, Ok("42".to_owned()));
     assert_eq!(calls.get(), 2);
+}
+
+/// Waits of 1 s, 3 s, then 5 s (9 s capped), in paused time: the keys show in the waits and the
+/// name, and the deadline (20 s) lets the three waits through.
+#[stamina::retry(
+    on = is_transient,
+    attempts = 4,
+    timeout = "20s",
+    wait_initial = "1s",
+    wait_exp_base = 3,
+    wait_max = "5s",
+    wait_jitter = "0s",
+    name = "custom",
+)]
+async fn keyed(calls: &Cell<u32>) -> Result<u32, Error> {
+    step(calls, 3).await
+}
+
+#[stamina::retry(on = is_transient, attempts = 2, wait_initial = "0s", wait_jitter = "0s")]
+async fn named_by_default() -> Result<(), Error> {
+    Err(Error::Transient(0))
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_name_and_wait_keys_apply_at_run_time() {
+    let start = tokio::time::Instant::now();
+    let calls = Cell::new(0);
+    let (result, retries) = retries_of(keyed(&calls)).await;
+    assert_eq!((result, calls.get()), (Ok(4), 4));
+    assert_eq!(start.elapsed(), Duration::from_secs(1 + 3 + 5));
+    let custom = |n, secs| ("custom".to_owned(), n, Duration::from_secs(secs));
+    assert_eq!(retries, [custom(1, 1), custom(2, 3), custom(3, 5)]);
+
+    let (result, retries) = retries_of(named_by_default()).await;
+    assert_eq!(result, Err(Error::Transient(0)));
+    assert_eq!(
+        retries,
+        [(
+            "macro_async::named_by_default".to_owned(),
+            1,
+            Duration::ZERO
+        )]
+    );
+}
+
+/// Awaits `f` and returns the retries it scheduled on this thread.
+async fn retries_of<T>(f: impl Future<Output = T>) -> (T, retries::Retries) {
+    retries::start();
+    let value = f.await;
+    (value, retries::take())
 }
 
 /// A client that needs `&mut self` across an `.await`, as connection-holding clients do.

@@ -1,6 +1,9 @@
 //! `#[stamina::retry]` on sync functions: every function shape, exact call counts.
 #![cfg(feature = "macros")]
 
+#[path = "support/retries.rs"]
+mod retries;
+
 use std::cell::Cell;
 use std::fmt::Display;
 use std::time::Duration;
@@ -255,8 +258,10 @@ fn impl_trait_args(
     calls: &Cell<u32>,
     mut make: impl FnMut() -> u32 + Clone,
 ) -> Result<String, Error> {
+    // Called before the attempt can fail, so that a failed attempt's call would show.
+    let made = make();
     step(calls, 1)?;
-    Ok(format!("{label}={}", make()))
+    Ok(format!("{label}={made}"))
 }
 
 #[test]
@@ -330,17 +335,36 @@ fn question_mark_and_return_end_one_attempt() {
 
 type Alias<T> = Result<T, Error>;
 
-#[stamina::retry(on = is_transient, wait_exp_base = 1, wait_max = "1ms", name = "custom")]
+/// Waits of 1 ms, 3 ms, then 5 ms (9 ms capped): the keys show in the waits and the name.
+#[stamina::retry(
+    on = is_transient,
+    attempts = 4,
+    timeout = None,
+    wait_initial = "1ms",
+    wait_exp_base = 3,
+    wait_max = "5ms",
+    wait_jitter = "0s",
+    name = "custom",
+)]
 fn aliased(calls: &Cell<u32>) -> Alias<u32> {
-    step(calls, 1)
+    step(calls, 3)
 }
 
 #[test]
 fn result_alias_and_other_keys() {
-    let _t = three_quick_attempts();
-    let calls = Cell::new(0);
-    assert_eq!(aliased(&calls), Ok(2));
-    assert_eq!(calls.get(), 2);
+    let (result, retries) = retries_of(|| {
+        let calls = Cell::new(0);
+        (aliased(&calls), calls.get())
+    });
+    assert_eq!(result, (Ok(4), 4));
+    assert_eq!(
+        retries,
+        [
+            ("custom".to_owned(), 1, Duration::from_millis(1)),
+            ("custom".to_owned(), 2, Duration::from_millis(3)),
+            ("custom".to_owned(), 3, Duration::from_millis(5)),
+        ]
+    );
 }
 
 #[test]
@@ -374,19 +398,17 @@ fn named_by_default() -> Result<(), Error> {
 
 #[test]
 fn the_instrumentation_name_is_the_function_path() {
-    use std::sync::{Arc, Mutex};
-    let names = Arc::new(Mutex::new(Vec::new()));
-    let seen = Arc::clone(&names);
-    let hook = stamina::OnRetryHook::new(move |d: &stamina::RetryDetails<'_>| {
-        seen.lock().unwrap().push(d.name().to_owned());
-    });
-    let previous = stamina::get_on_retry_hooks();
-    stamina::set_on_retry_hooks([hook]);
-    let _ = named_by_default();
-    stamina::set_on_retry_hooks(previous);
-    let names = names.lock().unwrap();
-    assert!(
-        names.contains(&"macro_sync::named_by_default".to_owned()),
-        "{names:?}"
+    let (result, retries) = retries_of(named_by_default);
+    assert_eq!(result, Err(Error::Transient(0)));
+    assert_eq!(
+        retries,
+        [("macro_sync::named_by_default".to_owned(), 1, Duration::ZERO)]
     );
+}
+
+/// Runs `f` and returns the retries it scheduled on this thread.
+fn retries_of<T>(f: impl FnOnce() -> T) -> (T, retries::Retries) {
+    retries::start();
+    let value = f();
+    (value, retries::take())
 }

@@ -10,11 +10,13 @@ fn ui() {
     t.compile_fail("tests/ui/fail_*.rs");
 }
 
-/// The missing sleeper's errors, which only a build without the `tokio` and `async-io` features
-/// shows: `cargo test --test macro_ui` (default features).
+/// Without the `tokio` and `async-io` features, an async loop with no sleeper of its own fails to
+/// compile with an error that says what to enable. Only a build without them can check it:
+/// `cargo test --no-default-features --features macros --test macro_ui no_runtime_feature`.
 #[cfg(not(any(feature = "tokio", feature = "async-io")))]
 #[test]
-fn ui_without_a_runtime_feature() {
+fn no_runtime_feature() {
     let t = trybuild::TestCases::new();
+    t.compile_fail("tests/ui/no_runtime_feature.rs");
     t.compile_fail("tests/ui/no_sleeper_*.rs");
 }

@@ -7,7 +7,9 @@ mod sim;
 
 use std::time::Duration;
 
-use sim::{Storm, contention, contention_policies, storm, storm_policies};
+use sim::{
+    Storm, contention, contention_policies, contention_row, storm, storm_policies, storm_row,
+};
 
 fn small() -> Storm {
     Storm {
@@ -49,9 +51,27 @@ fn budgets_hold_amplification_down_and_plain_retries_do_not() {
 }
 
 #[test]
-fn the_simulation_is_deterministic() {
+fn the_simulation_is_deterministic_and_follows_its_seed() {
     let (_, policy, _) = storm_policies().remove(2);
-    assert_eq!(storm(small(), policy, None), storm(small(), policy, None));
+    let report = storm(small(), policy, None);
+    assert_eq!(report, storm(small(), policy, None));
+    let other = Storm { seed: 8, ..small() };
+    assert_ne!(report, storm(other, policy, None));
+}
+
+/// The README's storm and contention tables are what the example prints: every row, exactly.
+#[test]
+fn the_readme_tables_are_the_simulation_s_figures() {
+    let readme = include_str!("../README.md");
+    for (name, policy, budget) in storm_policies() {
+        let row = storm_row(name, &storm(Storm::standard(), policy, budget.as_ref()));
+        assert!(readme.lines().any(|l| l == row), "not in the README: {row}");
+    }
+    for (name, policy) in contention_policies() {
+        let report = contention(100, Duration::from_millis(1), policy);
+        let row = contention_row(name, 100, &report);
+        assert!(readme.lines().any(|l| l == row), "not in the README: {row}");
+    }
 }
 
 #[test]

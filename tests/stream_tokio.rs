@@ -460,3 +460,70 @@ async fn current_thread_runtime_with_real_time() {
     let (outcome, calls) = stream_loop(context().attempts(3).wait_initial(ms(1)), 1).await;
     assert_eq!((outcome, calls), (Ok(2), 2));
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_deadline_cuts_an_attempt_on_the_stream_before_its_timeout() {
+    let start = Instant::now();
+    let mut attempts = context()
+        .timeout(ms(2_500))
+        .into_stream()
+        .attempt_timeout(Duration::from_secs(10));
+    let mut calls = 0;
+    let mut last = Ok(None);
+    while let Some(attempt) = attempts.next().await {
+        calls += 1;
+        last = attempt.run(pending::<Result<(), Error>>).await;
+    }
+    // The first attempt is cut at the deadline, 2.5 s in: no time is left for a retry.
+    assert_eq!(calls, 1);
+    let Err(Error::TimedOut(timed_out)) = last else {
+        panic!("expected a timeout, got {last:?}");
+    };
+    assert_eq!(timed_out.after(), ms(2_500));
+    assert_eq!(start.elapsed(), ms(2_500));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_stream_types_print_their_state() {
+    let mut attempts = context()
+        .name("printed")
+        .attempts(3)
+        .no_timeout()
+        .into_stream()
+        .attempt_timeout(Duration::from_secs(2));
+    let settings = "attempts: 3, timeout: none, wait_initial: 100ms, wait_max: 5s, \
+                    wait_jitter: 0s, wait_exp_base: 2";
+    assert_eq!(
+        format!("{attempts:?}"),
+        format!(
+            "AttemptStream {{ name: \"printed\", attempt: 0, phase: NotStarted, waited: 0ns, \
+             {settings}, sleeping: false, attempt_timeout: AttemptTimeout(2s), .. }}"
+        )
+    );
+    let first = attempts.next().await.unwrap();
+    assert_eq!(
+        format!("{first:?}"),
+        "AsyncAttempt { num: 1, name: \"printed\", attempt_timeout: AttemptTimeout(2s), .. }"
+    );
+    assert_eq!(first.record(Err::<(), _>(Error::Transient(1))), Ok(None));
+    assert!(format!("{attempts:?}").contains("phase: Waiting(100ms), waited: 100ms"));
+    let second = attempts.next().await.unwrap();
+    assert!(format!("{attempts:?}").contains("attempt: 2, phase: Running, waited: 100ms"));
+    assert_eq!(second.record(Ok::<_, Error>(2)), Ok(Some(2)));
+    assert_eq!(attempts.next().await.map(|a| a.num()), None);
+    assert_eq!(
+        format!("{attempts:?}"),
+        "AttemptStream { ended: true, attempt_timeout: AttemptTimeout(2s), .. }"
+    );
+    let plain = context().into_stream();
+    assert!(format!("{plain:?}").ends_with("attempt_timeout: NoAttemptTimeout, .. }"));
+    let caller = AsyncRetryingCaller::new().attempt_timeout(Duration::from_secs(2));
+    assert_eq!(
+        caller.get_attempt_timeout().duration(),
+        Duration::from_secs(2)
+    );
+    assert_eq!(
+        AsyncRetryingCaller::new().get_attempt_timeout(),
+        &stamina::NoAttemptTimeout
+    );
+}

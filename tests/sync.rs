@@ -373,7 +373,10 @@ fn a_panicking_predicate_propagates() {
             let _ = attempt.run(|| Err::<(), _>(Error::Fatal));
         }
     });
-    assert!(result.is_err());
+    assert_eq!(
+        result.unwrap_err().downcast_ref::<&str>(),
+        Some(&"predicate")
+    );
     assert!(clock.sleeps().is_empty());
 }
 
@@ -421,4 +424,136 @@ fn debug_output() {
         format!("{attempt:?}"),
         "Attempt { num: 1, name: \"fetch\", .. }"
     );
+}
+
+/// Each jitter family, set on a context and on a caller, gives the same seeded waits through
+/// both, within the family's bounds; the four families give four different sequences.
+#[test]
+fn jitter_families_through_contexts_and_callers() {
+    use stamina::{Jitter, RetryPolicy, RetryingCaller};
+
+    let initial = Duration::from_millis(100);
+    let max = Duration::from_secs(5);
+    let mut sequences = Vec::new();
+    for jitter in [
+        Jitter::Additive,
+        Jitter::Full,
+        Jitter::Equal,
+        Jitter::Decorrelated,
+    ] {
+        let policy = RetryPolicy::new()
+            .attempts(8)
+            .no_timeout()
+            .seed(3)
+            .jitter(jitter);
+        assert_eq!(policy.get_jitter(), jitter);
+        let caller_clock = FakeClock::new();
+        let caller = RetryingCaller::new()
+            .attempts(8)
+            .no_timeout()
+            .seed(3)
+            .jitter(jitter)
+            .clock(caller_clock.clone());
+        assert_eq!(caller.get_policy(), &policy);
+        let fails = || Err::<(), _>(Error::Transient(0));
+        assert_eq!(caller.call(is_transient, fails), fails());
+
+        let loop_clock = FakeClock::new();
+        let mut attempts = 0;
+        for attempt in retry_context(is_transient)
+            .policy(policy)
+            .clock(loop_clock.clone())
+        {
+            attempts += 1;
+            let _ = attempt.run(fails);
+        }
+        assert_eq!(attempts, 8);
+        let waits = caller_clock.sleeps();
+        assert_eq!(loop_clock.sleeps(), waits, "{jitter}");
+        assert_eq!(waits.len(), 7);
+
+        let mut previous = initial;
+        for (n, &wait) in (0u32..).zip(&waits) {
+            let exp = (initial * 2u32.pow(n)).min(max);
+            let (low, high) = match jitter {
+                Jitter::Additive => (exp, (exp + Duration::from_secs(1)).min(max)),
+                Jitter::Full => (Duration::ZERO, exp),
+                Jitter::Equal => (exp / 2, exp),
+                _ => (initial, (previous * 3).min(max)),
+            };
+            assert!(low <= wait && wait <= high, "{jitter} wait {n}: {wait:?}");
+            previous = wait;
+        }
+        sequences.push(waits);
+    }
+    for (i, a) in sequences.iter().enumerate() {
+        for b in &sequences[i + 1..] {
+            assert_ne!(a, b);
+        }
+    }
+}
+
+/// A server wait up to `retry_after_max` is waited exactly; one beyond it ends the loop at once.
+#[test]
+fn a_server_wait_beyond_the_ceiling_ends_the_loop() {
+    use stamina::RetryPolicy;
+
+    assert_eq!(RetryPolicy::new().get_retry_after_max(), None);
+    let ceiling = Duration::from_secs(10);
+    let policy = RetryPolicy::new().attempts(3).retry_after_max(ceiling);
+    assert_eq!(policy.get_retry_after_max(), Some(ceiling));
+    for (asked, sleeps, calls) in [(10, vec![ceiling; 2], 3), (11, vec![], 1)] {
+        let clock = FakeClock::new();
+        let on = move |_: &Error| Duration::from_secs(asked);
+        let mut made = 0;
+        for attempt in retry_context(on).policy(policy).clock(clock.clone()) {
+            made += 1;
+            let _ = attempt.run(|| Err::<(), _>(Error::Transient(made)));
+        }
+        assert_eq!((clock.sleeps(), made), (sleeps, calls));
+    }
+}
+
+/// A clock behind a reference, an `Arc` or a `Box` is the clock itself: its time and sleeps.
+#[test]
+fn clocks_behind_references_arcs_and_boxes() {
+    use stamina::{Clock, RetryingCaller};
+    use std::sync::Arc;
+
+    fn waits(clock: impl Clock) {
+        // 100 ms, then a 200 ms wait would end at 300 ms, after the 250 ms deadline.
+        let caller = RetryingCaller::new()
+            .wait_jitter(Duration::ZERO)
+            .timeout(Duration::from_millis(250))
+            .clock(clock);
+        let fails = || Err::<(), _>(Error::Transient(0));
+        assert_eq!(caller.call(is_transient, fails), fails());
+    }
+    let clock = FakeClock::new();
+    waits(&clock);
+    waits(&clock as &dyn Clock);
+    waits(Arc::new(clock.clone()));
+    waits(Box::new(clock.clone()) as Box<dyn Clock>);
+    assert_eq!(clock.sleeps(), ms(&[100; 4]));
+}
+
+/// Testing settings read back as set, and a cap keeps a loop's own smaller number of attempts.
+#[test]
+fn testing_settings_read_back_and_a_cap_keeps_fewer_attempts() {
+    assert_eq!(Testing::default(), Testing::new());
+    assert_eq!(
+        (Testing::new().get_attempts(), Testing::new().get_cap()),
+        (1, false)
+    );
+    assert_eq!(Testing::new().attempts(0).get_attempts(), 1);
+    let capped = Testing::new().attempts(5).cap(true);
+    assert_eq!((capped.get_attempts(), capped.get_cap()), (5, true));
+    let _testing = thread_testing(capped);
+    assert_eq!(stamina::testing::get_testing(), Some(capped));
+    let clock = FakeClock::new();
+    let (result, seen) = drive(ctx().attempts(2), &clock, |n| Err(Error::Transient(n)));
+    assert_eq!((result, seen), (Err(Error::Transient(2)), vec![1, 2]));
+    let (_, seen) = drive(ctx().attempts(9), &clock, |n| Err(Error::Transient(n)));
+    assert_eq!(seen, [1, 2, 3, 4, 5]);
+    assert_eq!(clock.sleeps(), [Duration::ZERO; 5]);
 }

@@ -6,7 +6,9 @@ mod sim;
 
 use std::time::Duration;
 
-use sim::{Storm, contention, contention_policies, storm, storm_policies};
+use sim::{
+    Storm, contention, contention_policies, contention_row, storm, storm_policies, storm_row,
+};
 
 fn main() {
     let model = Storm::standard();
@@ -25,16 +27,9 @@ fn main() {
     );
     println!("|---|---:|---:|---:|---:|");
     for (name, policy, budget) in storm_policies() {
-        let r = storm(model, policy, budget.as_ref());
-        let recovery = match r.recovery {
-            Some(s) => format!("{s:.1} s"),
-            None => "never".to_owned(),
-        };
         println!(
-            "| {name} | {:.2}x | {:.0}% | {recovery} | {:.1}% |",
-            r.amplification,
-            r.wasted * 100.0,
-            (r.requests - r.succeeded) as f64 * 100.0 / r.requests as f64,
+            "{}",
+            storm_row(name, &storm(model, policy, budget.as_ref()))
         );
     }
 
@@ -49,11 +44,6 @@ fn main() {
     println!("|---|---:|---:|---:|");
     for (name, policy) in contention_policies() {
         let r = contention(clients, op, policy);
-        println!(
-            "| {name} | {} | {:.1} | {:.2} s |",
-            r.calls,
-            r.calls as f64 / clients as f64,
-            r.completion.as_secs_f64(),
-        );
+        println!("{}", contention_row(name, clients, &r));
     }
 }

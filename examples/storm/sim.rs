@@ -304,3 +304,27 @@ pub(crate) fn storm_policies() -> Vec<(&'static str, RetryPolicy, Option<RetryBu
         ),
     ]
 }
+
+/// One row of the storm table, as the example prints it and the README shows it.
+pub(crate) fn storm_row(name: &str, r: &StormReport) -> String {
+    let recovery = match r.recovery {
+        Some(s) => format!("{s:.1} s"),
+        None => "never".to_owned(),
+    };
+    format!(
+        "| {name} | {:.2}x | {:.0}% | {recovery} | {:.1}% |",
+        r.amplification,
+        r.wasted * 100.0,
+        (r.requests - r.succeeded) as f64 * 100.0 / r.requests as f64,
+    )
+}
+
+/// One row of the contention table, as the example prints it and the README shows it.
+pub(crate) fn contention_row(name: &str, clients: usize, r: &ContentionReport) -> String {
+    format!(
+        "| {name} | {} | {:.1} | {:.2} s |",
+        r.calls,
+        r.calls as f64 / clients as f64,
+        r.completion.as_secs_f64(),
+    )
+}

@@ -15,8 +15,10 @@ use crate::{DefaultSleeper, RetryOn, RetryPolicy, Sleeper};
 /// A reusable async retry configuration without an `on` predicate: give it one per call.
 ///
 /// The async mirror of [`RetryingCaller`](crate::RetryingCaller): cheap to clone, `Send + Sync`
-/// (with a `Send + Sync` sleeper), allocation-free on every call, and its futures are `Send` when
-/// the called futures are. Bind an `on` predicate with [`on`](Self::on) to get a
+/// (with a `Send + Sync` sleeper), and its futures are `Send` when the called futures are. A call
+/// allocates nothing when its first attempt succeeds, and nothing per retry with the hooks off
+/// and a sleeper whose sleeps allocate nothing (the built-in `log` and `metrics` hooks allocate
+/// for each retry they report). Bind an `on` predicate with [`on`](Self::on) to get a
 /// [`BoundAsyncRetryingCaller`].
 ///
 /// # Default
@@ -168,6 +170,19 @@ impl<S, M> AsyncRetryingCaller<S, M> {
         }
     }
 
+    /// The attempt timeout: [`NoAttemptTimeout`] until
+    /// [`attempt_timeout`](Self::attempt_timeout) sets an [`AttemptTimeout`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let caller = stamina::AsyncRetryingCaller::new().attempt_timeout(Duration::from_secs(2));
+    /// assert_eq!(caller.get_attempt_timeout().duration(), Duration::from_secs(2));
+    /// ```
+    pub fn get_attempt_timeout(&self) -> &M {
+        &self.mode
+    }
+
     /// Binds an `on` predicate, for a caller that only needs the future factory.
     ///
     /// ```
@@ -192,8 +207,9 @@ impl<S, M> AsyncRetryingCaller<S, M> {
         }
     }
 
-    /// Calls the future factory `f` until its future succeeds, `on` says its error is not worth
-    /// retrying, or the attempts or time are used up, waiting between attempts on the sleeper.
+    /// Calls the future factory `f` until its future succeeds or the loop ends with its error
+    /// (for the cases, see [`Attempt::run`](crate::Attempt::run)), waiting between attempts on
+    /// the sleeper.
     ///
     /// `f` is a closure that returns a future (`|| client.get(url)`, `|| async move { .. }`) or a
     /// function; the call's future is `Send` when `f` and its futures are. For an async
@@ -446,8 +462,8 @@ impl<On, S, M: fmt::Debug> fmt::Debug for BoundAsyncRetryingCaller<On, S, M> {
 }
 
 /// The async callers' loop, the mirror of the sync one: the success path reads the time (only
-/// with a timeout) and awaits the attempt; the machine is built on the first failure, and nothing
-/// is allocated at all.
+/// with a timeout) and awaits the attempt; the machine is built on the first failure, and the
+/// loop itself allocates nothing (the hooks it calls and the sleeper's sleeps may).
 ///
 /// A macro, expanded into one `async fn` per closure shape, rather than one function generic over
 /// both: the compiler cannot yet see that a future holding an `AsyncFnMut` closure's future is

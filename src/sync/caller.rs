@@ -13,7 +13,10 @@ use crate::{Clock, RetryOn, RetryPolicy, SystemClock};
 
 /// A reusable retry configuration without an `on` predicate: give it one per call.
 ///
-/// Cheap to clone, `Send + Sync` (with a `Send + Sync` clock), and allocation-free on every call.
+/// Cheap to clone and `Send + Sync` (with a `Send + Sync` clock). A call allocates nothing when
+/// its first attempt succeeds, and nothing per retry with the hooks off
+/// ([`set_on_retry_hooks([])`](crate::set_on_retry_hooks) and no hooks of its own); the built-in
+/// `log` and `metrics` hooks allocate for each retry they report.
 /// Bind an `on` predicate with [`on`](Self::on) to get a [`BoundRetryingCaller`].
 ///
 /// # Default
@@ -126,12 +129,15 @@ impl<C> RetryingCaller<C> {
 }
 
 impl<C: Clock> RetryingCaller<C> {
-    /// Calls `f` until it succeeds, `on` says its error is not worth retrying, or the attempts or
-    /// time are used up, waiting between attempts as configured.
+    /// Calls `f` until it succeeds or the loop ends with its error, waiting between attempts as
+    /// configured.
     ///
     /// # Errors
     ///
-    /// The last error of `f`, unchanged.
+    /// The last error of `f`, unchanged, when the loop ends with it: `on` says it is not worth
+    /// retrying, or the loop cannot retry (see [`Attempt::run`](crate::Attempt::run) for every
+    /// case: attempts, time or budget used up, a wait beyond `retry_after_max`, retrying switched
+    /// off or suppressed).
     ///
     /// # Panics
     ///
@@ -247,7 +253,7 @@ impl<On, C> fmt::Debug for BoundRetryingCaller<On, C> {
 
 /// The callers' loop: the state machine driven with the user's function. The success path reads
 /// the clock (only with a timeout) and calls `f`; the machine is built on the first failure, and
-/// nothing is allocated at all.
+/// the loop itself allocates nothing (the hooks it calls may).
 #[inline]
 pub(crate) fn call<T, E, On, C, F>(
     policy: &RetryPolicy,

@@ -66,8 +66,9 @@ use proc_macro::TokenStream;
 /// function, so every attempt gets its own view of them:
 ///
 /// - `&T` arguments and `&self` are shared by all attempts;
-/// - `&mut T` arguments and `&mut self` are reborrowed for each attempt, so the body may use
-///   them freely; its result cannot borrow from them, since the next attempt needs them;
+/// - on a `fn`, `&mut T` arguments and `&mut self` are reborrowed for each attempt, so the body
+///   may use them freely; its result cannot borrow from them, since the next attempt needs them
+///   (on an `async fn` they are a compile error, see below);
 /// - an argument taken by value is cloned for each attempt (so the body may consume it), which
 ///   requires `Clone`: a compile error points at an argument that is not. Take it by reference
 ///   instead if cloning is not wanted. A `_` argument is not cloned.
@@ -112,7 +113,8 @@ use proc_macro::TokenStream;
 ///
 /// A missing `on`, an unknown or repeated key, an invalid duration, a literal `wait_exp_base`
 /// below 1, a function that does not return a `Result`, an argument taken by value that is not
-/// `Clone`, and an item that is not a function are compile errors that point at the culprit.
+/// `Clone`, `&mut` arguments or `&mut self` on an `async fn`, a `const fn`, and an item that is
+/// not a function are compile errors that point at the culprit.
 #[proc_macro_attribute]
 pub fn retry(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::retry(args.into(), item.into()).into()

@@ -1,0 +1,724 @@
+//! End to end with `reqwest-middleware`: a `ClientWithMiddleware` with stamina's
+//! `RetryMiddleware` against the flaky server of `support` on 127.0.0.1, then the same scenarios
+//! with `reqwest-retry`, side by side.
+//!
+//! Waits are recorded by a `FakeSleeper` (no real sleep) unless a test says otherwise; only the
+//! I/O is real. A middleware placed after the retry middleware records what each attempt sends.
+#![cfg(feature = "reqwest-middleware")]
+
+mod support;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use http::Extensions;
+use http_body_util::StreamBody;
+use hyper::body::{Bytes, Frame};
+use reqwest::{Request, Response};
+use reqwest_middleware::{ClientBuilder, ClientWithMiddleware, Middleware, Next};
+use stamina::instrument::{GiveUpDetails, GiveUpReason, OnRetryHook};
+use stamina::reqwest_middleware::{Outcome, RetryMiddleware, default_on};
+use stamina::testing::{FakeSleeper, Testing, thread_active, thread_testing};
+use stamina::{AsyncRetryingCaller, Decision, RetryBudget, parse_retry_after};
+use support::{FlakyServer, Reply};
+
+type BoxFuture<'a> =
+    Pin<Box<dyn Future<Output = reqwest_middleware::Result<Response>> + Send + 'a>>;
+
+/// Sun, 06 Nov 1994 08:48:20 GMT: the "now" against which HTTP-dates are read in the tests
+/// that need exact waits.
+fn now() -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(784_111_700)
+}
+
+const LATER_BY_77S: &str = "Sun, 06 Nov 1994 08:49:37 GMT";
+
+fn ms(millis: &[u64]) -> Vec<Duration> {
+    millis.iter().copied().map(Duration::from_millis).collect()
+}
+
+fn reply(status: u16, body: &str) -> Reply {
+    Reply::Respond {
+        status,
+        retry_after: None,
+        body: body.to_owned(),
+    }
+}
+
+/// What each attempt sent past the retry middleware: its timeout, and when it was sent.
+#[derive(Clone, Default)]
+struct Recorder(Arc<Mutex<Vec<Sent>>>);
+
+/// A request's timeout and when it was sent.
+type Sent = (Option<Duration>, std::time::Instant);
+
+impl Recorder {
+    fn timeouts(&self) -> Vec<Option<Duration>> {
+        self.0.lock().unwrap().iter().map(|(t, _)| *t).collect()
+    }
+
+    fn attempts(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+
+    /// The real time between the starts of consecutive attempts.
+    fn gaps(&self) -> Vec<Duration> {
+        let sent = self.0.lock().unwrap();
+        sent.windows(2).map(|w| w[1].1 - w[0].1).collect()
+    }
+}
+
+impl Middleware for Recorder {
+    fn handle<'life0, 'life1, 'life2, 'async_trait>(
+        &'life0 self,
+        request: Request,
+        extensions: &'life1 mut Extensions,
+        next: Next<'life2>,
+    ) -> BoxFuture<'async_trait>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        'life2: 'async_trait,
+        Self: 'async_trait,
+    {
+        let sent = (request.timeout().copied(), std::time::Instant::now());
+        self.0.lock().unwrap().push(sent);
+        Box::pin(next.run(request, extensions))
+    }
+}
+
+fn reqwest_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .expect("a reqwest client")
+}
+
+/// A client with `middleware` first, then a recorder.
+fn with_recorder(middleware: impl Middleware) -> (ClientWithMiddleware, Recorder) {
+    let recorder = Recorder::default();
+    let client = ClientBuilder::new(reqwest_client())
+        .with(middleware)
+        .with(recorder.clone())
+        .build();
+    (client, recorder)
+}
+
+/// The defaults, with a fake sleeper and no jitter.
+fn middleware(sleeper: &FakeSleeper) -> RetryMiddleware<fn(&Outcome) -> Decision, FakeSleeper> {
+    RetryMiddleware::new()
+        .wait_jitter(Duration::ZERO)
+        .sleeper(sleeper.clone())
+}
+
+async fn status_and_body(result: reqwest_middleware::Result<Response>) -> (u16, String) {
+    let response = result.expect("a response");
+    let status = response.status().as_u16();
+    (status, response.text().await.expect("a body"))
+}
+
+/// A request body that is a stream, which reqwest cannot clone.
+fn streaming_body() -> reqwest::Body {
+    let chunks = ["stream", "ed"].map(|c| Ok::<_, std::io::Error>(Frame::data(Bytes::from(c))));
+    reqwest::Body::wrap(StreamBody::new(futures::stream::iter(chunks)))
+}
+
+#[tokio::test]
+async fn the_default_transient_statuses_are_retried_with_backoff() {
+    let server = FlakyServer::start(
+        [408, 429, 500, 502, 503, 504]
+            .map(Reply::status)
+            .into_iter()
+            .chain([Reply::ok("hello")]),
+    );
+    let sleeper = FakeSleeper::new();
+    let (client, recorder) = with_recorder(middleware(&sleeper));
+    let result = client.get(server.url("/")).send().await;
+    assert_eq!(status_and_body(result).await, (200, "hello".to_owned()));
+    assert_eq!(server.hits(), 7);
+    assert_eq!(recorder.attempts(), 7);
+    assert_eq!(sleeper.sleeps(), ms(&[100, 200, 400, 800, 1600, 3200]));
+}
+
+#[tokio::test]
+async fn other_statuses_come_back_at_once() {
+    for status in [400, 401, 404, 409, 501, 505] {
+        let server = FlakyServer::start([Reply::status(status), Reply::ok("never asked for")]);
+        let sleeper = FakeSleeper::new();
+        let (client, _) = with_recorder(middleware(&sleeper));
+        let (got, _) = status_and_body(client.get(server.url("/")).send().await).await;
+        assert_eq!(got, status);
+        assert_eq!(server.hits(), 1, "{status}");
+        assert!(sleeper.sleeps().is_empty(), "{status}");
+    }
+}
+
+#[tokio::test]
+async fn the_last_response_comes_back_unchanged() {
+    let server = FlakyServer::start([
+        reply(503, "first"),
+        reply(502, "second"),
+        reply(503, "third"),
+    ]);
+    let sleeper = FakeSleeper::new();
+    let (client, _) = with_recorder(middleware(&sleeper).attempts(3));
+    let result = client.get(server.url("/")).send().await;
+    assert_eq!(status_and_body(result).await, (503, "third".to_owned()));
+    assert_eq!(server.hits(), 3);
+    assert_eq!(sleeper.sleeps(), ms(&[100, 200]));
+}
+
+#[tokio::test]
+async fn retry_after_in_seconds_and_as_an_http_date() {
+    // The defaults read the header against the system's clock: seconds, and a date in the past
+    // (a zero wait), are exact.
+    let server = FlakyServer::start([
+        Reply::status(503).retry_after("3"),
+        Reply::status(429).retry_after("Sun, 06 Nov 1994 08:49:37 GMT"),
+        Reply::ok("hello"),
+    ]);
+    let sleeper = FakeSleeper::new();
+    let (client, _) = with_recorder(middleware(&sleeper));
+    let result = client.get(server.url("/")).send().await;
+    assert_eq!(status_and_body(result).await, (200, "hello".to_owned()));
+    assert_eq!(sleeper.sleeps(), [Duration::from_secs(3), Duration::ZERO]);
+
+    // A predicate of one's own reads dates against a clock of its choosing.
+    let server = FlakyServer::start([
+        Reply::status(503).retry_after(LATER_BY_77S),
+        Reply::ok("hello"),
+    ]);
+    let sleeper = FakeSleeper::new();
+    let on = |outcome: &Outcome| match outcome {
+        Ok(response) if response.status() == 503 => response
+            .headers()
+            .get("retry-after")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| parse_retry_after(value, now()))
+            .map_or(Decision::Retry, Decision::RetryAfter),
+        _ => default_on(outcome),
+    };
+    let (client, _) = with_recorder(
+        middleware(&sleeper)
+            .timeout(Duration::from_secs(120))
+            .on(on),
+    );
+    let result = client.get(server.url("/")).send().await;
+    assert_eq!(status_and_body(result).await, (200, "hello".to_owned()));
+    assert_eq!(sleeper.sleeps(), [Duration::from_secs(77)]);
+    assert_eq!(server.hits(), 2);
+}
+
+#[tokio::test]
+async fn a_retry_after_past_the_deadline_ends_the_call_with_that_response() {
+    let reasons = Arc::new(Mutex::new(Vec::new()));
+    let hook = OnRetryHook::new(|_: &stamina::RetryDetails<'_>| {}).on_give_up({
+        let reasons = Arc::clone(&reasons);
+        move |details: &GiveUpDetails<'_>| reasons.lock().unwrap().push(details.reason())
+    });
+    let server = FlakyServer::start([
+        reply(503, "come back in an hour").retry_after("3600"),
+        Reply::ok("never asked for"),
+    ]);
+    let sleeper = FakeSleeper::new();
+    let (client, _) = with_recorder(middleware(&sleeper).on_retry_hook(hook));
+    let result = client.get(server.url("/")).send().await;
+    assert_eq!(
+        status_and_body(result).await,
+        (503, "come back in an hour".to_owned())
+    );
+    assert_eq!(server.hits(), 1);
+    assert!(sleeper.sleeps().is_empty());
+    assert_eq!(*reasons.lock().unwrap(), [GiveUpReason::DeadlineExceeded]);
+}
+
+#[tokio::test]
+async fn resets_and_refused_connections_are_retried() {
+    let server = FlakyServer::start([Reply::Reset, Reply::Reset, Reply::ok("hello")]);
+    let sleeper = FakeSleeper::new();
+    let (client, _) = with_recorder(middleware(&sleeper));
+    let result = client.get(server.url("/")).send().await;
+    assert_eq!(status_and_body(result).await, (200, "hello".to_owned()));
+    assert_eq!(server.hits(), 3);
+    assert_eq!(sleeper.sleeps(), ms(&[100, 200]));
+
+    // A port nobody listens on: the connection is refused, every time; the last error comes
+    // back as reqwest made it.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", closed.local_addr().unwrap());
+    drop(closed);
+    let sleeper = FakeSleeper::new();
+    let (client, recorder) = with_recorder(middleware(&sleeper).attempts(3));
+    let error = client.get(&url).send().await.unwrap_err();
+    assert!(
+        matches!(&error, reqwest_middleware::Error::Reqwest(e) if e.is_connect()),
+        "{error:?}"
+    );
+    assert_eq!(recorder.attempts(), 3);
+    assert_eq!(sleeper.sleeps(), ms(&[100, 200]));
+}
+
+/// A server on 127.0.0.1 that reads each request and closes the connection without answering,
+/// `closes` times, then answers `200 hello` (for closes that are not resets).
+async fn closing_server(closes: usize) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        for n in 0.. {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let mut head = Vec::new();
+            while !head.ends_with(b"\r\n\r\n") && stream.readable().await.is_ok() {
+                let mut buf = [0; 1024];
+                match stream.try_read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(read) => head.extend_from_slice(&buf[..read]),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(_) => break,
+                }
+            }
+            if n >= closes {
+                let answer =
+                    b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello";
+                if stream.writable().await.is_ok() {
+                    let _ = stream.try_write(answer);
+                }
+            }
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn connections_closed_without_an_answer_are_retried() {
+    let addr = closing_server(2).await;
+    let sleeper = FakeSleeper::new();
+    let (client, recorder) = with_recorder(middleware(&sleeper));
+    let result = client.get(format!("http://{addr}/")).send().await;
+    assert_eq!(status_and_body(result).await, (200, "hello".to_owned()));
+    assert_eq!(recorder.attempts(), 3);
+    assert_eq!(sleeper.sleeps(), ms(&[100, 200]));
+}
+
+#[tokio::test]
+async fn a_streaming_body_is_sent_once() {
+    let server = FlakyServer::start([reply(503, "busy"), Reply::ok("never asked for")]);
+    let sleeper = FakeSleeper::new();
+    let (client, _) = with_recorder(middleware(&sleeper));
+    let result = client
+        .post(server.url("/upload"))
+        .body(streaming_body())
+        .send()
+        .await;
+    assert_eq!(status_and_body(result).await, (503, "busy".to_owned()));
+    assert_eq!(server.hits(), 1);
+    assert!(sleeper.sleeps().is_empty());
+
+    let server = FlakyServer::start([Reply::Reset, Reply::ok("never asked for")]);
+    let result = client
+        .post(server.url("/upload"))
+        .body(streaming_body())
+        .send()
+        .await;
+    assert!(
+        matches!(&result, Err(reqwest_middleware::Error::Reqwest(e)) if e.is_request()),
+        "{result:?}"
+    );
+    assert_eq!(server.hits(), 1);
+    assert!(sleeper.sleeps().is_empty());
+}
+
+#[tokio::test]
+async fn the_time_left_caps_each_request_s_timeout() {
+    // Each attempt takes 50 ms of virtual time: the waits 100, 200 and 400 ms and the attempts
+    // use up the 1 s deadline, and the time left caps every request's timeout.
+    let server = FlakyServer::start([]);
+    let sleeper = FakeSleeper::new();
+    let on = {
+        let sleeper = sleeper.clone();
+        move |outcome: &Outcome| {
+            sleeper.advance(Duration::from_millis(50));
+            let _ = outcome;
+            Decision::Retry
+        }
+    };
+    let (client, recorder) =
+        with_recorder(middleware(&sleeper).timeout(Duration::from_secs(1)).on(on));
+    let result = client.get(server.url("/")).send().await;
+    assert_eq!(status_and_body(result).await, (200, "ok".to_owned()));
+    // Attempts start at 0, 150, 400 and 850 ms; the next wait (800 ms) would cross the deadline.
+    assert_eq!(
+        recorder.timeouts(),
+        [1000, 850, 600, 150].map(|t| Some(Duration::from_millis(t)))
+    );
+    assert_eq!(sleeper.sleeps(), ms(&[100, 200, 400]));
+
+    // The attempt timeout and the request's own timeout take part too: the least one wins.
+    let sleeper = FakeSleeper::new();
+    let (client, recorder) = with_recorder(
+        middleware(&sleeper)
+            .attempts(3)
+            .timeout(Duration::from_millis(500))
+            .attempt_timeout(Duration::from_millis(450))
+            .on(|_: &Outcome| true),
+    );
+    let request = client
+        .get(server.url("/"))
+        .timeout(Duration::from_millis(420));
+    assert!(request.send().await.is_ok());
+    assert_eq!(
+        recorder.timeouts(),
+        [420, 400, 200].map(|t| Some(Duration::from_millis(t)))
+    );
+    // Without a deadline or limits, the requests keep their timeouts, here none.
+    let (client, recorder) = with_recorder(
+        middleware(&sleeper)
+            .no_timeout()
+            .attempts(2)
+            .on(|_: &Outcome| true),
+    );
+    assert!(client.get(server.url("/")).send().await.is_ok());
+    assert_eq!(recorder.timeouts(), [None, None]);
+}
+
+/// A hung server cannot hold the caller past the deadline. (Real time: the request's timeout
+/// is reqwest's.)
+#[tokio::test]
+async fn a_hung_request_ends_at_the_deadline() {
+    let server = FlakyServer::start([Reply::Hang, Reply::ok("too late")]);
+    let (client, recorder) =
+        with_recorder(RetryMiddleware::new().timeout(Duration::from_millis(200)));
+    let start = std::time::Instant::now();
+    let error = client.get(server.url("/slow")).send().await.unwrap_err();
+    assert!(error.is_timeout(), "{error:?}");
+    assert!(start.elapsed() >= Duration::from_millis(190));
+    assert_eq!(recorder.attempts(), 1);
+    let timeout = recorder.timeouts()[0].unwrap();
+    assert!(timeout <= Duration::from_millis(200) && timeout > Duration::from_millis(100));
+}
+
+#[tokio::test]
+async fn hooks_see_the_failed_response_or_error_under_the_call_s_name() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = {
+        let seen = Arc::clone(&seen);
+        move |details: &stamina::RetryDetails<'_>| {
+            seen.lock().unwrap().push((
+                details.name().to_owned(),
+                details.retry_num(),
+                details.wait_for(),
+                details.error_type(),
+            ));
+        }
+    };
+    let server = FlakyServer::start([Reply::status(503).retry_after("2"), Reply::Reset]);
+    let sleeper = FakeSleeper::new();
+    let (client, _) = with_recorder(middleware(&sleeper).on_retry(record.clone()));
+    assert!(client.get(server.url("/")).send().await.is_ok());
+    let name = format!("GET {}", server.addr());
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            (
+                name.clone(),
+                1,
+                Duration::from_secs(2),
+                "reqwest::async_impl::response::Response"
+            ),
+            (
+                name,
+                2,
+                Duration::from_millis(200),
+                "reqwest_middleware::error::Error"
+            ),
+        ]
+    );
+    seen.lock().unwrap().clear();
+    let server = FlakyServer::start([Reply::status(500)]);
+    let (client, _) = with_recorder(middleware(&sleeper).name("inventory").on_retry(record));
+    assert!(client.post(server.url("/")).send().await.is_ok());
+    assert_eq!(seen.lock().unwrap()[0].0, "inventory");
+}
+
+#[tokio::test]
+async fn a_shared_budget_caps_retries_across_calls() {
+    let budget = RetryBudget::quota(10, 5, 10);
+    let server = FlakyServer::start((0..10).map(|_| Reply::status(503)));
+    let sleeper = FakeSleeper::new();
+    let (client, recorder) = with_recorder(middleware(&sleeper).attempts(3).budget(&budget));
+    let (status, _) = status_and_body(client.get(server.url("/")).send().await).await;
+    assert_eq!((status, recorder.attempts()), (503, 3));
+    assert_eq!(budget.available(), 0.0);
+    let (status, _) = status_and_body(client.get(server.url("/")).send().await).await;
+    assert_eq!((status, recorder.attempts()), (503, 4), "no retry left");
+    assert_eq!(server.hits(), 4);
+}
+
+#[tokio::test]
+async fn the_switches_apply() {
+    let server = FlakyServer::start((0..10).map(|_| Reply::status(503)));
+    let sleeper = FakeSleeper::new();
+    let (client, recorder) = with_recorder(middleware(&sleeper));
+    {
+        let _off = thread_active(false);
+        assert!(client.get(server.url("/")).send().await.is_ok());
+        assert_eq!(recorder.attempts(), 1);
+    }
+    {
+        let _fast = thread_testing(Testing::new().attempts(3));
+        assert!(client.get(server.url("/")).send().await.is_ok());
+        assert_eq!(recorder.attempts(), 4);
+        assert_eq!(sleeper.sleeps(), [Duration::ZERO; 2]);
+    }
+}
+
+#[tokio::test]
+async fn a_call_inside_another_loop_s_attempt_tries_once_when_suppressed() {
+    let server = FlakyServer::start((0..20).map(|_| Reply::status(503)));
+    let sleeper = FakeSleeper::new();
+    let (client, recorder) = with_recorder(middleware(&sleeper).attempts(5).suppress_nested(true));
+    let outer = AsyncRetryingCaller::new()
+        .attempts(3)
+        .sleeper(sleeper.clone());
+    let url = server.url("/");
+    let result = outer
+        .call(
+            |_: &reqwest_middleware::Error| true,
+            || async {
+                let response = client.get(&url).send().await?;
+                response
+                    .error_for_status()
+                    .map_err(reqwest_middleware::Error::from)
+            },
+        )
+        .await;
+    assert!(result.is_err());
+    assert_eq!(
+        recorder.attempts(),
+        3,
+        "3 outer attempts of 1 call each, not 15"
+    );
+}
+
+#[test]
+fn the_middleware_is_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<RetryMiddleware>();
+    assert_send_sync::<RetryMiddleware<fn(&Outcome) -> Decision, FakeSleeper>>();
+}
+
+/// What a retry middleware did in one scenario.
+#[derive(Debug, PartialEq, Eq)]
+struct Seen {
+    /// Requests that left the retry middleware.
+    sent: usize,
+    /// The waits between attempts, as far as they can be known exactly.
+    waits: String,
+    /// What the call returned.
+    returned: String,
+    /// The timeout of each request sent.
+    timeouts: Vec<Option<Duration>>,
+}
+
+impl Seen {
+    fn new(
+        sent: usize,
+        waits: &str,
+        returned: &str,
+        timeouts_ms: impl IntoIterator<Item = Option<u64>>,
+    ) -> Self {
+        Self {
+            sent,
+            waits: waits.to_owned(),
+            returned: returned.to_owned(),
+            timeouts: timeouts_ms
+                .into_iter()
+                .map(|t| t.map(Duration::from_millis))
+                .collect(),
+        }
+    }
+}
+
+/// How a scenario's request is made.
+type Make = fn(&ClientWithMiddleware, &str) -> reqwest_middleware::RequestBuilder;
+
+fn get_url(client: &ClientWithMiddleware, url: &str) -> reqwest_middleware::RequestBuilder {
+    client.get(url)
+}
+
+fn post_stream(client: &ClientWithMiddleware, url: &str) -> reqwest_middleware::RequestBuilder {
+    client.post(url).body(streaming_body())
+}
+
+/// Sends the request `make` makes to `url` through `client`, whose recorder says what was
+/// sent and when; `waits` reads the waits.
+async fn observe(
+    (client, recorder): (ClientWithMiddleware, Recorder),
+    make: Make,
+    url: &str,
+    waits: impl FnOnce(&Recorder) -> String,
+) -> Seen {
+    let returned = match make(&client, url).send().await {
+        Ok(response) => format!("the {} response", response.status().as_u16()),
+        Err(reqwest_middleware::Error::Reqwest(error)) if error.is_connect() => {
+            "reqwest's connect error".to_owned()
+        }
+        Err(reqwest_middleware::Error::Reqwest(error)) => format!("reqwest's error: {error}"),
+        Err(reqwest_middleware::Error::Middleware(error)) => format!("an error: {error}"),
+    };
+    Seen {
+        sent: recorder.attempts(),
+        waits: waits(&recorder),
+        returned,
+        timeouts: recorder.timeouts(),
+    }
+}
+
+/// Through stamina's middleware with the defaults and a fake sleeper, as `configure` adjusts.
+async fn through_stamina(
+    make: Make,
+    url: &str,
+    configure: impl FnOnce(
+        RetryMiddleware<fn(&Outcome) -> Decision, FakeSleeper>,
+    ) -> RetryMiddleware<fn(&Outcome) -> Decision, FakeSleeper>,
+) -> Seen {
+    let sleeper = FakeSleeper::new();
+    let client = with_recorder(configure(middleware(&sleeper)));
+    observe(client, make, url, |_| format!("{:?}", sleeper.sleeps())).await
+}
+
+/// Through reqwest-retry with a fixed backoff of `wait` and at most 3 retries, or retries for
+/// at most `total` in all; the waits are the real gaps between attempts, each checked to be at
+/// least `wait` (and below `below`) and written as `wait`.
+async fn through_reqwest_retry(
+    make: Make,
+    url: &str,
+    wait: Duration,
+    total: Option<Duration>,
+    below: Duration,
+) -> Seen {
+    use reqwest_retry::{Jitter, RetryTransientMiddleware, policies::ExponentialBackoff};
+    let backoff = ExponentialBackoff::builder()
+        .retry_bounds(wait, wait)
+        .jitter(Jitter::None);
+    let client = match total {
+        None => with_recorder(RetryTransientMiddleware::new_with_policy(
+            backoff.build_with_max_retries(3),
+        )),
+        Some(total) => with_recorder(RetryTransientMiddleware::new_with_policy(
+            backoff.build_with_total_retry_duration(total),
+        )),
+    };
+    observe(client, make, url, |recorder| {
+        let gaps = recorder.gaps();
+        if gaps.iter().all(|gap| *gap >= wait && *gap < below) {
+            format!("{:?}", vec![wait; gaps.len()])
+        } else {
+            format!("unexpected: {gaps:?}")
+        }
+    })
+    .await
+}
+
+/// The same scenarios through stamina's middleware and through reqwest-retry's: a 503 with
+/// `Retry-After: 2`, a streaming body, a deadline shorter than the backoff, and a refused
+/// connection. Prints the table
+/// (`cargo test --all-features --test reqwest_middleware side_by_side -- --nocapture`).
+#[tokio::test]
+async fn side_by_side_with_reqwest_retry() {
+    let ms = Duration::from_millis;
+    let mut table = Vec::new();
+
+    // 1. The server asks for 2 s; reqwest-retry waits its own 10 ms instead.
+    let busy = || FlakyServer::start([Reply::status(503).retry_after("2"), Reply::ok("hello")]);
+    let (a, b) = (busy(), busy());
+    let stamina = through_stamina(get_url, &a.url("/"), |m| m).await;
+    let other = through_reqwest_retry(get_url, &b.url("/"), ms(10), None, ms(2000)).await;
+    assert_eq!(
+        stamina,
+        Seen::new(2, "[2s]", "the 200 response", [Some(45_000), Some(43_000)])
+    );
+    assert_eq!(
+        other,
+        Seen::new(2, "[10ms]", "the 200 response", [None, None])
+    );
+    assert_eq!((a.hits(), b.hits()), (2, 2));
+    table.push(("503 with `Retry-After: 2`", stamina, other));
+
+    // 2. A streaming body, and a server that answers 503 once.
+    let flaky = || FlakyServer::start([Reply::status(503), Reply::ok("hello")]);
+    let (a, b) = (flaky(), flaky());
+    let stamina = through_stamina(post_stream, &a.url("/"), |m| m).await;
+    let other = through_reqwest_retry(post_stream, &b.url("/"), ms(10), None, ms(2000)).await;
+    assert_eq!(
+        stamina,
+        Seen::new(1, "[]", "the 503 response", [Some(45_000)])
+    );
+    let not_cloneable =
+        "an error: Request object is not cloneable. Are you passing a streaming body?";
+    assert_eq!(other, Seen::new(0, "[]", not_cloneable, []));
+    assert_eq!((a.hits(), b.hits()), (1, 0));
+    table.push(("streaming body, 503 once", stamina, other));
+
+    // 3. A 50 ms deadline, a 200 ms backoff, a server that answers 503 twice: stamina does not
+    // start a wait that would end past the deadline; reqwest-retry's ends 150 ms past it.
+    let down = || FlakyServer::start([Reply::status(503), Reply::status(503)]);
+    let (a, b) = (down(), down());
+    let stamina = through_stamina(get_url, &a.url("/"), |m| {
+        m.wait_initial(ms(200)).timeout(ms(50))
+    })
+    .await;
+    let other = through_reqwest_retry(get_url, &b.url("/"), ms(200), Some(ms(50)), ms(2000)).await;
+    assert_eq!(stamina, Seen::new(1, "[]", "the 503 response", [Some(50)]));
+    assert_eq!(
+        other,
+        Seen::new(2, "[200ms]", "the 503 response", [None, None])
+    );
+    table.push(("50 ms deadline, 200 ms backoff, 503 twice", stamina, other));
+
+    // 4. Nobody listens: every connection is refused. stamina returns reqwest's error as it
+    // is; reqwest-retry wraps it.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", closed.local_addr().unwrap());
+    drop(closed);
+    let stamina = through_stamina(get_url, &url, |m| m.attempts(4)).await;
+    let other = through_reqwest_retry(get_url, &url, ms(10), None, ms(2000)).await;
+    let timeouts = [45_000, 44_900, 44_700, 44_300].map(Some);
+    assert_eq!(
+        stamina,
+        Seen::new(
+            4,
+            "[100ms, 200ms, 400ms]",
+            "reqwest's connect error",
+            timeouts
+        )
+    );
+    let wrapped = "an error: Request failed after 3 retries";
+    assert_eq!(
+        other,
+        Seen::new(4, "[10ms, 10ms, 10ms]", wrapped, [None; 4])
+    );
+    table.push(("connection refused every time", stamina, other));
+
+    println!("| scenario | | requests sent | waits | returned | request timeouts |");
+    println!("|---|---|---:|---|---|---|");
+    for (scenario, stamina, other) in table {
+        for (who, seen) in [("stamina", stamina), ("reqwest-retry", other)] {
+            let timeouts: Vec<String> = seen
+                .timeouts
+                .iter()
+                .map(|t| t.map_or("none".to_owned(), |t| format!("{t:?}")))
+                .collect();
+            println!(
+                "| {scenario} | {who} | {} | {} | {} | {} |",
+                seen.sent,
+                seen.waits,
+                seen.returned,
+                timeouts.join(", ")
+            );
+        }
+    }
+}

@@ -453,7 +453,10 @@ pub use sleep::DefaultSleep;
 pub use sleep::MaybeSleeper;
 #[cfg(feature = "async-io")]
 pub use sleep::{AsyncIoSleep, AsyncIoSleeper};
-pub use sleep::{DefaultSleeper, EnableTheTokioOrAsyncIoFeatureOrProvideASleeper, Sleeper};
+// `DefaultSleeper` exists with every feature set, only what it names depends on them: no badge.
+#[cfg_attr(docsrs, doc(auto_cfg = false))]
+pub use sleep::DefaultSleeper;
+pub use sleep::{EnableTheTokioOrAsyncIoFeatureOrProvideASleeper, Sleeper};
 #[cfg(feature = "tokio")]
 pub use sleep::{TokioSleep, TokioSleeper};
 pub use state::RetryState;

@@ -12,8 +12,6 @@
 use std::num::NonZeroU32;
 use std::time::{Duration, Instant};
 
-use rand::rngs::SmallRng;
-
 use crate::backoff;
 use crate::nesting;
 use crate::switches::{self, Mode};
@@ -74,7 +72,7 @@ pub(crate) struct Machine {
     mode: Option<Mode>,
     /// The previous computed wait, for decorrelated jitter.
     previous: Duration,
-    rng: Option<SmallRng>,
+    rng: Option<backoff::JitterRng>,
     budget: Option<RetryBudget>,
     /// What the budget was paid for the retry that led to the current attempt.
     paid: u64,

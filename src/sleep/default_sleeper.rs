@@ -49,7 +49,7 @@ use crate::config::HumanDuration;
 /// that says what to do: run the loop in a tokio runtime, enable `async-io`, or give the loop a
 /// sleeper of its own. A tokio runtime built without `enable_time` panics at a non-zero wait
 /// (tokio's message says to enable it).
-#[cfg_attr(docsrs, doc(cfg(any(feature = "tokio", feature = "async-io"))))]
+// No feature badge: the name exists with every feature set (see the crate root).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DefaultSleeper;
 

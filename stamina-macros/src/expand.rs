@@ -4,8 +4,8 @@ use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{
-    AttrStyle, Expr, FnArg, Ident, Item, ItemFn, Pat, PatIdent, PatType, ReturnType, Type,
-    parse_quote,
+    AttrStyle, Expr, FnArg, Ident, Item, ItemFn, Pat, PatIdent, PatType, Receiver, ReceiverKind,
+    ReturnType, Type, parse_quote,
 };
 
 use crate::args::Args;
@@ -69,14 +69,14 @@ fn expand(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
     for (index, input) in function.sig.inputs.iter_mut().enumerate() {
         match input {
             FnArg::Receiver(receiver) => {
-                let Type::Reference(reference) = &*receiver.ty else {
+                let Some(mutable) = borrowed_mutably(receiver) else {
                     return Err(syn::Error::new(
                         receiver.span(),
                         "`#[stamina::retry]` cannot retry a method that takes `self` by value: \
                          the body may run several times; take `&self` or `&mut self`",
                     ));
                 };
-                borrows_mut |= reference.mutability.is_some();
+                borrows_mut |= mutable;
             }
             FnArg::Typed(arg) => {
                 borrows_mut |= is_mut_reference(&arg.ty);
@@ -285,6 +285,19 @@ fn argument(index: usize, arg: &mut PatType) -> syn::Result<Option<TokenStream>>
     Ok(statement)
 }
 
+/// Whether a receiver taken by reference (`&self`, `&mut self`, `self: &Self`, ...) is `mut`, or
+/// `None` for one taken by value (`self`, `self: Box<Self>`, ...).
+fn borrowed_mutably(receiver: &Receiver) -> Option<bool> {
+    match &receiver.kind {
+        ReceiverKind::Reference(_, _, mutability) => Some(mutability.is_some()),
+        ReceiverKind::Typed(_, ty) => match &**ty {
+            Type::Reference(reference) => Some(reference.mutability.is_some()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// Types the parameter of an `on` closure written without one, as `&` the function's error
 /// type, so that `on = |e| ...` compiles.
 fn annotate_on(on: Expr, ret: &Type) -> Expr {
@@ -292,7 +305,7 @@ fn annotate_on(on: Expr, ret: &Type) -> Expr {
         return on;
     };
     if closure.inputs.len() == 1 {
-        let input = closure.inputs.pop().map(|pair| pair.into_value());
+        let input = closure.inputs.pop();
         let input = match input {
             Some(Pat::Type(typed)) => Pat::Type(typed),
             Some(pat) => Pat::Type(PatType {

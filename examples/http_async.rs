@@ -4,16 +4,21 @@
 //! - `Retry-After` honoured through `Decision::RetryAfter` and `stamina::retry_after`;
 //! - a per-attempt timeout that cuts a hung request, and the loop's deadline propagated into
 //!   each request's timeout with `attempt.remaining()`;
+//! - a client struct holding its retrying caller and the retry budget its calls share, and the
+//!   attribute on an `async fn(&self)` method paying from that budget;
 //! - a bound async caller shared by spawned tasks.
 //!
-//! `cargo run --example http_async --features tokio` (against a flaky server on 127.0.0.1)
+//! `cargo run --example http_async --features tokio` (against a flaky server on 127.0.0.1; the
+//! attribute needs the default `macros` feature)
 
 #[path = "../tests/support/mod.rs"]
 mod support;
 
 use std::time::Duration;
 
-use stamina::{AsyncRetryingCaller, AttemptTimedOut, Decision};
+use stamina::{
+    AsyncRetryingCaller, AttemptTimedOut, BoundAsyncCallerWithAttemptTimeout, Decision, RetryBudget,
+};
 use support::{FlakyServer, Reply};
 
 /// An HTTP call that failed.
@@ -93,6 +98,56 @@ async fn get(
     response.text().await.map_err(HttpError::Transport)
 }
 
+/// A client of the orders service, holding its retrying caller and the budget its retries
+/// share: in an outage, retries stop instead of multiplying the load.
+struct Orders {
+    http: reqwest::Client,
+    base: String,
+    budget: RetryBudget,
+    /// Each attempt gets at most 500 ms, the whole call at most 5 s.
+    retrying: BoundAsyncCallerWithAttemptTimeout<fn(&HttpError) -> Decision>,
+}
+
+impl Orders {
+    fn new(http: reqwest::Client, base: String) -> Self {
+        let budget = RetryBudget::retry_quota();
+        let retrying = AsyncRetryingCaller::new()
+            .name("orders.list")
+            .attempts(4)
+            .timeout(Duration::from_secs(5))
+            .wait_initial(Duration::from_millis(50))
+            .attempt_timeout(Duration::from_millis(500))
+            .budget(&budget)
+            .on(classify as fn(&HttpError) -> Decision);
+        Self {
+            http,
+            base,
+            budget,
+            retrying,
+        }
+    }
+
+    /// With the stored caller.
+    async fn list(&self) -> Result<String, HttpError> {
+        let url = format!("{}/orders", self.base);
+        self.retrying.call(|| get(&self.http, &url, None)).await
+    }
+
+    /// With the attribute: the same settings on the method itself, paying from the same budget.
+    #[stamina::retry(
+        on = classify,
+        attempts = 4,
+        timeout = "5s",
+        wait_initial = "50ms",
+        attempt_timeout = "500ms",
+        budget = &self.budget,
+        name = "orders.item",
+    )]
+    async fn item(&self, id: u32) -> Result<String, HttpError> {
+        get(&self.http, &format!("{}/orders/{id}", self.base), None).await
+    }
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), HttpError> {
     let server = FlakyServer::start([
@@ -103,31 +158,30 @@ async fn main() -> Result<(), HttpError> {
         // GET /slow
         Reply::Hang,
         Reply::ok("finally"),
+        // GET /orders/7
+        Reply::status(502),
+        Reply::ok("order 7"),
         // GET /report
         Reply::Hang,
     ]);
     let client = reqwest::Client::new();
+    let orders = Orders::new(client.clone(), server.url(""));
 
-    // A bound caller: each attempt gets at most 500 ms, the whole call at most 5 s.
-    let retrying = AsyncRetryingCaller::new()
-        .name("http_async.get")
-        .attempts(4)
-        .timeout(Duration::from_secs(5))
-        .wait_initial(Duration::from_millis(50))
-        .attempt_timeout(Duration::from_millis(500))
-        .on(classify);
-
-    let url = server.url("/orders");
-    let orders = retrying.call(|| get(&client, &url, None)).await?;
-    println!("orders after a 503 and a 429 (Retry-After: 1): {orders}");
+    let list = orders.list().await?;
+    println!("orders after a 503 and a 429 (Retry-After: 1): {list}");
 
     // The caller is `Clone + Send + Sync`: share it with spawned tasks.
     let task = tokio::spawn({
-        let (retrying, client, url) = (retrying.clone(), client.clone(), server.url("/slow"));
+        let (retrying, client, url) =
+            (orders.retrying.clone(), client.clone(), server.url("/slow"));
         async move { retrying.call(|| get(&client, &url, None)).await }
     });
     let slow = task.await.expect("the task ran")?;
     println!("slow after one hung attempt was cut at 500 ms: {slow}");
+
+    let item = orders.item(7).await?;
+    println!("item after a 502: {item}");
+    println!("retry budget left: {} tokens", orders.budget.available());
 
     // The stream: the deadline goes into each request's own timeout.
     let url = server.url("/report");

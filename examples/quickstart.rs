@@ -12,6 +12,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use metrics_exporter_prometheus::PrometheusBuilder;
+use stamina::instrument::ShowError;
 use stamina::{Decision, RetryDetails};
 use support::{FlakyServer, Reply};
 
@@ -55,6 +56,16 @@ fn on(error: &FetchError) -> Decision {
     }
 }
 
+/// A label per kind of failure for the metrics: a handful of values to chart, not one per
+/// error type.
+fn label(error: &FetchError) -> &'static str {
+    match error {
+        FetchError::Status { code: 429, .. } => "throttled",
+        FetchError::Status { .. } => "status",
+        FetchError::Transport(_) => "transport",
+    }
+}
+
 /// A GET that must finish within `timeout`, answer included.
 fn get(agent: &ureq::Agent, url: &str, timeout: Option<Duration>) -> Result<String, FetchError> {
     let mut response = agent
@@ -85,8 +96,11 @@ fn get(agent: &ureq::Agent, url: &str, timeout: Option<Duration>) -> Result<Stri
 fn fetch(agent: &ureq::Agent, server: &FlakyServer, path: &str) -> Result<String, FetchError> {
     let start = Instant::now();
     let url = server.url(path);
-    for attempt in stamina::retry_context(on)
+    // `typed` shows the hooks the error itself: its label, and its `Display` text, which holds
+    // no secret here, so the logs may show it (by default they show the error's type only).
+    for attempt in stamina::retry_context(stamina::typed(on).error_label(label))
         .name(format!("GET {path}"))
+        .show_error(ShowError::Display)
         .attempts(3)
         .timeout(Duration::from_secs(10))
         .wait_initial(Duration::from_millis(100))
@@ -115,9 +129,12 @@ fn fetch(agent: &ureq::Agent, server: &FlakyServer, path: &str) -> Result<String
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // A real logger shows stamina's warn records (target `stamina`)...
+    // The records' key-values are left out here, as a logger without key-value support does:
+    // the message itself carries the loop, the attempt, the error and the wait.
     env_logger::Builder::new()
         .parse_filters("stamina=warn")
         .format_timestamp(None)
+        .format_key_values(|_, _| Ok(()))
         .target(env_logger::Target::Stdout)
         .init();
     // ...and a metrics recorder counts the retries; here it renders Prometheus text.

@@ -5,6 +5,8 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::time::Duration;
 
+use crate::instrument::ErrorView;
+
 /// What to do about a failed attempt.
 ///
 /// An `on` predicate may return this directly, or anything that converts into it:
@@ -89,6 +91,15 @@ impl From<Duration> for Decision {
 pub trait RetryOn<E: ?Sized> {
     /// The decision for `error`.
     fn decide(&self, error: &E) -> Decision;
+
+    /// What hooks may see of `error` beyond its `Debug` output (see
+    /// [`Cause`](crate::instrument::Cause)): nothing by default. The [`on_cause`] matchers show
+    /// the error in the box, and [`typed`](crate::typed) wraps any predicate into one that
+    /// shows the error itself.
+    fn error_view<'e>(&self, error: &'e E) -> ErrorView<'e> {
+        let _ = error;
+        ErrorView::new()
+    }
 }
 
 impl<E, F, D> RetryOn<E> for F
@@ -198,6 +209,10 @@ macro_rules! on_cause_for {
         impl<T: Error + 'static> RetryOn<$ty> for OnCause<T> {
             fn decide(&self, error: &$ty) -> Decision {
                 has_cause::<T>(&**error).into()
+            }
+
+            fn error_view<'e>(&self, error: &'e $ty) -> ErrorView<'e> {
+                ErrorView::of_any(error).with_error(&**error)
             }
         }
     )*};

@@ -14,7 +14,7 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use crate::guard::Extras;
-use crate::instrument::{self, Guards};
+use crate::instrument::{self, ErrorView, Guards};
 use crate::machine::{self, Machine, Step};
 use crate::name::Name;
 use crate::{Decision, RetryOn, RetryPolicy};
@@ -140,12 +140,12 @@ impl CallLoop {
         let (error, hooks) = (failure.error, &extras.hooks);
         match machine.on_failure(decide, now) {
             Step::Retry(retry) => {
-                self.guards = instrument::retry_scheduled(&name(), &retry, error, hooks);
+                self.guards = instrument::retry_scheduled(&name(), &retry, error, no_view, hooks);
                 Some(retry.wait)
             }
             Step::GiveUp(give_up) => {
                 let (attempts, waited) = (machine.num(), machine.waited());
-                instrument::gave_up(&name(), give_up, attempts, waited, error, hooks);
+                instrument::gave_up(&name(), give_up, attempts, waited, error, no_view, hooks);
                 None
             }
         }
@@ -184,6 +184,12 @@ impl fmt::Debug for CallLoop {
         };
         d.finish_non_exhaustive()
     }
+}
+
+/// Shows hooks nothing of an error beyond its `Debug` output: the adapters' predicates judge a
+/// whole outcome (a response or an error), not the error alone.
+fn no_view<E>(_: &E) -> ErrorView<'_> {
+    ErrorView::new()
 }
 
 #[cfg(test)]

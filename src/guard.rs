@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::instrument::{self, Guards, OnRetryHook};
+use crate::instrument::{self, Guards, LoopHooks};
 use crate::machine::{self, Machine, Step};
 use crate::name::Name;
 use crate::{RetryBudget, RetryOn, RetryPolicy};
@@ -19,7 +19,7 @@ use crate::{RetryBudget, RetryOn, RetryPolicy};
 /// budget, the nesting choice.
 #[derive(Clone, Default)]
 pub(crate) struct Extras {
-    pub(crate) hooks: Vec<OnRetryHook>,
+    pub(crate) hooks: LoopHooks,
     pub(crate) budget: Option<RetryBudget>,
     pub(crate) suppress_nested: Option<bool>,
 }
@@ -29,7 +29,7 @@ impl Extras {
     #[inline]
     pub(crate) const fn new() -> Self {
         Self {
-            hooks: Vec::new(),
+            hooks: LoopHooks::new(),
             budget: None,
             suppress_nested: None,
         }
@@ -47,26 +47,35 @@ impl Extras {
     /// A caller's loop decided `retry` after `error`: calls the hooks, whose guards the loop keeps
     /// over the wait. Unnamed callers are named after the called function's type `F`.
     #[inline]
-    pub(crate) fn retry_scheduled<F, E: fmt::Debug>(
+    pub(crate) fn retry_scheduled<F, E: fmt::Debug, On: RetryOn<E>>(
         &self,
         name: Option<&Name>,
         retry: &machine::Retry,
         error: &E,
+        on: &On,
     ) -> Guards {
-        instrument::retry_scheduled(&Name::for_call::<F>(name), retry, error, &self.hooks)
+        instrument::retry_scheduled(
+            &Name::for_call::<F>(name),
+            retry,
+            error,
+            |e| on.error_view(e),
+            &self.hooks,
+        )
     }
 
     /// A caller's loop ends with `error` for `give_up`: tells the hooks' give-up handlers.
-    pub(crate) fn gave_up<F, E: fmt::Debug>(
+    pub(crate) fn gave_up<F, E: fmt::Debug, On: RetryOn<E>>(
         &self,
         name: Option<&Name>,
         machine: &Machine,
         give_up: machine::GiveUp,
         error: &E,
+        on: &On,
     ) {
         let name = Name::for_call::<F>(name);
         let (attempts, waited) = (machine.num(), machine.waited());
-        instrument::gave_up(&name, give_up, attempts, waited, error, &self.hooks);
+        let view = |e| on.error_view(e);
+        instrument::gave_up(&name, give_up, attempts, waited, error, view, &self.hooks);
     }
 
     /// Adds the settings that are set to a `Debug` struct.
@@ -77,19 +86,21 @@ impl Extras {
         if let Some(suppress) = self.suppress_nested {
             d.field("suppress_nested", &suppress);
         }
-        if !self.hooks.is_empty() {
-            d.field("hooks", &self.hooks);
-        }
+        self.hooks.debug_fields(d);
     }
 }
 
-/// Generates the setters of [`Extras`] for a type with an `extras` field.
+/// Generates the setters of [`Extras`] for a type with an `extras` field, or with the field at
+/// the path given (`caller.extras` for the bound callers).
 macro_rules! extras_setters {
     () => {
+        $crate::guard::extras_setters!(extras);
+    };
+    ($($field:ident).+) => {
         /// Makes every retry pay from a shared [`RetryBudget`](crate::RetryBudget) (see its
         /// docs): when it cannot, the loop ends with the last error. Clones share the budget.
         pub fn budget(mut self, budget: &$crate::RetryBudget) -> Self {
-            self.extras.budget = Some(budget.clone());
+            self.$($field).+.budget = Some(budget.clone());
             self
         }
 
@@ -98,7 +109,7 @@ macro_rules! extras_setters {
         /// [`set_suppress_nested`](crate::set_suppress_nested) decides (see
         /// [`nesting`](crate::nesting)).
         pub fn suppress_nested(mut self, suppress: bool) -> Self {
-            self.extras.suppress_nested = Some(suppress);
+            self.$($field).+.suppress_nested = Some(suppress);
             self
         }
 
@@ -118,7 +129,23 @@ macro_rules! extras_setters {
         /// [lazy](crate::OnRetryHook::lazy) one or one with a give-up handler (see
         /// [`on_retry`](Self::on_retry)).
         pub fn on_retry_hook(mut self, hook: $crate::OnRetryHook) -> Self {
-            self.extras.hooks.push(hook);
+            self.$($field).+.hooks.push(hook);
+            self
+        }
+
+        /// Sets what the built-in hooks show of this loop's errors, over the process-wide
+        /// [`set_show_error`](crate::instrument::set_show_error) (see
+        /// [`ShowError`](crate::instrument::ShowError): by default the error's type only, as
+        /// an error's own output may carry secrets).
+        pub fn show_error(mut self, show: $crate::instrument::ShowError) -> Self {
+            self.$($field).+.hooks.show_error = Some(show);
+            self
+        }
+
+        /// Sets the level of the built-in hooks' records and events for this loop, over the
+        /// process-wide [`set_level`](crate::instrument::set_level) (warn by default).
+        pub fn log_level(mut self, level: $crate::instrument::Level) -> Self {
+            self.$($field).+.hooks.level = Some(level);
             self
         }
     };
@@ -134,7 +161,7 @@ pub(crate) struct Shared<On, T> {
     /// The clock or sleeper the loop takes its time from.
     pub(crate) time: T,
     pub(crate) name: Name,
-    pub(crate) hooks: Vec<OnRetryHook>,
+    pub(crate) hooks: LoopHooks,
     state: Mutex<State>,
 }
 
@@ -356,8 +383,13 @@ impl<On, T> Guard<On, T> {
                 state.phase = Phase::Done;
                 // Under the lock, so that the guards are in place before the front end (possibly
                 // on another thread) can start the wait.
-                state.guards =
-                    instrument::retry_scheduled(&shared.name, &retry, &error, &shared.hooks);
+                state.guards = instrument::retry_scheduled(
+                    &shared.name,
+                    &retry,
+                    &error,
+                    |e| shared.on.error_view(e),
+                    &shared.hooks,
+                );
                 state.phase = Phase::Waiting(retry.wait);
                 Ok(None)
             }
@@ -371,6 +403,7 @@ impl<On, T> Guard<On, T> {
                     attempts,
                     waited,
                     &error,
+                    |e| shared.on.error_view(e),
                     &shared.hooks,
                 );
                 Err(error)

@@ -154,7 +154,8 @@
 //! attempt, so they must be `Clone`, and on a `fn`, `&mut T` arguments and `&mut self` are
 //! reborrowed for each attempt. On an `async fn` they are a compile error (each attempt's future
 //! must own what it uses): retry such code with a [`retry_context`] stream. Instrumentation
-//! names the calls after the function's module path and name.
+//! names the calls after the function's path (with the type for a method:
+//! `module::Type::method`).
 //!
 //! # Attempt guards
 //!
@@ -273,41 +274,47 @@
 //! `log` record and a `metrics` counter; with `tracing`, an event and a span over the wait. Your
 //! application only installs a logger and a metrics recorder. After a call named
 //! `inventory.stock` that recovered after two timeouts and one that ran out of its 3 attempts
-//! (`cargo run --example prometheus`), a logger such as `env_logger` prints:
+//! (`cargo run --example prometheus`), `env_logger` (with its `kv` feature) prints:
 //!
 //! ```text
-//! [WARN  stamina] stamina.retry_scheduled callable=inventory.stock retry_num=1 wait_for=10ms waited_so_far=0s max_attempts=3 remaining=44s999ms error_type=prometheus::InventoryError caused_by=Timeout
-//! [WARN  stamina] stamina.retry_scheduled callable=inventory.stock retry_num=2 wait_for=20ms waited_so_far=10ms max_attempts=3 remaining=44s989ms error_type=prometheus::InventoryError caused_by=Timeout
+//! [WARN  stamina] stamina.retry_scheduled: inventory.stock: attempt 1 of 3 failed with prometheus::InventoryError, retrying in 10ms callable=inventory.stock retry_num=1 wait_for=10ms waited_so_far=0s max_attempts=3 remaining=44s999ms error_type=prometheus::InventoryError caused_by=prometheus::InventoryError
 //! ...
-//! [WARN  stamina] stamina.retries_exhausted callable=inventory.stock reason=attempts_exhausted attempts=3 waited=30ms error_type=prometheus::InventoryError caused_by=Timeout
+//! [WARN  stamina] stamina.retries_exhausted: inventory.stock: gave up after 3 attempts (attempts_exhausted) with prometheus::InventoryError callable=inventory.stock reason=attempts_exhausted attempts=3 waited=30ms error_type=prometheus::InventoryError caused_by=prometheus::InventoryError
 //! ```
 //!
 //! and the Prometheus exporter renders:
 //!
 //! ```text
+//! # HELP stamina_retries_total Total number of retries.
 //! # TYPE stamina_retries_total counter
 //! stamina_retries_total{callable="inventory.stock",retry_num="1",error_type="prometheus::InventoryError"} 2
 //! stamina_retries_total{callable="inventory.stock",retry_num="2",error_type="prometheus::InventoryError"} 2
 //!
+//! # HELP stamina_retries_exhausted_total Total number of retry loops that gave up.
 //! # TYPE stamina_retries_exhausted_total counter
 //! stamina_retries_exhausted_total{callable="inventory.stock",error_type="prometheus::InventoryError",reason="attempts_exhausted"} 1
 //! ```
 //!
-//! The log record's message is `stamina.retry_scheduled` (target `stamina`, level warn) and its
-//! fields are structured key-values, which a logger with key-value support prints as above.
-//! `callable` is the name given with `.name(..)`, else the call site of [`retry_context`] or, for
-//! callers, the path of the called function. A give-up (`stamina.retries_exhausted`,
-//! `stamina_retries_exhausted_total`) is reported when a retryable error ends the loop, with
-//! the [`GiveUpReason`]: attempts or time used up, a server wait beyond
-//! [`RetryPolicy::retry_after_max`], or an empty [`RetryBudget`]. Errors that are not worth
-//! retrying, deactivated loops and suppressed nested loops report nothing. On the success path
-//! no hook runs and nothing is recorded; callers allocate nothing there, and guard loops
-//! allocate the state they share with their guards once per loop.
+//! The record's message carries the loop, the attempt, the error and the wait, for loggers that
+//! print no key-values; the key-values carry the same and more for those that do. The error is
+//! shown by its **type only** unless you choose otherwise
+//! ([`ShowError`](instrument::ShowError), per loop with `.show_error(..)`): an error's own
+//! output may carry secrets, such as a URL with its query string. `error_type` is a short label
+//! of the type (`io::Error`), or one you pick with [`typed`]`(on).error_label(..)`. `callable`
+//! is the name given with `.name(..)`, else a name derived from the code that survives edits
+//! elsewhere (see [`RetryDetails::name`]); name every loop that feeds a dashboard. A give-up
+//! (`stamina.retries_exhausted`, `stamina_retries_exhausted_total`) is reported when a loop that
+//! was allowed to retry still fails, with the [`GiveUpReason`]; errors that are not worth
+//! retrying, deactivated loops, suppressed nested loops and loops allowed a single attempt report
+//! nothing. On the success path no hook runs and nothing is recorded; callers allocate nothing
+//! there, guard loops allocate the state they share with their guards once per loop, and the
+//! default hooks allocate nothing per retry.
 //!
 //! Hooks are yours to add or replace: [`set_on_retry_hooks`] sets the process-wide list (an
-//! empty one turns the built-in instrumentation off), and `on_retry` adds a loop's own. A hook
-//! receives the [`RetryDetails`] before the wait and may return a [`RetryGuard`] that lives over
-//! the wait and is dropped right before the next attempt. See the [`instrument`] module.
+//! empty one turns the built-in instrumentation off, `None` restores it), and `on_retry` adds a
+//! loop's own. A hook receives the [`RetryDetails`] before the wait and may return a
+//! [`RetryGuard`] that lives over the wait and is dropped right before the next attempt. See the
+//! [`instrument`] module.
 //!
 //! ```
 //! use std::time::Instant;
@@ -435,6 +442,7 @@ mod timeout;
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub mod tower;
+mod typed;
 
 pub use backoff::Jitter;
 pub use budget::RetryBudget;
@@ -460,12 +468,16 @@ pub use sleep::{EnableTheTokioOrAsyncIoFeatureOrProvideASleeper, Sleeper};
 #[cfg(feature = "tokio")]
 pub use sleep::{TokioSleep, TokioSleeper};
 pub use state::RetryState;
-pub use stream::{AsyncAttempt, AsyncRetryingCaller, AttemptStream, BoundAsyncRetryingCaller};
+pub use stream::{
+    AsyncAttempt, AsyncCallerWithAttemptTimeout, AsyncRetryingCaller, AttemptStream,
+    BoundAsyncCallerWithAttemptTimeout, BoundAsyncRetryingCaller,
+};
 pub use switches::{Testing, get_testing, is_active, is_testing, set_active, set_testing};
 pub use sync::{
     Attempt, Attempts, BoundRetryingCaller, RetryContext, RetryingCaller, retry_context,
 };
 pub use timeout::{AttemptTimedOut, AttemptTimeout, AttemptTimeoutMode, NoAttemptTimeout};
+pub use typed::{Typed, typed};
 
 #[cfg(feature = "macros")]
 #[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
@@ -474,7 +486,9 @@ pub use stamina_macros::retry;
 /// What the code generated by `#[stamina::retry]` refers to: not a public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::macro_support::{RetryArg, RetryResult, call, clone_arg};
+    pub use crate::macro_support::{
+        Options, RetryArg, RetryResult, async_caller, async_context, call, clone_arg,
+    };
 }
 
 #[cfg(all(doctest, feature = "macros"))]

@@ -5,7 +5,9 @@ use std::borrow::Cow;
 
 use crate::guard::Extras;
 use crate::name::Name;
-use crate::{RetryBudget, RetryOn, RetryPolicy, SystemClock};
+use crate::{
+    AsyncRetryingCaller, OnRetryHook, RetryBudget, RetryContext, RetryOn, RetryPolicy, SystemClock,
+};
 
 /// The return type of a function under `#[stamina::retry]`: a `Result`.
 #[diagnostic::on_unimplemented(
@@ -62,14 +64,62 @@ pub fn clone_arg<T: RetryArg>(arg: &T) -> T {
     arg.clone_for_attempt()
 }
 
+/// The settings of a function under `#[stamina::retry]` beyond its policy: a budget, the
+/// nesting choice, its own hooks (kept in a `static`). Made per call without allocating.
+pub struct Options(Extras);
+
+impl Options {
+    /// No budget, the process-wide nesting choice, no hooks of the function's own.
+    #[inline]
+    pub const fn new() -> Self {
+        Self(Extras::new())
+    }
+
+    /// Every retry pays from `budget`.
+    #[inline]
+    pub fn budget(mut self, budget: &RetryBudget) -> Self {
+        self.0.budget = Some(budget.clone());
+        self
+    }
+
+    /// The nesting choice.
+    #[inline]
+    pub fn suppress_nested(mut self, suppress: bool) -> Self {
+        self.0.suppress_nested = Some(suppress);
+        self
+    }
+
+    /// The function's own hooks.
+    #[inline]
+    pub fn hooks(mut self, hooks: &'static [OnRetryHook]) -> Self {
+        self.0.hooks.list = Cow::Borrowed(hooks);
+        self
+    }
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("Options");
+        self.0.debug_fields(&mut d);
+        d.finish()
+    }
+}
+
 /// Runs the body of a sync function under `#[stamina::retry]`: the loop of a
-/// [`RetryingCaller`](crate::RetryingCaller) with `policy`, named `name`, paying retries from
-/// `budget`, without building a caller on every call.
+/// [`RetryingCaller`](crate::RetryingCaller) with `policy` and `options`, named `name` (else
+/// after the function that holds `body`, its type included for a method), without building a
+/// caller on every call.
 #[inline]
 pub fn call<R, On, F>(
     policy: RetryPolicy,
-    name: impl Into<Cow<'static, str>>,
-    budget: Option<&RetryBudget>,
+    name: Option<Cow<'static, str>>,
+    options: Options,
     on: On,
     mut body: F,
 ) -> R
@@ -79,22 +129,47 @@ where
     On: RetryOn<R::Err>,
     F: FnMut() -> R,
 {
-    // Without a budget nothing is built: the loop's extras are a shared empty value.
-    static NONE: Extras = Extras::new();
-    let with_budget;
-    let extras = match budget {
-        None => &NONE,
-        Some(budget) => {
-            with_budget = Extras {
-                budget: Some(budget.clone()),
-                ..Extras::new()
-            };
-            &with_budget
-        }
+    let name = match name {
+        Some(name) => Name::given(name),
+        None => Name::Static(crate::name::path_of::<F>()),
     };
-    let name = Name::given(name);
-    let result = crate::sync::call(&policy, &SystemClock, Some(&name), extras, &on, || {
+    let result = crate::sync::call(&policy, &SystemClock, Some(&name), &options.0, &on, || {
         body().into_result()
     });
     R::from_result(result)
+}
+
+/// The caller of an `async fn` under `#[stamina::retry]`: `policy` and `options`, named `name`
+/// (else after the function's per-attempt closure, which its path names).
+#[inline]
+pub fn async_caller(
+    policy: RetryPolicy,
+    name: Option<Cow<'static, str>>,
+    options: Options,
+) -> AsyncRetryingCaller {
+    let caller = AsyncRetryingCaller::from_policy(policy).with_extras(options.0);
+    match name {
+        Some(name) => caller.name(name),
+        None => caller,
+    }
+}
+
+/// The attempt stream's context of an `async fn` under `#[stamina::retry]` whose attempts
+/// reborrow `&mut` arguments or `&mut self`: `policy` and `options`, named `name` (else after
+/// the function that holds `_within`, its type included for a method, as the callers name it).
+#[inline]
+pub fn async_context<On, F>(
+    on: On,
+    policy: RetryPolicy,
+    name: Option<Cow<'static, str>>,
+    options: Options,
+    _within: F,
+) -> RetryContext<On> {
+    let name = match name {
+        Some(name) => Name::given(name),
+        None => Name::Static(crate::name::path_of::<F>()),
+    };
+    crate::retry_context(on)
+        .policy(policy)
+        .with_name_and_extras(name, options.0)
 }

@@ -2,16 +2,15 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::panic::Location;
 use std::sync::Arc;
 
 /// What a loop is called in instrumentation and `Debug` output: a name given by the user, or
-/// the best one that can be derived without one (a call site, a function or closure path).
+/// the best one that can be derived without one (a function path or a file), which stays the
+/// same when code above the loop is edited, so that it can label a time series.
 #[derive(Clone)]
 pub(crate) enum Name {
     Static(&'static str),
     Owned(Arc<str>),
-    Location(&'static Location<'static>),
 }
 
 impl Name {
@@ -21,42 +20,94 @@ impl Name {
             Cow::Owned(name) => Self::Owned(name.into()),
         }
     }
-}
 
-impl Name {
-    /// The name as text, borrowed unless it must be formatted (a call site).
-    pub(crate) fn as_str(&self) -> Cow<'_, str> {
+    /// The name as text, borrowed.
+    pub(crate) fn as_str(&self) -> &str {
         match self {
-            Self::Static(name) => Cow::Borrowed(name),
-            Self::Owned(name) => Cow::Borrowed(name),
-            Self::Location(location) => Cow::Owned(location.to_string()),
+            Self::Static(name) => name,
+            Self::Owned(name) => name,
         }
     }
-}
 
-impl Name {
-    /// The name of a call of `F`: the given one, else the type of `F` (for a closure, the path of
-    /// the function that contains it).
+    /// The name of a call of `F`: the given one, else the path of `F` (for a closure, the path
+    /// of the function that contains it).
     pub(crate) fn for_call<F>(given: Option<&Name>) -> Cow<'_, Name> {
         match given {
             Some(name) => Cow::Borrowed(name),
-            None => Cow::Owned(Name::Static(std::any::type_name::<F>())),
+            None => Cow::Owned(Name::Static(path_of::<F>())),
         }
     }
+
+    /// The name of a loop whose `on` predicate is an `On`, made in `file`: for a closure, the
+    /// path of the function that contains it; else the file (a line number would change with
+    /// every edit above the loop).
+    pub(crate) fn for_loop<On>(file: &'static str) -> Self {
+        let on = std::any::type_name::<On>();
+        if is_closure(on) {
+            Self::Static(strip_closures(on))
+        } else {
+            Self::Static(file)
+        }
+    }
+}
+
+/// The path of `T` without the closure segments that end it: for a closure, the path of the
+/// function that contains it (`app::Client::get`, not `app::Client::get::{{closure}}`).
+pub(crate) fn path_of<T>() -> &'static str {
+    strip_closures(std::any::type_name::<T>())
+}
+
+fn is_closure(path: &str) -> bool {
+    path.ends_with(CLOSURE)
+}
+
+const CLOSURE: &str = "::{{closure}}";
+
+fn strip_closures(mut path: &str) -> &str {
+    while let Some(outer) = path.strip_suffix(CLOSURE) {
+        path = outer;
+    }
+    path
 }
 
 impl fmt::Display for Name {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Static(name) => f.write_str(name),
-            Self::Owned(name) => f.write_str(name),
-            Self::Location(location) => write!(f, "{location}"),
-        }
+        f.write_str(self.as_str())
     }
 }
 
 impl fmt::Debug for Name {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?}", self.to_string())
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closure_segments_are_stripped() {
+        assert_eq!(
+            strip_closures("app::handler::{{closure}}::{{closure}}"),
+            "app::handler"
+        );
+        assert_eq!(strip_closures("app::Client::get"), "app::Client::get");
+        assert_eq!(
+            strip_closures("<app::Foo as app::Tr>::t::{{closure}}"),
+            "<app::Foo as app::Tr>::t"
+        );
+        let closure = || ();
+        fn type_of<T>(_: &T) -> &'static str {
+            path_of::<T>()
+        }
+        assert_eq!(
+            type_of(&closure),
+            "stamina::name::tests::closure_segments_are_stripped"
+        );
+        assert_eq!(
+            Name::for_loop::<fn(&u32) -> bool>("src/main.rs").as_str(),
+            "src/main.rs"
+        );
     }
 }

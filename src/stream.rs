@@ -17,7 +17,10 @@ use crate::{DefaultSleeper, RetryContext, RetryOn, Sleeper};
 
 mod caller;
 
-pub use caller::{AsyncRetryingCaller, BoundAsyncRetryingCaller};
+pub use caller::{
+    AsyncCallerWithAttemptTimeout, AsyncRetryingCaller, BoundAsyncCallerWithAttemptTimeout,
+    BoundAsyncRetryingCaller,
+};
 
 impl<On, C, M> RetryContext<On, C, M> {
     /// Turns the context into an async [`Stream`] of [`AsyncAttempt`] guards that waits on the

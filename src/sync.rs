@@ -52,17 +52,17 @@ pub use caller::{BoundRetryingCaller, RetryingCaller};
 /// }
 ///
 /// fn answer(conn: &mut Connection) -> io::Result<u32> {
+///     let mut answer = None;
 ///     for attempt in stamina::retry_context(is_transient)
 ///         .attempts(3)
 ///         .wait_initial(Duration::from_millis(1))
 ///         .wait_jitter(Duration::ZERO)
 ///     {
 ///         // The body is your own code: it may borrow `conn` mutably, log, use `?` on errors.
-///         if let Some(answer) = attempt.run(|| conn.query())? {
-///             return Ok(answer);
-///         }
+///         answer = attempt.run(|| conn.query())?;
 ///     }
-///     unreachable!("the loop ends with `Some` or an error")
+///     // `None` only if the body skipped `run` (see below).
+///     answer.ok_or_else(|| io::Error::other("no attempt recorded an outcome"))
 /// }
 ///
 /// assert_eq!(answer(&mut Connection { failures_left: 2 })?, 42);
@@ -71,15 +71,21 @@ pub use caller::{BoundRetryingCaller, RetryingCaller};
 /// # Ok::<(), io::Error>(())
 /// ```
 ///
-/// The context is named after the call site of `retry_context` unless given a
-/// [`name`](RetryContext::name).
+/// A `continue` (or `break`) before `run` drops the attempt, which ends the loop as a success
+/// would: keep the outcome in a variable, as above, so that such a loop ends with an error of
+/// yours rather than a panic after the loop.
+///
+/// Unless given a [`name`](RetryContext::name), the context is named after the function that
+/// holds its `on` closure (`app::Client::fetch`), or, when `on` is not a closure, the file of the
+/// call (`src/client.rs`): names that edits elsewhere in the file do not change, so they can label
+/// a time series. Name every loop that feeds a dashboard.
 #[track_caller]
 pub fn retry_context<On>(on: On) -> RetryContext<On> {
     RetryContext {
         policy: RetryPolicy::new(),
         on,
         clock: SystemClock,
-        name: Name::Location(Location::caller()),
+        name: Name::for_loop::<On>(Location::caller().file()),
         extras: Extras::default(),
         mode: NoAttemptTimeout,
     }
@@ -110,8 +116,8 @@ impl<On, C, M> RetryContext<On, C, M> {
     policy_setters!();
     extras_setters!();
 
-    /// Names the loop for instrumentation and `Debug` output (the call site of
-    /// [`retry_context`] by default).
+    /// Names the loop for instrumentation and `Debug` output (see [`retry_context`] for the
+    /// default).
     pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
         self.name = Name::given(name);
         self
@@ -128,6 +134,14 @@ impl<On, C, M> RetryContext<On, C, M> {
             extras: self.extras,
             mode: self.mode,
         }
+    }
+
+    /// The same context named `name`, with the settings of `extras` (those of
+    /// `#[stamina::retry]`).
+    pub(crate) fn with_name_and_extras(mut self, name: Name, extras: Extras) -> Self {
+        self.name = name;
+        self.extras = extras;
+        self
     }
 
     /// The same context with attempt timeout `mode`.

@@ -21,6 +21,23 @@ fn always(_: &io::Error) -> bool {
     true
 }
 
+/// A logger that takes every record and keeps nothing.
+#[cfg(all(feature = "log", feature = "metrics"))]
+struct QuietLogger;
+
+#[cfg(all(feature = "log", feature = "metrics"))]
+impl log::Log for QuietLogger {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        black_box(record);
+    }
+
+    fn flush(&self) {}
+}
+
 /// Heap operations made by `f`: allocations and reallocations (a `Vec` growing in place or
 /// moving counts as a reallocation, not an allocation).
 fn allocations(f: impl FnOnce()) -> Heap {
@@ -212,8 +229,8 @@ fn allocation_counts_and_sizes() {
         allocs(1)
     );
 
-    // Retries allocate nothing in the loop itself; instrumentation is the hooks' business (the
-    // built-in metrics hook builds its label set per retry), so it is off for these counts.
+    // Retries allocate nothing in the loop itself; instrumentation is off for these counts (the
+    // default hooks are counted below).
     stamina::set_on_retry_hooks([]);
     assert_eq!(allocations(|| drop(zero.call(always, flaky(3)))), NONE);
     assert_eq!(allocations(|| drop(budgeted.call(always, flaky(3)))), NONE);
@@ -254,10 +271,41 @@ fn allocation_counts_and_sizes() {
     stamina::instrument::reset_on_retry_hooks();
     assert_eq!(allocations(|| guard_loop(RetryPolicy::new(), 0)), allocs(1));
 
-    // Sizes: the configuration is a small `Copy` value; callers add a name, a budget and a
-    // nesting choice to it.
+    // The default hooks (every instrumentation feature enabled), with no logger, no metrics
+    // recorder and no tracing subscriber installed: nothing per retry, once a loop's name and
+    // error type have been seen (the first retry of a series makes its metric labels, and the
+    // first of an error type its label, kept for the process).
+    let named = RetryingCaller::from_policy(ZERO_WAITS).name("named");
+    let _ = named.call(always, flaky(30));
+    let _ = zero.call(always, flaky(3));
+    guard_loop(ZERO_WAITS, 5);
+    assert_eq!(allocations(|| drop(named.call(always, flaky(3)))), NONE);
+    assert_eq!(allocations(|| drop(zero.call(always, flaky(3)))), NONE);
+    assert_eq!(allocations(|| drop(named.call(always, flaky(30)))), NONE);
+    assert_eq!(allocations(|| guard_loop(ZERO_WAITS, 5)), allocs(1));
+
+    // With a logger (which allocates nothing itself) and a metrics recorder installed: the
+    // facades and the hooks allocate nothing either, once the recorder has made its series (the
+    // debugging recorder allocates once more after its first events, hence two warm-up calls).
+    #[cfg(all(feature = "log", feature = "metrics"))]
+    {
+        log::set_logger(&QuietLogger).unwrap();
+        log::set_max_level(log::LevelFilter::Trace);
+        assert_eq!(allocations(|| drop(named.call(always, flaky(3)))), NONE);
+        let recorder = metrics_util::debugging::DebuggingRecorder::new();
+        metrics::with_local_recorder(&recorder, || {
+            let _ = named.call(always, flaky(30));
+            let _ = named.call(always, flaky(30));
+            assert_eq!(allocations(|| drop(named.call(always, flaky(3)))), NONE);
+            assert_eq!(allocations(|| drop(named.call(always, flaky(30)))), NONE);
+        });
+        log::set_max_level(log::LevelFilter::Off);
+    }
+
+    // Sizes: the configuration is a small `Copy` value; callers add a name, a budget, a
+    // nesting choice, their hooks and what the built-in hooks show and at which level.
     assert_eq!(std::mem::size_of::<RetryPolicy>(), 112);
-    assert_eq!(std::mem::size_of::<RetryingCaller>(), 176);
+    assert_eq!(std::mem::size_of::<RetryingCaller>(), 200);
     assert_eq!(std::mem::size_of::<RetryBudget>(), 8);
 
     // The async caller's future holds the attempt's future once, plus a fixed 360 bytes (with an

@@ -253,6 +253,32 @@ fn debug_shows_the_configuration() {
     );
 }
 
+#[test]
+fn a_bound_async_caller_takes_every_setting_after_on() {
+    let sleeper = FakeSleeper::new();
+    let caller = stamina::AsyncRetryingCaller::new()
+        .on(|_: &Hung| true)
+        .attempts(2)
+        .wait_jitter(Duration::ZERO)
+        .name("bound")
+        .sleeper(sleeper.clone())
+        .attempt_timeout(Duration::from_millis(5));
+    let result = block_on(caller.call(pending::<Result<(), Hung>>));
+    assert_eq!(result, Err(Hung::TimedOut));
+    assert_eq!(sleeper.sleeps(), [5, 100, 5].map(Duration::from_millis));
+}
+
+#[derive(Debug, PartialEq)]
+enum Hung {
+    TimedOut,
+}
+
+impl From<stamina::AttemptTimedOut> for Hung {
+    fn from(_: stamina::AttemptTimedOut) -> Self {
+        Self::TimedOut
+    }
+}
+
 /// The async callers' own hooks, plain and prepared, bound or not, with a give-up handler.
 #[test]
 fn async_callers_and_bound_callers_call_their_own_hooks() {

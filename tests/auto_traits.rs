@@ -36,6 +36,18 @@ fn public_types_are_send_sync_unpin() {
     send_sync_unpin::<BoundRetryingCaller<On>>();
     send_sync_unpin::<stamina::OnRetryHook>();
     send_sync_unpin::<stamina::GiveUpReason>();
+    send_sync_unpin::<stamina::instrument::ShowError>();
+    send_sync_unpin::<stamina::instrument::Level>();
+    send_sync_unpin::<stamina::Typed<On, io::Error>>();
+    send_sync_unpin::<stamina::BoundRetryingCaller<stamina::Typed<On, io::Error>>>();
+}
+
+#[test]
+fn what_hooks_see_of_an_error_is_unpin() {
+    // Borrowed views of an error that is only known to be `Debug`: neither `Send` nor `Sync`.
+    fn unpin<T: Unpin>() {}
+    unpin::<stamina::instrument::Cause<'static>>();
+    unpin::<stamina::instrument::ErrorView<'static>>();
 }
 
 #[test]

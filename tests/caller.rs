@@ -182,3 +182,24 @@ fn invalid_configuration_is_an_error_not_a_wrong_wait() {
         Some("stamina: wait_exp_base must be a finite number >= 1, got 0.5")
     );
 }
+
+#[test]
+fn a_bound_caller_takes_every_setting_after_on() {
+    let clock = FakeClock::new();
+    let caller = stamina::RetryingCaller::new()
+        .on(|_: &std::fmt::Error| true)
+        .attempts(3)
+        .wait_jitter(Duration::ZERO)
+        .name("bound")
+        .suppress_nested(false)
+        .clock(clock.clone());
+    assert_eq!(caller.get_policy().get_attempts(), Some(3));
+    assert_eq!(
+        caller.call(|| Err::<(), _>(std::fmt::Error)),
+        Err(std::fmt::Error)
+    );
+    assert_eq!(clock.sleeps(), [100, 200].map(Duration::from_millis));
+    assert!(
+        format!("{caller:?}").starts_with(r#"BoundRetryingCaller { name: "bound", attempts: 3"#)
+    );
+}

@@ -432,13 +432,14 @@ fn a_lazy_hook_brings_its_give_up_handler() {
         .on(|_: &Flaky| true);
     assert_eq!(caller.call(fails(0)), Ok(0));
     assert_eq!(MADE.load(Ordering::SeqCst), 0);
-    // A single attempt gives up without a retry: the give-up is the hook's first use.
+    // A server wait beyond the ceiling gives up without a retry: the give-up is the hook's
+    // first use.
     assert_eq!(
         caller
             .caller()
             .clone()
-            .attempts(1)
-            .on(|_: &Flaky| true)
+            .retry_after_max(Duration::from_secs(1))
+            .on(|_: &Flaky| Duration::from_secs(2))
             .call(fails(1)),
         Err(Flaky)
     );
@@ -455,7 +456,65 @@ fn a_lazy_hook_brings_its_give_up_handler() {
     assert_eq!(MADE.load(Ordering::SeqCst), 1);
     assert_eq!(
         *log.lock().unwrap(),
-        ["attempts_exhausted 1", "attempts_exhausted 2"]
+        ["retry_after_too_long 1", "attempts_exhausted 2"]
+    );
+}
+
+#[test]
+fn loops_allowed_a_single_attempt_report_no_give_up_for_running_out_of_it() {
+    let _r = registry();
+    let log = Log::default();
+    let record = Arc::clone(&log);
+    set_on_retry_hooks([OnRetryHook::new(|_: &RetryDetails<'_>| {}).on_give_up(
+        move |d: &GiveUpDetails<'_>| {
+            record.lock().unwrap().push(format!(
+                "{} {} after {}",
+                d.name(),
+                d.reason(),
+                d.attempts()
+            ));
+        },
+    )]);
+    let single = RetryingCaller::new()
+        .attempts(1)
+        .clock(FakeClock::new())
+        .name("single");
+    assert_eq!(single.call(|_: &Flaky| true, fails(5)), Err(Flaky));
+    for attempt in retry_context(|_: &Flaky| true)
+        .attempts(1)
+        .clock(FakeClock::new())
+    {
+        assert_eq!(attempt.run(fails(5)), Err(Flaky));
+    }
+    {
+        // Testing mode's default of one attempt: a failing test writes no give-up.
+        let _testing = thread_testing(Testing::new());
+        let caller = RetryingCaller::new().name("tested");
+        assert_eq!(caller.call(|_: &Flaky| true, fails(5)), Err(Flaky));
+    }
+    assert_eq!(*log.lock().unwrap(), Vec::<String>::new());
+
+    // A loop that was allowed to retry but could not still reports why, after one attempt too.
+    let three = RetryingCaller::new()
+        .attempts(3)
+        .wait_jitter(Duration::ZERO)
+        .clock(FakeClock::new())
+        .name("three");
+    let short = three.clone().timeout(Duration::from_millis(50));
+    assert_eq!(short.call(|_: &Flaky| true, fails(5)), Err(Flaky));
+    let pushed_back = three.clone().retry_after_max(Duration::from_secs(1));
+    assert_eq!(
+        pushed_back.call(|_: &Flaky| Duration::from_secs(10), fails(5)),
+        Err(Flaky)
+    );
+    assert_eq!(three.call(|_: &Flaky| true, fails(5)), Err(Flaky));
+    assert_eq!(
+        *log.lock().unwrap(),
+        [
+            "three deadline_exceeded after 1",
+            "three retry_after_too_long after 1",
+            "three attempts_exhausted after 3",
+        ]
     );
 }
 
@@ -538,6 +597,27 @@ fn the_registry_sets_gets_resets_and_turns_off() {
 
     instrument::reset_on_retry_hooks();
     assert_eq!(names(get_on_retry_hooks()), defaults);
+}
+
+#[test]
+fn none_restores_the_default_hooks_as_in_python() {
+    let _r = registry();
+    let names = |hooks: Vec<OnRetryHook>| -> Vec<String> {
+        hooks.iter().map(|h| h.name().to_owned()).collect()
+    };
+    let defaults = names(default_on_retry_hooks());
+    set_on_retry_hooks([]);
+    assert!(get_on_retry_hooks().is_empty());
+    // Code ported from Python's `set_on_retry_hooks(None)` keeps its metrics and logs.
+    set_on_retry_hooks(None);
+    assert_eq!(names(get_on_retry_hooks()), defaults);
+    // `Some(list)` sets the list, and a borrowed list is copied.
+    let log = Log::default();
+    set_on_retry_hooks(Some(vec![tagged(&log, "a").named("a")]));
+    assert_eq!(names(get_on_retry_hooks()), ["a"]);
+    let list = [tagged(&log, "b").named("b"), tagged(&log, "c").named("c")];
+    set_on_retry_hooks(&list[..]);
+    assert_eq!(names(get_on_retry_hooks()), ["b", "c"]);
 }
 
 #[cfg(feature = "metrics")]
@@ -623,4 +703,81 @@ fn hooks_and_details_print_usefully() {
     assert_eq!(format!("{:?}", RetryGuard::new(5_u8)), "RetryGuard(u8)");
     let caller = RetryingCaller::new().on_retry_hook(hook);
     assert!(format!("{caller:?}").contains(r#"hooks: [OnRetryHook { name: "mine""#));
+}
+
+/// What a hook saw of each error: its `Debug` output, whether it could downcast it and read its
+/// `source()` chain, and its label.
+fn seen_causes(log: &Log) -> impl Fn(&RetryDetails<'_>) + use<> {
+    let log = Arc::clone(log);
+    move |d: &RetryDetails<'_>| {
+        let cause = d.caused_by();
+        let io = cause
+            .downcast_ref::<std::io::Error>()
+            .map(|e| format!("{:?}", e.kind()));
+        let chain: Vec<String> = std::iter::successors(cause.as_error(), |e| e.source())
+            .map(ToString::to_string)
+            .collect();
+        log.lock().unwrap().push(format!(
+            "{cause:?} io={io:?} chain={chain:?} type={}",
+            d.error_type()
+        ));
+    }
+}
+
+#[derive(Debug)]
+struct Wrapper(std::io::Error);
+
+impl std::fmt::Display for Wrapper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("wrapper")
+    }
+}
+
+impl std::error::Error for Wrapper {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+#[test]
+fn hooks_see_the_error_itself_where_the_predicate_shows_it() {
+    let _r = registry();
+    set_on_retry_hooks([]);
+    let log = Log::default();
+    let caller = RetryingCaller::new()
+        .attempts(2)
+        .clock(FakeClock::new())
+        .on_retry(seen_causes(&log));
+    let timed_out = || std::io::Error::new(std::io::ErrorKind::TimedOut, "slow");
+    // A plain predicate: the `Debug` output only.
+    let _ = caller.call(|_: &std::io::Error| true, || Err::<(), _>(timed_out()));
+    // Wrapped in `typed`: the error itself, with its chain, and a label of our choosing.
+    let on = stamina::typed(|_: &std::io::Error| true);
+    let _ = caller.call(on, || Err::<(), _>(timed_out()));
+    let on = stamina::typed(|_: &Wrapper| true).error_label(|_| "wrapped");
+    let _ = caller.call(on, || Err::<(), _>(Wrapper(timed_out())));
+    // A boxed error matched by `on_cause`: the error in the box.
+    type Boxed = Box<dyn std::error::Error + Send + Sync>;
+    let _ = caller.call(stamina::on_cause::<std::io::Error>(), || {
+        Err::<(), Boxed>(timed_out().into())
+    });
+    // In a loop of attempt guards too.
+    for attempt in retry_context(stamina::typed(|_: &std::io::Error| true))
+        .attempts(2)
+        .clock(FakeClock::new())
+        .on_retry(seen_causes(&log))
+    {
+        let _ = attempt.run(|| Err::<(), _>(timed_out()));
+    }
+    let debug = r#"Custom { kind: TimedOut, error: "slow" }"#;
+    assert_eq!(
+        *log.lock().unwrap(),
+        [
+            format!("{debug} io=None chain=[] type=io::Error"),
+            format!(r#"{debug} io=Some("TimedOut") chain=["slow"] type=io::Error"#),
+            format!(r#"Wrapper({debug}) io=None chain=["wrapper", "slow"] type=wrapped"#),
+            format!(r#"{debug} io=None chain=["slow"] type=Box<dyn Error + Send + Sync>"#),
+            format!(r#"{debug} io=Some("TimedOut") chain=["slow"] type=io::Error"#),
+        ]
+    );
 }

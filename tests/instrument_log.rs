@@ -87,12 +87,12 @@ fn records(f: impl FnOnce()) -> Vec<Captured> {
     take()
 }
 
-fn scheduled(kvs: &[(&str, &str)]) -> Captured {
-    captured("stamina.retry_scheduled", kvs)
+fn scheduled(message: &str, kvs: &[(&str, &str)]) -> Captured {
+    captured(&format!("stamina.retry_scheduled: {message}"), kvs)
 }
 
-fn exhausted(kvs: &[(&str, &str)]) -> Captured {
-    captured("stamina.retries_exhausted", kvs)
+fn exhausted(message: &str, kvs: &[(&str, &str)]) -> Captured {
+    captured(&format!("stamina.retries_exhausted: {message}"), kvs)
 }
 
 fn captured(message: &str, kvs: &[(&str, &str)]) -> Captured {
@@ -132,39 +132,48 @@ fn every_retry_and_the_give_up_are_logged() {
     });
     let common = [
         ("error_type", "instrument_log::Flaky"),
-        ("caused_by", "Flaky"),
+        ("caused_by", "instrument_log::Flaky"),
     ];
     assert_eq!(
         got,
         [
-            scheduled(&[
-                ("callable", "fetch"),
-                ("retry_num", "1"),
-                ("wait_for", "100ms"),
-                ("waited_so_far", "0s"),
-                ("max_attempts", "3"),
-                ("remaining", "44s"),
-                common[0],
-                common[1],
-            ]),
-            scheduled(&[
-                ("callable", "fetch"),
-                ("retry_num", "2"),
-                ("wait_for", "200ms"),
-                ("waited_so_far", "100ms"),
-                ("max_attempts", "3"),
-                ("remaining", "42s900ms"),
-                common[0],
-                common[1],
-            ]),
-            exhausted(&[
-                ("callable", "fetch"),
-                ("reason", "attempts_exhausted"),
-                ("attempts", "3"),
-                ("waited", "300ms"),
-                common[0],
-                common[1],
-            ]),
+            scheduled(
+                "fetch: attempt 1 of 3 failed with instrument_log::Flaky, retrying in 100ms",
+                &[
+                    ("callable", "fetch"),
+                    ("retry_num", "1"),
+                    ("wait_for", "100ms"),
+                    ("waited_so_far", "0s"),
+                    ("max_attempts", "3"),
+                    ("remaining", "44s"),
+                    common[0],
+                    common[1],
+                ]
+            ),
+            scheduled(
+                "fetch: attempt 2 of 3 failed with instrument_log::Flaky, retrying in 200ms",
+                &[
+                    ("callable", "fetch"),
+                    ("retry_num", "2"),
+                    ("wait_for", "200ms"),
+                    ("waited_so_far", "100ms"),
+                    ("max_attempts", "3"),
+                    ("remaining", "42s900ms"),
+                    common[0],
+                    common[1],
+                ]
+            ),
+            exhausted(
+                "fetch: gave up after 3 attempts (attempts_exhausted) with instrument_log::Flaky",
+                &[
+                    ("callable", "fetch"),
+                    ("reason", "attempts_exhausted"),
+                    ("attempts", "3"),
+                    ("waited", "300ms"),
+                    common[0],
+                    common[1],
+                ]
+            ),
         ]
     );
 }
@@ -185,24 +194,30 @@ fn loops_are_logged_with_their_name_and_the_deadline_reason() {
     assert_eq!(
         got,
         [
-            scheduled(&[
-                ("callable", "deadline"),
-                ("retry_num", "1"),
-                ("wait_for", "100ms"),
-                ("waited_so_far", "0s"),
-                ("max_attempts", "unlimited"),
-                ("remaining", "250ms"),
-                ("error_type", "instrument_log::Flaky"),
-                ("caused_by", "Flaky"),
-            ]),
-            exhausted(&[
-                ("callable", "deadline"),
-                ("reason", "deadline_exceeded"),
-                ("attempts", "2"),
-                ("waited", "100ms"),
-                ("error_type", "instrument_log::Flaky"),
-                ("caused_by", "Flaky"),
-            ]),
+            scheduled(
+                "deadline: attempt 1 failed with instrument_log::Flaky, retrying in 100ms",
+                &[
+                    ("callable", "deadline"),
+                    ("retry_num", "1"),
+                    ("wait_for", "100ms"),
+                    ("waited_so_far", "0s"),
+                    ("max_attempts", "unlimited"),
+                    ("remaining", "250ms"),
+                    ("error_type", "instrument_log::Flaky"),
+                    ("caused_by", "instrument_log::Flaky"),
+                ]
+            ),
+            exhausted(
+                "deadline: gave up after 2 attempts (deadline_exceeded) with instrument_log::Flaky",
+                &[
+                    ("callable", "deadline"),
+                    ("reason", "deadline_exceeded"),
+                    ("attempts", "2"),
+                    ("waited", "100ms"),
+                    ("error_type", "instrument_log::Flaky"),
+                    ("caused_by", "instrument_log::Flaky"),
+                ]
+            ),
         ]
     );
 }
@@ -227,37 +242,46 @@ fn async_callers_log_their_give_ups_and_a_wait_beyond_the_ceiling_is_one() {
     });
     let tail = [
         ("error_type", "instrument_log::Flaky"),
-        ("caused_by", "Flaky"),
+        ("caused_by", "instrument_log::Flaky"),
     ];
     assert_eq!(
         got,
         [
-            scheduled(&[
-                ("callable", "async"),
-                ("retry_num", "1"),
-                ("wait_for", "100ms"),
-                ("waited_so_far", "0s"),
-                ("max_attempts", "2"),
-                ("remaining", "none"),
-                tail[0],
-                tail[1],
-            ]),
-            exhausted(&[
-                ("callable", "async"),
-                ("reason", "attempts_exhausted"),
-                ("attempts", "2"),
-                ("waited", "100ms"),
-                tail[0],
-                tail[1],
-            ]),
-            exhausted(&[
-                ("callable", "ceiling"),
-                ("reason", "retry_after_too_long"),
-                ("attempts", "1"),
-                ("waited", "0s"),
-                tail[0],
-                tail[1],
-            ]),
+            scheduled(
+                "async: attempt 1 of 2 failed with instrument_log::Flaky, retrying in 100ms",
+                &[
+                    ("callable", "async"),
+                    ("retry_num", "1"),
+                    ("wait_for", "100ms"),
+                    ("waited_so_far", "0s"),
+                    ("max_attempts", "2"),
+                    ("remaining", "none"),
+                    tail[0],
+                    tail[1],
+                ]
+            ),
+            exhausted(
+                "async: gave up after 2 attempts (attempts_exhausted) with instrument_log::Flaky",
+                &[
+                    ("callable", "async"),
+                    ("reason", "attempts_exhausted"),
+                    ("attempts", "2"),
+                    ("waited", "100ms"),
+                    tail[0],
+                    tail[1],
+                ]
+            ),
+            exhausted(
+                "ceiling: gave up after 1 attempt (retry_after_too_long) with instrument_log::Flaky",
+                &[
+                    ("callable", "ceiling"),
+                    ("reason", "retry_after_too_long"),
+                    ("attempts", "1"),
+                    ("waited", "0s"),
+                    tail[0],
+                    tail[1],
+                ]
+            ),
         ]
     );
 }
@@ -273,24 +297,30 @@ fn testing_mode_logs_zero_waits_and_no_deadline() {
     assert_eq!(
         got,
         [
-            scheduled(&[
-                ("callable", "tested"),
-                ("retry_num", "1"),
-                ("wait_for", "0s"),
-                ("waited_so_far", "0s"),
-                ("max_attempts", "2"),
-                ("remaining", "none"),
-                ("error_type", "instrument_log::Flaky"),
-                ("caused_by", "Flaky"),
-            ]),
-            exhausted(&[
-                ("callable", "tested"),
-                ("reason", "attempts_exhausted"),
-                ("attempts", "2"),
-                ("waited", "0s"),
-                ("error_type", "instrument_log::Flaky"),
-                ("caused_by", "Flaky"),
-            ]),
+            scheduled(
+                "tested: attempt 1 of 2 failed with instrument_log::Flaky, retrying in 0s",
+                &[
+                    ("callable", "tested"),
+                    ("retry_num", "1"),
+                    ("wait_for", "0s"),
+                    ("waited_so_far", "0s"),
+                    ("max_attempts", "2"),
+                    ("remaining", "none"),
+                    ("error_type", "instrument_log::Flaky"),
+                    ("caused_by", "instrument_log::Flaky"),
+                ]
+            ),
+            exhausted(
+                "tested: gave up after 2 attempts (attempts_exhausted) with instrument_log::Flaky",
+                &[
+                    ("callable", "tested"),
+                    ("reason", "attempts_exhausted"),
+                    ("attempts", "2"),
+                    ("waited", "0s"),
+                    ("error_type", "instrument_log::Flaky"),
+                    ("caused_by", "instrument_log::Flaky"),
+                ]
+            ),
         ]
     );
 }
@@ -311,4 +341,85 @@ fn nothing_is_logged_without_a_retry() {
         assert_eq!(attempts, 1);
     });
     assert_eq!(got, []);
+    // A loop allowed one attempt never retries, so it does not give up either: testing mode's
+    // default of one attempt keeps a failing test's log quiet.
+    let got = records(|| {
+        let one = RetryingCaller::new().attempts(1).clock(FakeClock::new());
+        assert_eq!(one.call(|_: &Flaky| true, always_fails), Err(Flaky));
+        let _testing = thread_testing(Testing::new());
+        assert_eq!(
+            RetryingCaller::new().call(|_: &Flaky| true, always_fails),
+            Err(Flaky)
+        );
+    });
+    assert_eq!(got, []);
+}
+
+#[test]
+fn a_loop_sets_what_is_shown_of_its_errors_and_the_level() {
+    use stamina::instrument::{Level as At, ShowError};
+    let caller = RetryingCaller::new()
+        .attempts(2)
+        .wait_jitter(Duration::ZERO)
+        .clock(FakeClock::new())
+        .name("shown");
+    let fields = |record: &Captured| -> (Level, String, String) {
+        let caused_by = record.kvs.iter().find(|(k, _)| k == "caused_by").unwrap();
+        (record.level, record.message.clone(), caused_by.1.clone())
+    };
+    let got = records(|| {
+        let debug = caller
+            .clone()
+            .show_error(ShowError::Debug)
+            .log_level(At::Info);
+        let _ = debug.call(|_: &Flaky| true, always_fails);
+        // `Display` needs the error itself: the type without `typed`, its text with it.
+        let display = caller.clone().show_error(ShowError::Display);
+        let _ = display.call(|_: &std::fmt::Error| true, || Err::<(), _>(std::fmt::Error));
+        let on = stamina::typed(|_: &std::fmt::Error| true);
+        let _ = display.call(on, || Err::<(), _>(std::fmt::Error));
+    });
+    let text = "an error occurred when formatting an argument";
+    assert_eq!(
+        got.iter().map(fields).collect::<Vec<_>>(),
+        [
+            (
+                Level::Info,
+                "stamina.retry_scheduled: shown: attempt 1 of 2 failed with Flaky, retrying in 100ms"
+                    .to_owned(),
+                "Flaky".to_owned()
+            ),
+            (
+                Level::Info,
+                "stamina.retries_exhausted: shown: gave up after 2 attempts (attempts_exhausted) \
+                 with Flaky"
+                    .to_owned(),
+                "Flaky".to_owned()
+            ),
+            (
+                Level::Warn,
+                "stamina.retry_scheduled: shown: attempt 1 of 2 failed with fmt::Error, retrying \
+                 in 100ms"
+                    .to_owned(),
+                "fmt::Error".to_owned()
+            ),
+            (
+                Level::Warn,
+                "stamina.retries_exhausted: shown: gave up after 2 attempts (attempts_exhausted) \
+                 with fmt::Error"
+                    .to_owned(),
+                "fmt::Error".to_owned()
+            ),
+            (
+                Level::Warn,
+                format!("stamina.retry_scheduled: shown: attempt 1 of 2 failed with {text}, retrying in 100ms"),
+                text.to_owned()
+            ),
+            (
+                Level::Warn,
+                format!("stamina.retries_exhausted: shown: gave up after 2 attempts (attempts_exhausted) with {text}"),
+                text.to_owned()
+            ),
+        ]
+    );
 }

@@ -210,25 +210,124 @@ fn testing_mode_still_counts() {
     );
 }
 
+fn transient(_: &Flaky) -> bool {
+    true
+}
+
 #[test]
-fn unnamed_loops_use_their_call_site_or_function() {
+fn unnamed_loops_are_named_after_their_function_or_file_never_a_line() {
     let _testing = thread_testing(Testing::new().attempts(2));
-    let mut line = 0;
     let got = counters(|| {
-        line = line!() + 1;
+        // A closure predicate: the function that holds the loop.
         for attempt in retry_context(|_: &Flaky| true) {
             let _ = attempt.run(always_fails);
         }
-        let _ = RetryingCaller::new().call(|_: &Flaky| true, always_fails);
+        // A named predicate: the file, which edits above the loop do not change.
+        for attempt in retry_context(transient) {
+            let _ = attempt.run(always_fails);
+        }
+        // Callers: the called function, or the function that holds the called closure.
+        let _ = RetryingCaller::new().call(transient, always_fails);
+        #[allow(clippy::redundant_closure)] // the closure is the point
+        let _ = RetryingCaller::new().call(transient, || always_fails());
     });
-    let site = format!("{}:{line}:24", file!());
+    let here =
+        "instrument_metrics::unnamed_loops_are_named_after_their_function_or_file_never_a_line";
+    let file = "tests/instrument_metrics.rs";
+    let called = "instrument_metrics::always_fails";
     assert_eq!(
         got,
         vec![
-            exhausted("instrument_metrics::always_fails", "attempts_exhausted", 1),
-            exhausted(&site, "attempts_exhausted", 1),
-            retries("instrument_metrics::always_fails", 1, FLAKY, 1),
-            retries(&site, 1, FLAKY, 1),
+            exhausted(called, "attempts_exhausted", 1),
+            exhausted(here, "attempts_exhausted", 2),
+            exhausted(file, "attempts_exhausted", 1),
+            retries(called, 1, FLAKY, 1),
+            retries(here, 1, FLAKY, 2),
+            retries(file, 1, FLAKY, 1),
+        ]
+    );
+}
+
+mod deep {
+    /// An error type in a nested module.
+    #[derive(Debug)]
+    pub(crate) struct Inner;
+}
+
+/// The `error_type` label of a loop whose error is an `E`.
+fn error_type_label<E: std::fmt::Debug>(error: impl Fn() -> E) -> String {
+    let _testing = thread_testing(Testing::new().attempts(2));
+    let got = counters(|| {
+        let _ = RetryingCaller::new()
+            .name("labels")
+            .call(|_: &E| true, || Err::<(), _>(error()));
+    });
+    let (_, labels, _) = &got[0];
+    labels
+        .iter()
+        .find(|(key, _)| key == "error_type")
+        .map(|(_, value)| value.clone())
+        .unwrap()
+}
+
+#[test]
+fn error_types_are_short_readable_labels() {
+    type Boxed = Box<dyn std::error::Error + Send + Sync>;
+    assert_eq!(
+        error_type_label(|| std::io::Error::from(std::io::ErrorKind::TimedOut)),
+        "io::Error"
+    );
+    assert_eq!(error_type_label(|| std::fmt::Error), "fmt::Error");
+    assert_eq!(
+        error_type_label(|| Boxed::from("down")),
+        "Box<dyn Error + Send + Sync>"
+    );
+    assert_eq!(
+        error_type_label(|| "x".parse::<u32>().unwrap_err()),
+        "ParseIntError"
+    );
+    assert_eq!(error_type_label(|| Flaky), "instrument_metrics::Flaky");
+    assert_eq!(
+        error_type_label(|| deep::Inner),
+        "instrument_metrics::Inner"
+    );
+}
+
+#[test]
+fn both_counters_are_described_for_the_exporter_help_lines() {
+    // A recorder of its own, kept for the process: descriptions go to each recorder once.
+    let recorder: &'static DebuggingRecorder = Box::leak(Box::new(DebuggingRecorder::new()));
+    let snapshotter = recorder.snapshotter();
+    metrics::with_local_recorder(recorder, || {
+        let caller = RetryingCaller::new()
+            .attempts(2)
+            .clock(FakeClock::new())
+            .name("described");
+        assert_eq!(caller.call(|_: &Flaky| true, always_fails), Err(Flaky));
+    });
+    let mut described: Vec<(String, Option<String>)> = snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .map(|(key, _, description, _)| {
+            (
+                key.key().name().to_owned(),
+                description.map(|d| d.to_string()),
+            )
+        })
+        .collect();
+    described.sort();
+    assert_eq!(
+        described,
+        [
+            (
+                "stamina_retries_exhausted_total".to_owned(),
+                Some("Total number of retry loops that gave up.".to_owned())
+            ),
+            (
+                "stamina_retries_total".to_owned(),
+                Some("Total number of retries.".to_owned())
+            ),
         ]
     );
 }

@@ -96,7 +96,9 @@ fn attempt(num: u32) -> Result<(), Flaky> {
     Err(Flaky)
 }
 
-const FIELDS_TAIL: &str = "error_type=instrument_tracing::Flaky caused_by=Flaky";
+const FIELDS_TAIL: &str =
+    "error_type=instrument_tracing::Flaky caused_by=instrument_tracing::Flaky";
+const FLAKY: &str = "instrument_tracing::Flaky";
 
 #[test]
 fn a_span_covers_each_wait_and_closes_before_the_next_attempt() {
@@ -124,8 +126,8 @@ fn a_span_covers_each_wait_and_closes_before_the_next_attempt() {
             "open INFO stamina stamina.retry_wait: callable=fetch retry_num=1 wait_for=100ms"
                 .to_owned(),
             format!(
-                "event WARN stamina in stamina.retry_wait: message=stamina.retry_scheduled callable=fetch retry_num=1 \
-                 wait_for=100ms waited_so_far=0s max_attempts=3 remaining=none {FIELDS_TAIL}"
+                "event WARN stamina in stamina.retry_wait: message=stamina.retry_scheduled: fetch: attempt 1 of 3 \
+                 failed with {FLAKY}, retrying in 100ms callable=fetch retry_num=1 wait_for=100ms waited_so_far=0s max_attempts=3 remaining=none {FIELDS_TAIL}"
             ),
             "event INFO test in -: message=sleep 100ms".to_owned(),
             "close stamina.retry_wait".to_owned(),
@@ -133,15 +135,15 @@ fn a_span_covers_each_wait_and_closes_before_the_next_attempt() {
             "open INFO stamina stamina.retry_wait: callable=fetch retry_num=2 wait_for=200ms"
                 .to_owned(),
             format!(
-                "event WARN stamina in stamina.retry_wait: message=stamina.retry_scheduled callable=fetch retry_num=2 \
-                 wait_for=200ms waited_so_far=100ms max_attempts=3 remaining=none {FIELDS_TAIL}"
+                "event WARN stamina in stamina.retry_wait: message=stamina.retry_scheduled: fetch: attempt 2 of 3 \
+                 failed with {FLAKY}, retrying in 200ms callable=fetch retry_num=2 wait_for=200ms waited_so_far=100ms max_attempts=3 remaining=none {FIELDS_TAIL}"
             ),
             "event INFO test in -: message=sleep 200ms".to_owned(),
             "close stamina.retry_wait".to_owned(),
             "event INFO test in -: message=attempt 3".to_owned(),
             format!(
-                "event WARN stamina in -: message=stamina.retries_exhausted callable=fetch \
-                 reason=attempts_exhausted attempts=3 waited=300ms {FIELDS_TAIL}"
+                "event WARN stamina in -: message=stamina.retries_exhausted: fetch: gave up after 3 \
+                 attempts (attempts_exhausted) with {FLAKY} callable=fetch reason=attempts_exhausted attempts=3 waited=300ms {FIELDS_TAIL}"
             ),
         ]
     );
@@ -193,14 +195,16 @@ fn testing_mode_traces_zero_waits() {
             "open INFO stamina stamina.retry_wait: callable=tested retry_num=1 wait_for=0s"
                 .to_owned(),
             format!(
-                "event WARN stamina in stamina.retry_wait: message=stamina.retry_scheduled callable=tested retry_num=1 \
-                 wait_for=0s waited_so_far=0s max_attempts=2 remaining=none {FIELDS_TAIL}"
+                "event WARN stamina in stamina.retry_wait: message=stamina.retry_scheduled: tested: attempt 1 of \
+                 2 failed with {FLAKY}, retrying in 0s callable=tested retry_num=1 wait_for=0s waited_so_far=0s \
+                 max_attempts=2 remaining=none {FIELDS_TAIL}"
             ),
             "close stamina.retry_wait".to_owned(),
             "event INFO test in -: message=attempt 1".to_owned(),
             format!(
-                "event WARN stamina in -: message=stamina.retries_exhausted callable=tested \
-                 reason=attempts_exhausted attempts=2 waited=0s {FIELDS_TAIL}"
+                "event WARN stamina in -: message=stamina.retries_exhausted: tested: gave up after 2 attempts \
+                 (attempts_exhausted) with {FLAKY} callable=tested reason=attempts_exhausted attempts=2 \
+                 waited=0s {FIELDS_TAIL}"
             ),
         ]
     );

@@ -156,6 +156,81 @@ async fn impl_trait_argument() {
     assert_eq!(calls.get(), 2);
 }
 
+#[derive(Debug, PartialEq)]
+enum Slow {
+    TimedOut,
+}
+
+impl From<stamina::AttemptTimedOut> for Slow {
+    fn from(_: stamina::AttemptTimedOut) -> Self {
+        Self::TimedOut
+    }
+}
+
+thread_local! {
+    static NAMES: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn record_name(details: &stamina::RetryDetails<'_>) {
+    NAMES.with_borrow_mut(|names| names.push(details.name().to_owned()));
+}
+
+struct Backend {
+    budget: stamina::RetryBudget,
+    hung: Cell<u32>,
+}
+
+impl Backend {
+    /// Hangs: each attempt is cut after 10 ms.
+    #[stamina::retry(
+        on = |_| true,
+        attempts = 3,
+        wait_initial = "0s",
+        wait_jitter = "0s",
+        attempt_timeout = "10ms",
+        budget = &self.budget,
+        on_retry = record_name,
+    )]
+    async fn hangs(&self) -> Result<(), Slow> {
+        self.hung.set(self.hung.get() + 1);
+        std::future::pending::<()>().await;
+        Ok(())
+    }
+
+    #[stamina::retry(on = is_transient, policy = stamina::RetryPolicy::new().attempts(3), wait_initial = "0s", wait_jitter = "0s")]
+    async fn opaque(&self, calls: &Cell<u32>) -> Result<impl Display + use<>, Error> {
+        step(calls, 2).await.map(|n| format!("call {n}"))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn attempt_timeout_cuts_each_hung_attempt_of_a_method() {
+    let service = Backend {
+        budget: stamina::RetryBudget::retry_quota(),
+        hung: Cell::new(0),
+    };
+    let start = tokio::time::Instant::now();
+    assert_eq!(service.hangs().await, Err(Slow::TimedOut));
+    assert_eq!(service.hung.get(), 3);
+    assert_eq!(start.elapsed(), std::time::Duration::from_millis(30));
+    // The method is named with its type, and each retry after a timeout paid 10 tokens.
+    assert_eq!(
+        NAMES.take(),
+        ["macro_async::Backend::hangs", "macro_async::Backend::hangs"]
+    );
+    assert_eq!(service.budget.available(), 480.0);
+}
+
+#[tokio::test]
+async fn an_async_fn_may_return_an_opaque_ok_type() {
+    let service = Backend {
+        budget: stamina::RetryBudget::retry_quota(),
+        hung: Cell::new(0),
+    };
+    let calls = Cell::new(0);
+    assert_eq!(service.opaque(&calls).await.unwrap().to_string(), "call 3");
+}
+
 /// Waits of 1 s, 3 s, then 5 s (9 s capped), in paused time: the keys show in the waits and the
 /// name, and the deadline (20 s) lets the three waits through.
 #[stamina::retry(
@@ -314,4 +389,49 @@ async fn attributed_futures_are_send() {
         .await
         .unwrap();
     assert_eq!(bumped, Ok(2));
+}
+
+struct MutBackend {
+    budget: stamina::RetryBudget,
+    hung: u32,
+}
+
+impl MutBackend {
+    /// The keys of a `&mut self` method, which runs on an attempt stream: each attempt is cut
+    /// after 10 ms, pays from the budget, reports to its own hook under the method's name.
+    #[stamina::retry(
+        on = |_| true,
+        attempts = 3,
+        wait_initial = "0s",
+        wait_jitter = "0s",
+        attempt_timeout = "10ms",
+        budget = &self.budget,
+        on_retry = record_name,
+        suppress_nested = true,
+    )]
+    async fn hangs_mut(&mut self) -> Result<(), Slow> {
+        self.hung += 1;
+        std::future::pending::<()>().await;
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_mut_self_method_takes_every_key() {
+    let mut service = MutBackend {
+        budget: stamina::RetryBudget::retry_quota(),
+        hung: 0,
+    };
+    let start = tokio::time::Instant::now();
+    assert_eq!(service.hangs_mut().await, Err(Slow::TimedOut));
+    assert_eq!(service.hung, 3);
+    assert_eq!(start.elapsed(), std::time::Duration::from_millis(30));
+    assert_eq!(
+        NAMES.take(),
+        [
+            "macro_async::MutBackend::hangs_mut",
+            "macro_async::MutBackend::hangs_mut"
+        ]
+    );
+    assert_eq!(service.budget.available(), 480.0);
 }

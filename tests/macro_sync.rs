@@ -404,6 +404,22 @@ fn the_instrumentation_name_is_the_function_path() {
         retries,
         [("macro_sync::named_by_default".to_owned(), 1, Duration::ZERO)]
     );
+    // A method is named with its type.
+    let (result, retries) = retries_of(|| Store.fetch());
+    assert_eq!(result, Err(Error::Transient(0)));
+    assert_eq!(
+        retries,
+        [("macro_sync::Store::fetch".to_owned(), 1, Duration::ZERO)]
+    );
+}
+
+struct Store;
+
+impl Store {
+    #[stamina::retry(on = is_transient, attempts = 2, wait_initial = "0s", wait_jitter = "0s")]
+    fn fetch(&self) -> Result<(), Error> {
+        Err(Error::Transient(0))
+    }
 }
 
 /// Runs `f` and returns the retries it scheduled on this thread.

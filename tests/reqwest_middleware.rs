@@ -422,17 +422,12 @@ async fn hooks_see_the_failed_response_or_error_under_the_call_s_name() {
     assert_eq!(
         *seen.lock().unwrap(),
         [
-            (
-                name.clone(),
-                1,
-                Duration::from_secs(2),
-                "reqwest::async_impl::response::Response"
-            ),
+            (name.clone(), 1, Duration::from_secs(2), "reqwest::Response"),
             (
                 name,
                 2,
                 Duration::from_millis(200),
-                "reqwest_middleware::error::Error"
+                "reqwest_middleware::Error"
             ),
         ]
     );

@@ -413,7 +413,7 @@ fn debug_output() {
          wait_max: 5s, wait_jitter: 1s, wait_exp_base: 2, on: sync::is_transient, .. }"
     );
     let unnamed = format!("{:?}", retry_context(is_transient));
-    assert!(unnamed.contains("name: \"tests/sync.rs:"), "{unnamed}");
+    assert!(unnamed.contains("name: \"tests/sync.rs\","), "{unnamed}");
     let attempt = retry_context(is_transient)
         .name("fetch")
         .into_iter()

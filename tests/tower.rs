@@ -488,14 +488,9 @@ async fn hooks_see_the_failed_response_or_error_under_the_call_s_name() {
                 name.clone(),
                 1,
                 Duration::from_secs(2),
-                "http::response::Response<hyper::body::incoming::Incoming>"
+                "http::Response<hyper::Incoming>"
             ),
-            (
-                name,
-                2,
-                Duration::from_millis(200),
-                "hyper_util::client::legacy::client::Error"
-            ),
+            (name, 2, Duration::from_millis(200), "hyper_util::Error"),
         ]
     );
     seen.lock().unwrap().clear();

@@ -1,16 +1,34 @@
-//! The `log` backend: a warn record per retry and per give-up, or nothing without the feature.
+//! The `log` backend: a record per retry and per give-up, or nothing without the feature.
 
 use super::OnRetryHook;
+use super::hooks::Builtin;
 
 #[cfg(feature = "log")]
 mod imp {
-    use crate::instrument::{GiveUpDetails, Limit, MaybeDuration, Readable, RetryDetails};
+    use crate::instrument::format::{GiveUpMessage, Limit, MaybeDuration, Readable, RetryMessage};
+    use crate::instrument::{GiveUpDetails, Level, RetryDetails};
 
     pub(super) const ENABLED: bool = true;
 
+    fn level(level: Level) -> ::log::Level {
+        match level {
+            Level::Error => ::log::Level::Error,
+            Level::Warn => ::log::Level::Warn,
+            Level::Info => ::log::Level::Info,
+            Level::Debug => ::log::Level::Debug,
+            Level::Trace => ::log::Level::Trace,
+        }
+    }
+
     pub(super) fn retry_scheduled(details: &RetryDetails<'_>) {
-        ::log::warn!(
+        if details.traced() {
+            // The `tracing` hook reports it; a record here would reach a `tracing` subscriber
+            // a second time through the `log` bridge.
+            return;
+        }
+        ::log::log!(
             target: "stamina",
+            level(details.level()),
             callable = details.name(),
             retry_num = details.retry_num(),
             wait_for:% = Readable(details.wait_for()),
@@ -18,21 +36,27 @@ mod imp {
             max_attempts:% = Limit(details.attempts_limit()),
             remaining:% = MaybeDuration(details.remaining()),
             error_type = details.error_type(),
-            caused_by:? = details.caused_by();
-            "stamina.retry_scheduled"
+            caused_by:% = details.caused_by().show(details.show_error());
+            "{}",
+            RetryMessage(details)
         );
     }
 
     pub(super) fn gave_up(details: &GiveUpDetails<'_>) {
-        ::log::warn!(
+        if details.traced() {
+            return;
+        }
+        ::log::log!(
             target: "stamina",
+            level(details.level()),
             callable = details.name(),
             reason = details.reason().as_str(),
             attempts = details.attempts(),
             waited:% = Readable(details.waited()),
             error_type = details.error_type(),
-            caused_by:? = details.caused_by();
-            "stamina.retries_exhausted"
+            caused_by:% = details.caused_by().show(details.show_error());
+            "{}",
+            GiveUpMessage(details)
         );
     }
 }
@@ -56,4 +80,5 @@ pub(super) fn hook() -> OnRetryHook {
     OnRetryHook::new(imp::retry_scheduled)
         .on_give_up(imp::gave_up)
         .named("stamina::log")
+        .builtin(Builtin::Log)
 }

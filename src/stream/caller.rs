@@ -113,6 +113,12 @@ impl<S, M> AsyncRetryingCaller<S, M> {
     policy_setters!();
     extras_setters!();
 
+    /// The caller with the settings of `extras` (those of `#[stamina::retry]`).
+    pub(crate) fn with_extras(mut self, extras: Extras) -> Self {
+        self.extras = extras;
+        self
+    }
+
     /// Names the calls for instrumentation and `Debug` output.
     ///
     /// ```
@@ -338,6 +344,48 @@ impl<S, M: fmt::Debug> AsyncRetryingCaller<S, M> {
     }
 }
 
+/// An [`AsyncRetryingCaller`] with an attempt timeout, the shape to name in a struct field.
+///
+/// ```
+/// use std::time::Duration;
+/// use stamina::{AsyncCallerWithAttemptTimeout, AsyncRetryingCaller};
+///
+/// struct Client {
+///     http: AsyncCallerWithAttemptTimeout,
+/// }
+///
+/// let client = Client {
+///     http: AsyncRetryingCaller::new().attempt_timeout(Duration::from_secs(2)),
+/// };
+/// # let _ = client.http;
+/// ```
+pub type AsyncCallerWithAttemptTimeout<S = DefaultSleeper> = AsyncRetryingCaller<S, AttemptTimeout>;
+
+/// A [`BoundAsyncRetryingCaller`] with an attempt timeout, the shape to name in a struct field
+/// (with a function as its predicate: `On = fn(&E) -> Decision`).
+///
+/// ```
+/// use std::{io, time::Duration};
+/// use stamina::{AsyncRetryingCaller, BoundAsyncCallerWithAttemptTimeout};
+///
+/// fn is_transient(error: &io::Error) -> bool {
+///     error.kind() == io::ErrorKind::TimedOut
+/// }
+///
+/// struct Client {
+///     http: BoundAsyncCallerWithAttemptTimeout<fn(&io::Error) -> bool>,
+/// }
+///
+/// let client = Client {
+///     http: AsyncRetryingCaller::new()
+///         .attempt_timeout(Duration::from_secs(2))
+///         .on(is_transient as fn(&io::Error) -> bool),
+/// };
+/// # let _ = client.http;
+/// ```
+pub type BoundAsyncCallerWithAttemptTimeout<On, S = DefaultSleeper> =
+    BoundAsyncRetryingCaller<On, S, AttemptTimeout>;
+
 /// An [`AsyncRetryingCaller`] with its `on` predicate: call it with just the future factory.
 ///
 /// Made by [`AsyncRetryingCaller::on`]; `Clone` when the predicate is, `Send + Sync` when the
@@ -367,6 +415,49 @@ impl<S, M: fmt::Debug> AsyncRetryingCaller<S, M> {
 pub struct BoundAsyncRetryingCaller<On, S = DefaultSleeper, M = NoAttemptTimeout> {
     caller: AsyncRetryingCaller<S, M>,
     on: On,
+}
+
+/// The settings of [`AsyncRetryingCaller`], so that `.on(..)` may come anywhere in the chain.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let caller = stamina::AsyncRetryingCaller::new()
+///     .on(|_: &std::fmt::Error| true)
+///     .attempts(3)
+///     .name("render")
+///     .sleeper(stamina::testing::FakeSleeper::new());
+/// let value = futures::executor::block_on(caller.call(|| async { Ok::<_, std::fmt::Error>(1) }));
+/// assert_eq!(value, Ok(1));
+/// ```
+impl<On, S, M> BoundAsyncRetryingCaller<On, S, M> {
+    policy_setters!(caller.policy);
+    extras_setters!(caller.extras);
+
+    /// Names the calls (see [`AsyncRetryingCaller::name`]).
+    pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+        self.caller = self.caller.name(name);
+        self
+    }
+
+    /// Makes the calls wait on `sleeper` (see [`AsyncRetryingCaller::sleeper`]).
+    pub fn sleeper<S2: Sleeper>(self, sleeper: S2) -> BoundAsyncRetryingCaller<On, S2, M> {
+        BoundAsyncRetryingCaller {
+            caller: self.caller.sleeper(sleeper),
+            on: self.on,
+        }
+    }
+
+    /// Cuts each attempt after `timeout` (see [`AsyncRetryingCaller::attempt_timeout`]).
+    pub fn attempt_timeout(
+        self,
+        timeout: Duration,
+    ) -> BoundAsyncRetryingCaller<On, S, AttemptTimeout> {
+        BoundAsyncRetryingCaller {
+            caller: self.caller.attempt_timeout(timeout),
+            on: self.on,
+        }
+    }
 }
 
 impl<On, S, M> BoundAsyncRetryingCaller<On, S, M> {
@@ -425,22 +516,6 @@ impl<On, S, M> BoundAsyncRetryingCaller<On, S, M> {
         call_mut(&self.caller, &self.on, f).await
     }
 
-    /// Adds a hook of this caller's own (see [`AsyncRetryingCaller::on_retry`]).
-    pub fn on_retry<F, R>(mut self, hook: F) -> Self
-    where
-        F: Fn(&crate::RetryDetails<'_>) -> R + Send + Sync + 'static,
-        R: crate::instrument::IntoRetryGuard,
-    {
-        self.caller = self.caller.on_retry(hook);
-        self
-    }
-
-    /// Adds a prepared hook of this caller's own (see [`AsyncRetryingCaller::on_retry_hook`]).
-    pub fn on_retry_hook(mut self, hook: crate::OnRetryHook) -> Self {
-        self.caller = self.caller.on_retry_hook(hook);
-        self
-    }
-
     /// The caller without its predicate.
     ///
     /// ```
@@ -490,8 +565,8 @@ macro_rules! caller_loop {
             match machine.on_failure(|| $on.decide(&error), || sleeper.now()) {
                 Step::Retry(retry) => {
                     let extras = &$caller.extras;
-                    let guards =
-                        extras.retry_scheduled::<$f_ty, E>($caller.name.as_ref(), &retry, &error);
+                    let name = $caller.name.as_ref();
+                    let guards = extras.retry_scheduled::<$f_ty, E, _>(name, &retry, &error, $on);
                     drop(error);
                     sleeper.sleep(retry.wait).await;
                     // The hooks' guards live over the wait and end right before the next attempt.
@@ -502,7 +577,7 @@ macro_rules! caller_loop {
                     let name = $caller.name.as_ref();
                     $caller
                         .extras
-                        .gave_up::<$f_ty, E>(name, &machine, give_up, &error);
+                        .gave_up::<$f_ty, E, _>(name, &machine, give_up, &error, $on);
                     return Err(error);
                 }
             }

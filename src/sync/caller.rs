@@ -4,7 +4,6 @@ use std::borrow::Cow;
 use std::fmt;
 
 use crate::guard::{Extras, extras_setters};
-use crate::instrument::{IntoRetryGuard, OnRetryHook, RetryDetails};
 use crate::machine::{self, Step};
 use crate::name::Name;
 use crate::nesting;
@@ -183,6 +182,36 @@ pub struct BoundRetryingCaller<On, C = SystemClock> {
     on: On,
 }
 
+/// The settings of [`RetryingCaller`], so that `.on(..)` may come anywhere in the chain.
+///
+/// ```
+/// let caller = stamina::RetryingCaller::new()
+///     .on(|_: &std::fmt::Error| true)
+///     .attempts(3)
+///     .name("render")
+///     .on_retry(|d: &stamina::RetryDetails<'_>| eprintln!("retrying {}", d.name()));
+/// assert_eq!(caller.call(|| Ok::<_, std::fmt::Error>(1))?, 1);
+/// # Ok::<(), std::fmt::Error>(())
+/// ```
+impl<On, C> BoundRetryingCaller<On, C> {
+    policy_setters!(caller.policy);
+    extras_setters!(caller.extras);
+
+    /// Names the calls (see [`RetryingCaller::name`]).
+    pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+        self.caller = self.caller.name(name);
+        self
+    }
+
+    /// Makes the calls take their time from `clock` (see [`RetryingCaller::clock`]).
+    pub fn clock<C2: Clock>(self, clock: C2) -> BoundRetryingCaller<On, C2> {
+        BoundRetryingCaller {
+            caller: self.caller.clock(clock),
+            on: self.on,
+        }
+    }
+}
+
 impl<On, C: Clock> BoundRetryingCaller<On, C> {
     /// Calls `f` with the bound predicate (see [`RetryingCaller::call`]).
     ///
@@ -206,30 +235,6 @@ impl<On, C: Clock> BoundRetryingCaller<On, C> {
             &self.on,
             f,
         )
-    }
-
-    /// Adds a hook of this caller's own (see [`RetryingCaller::on_retry`]).
-    ///
-    /// ```
-    /// let caller = stamina::RetryingCaller::new()
-    ///     .on(|_: &std::fmt::Error| true)
-    ///     .on_retry(|d: &stamina::RetryDetails<'_>| eprintln!("retrying {}", d.name()));
-    /// assert_eq!(caller.call(|| Ok::<_, std::fmt::Error>(1))?, 1);
-    /// # Ok::<(), std::fmt::Error>(())
-    /// ```
-    pub fn on_retry<F, R>(mut self, hook: F) -> Self
-    where
-        F: Fn(&RetryDetails<'_>) -> R + Send + Sync + 'static,
-        R: IntoRetryGuard,
-    {
-        self.caller = self.caller.on_retry(hook);
-        self
-    }
-
-    /// Adds a prepared hook of this caller's own (see [`RetryingCaller::on_retry_hook`]).
-    pub fn on_retry_hook(mut self, hook: OnRetryHook) -> Self {
-        self.caller = self.caller.on_retry_hook(hook);
-        self
     }
 
     /// The caller without its predicate.
@@ -282,7 +287,7 @@ where
     loop {
         match machine.on_failure(|| on.decide(&error), || clock.now()) {
             Step::Retry(retry) => {
-                let guards = extras.retry_scheduled::<F, E>(name, &retry, &error);
+                let guards = extras.retry_scheduled::<F, E, On>(name, &retry, &error, on);
                 drop(error);
                 clock.sleep(retry.wait);
                 // The hooks' guards live over the wait and end right before the next attempt.
@@ -290,7 +295,7 @@ where
                 machine.next_attempt();
             }
             Step::GiveUp(give_up) => {
-                extras.gave_up::<F, E>(name, &machine, give_up, &error);
+                extras.gave_up::<F, E, On>(name, &machine, give_up, &error, on);
                 return Err(error);
             }
         }

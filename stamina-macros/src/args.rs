@@ -10,14 +10,29 @@ use syn::{Expr, ExprLit, ExprUnary, Ident, Lit, LitStr, Token, UnOp};
 /// Every key the attribute knows, in the order the docs list them.
 const KEYS: &[&str] = &[
     "on",
+    "policy",
     "attempts",
     "timeout",
     "wait_initial",
     "wait_max",
     "wait_jitter",
     "wait_exp_base",
+    "jitter",
+    "retry_after_max",
+    "seed",
+    "attempt_timeout",
     "name",
     "budget",
+    "suppress_nested",
+    "on_retry",
+];
+
+/// The jitter families, as config strings name them.
+const JITTERS: &[(&str, &str)] = &[
+    ("additive", "Additive"),
+    ("full", "Full"),
+    ("equal", "Equal"),
+    ("decorrelated", "Decorrelated"),
 ];
 
 /// The parsed and checked arguments.
@@ -26,10 +41,18 @@ pub(crate) struct Args {
     pub(crate) on: Expr,
     /// The `name` expression, if given.
     pub(crate) name: Option<Expr>,
+    /// The `policy` expression the setters apply to, if given.
+    pub(crate) policy: Option<Expr>,
     /// Setter calls (`.attempts(3)`, `.timeout(..)`), in the order the keys were written.
     pub(crate) setters: Vec<TokenStream>,
     /// The `budget` expression, applied to the caller (not part of the policy).
     pub(crate) budget: Option<Expr>,
+    /// The `suppress_nested` expression.
+    pub(crate) suppress_nested: Option<Expr>,
+    /// The `on_retry` hook expression.
+    pub(crate) on_retry: Option<Expr>,
+    /// The `attempt_timeout` key and its duration.
+    pub(crate) attempt_timeout: Option<(Ident, TokenStream)>,
 }
 
 struct KeyValue {
@@ -66,8 +89,12 @@ impl Parse for Args {
         let mut seen: Vec<Ident> = Vec::new();
         let mut on = None;
         let mut name = None;
+        let mut policy = None;
         let mut setters = Vec::new();
         let mut budget = None;
+        let mut suppress_nested = None;
+        let mut on_retry = None;
+        let mut attempt_timeout = None;
         for KeyValue { key, value } in pairs {
             let key_name = key.to_string();
             if !KEYS.contains(&key_name.as_str()) {
@@ -104,9 +131,30 @@ impl Parse for Args {
                     budget = Some(value);
                     continue;
                 }
+                "policy" => {
+                    policy = Some(value);
+                    continue;
+                }
+                "suppress_nested" => {
+                    suppress_nested = Some(value);
+                    continue;
+                }
+                "on_retry" => {
+                    on_retry = Some(value);
+                    continue;
+                }
+                "attempt_timeout" => {
+                    match duration(&key, &value) {
+                        Ok(d) => attempt_timeout = Some((key, d)),
+                        Err(error) => errors.push(error),
+                    }
+                    continue;
+                }
                 "attempts" => attempts(&value),
                 "timeout" => timeout(&key, &value),
                 "wait_exp_base" => wait_exp_base(&value),
+                "jitter" => jitter(&value),
+                "seed" => seed(&value),
                 _ => duration(&key, &value).map(|d| quote_spanned!(key.span()=> .#key(#d))),
             };
             match setter {
@@ -126,8 +174,12 @@ impl Parse for Args {
             (None, Some(on)) => Ok(Self {
                 on,
                 name,
+                policy,
                 setters,
                 budget,
+                suppress_nested,
+                on_retry,
+                attempt_timeout,
             }),
             (None, None) => unreachable!("a missing `on` is an error"),
         }
@@ -163,6 +215,47 @@ fn attempts(value: &Expr) -> syn::Result<TokenStream> {
         }
         other => Ok(quote_spanned!(other.span()=> .attempts(#other))),
     }
+}
+
+/// A jitter family by its config-string name (checked here), or a `Jitter` expression.
+fn jitter(value: &Expr) -> syn::Result<TokenStream> {
+    let Expr::Lit(ExprLit {
+        lit: Lit::Str(s), ..
+    }) = value
+    else {
+        return Ok(quote_spanned!(value.span()=> .jitter(#value)));
+    };
+    let text = s.value();
+    let Some((_, variant)) = JITTERS.iter().find(|(name, _)| *name == text) else {
+        return Err(syn::Error::new(
+            s.span(),
+            format!(
+                "unknown jitter {text:?}; expected one of: {}",
+                JITTERS
+                    .iter()
+                    .map(|(name, _)| format!("{name:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    };
+    let variant = Ident::new(variant, s.span());
+    Ok(quote_spanned!(s.span()=> .jitter(::stamina::Jitter::#variant)))
+}
+
+/// A `u64` literal (checked here) or expression.
+fn seed(value: &Expr) -> syn::Result<TokenStream> {
+    if let Expr::Lit(ExprLit {
+        lit: Lit::Int(n), ..
+    }) = value
+    {
+        let n = n
+            .base10_parse::<u64>()
+            .map_err(|_| syn::Error::new(n.span(), "the seed must fit in a `u64`"))?;
+        let lit = Literal::u64_unsuffixed(n);
+        return Ok(quote_spanned!(value.span()=> .seed(#lit)));
+    }
+    Ok(quote_spanned!(value.span()=> .seed(#value)))
 }
 
 /// `None`, or a duration.

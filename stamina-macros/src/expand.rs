@@ -4,8 +4,8 @@ use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{
-    AttrStyle, Expr, FnArg, Ident, Item, ItemFn, Pat, PatIdent, PatType, Receiver, ReceiverKind,
-    ReturnType, Type, parse_quote,
+    AttrStyle, Expr, FnArg, GenericArgument, Ident, Item, ItemFn, Pat, PatIdent, PatType,
+    PathArguments, Receiver, ReceiverKind, ReturnType, Type, parse_quote,
 };
 
 use crate::args::Args;
@@ -90,27 +90,65 @@ fn expand(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
     let Args {
         on,
         name,
+        policy,
         setters,
         budget,
+        suppress_nested,
+        on_retry,
+        attempt_timeout,
     } = args;
-    let fn_name = function.sig.ident.to_string();
-    let name = match name {
-        Some(name) => quote!(#name),
-        None => quote!(::core::concat!(::core::module_path!(), "::", #fn_name)),
-    };
-    let on = annotate_on(on, &ret);
-    // The settings are `RetryPolicy` setters (`const fn`s on literals fold away); the budget goes
-    // to the caller.
-    let policy = quote! {
-        ::stamina::RetryPolicy::new() #(#setters)*
-    };
-    let budget_setter = budget
-        .as_ref()
-        .map(|budget| quote_spanned!(budget.span()=> .budget(&(#budget))));
-    let budget_arg = match &budget {
-        Some(budget) => quote_spanned!(budget.span()=> ::core::option::Option::Some(&(#budget))),
+    // Unnamed, the loop is named after the function that holds the body's closure: its path,
+    // with the type for a method (`module::Type::method`).
+    let name = match &name {
+        Some(name) => quote!(::core::option::Option::Some(::core::convert::Into::into(#name))),
         None => quote!(::core::option::Option::None),
     };
+    // `impl Trait` in the return type cannot be written in the generated code's types: there it
+    // is inferred from the body. The `on` closure's parameter, the error type, does not depend
+    // on the success type, which is `()` there.
+    let on = annotate_on(on, &replace_impl_trait(ret.clone(), parse_quote!(())));
+    let ret = replace_impl_trait(ret, parse_quote!(_));
+    // The settings are `RetryPolicy` setters over the given policy or the default one (`const
+    // fn`s on literals fold away); the rest goes to the loop's options.
+    let base = match &policy {
+        Some(policy) => {
+            let var = Ident::new("__stamina_policy", Span::mixed_site());
+            quote_spanned!(policy.span()=> { let #var: ::stamina::RetryPolicy = #policy; #var })
+        }
+        None => quote!(::stamina::RetryPolicy::new()),
+    };
+    let policy = quote! { #base #(#setters)* };
+    let budget = budget
+        .as_ref()
+        .map(|budget| quote_spanned!(budget.span()=> .budget(&(#budget))));
+    let suppress_nested = suppress_nested
+        .as_ref()
+        .map(|choice| quote_spanned!(choice.span()=> .suppress_nested(#choice)));
+    // The function's own hook is made once, on first use, and kept in a `static`.
+    let hook_var = Ident::new("__STAMINA_ON_RETRY", Span::mixed_site());
+    let (hook_static, hooks) = match &on_retry {
+        Some(hook) => (
+            Some(quote_spanned! {hook.span()=>
+                static #hook_var: ::std::sync::LazyLock<[::stamina::OnRetryHook; 1]> =
+                    ::std::sync::LazyLock::new(|| [::stamina::OnRetryHook::new(#hook)]);
+            }),
+            Some(quote!(.hooks(&*#hook_var))),
+        ),
+        None => (None, None),
+    };
+    let options = quote! {
+        ::stamina::__private::Options::new() #budget #suppress_nested #hooks
+    };
+    if let (false, Some((key, _))) = (is_async, &attempt_timeout) {
+        return Err(syn::Error::new(
+            key.span(),
+            "`attempt_timeout` cuts an attempt that hangs, which only an `async fn` can have \
+             cut; a sync function's attempt runs to its end (use a timeout in the code it calls)",
+        ));
+    }
+    let attempt_timeout = attempt_timeout
+        .as_ref()
+        .map(|(key, timeout)| quote_spanned!(key.span()=> .attempt_timeout(#timeout)));
 
     let (inner_attrs, outer_attrs): (Vec<_>, Vec<_>) = function
         .attrs
@@ -128,12 +166,17 @@ fn expand(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
         let attempt = Ident::new("__stamina_attempt", Span::mixed_site());
         let value = Ident::new("__stamina_value", Span::mixed_site());
         let result = quote!(<#ret as ::stamina::__private::RetryResult>);
+        // Named as the callers name their loops: after the function, through a closure in it.
         quote! {
-            let mut #attempts = ::stamina::retry_context(#on)
-                .policy(#policy)
-                .name(#name)
-                #budget_setter
-                .into_stream();
+            let mut #attempts = ::stamina::__private::async_context(
+                #on,
+                #policy,
+                #name,
+                #options,
+                || {},
+            )
+            #attempt_timeout
+            .into_stream();
             while let ::core::option::Option::Some(#attempt) = #attempts.next().await {
                 match #attempt
                     .run(async || {
@@ -156,9 +199,7 @@ fn expand(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
         }
     } else if is_async {
         let caller = quote! {
-            ::stamina::AsyncRetryingCaller::from_policy(#policy)
-                .name(#name)
-                #budget_setter
+            ::stamina::__private::async_caller(#policy, #name, #options) #attempt_timeout
         };
         quote! {
             #caller
@@ -176,7 +217,7 @@ fn expand(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
             ::stamina::__private::call(
                 #policy,
                 #name,
-                #budget_arg,
+                #options,
                 #on,
                 || -> #ret {
                     #(#per_attempt)*
@@ -189,6 +230,7 @@ fn expand(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
         #(#outer_attrs)*
         #vis #sig {
             #(#inner_attrs)*
+            #hook_static
             #body
         }
     })
@@ -229,6 +271,37 @@ fn is_mut_reference(mut ty: &Type) -> bool {
         ty = &paren.elem;
     }
     matches!(ty, Type::Reference(reference) if reference.mutability.is_some())
+}
+
+/// `ty` with every `impl Trait` in it replaced by `with` (`_`, to be inferred).
+fn replace_impl_trait(mut ty: Type, with: Type) -> Type {
+    fn visit(ty: &mut Type, with: &Type) {
+        let visit = |ty: &mut Type| visit(ty, with);
+        match ty {
+            Type::ImplTrait(_) => *ty = with.clone(),
+            Type::Paren(inner) => visit(&mut inner.elem),
+            Type::Group(inner) => visit(&mut inner.elem),
+            Type::Reference(inner) => visit(&mut inner.elem),
+            Type::Ptr(inner) => visit(&mut inner.elem),
+            Type::Slice(inner) => visit(&mut inner.elem),
+            Type::Array(inner) => visit(&mut inner.elem),
+            Type::Tuple(tuple) => tuple.elems.iter_mut().for_each(visit),
+            Type::Path(path) => {
+                for segment in &mut path.path.segments {
+                    if let PathArguments::AngleBracketed(args) = &mut segment.arguments {
+                        for arg in &mut args.args {
+                            if let GenericArgument::Type(ty) = arg {
+                                visit(ty);
+                            }
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    visit(&mut ty, &with);
+    ty
 }
 
 /// Checks one argument and returns what each attempt does with it; renames a by-value pattern

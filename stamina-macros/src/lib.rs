@@ -40,15 +40,22 @@ use proc_macro::TokenStream;
 ///
 /// | key | value | default |
 /// |---|---|---|
-/// | `on` (required) | a function or closure over `&E` returning `bool`, a `Duration` or a `stamina::Decision`, or any `stamina::RetryOn<E>` value such as `stamina::on_cause::<T>()` | none: say which errors are transient |
+/// | `on` (required) | a function or closure over `&E` returning `bool`, a `Duration` or a `stamina::Decision`, or any `stamina::RetryOn<E>` value such as `stamina::on_cause::<T>()` or `stamina::typed(..)` | none: say which errors are transient |
+/// | `policy` | a `stamina::RetryPolicy` expression, evaluated per call (a `const`, a policy parsed from an environment variable at startup); the other keys override its settings | `RetryPolicy::new()` |
 /// | `attempts` | a `u32` expression; `None` or `"unlimited"` for no limit | `10` |
 /// | `timeout` | a duration; `None` for no total timeout | `"45s"` |
 /// | `wait_initial` | a duration | `"100ms"` |
 /// | `wait_max` | a duration | `"5s"` |
 /// | `wait_jitter` | a duration | `"1s"` |
 /// | `wait_exp_base` | an `f64` expression; a literal must be finite and >= 1 | `2.0` |
-/// | `name` | a `&'static str` or `String` expression, the name instrumentation reports | the function's module path and name |
-/// | `budget` | an expression of type `RetryBudget` (or a reference to one), evaluated per call: every retry pays from it | none |
+/// | `jitter` | `"additive"`, `"full"`, `"equal"`, `"decorrelated"`, or a `stamina::Jitter` expression | `"additive"` |
+/// | `retry_after_max` | a duration: a server wait (`on` returning a `Duration`) beyond it ends the loop | none |
+/// | `seed` | a `u64` expression: reproducible jitter | none |
+/// | `attempt_timeout` | a duration (`async fn` only): each attempt is cut after it, failing with `stamina::AttemptTimedOut` converted into `E` | none |
+/// | `name` | a `&'static str` or `String` expression, the name instrumentation reports | the function's path, with the type for a method (`module::Type::method`) |
+/// | `budget` | an expression of type `RetryBudget` (or a reference to one, such as `&self.budget`), evaluated per call: every retry pays from it | none |
+/// | `suppress_nested` | a `bool` expression: `true` makes one attempt inside another loop's attempt | the process-wide choice |
+/// | `on_retry` | a function (or closure without captures) `Fn(&stamina::RetryDetails<'_>) -> R`, a hook of the function's own, made once | none |
 ///
 /// A duration is a string in humantime's format (`"250ms"`, `"10s"`, `"1m 30s"`), parsed when
 /// the crate compiles, so a typo is a compile error; or any `std::time::Duration` expression.
@@ -58,6 +65,33 @@ use proc_macro::TokenStream;
 /// The configuration is that of `stamina::RetryingCaller`, and so are the semantics: the
 /// switches of `stamina::testing` apply, the last error is returned unchanged, and an error
 /// that `on` rejects returns at once.
+///
+/// The return type may hide its success type: `Result<impl Display, E>` works (the error type
+/// must be written out, since `on` is asked about it).
+///
+/// # Testing attributed functions
+///
+/// An attributed function takes no clock or sleeper: it waits on the system clock (`fn`) or the
+/// default sleeper (`async fn`). Test it with the switches of `stamina::testing`, which make
+/// every wait zero and force or cap the attempts (`thread_testing` for the test's own thread;
+/// see `stamina::testing` for the forms that reach tasks on a multi-thread runtime), or on
+/// tokio's paused clock (`#[tokio::test(start_paused = true)]`), where waits and attempt
+/// timeouts pass in virtual time. Give it an `on_retry` hook to see each retry.
+///
+/// ```
+/// use std::cell::Cell;
+///
+/// #[stamina::retry(on = |_| true, attempts = 5)]
+/// fn flaky(calls: &Cell<u32>) -> Result<u32, String> {
+///     calls.set(calls.get() + 1);
+///     if calls.get() < 3 { Err("busy".into()) } else { Ok(calls.get()) }
+/// }
+///
+/// // In a test: no waits, and at most 3 attempts, on this thread only.
+/// let _testing = stamina::testing::thread_testing(stamina::testing::Testing::new().attempts(3).cap(true));
+/// let calls = Cell::new(0);
+/// assert_eq!(flaky(&calls), Ok(3));
+/// ```
 ///
 /// # What runs several times
 ///
@@ -111,10 +145,11 @@ use proc_macro::TokenStream;
 ///
 /// # Errors at compile time
 ///
-/// A missing `on`, an unknown or repeated key, an invalid duration, a literal `wait_exp_base`
-/// below 1, a function that does not return a `Result`, an argument taken by value that is not
-/// `Clone`, `&mut` arguments or `&mut self` on an `async fn`, a `const fn`, and an item that is
-/// not a function are compile errors that point at the culprit.
+/// A missing `on`, an unknown or repeated key, an invalid duration, an unknown jitter name, a
+/// seed beyond `u64`, a literal `wait_exp_base` below 1, `attempt_timeout` on a sync function,
+/// a function that does not return a `Result`, an argument taken by value that is not `Clone`,
+/// `&mut` arguments or `&mut self` on an `async fn`, a `const fn`, and an item that is not a
+/// function are compile errors that point at the culprit.
 #[proc_macro_attribute]
 pub fn retry(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::retry(args.into(), item.into()).into()

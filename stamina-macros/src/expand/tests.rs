@@ -40,8 +40,8 @@ pub fn fetch(url: String, client: &Client, log: &mut Vec<u8>) -> Result<u32, Err
             .attempts(3)
             .timeout(::core::time::Duration::new(90, 0))
             .wait_initial(::core::time::Duration::new(0, 250000000)),
-        ::core::concat!(::core::module_path!(), "::", "fetch"),
         ::core::option::Option::None,
+        ::stamina::__private::Options::new(),
         is_transient,
         || -> Result<u32, Error> {
             let mut url = ::stamina::__private::clone_arg(&url);
@@ -73,10 +73,11 @@ fn async_fn() {
     assert_eq!(
         out,
         r#"async fn get(&self, id: Id) -> io::Result<Vec<u8>> {
-    ::stamina::AsyncRetryingCaller::from_policy(
+    ::stamina::__private::async_caller(
             ::stamina::RetryPolicy::new().unlimited_attempts().no_timeout(),
+            ::core::option::Option::Some(::core::convert::Into::into("get")),
+            ::stamina::__private::Options::new(),
         )
-        .name("get")
         .call(
             |e: &<io::Result<Vec<u8>> as ::stamina::__private::RetryResult>::Err| {
                 e.is_timeout()
@@ -108,9 +109,13 @@ fn async_fn_with_mut_borrows_runs_on_an_attempt_stream() {
     assert_eq!(
         out,
         r#"async fn get(&mut self, id: Id, log: &mut Vec<u8>) -> io::Result<Vec<u8>> {
-    let mut __stamina_attempts = ::stamina::retry_context(is_transient)
-        .policy(::stamina::RetryPolicy::new().attempts(3))
-        .name(::core::concat!(::core::module_path!(), "::", "get"))
+    let mut __stamina_attempts = ::stamina::__private::async_context(
+            is_transient,
+            ::stamina::RetryPolicy::new().attempts(3),
+            ::core::option::Option::None,
+            ::stamina::__private::Options::new(),
+            || {},
+        )
         .into_stream();
     while let ::core::option::Option::Some(__stamina_attempt) = __stamina_attempts
         .next()
@@ -165,8 +170,8 @@ fn pattern_arguments_are_renamed_and_destructured_per_attempt() {
         r#"fn f(__stamina_arg0: (u32, u32), _: Token) -> Result<u32, E> {
     ::stamina::__private::call(
         ::stamina::RetryPolicy::new().wait_exp_base(1.5),
-        ::core::concat!(::core::module_path!(), "::", "f"),
         ::core::option::Option::None,
+        ::stamina::__private::Options::new(),
         f,
         || -> Result<u32, E> {
             let (a, b): (u32, u32) = ::stamina::__private::clone_arg(&__stamina_arg0);
@@ -192,4 +197,57 @@ fn errors_keep_the_item() {
     assert!(text.contains("compile_error"), "{text}");
     assert!(text.contains("missing `on = ...`"), "{text}");
     assert!(text.contains("fn f ()"), "{text}");
+}
+
+#[test]
+fn the_other_keys_go_to_the_policy_the_options_and_a_static_hook() {
+    let out = expand(
+        quote!(
+            on = f,
+            policy = base(),
+            jitter = "full",
+            seed = 7,
+            retry_after_max = "30s",
+            attempt_timeout = "2s",
+            budget = &self.budget,
+            suppress_nested = true,
+            on_retry = log_retry
+        ),
+        quote! {
+            async fn f(&self) -> Result<impl Display, E> { Ok(1) }
+        },
+    );
+    assert_eq!(
+        out,
+        r#"async fn f(&self) -> Result<impl Display, E> {
+    static __STAMINA_ON_RETRY: ::std::sync::LazyLock<[::stamina::OnRetryHook; 1]> = ::std::sync::LazyLock::new(||
+    [::stamina::OnRetryHook::new(log_retry)]);
+    ::stamina::__private::async_caller(
+            {
+                let __stamina_policy: ::stamina::RetryPolicy = base();
+                __stamina_policy
+            }
+                .jitter(::stamina::Jitter::Full)
+                .seed(7)
+                .retry_after_max(::core::time::Duration::new(30, 0)),
+            ::core::option::Option::None,
+            ::stamina::__private::Options::new()
+                .budget(&(&self.budget))
+                .suppress_nested(true)
+                .hooks(&*__STAMINA_ON_RETRY),
+        )
+        .attempt_timeout(::core::time::Duration::new(2, 0))
+        .call(
+            f,
+            || {
+                async move {
+                    let __stamina_ret: Result<_, E> = { Ok(1) };
+                    __stamina_ret
+                }
+            },
+        )
+        .await
+}
+"#
+    );
 }

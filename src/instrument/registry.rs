@@ -1,0 +1,289 @@
+//! The process-wide hooks (the built-in ones by default) and the call of every hook of a loop.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+
+use super::details::Report;
+use super::hooks::Builtin;
+use super::{
+    Cause, ErrorView, Guards, LoopHooks, OnRetryHook, RetryDetails, log, metrics, tracing,
+};
+use crate::machine::Retry;
+use crate::name::Name;
+
+/// The built-in hook that counts retries and give-ups with the `metrics` facade.
+///
+/// For every scheduled retry it increments the counter `stamina_retries_total` with the labels
+/// `callable` (the loop's name), `retry_num` and `error_type`; for every give-up it increments
+/// `stamina_retries_exhausted_total` with the labels `callable`, `error_type` and `reason`
+/// ([`GiveUpReason::as_str`](super::GiveUpReason::as_str)). Labels never carry an error's
+/// text: `error_type` is a short name of its type or the label its loop chose
+/// ([`RetryDetails::error_type`](super::RetryDetails::error_type)). Both counters are described
+/// to the recorder in use ("Total number of retries.", "Total number of retry loops that gave
+/// up."), so that an exporter prints help text such as Prometheus' `# HELP` lines. The
+/// application installs the recorder (a Prometheus exporter, say); without one, the counters
+/// cost next to nothing, and nothing is allocated per retry either way (each label set is made
+/// once per series and kept for the process, up to 10,000 sets).
+///
+/// ```
+/// let hooks = stamina::get_on_retry_hooks();
+/// assert!(hooks.iter().any(|h| h.name() == stamina::instrument::metrics_hook().name()));
+/// ```
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub fn metrics_hook() -> OnRetryHook {
+    metrics::hook()
+}
+
+/// The built-in hook that logs retries and give-ups with the `log` facade.
+///
+/// Every scheduled retry is a record at level warn ([`set_level`](super::set_level), or
+/// `.log_level(..)` on a loop), target `stamina`, whose message carries the essentials for
+/// loggers that print no key-values (`stamina.retry_scheduled: fetch: attempt 1 of 3 failed
+/// with io::Error, retrying in 100ms`), with the key-values `callable`, `retry_num`,
+/// `wait_for`, `waited_so_far` (durations as `humantime` writes them, to the millisecond, such
+/// as `1s500ms`), `max_attempts` (the limit, or `unlimited`), `remaining` (the time left before
+/// the deadline, or `none`), `error_type` and `caused_by` (the error as the
+/// [`ShowError`](super::ShowError) setting shows it: its type only by default). A give-up is a
+/// record at the same level (`stamina.retries_exhausted: fetch: gave up after 3 attempts
+/// (attempts_exhausted) with io::Error`), with `callable`, `reason`, `attempts` (made),
+/// `waited`, `error_type` and `caused_by`.
+///
+/// With the `tracing` feature, when a `tracing` subscriber takes stamina's events, this hook
+/// leaves them to the `tracing` hook: through a `log`-to-`tracing` bridge (such as the one
+/// `tracing_subscriber::fmt().init()` installs) each retry would otherwise arrive twice.
+///
+/// ```
+/// let hooks = stamina::get_on_retry_hooks();
+/// assert!(hooks.iter().any(|h| h.name() == stamina::instrument::log_hook().name()));
+/// ```
+#[cfg(feature = "log")]
+#[cfg_attr(docsrs, doc(cfg(feature = "log")))]
+pub fn log_hook() -> OnRetryHook {
+    log::hook()
+}
+
+/// The built-in hook that traces retries and give-ups with `tracing`.
+///
+/// Every scheduled retry opens a span `stamina.retry_wait` (level info, target `stamina`, fields
+/// `callable`, `retry_num`, `wait_for`) that stays open over the wait and closes right before
+/// the next attempt, and emits inside it an event at level warn (see [`Level`](super::Level))
+/// with the same message and fields as the `log` records. A give-up is an event with the give-up
+/// record's message and fields. Without a subscriber that takes stamina's events, it does
+/// nothing, and the `log` hook reports them.
+///
+/// ```
+/// let hooks = stamina::get_on_retry_hooks();
+/// assert!(hooks.iter().any(|h| h.name() == stamina::instrument::tracing_hook().name()));
+/// ```
+#[cfg(feature = "tracing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+pub fn tracing_hook() -> OnRetryHook {
+    tracing::hook()
+}
+
+/// The built-in hooks of the enabled features, in this order: `metrics`, `log`, `tracing`.
+///
+/// These are the process-wide hooks until [`set_on_retry_hooks`] says otherwise.
+///
+/// ```
+/// let names: Vec<String> = stamina::instrument::default_on_retry_hooks()
+///     .iter()
+///     .map(|h| h.name().to_owned())
+///     .collect();
+/// # #[cfg(all(feature = "metrics", feature = "log"))]
+/// assert_eq!(names[..2], ["stamina::metrics", "stamina::log"]);
+/// ```
+pub fn default_on_retry_hooks() -> Vec<OnRetryHook> {
+    let backends: [(bool, fn() -> OnRetryHook); 3] = [
+        (metrics::ENABLED, metrics::hook),
+        (log::ENABLED, log::hook),
+        (tracing::ENABLED, tracing::hook),
+    ];
+    backends
+        .into_iter()
+        .filter_map(|(enabled, hook)| enabled.then(hook))
+        .collect()
+}
+
+/// The process-wide hooks; `None` until first needed or after a reset, meaning the defaults.
+static HOOKS: RwLock<Option<Arc<[OnRetryHook]>>> = RwLock::new(None);
+
+/// Whether the process-wide hooks are set to none at all: written under `HOOKS`' write lock, so
+/// that a retry with instrumentation off skips the lock and the reference count.
+static NO_HOOKS: AtomicBool = AtomicBool::new(false);
+
+/// Whether the process-wide hooks are known to be empty (`false` when unsure).
+#[inline]
+pub(super) fn no_process_hooks() -> bool {
+    NO_HOOKS.load(Ordering::Acquire)
+}
+
+pub(super) fn process_hooks() -> Arc<[OnRetryHook]> {
+    if let Some(hooks) = &*HOOKS.read().unwrap_or_else(PoisonError::into_inner) {
+        return Arc::clone(hooks);
+    }
+    let mut hooks = HOOKS.write().unwrap_or_else(PoisonError::into_inner);
+    Arc::clone(hooks.get_or_insert_with(|| default_on_retry_hooks().into()))
+}
+
+/// Replaces the process-wide hooks, which every loop calls before its own: a list turns them
+/// into that list (an empty one turns the process-wide instrumentation off, the built-in `log`,
+/// `metrics` and `tracing` hooks included), and `None` restores the defaults, as in Python's
+/// stamina.
+///
+/// Loops that are waiting keep the guards they have; the new hooks apply from the next retry
+/// on.
+///
+/// ```
+/// // No log records, metrics or traces from retries:
+/// stamina::set_on_retry_hooks([]);
+/// assert!(stamina::get_on_retry_hooks().is_empty());
+/// // The built-in hooks again:
+/// stamina::set_on_retry_hooks(None);
+/// assert_eq!(
+///     stamina::get_on_retry_hooks().len(),
+///     stamina::instrument::default_on_retry_hooks().len(),
+/// );
+/// ```
+pub fn set_on_retry_hooks(hooks: impl IntoOnRetryHooks) {
+    let Some(hooks) = hooks.into_on_retry_hooks() else {
+        return reset_on_retry_hooks();
+    };
+    let hooks: Arc<[OnRetryHook]> = hooks.into();
+    let mut slot = HOOKS.write().unwrap_or_else(PoisonError::into_inner);
+    NO_HOOKS.store(hooks.is_empty(), Ordering::Release);
+    *slot = Some(hooks);
+}
+
+/// What [`set_on_retry_hooks`] takes: a list of hooks (an array, a `Vec` or a slice), or an
+/// `Option` of a `Vec` where `None` stands for the defaults.
+///
+/// A bare iterator is not accepted, so that `set_on_retry_hooks(None)` means what it means in
+/// Python (the defaults) rather than an empty list; collect an iterator into a `Vec` first.
+pub trait IntoOnRetryHooks: sealed::Sealed {
+    /// The hooks to set, or `None` for the defaults.
+    fn into_on_retry_hooks(self) -> Option<Vec<OnRetryHook>>;
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+impl sealed::Sealed for Vec<OnRetryHook> {}
+impl IntoOnRetryHooks for Vec<OnRetryHook> {
+    fn into_on_retry_hooks(self) -> Option<Vec<OnRetryHook>> {
+        Some(self)
+    }
+}
+
+impl<const N: usize> sealed::Sealed for [OnRetryHook; N] {}
+impl<const N: usize> IntoOnRetryHooks for [OnRetryHook; N] {
+    fn into_on_retry_hooks(self) -> Option<Vec<OnRetryHook>> {
+        Some(self.into())
+    }
+}
+
+impl sealed::Sealed for &[OnRetryHook] {}
+impl IntoOnRetryHooks for &[OnRetryHook] {
+    fn into_on_retry_hooks(self) -> Option<Vec<OnRetryHook>> {
+        Some(self.to_vec())
+    }
+}
+
+impl sealed::Sealed for Option<Vec<OnRetryHook>> {}
+impl IntoOnRetryHooks for Option<Vec<OnRetryHook>> {
+    fn into_on_retry_hooks(self) -> Option<Vec<OnRetryHook>> {
+        self
+    }
+}
+
+/// The process-wide hooks in force: the ones last set, else [`default_on_retry_hooks`].
+///
+/// ```
+/// let mut hooks = stamina::get_on_retry_hooks();
+/// let before = hooks.len();
+/// hooks.push(stamina::instrument::OnRetryHook::new(|_: &stamina::RetryDetails<'_>| {}));
+/// stamina::set_on_retry_hooks(hooks);
+/// assert_eq!(stamina::get_on_retry_hooks().len(), before + 1);
+/// stamina::instrument::reset_on_retry_hooks();
+/// ```
+pub fn get_on_retry_hooks() -> Vec<OnRetryHook> {
+    process_hooks().to_vec()
+}
+
+/// Restores the process-wide hooks to [`default_on_retry_hooks`].
+///
+/// ```
+/// stamina::set_on_retry_hooks([]);
+/// stamina::instrument::reset_on_retry_hooks();
+/// assert_eq!(
+///     stamina::get_on_retry_hooks().len(),
+///     stamina::instrument::default_on_retry_hooks().len(),
+/// );
+/// ```
+pub fn reset_on_retry_hooks() {
+    let mut slot = HOOKS.write().unwrap_or_else(PoisonError::into_inner);
+    NO_HOOKS.store(false, Ordering::Release);
+    *slot = None;
+}
+
+/// Calls the hooks for a retry the state machine just decided, before the wait: the
+/// process-wide hooks, then `local` (the loop's own). Front ends keep the returned guards over
+/// the wait and drop them right before the next attempt.
+///
+/// Costs an atomic load and nothing else when instrumentation is off (`set_on_retry_hooks([])`
+/// and no hooks of the loop's own), a lock read when there are no hooks otherwise.
+#[inline]
+pub(crate) fn retry_scheduled<'e, E: fmt::Debug>(
+    name: &Name,
+    retry: &Retry,
+    error: &'e E,
+    view: impl FnOnce(&'e E) -> ErrorView<'e>,
+    local: &LoopHooks,
+) -> Guards {
+    if local.list.is_empty() && no_process_hooks() {
+        return Guards::default();
+    }
+    call_retry_hooks(name, retry, error, view, local)
+}
+
+fn call_retry_hooks<'e, E: fmt::Debug>(
+    name: &Name,
+    retry: &Retry,
+    error: &'e E,
+    view: impl FnOnce(&'e E) -> ErrorView<'e>,
+    local: &LoopHooks,
+) -> Guards {
+    let mut guards = Guards::default();
+    let process = process_hooks();
+    if process.is_empty() && local.list.is_empty() {
+        return guards;
+    }
+    let name = name.as_str();
+    let cause = Cause::new(error, view(error));
+    let details = RetryDetails::new(name, retry, cause, report(&process, local));
+    for hook in process.iter().chain(local.list.iter()) {
+        hook.retry_scheduled(&details, &mut guards);
+    }
+    guards
+}
+
+/// How the built-in hooks report an event of a loop with `local` hooks after the `process`
+/// ones: the loop's settings, and whether the `tracing` hook is among them and a subscriber takes
+/// its events.
+pub(super) fn report(process: &[OnRetryHook], local: &LoopHooks) -> Report {
+    let level = local.level();
+    let traced = tracing::ENABLED
+        && process
+            .iter()
+            .chain(local.list.iter())
+            .any(|hook| hook.is(Builtin::Tracing))
+        && tracing::subscribed(level);
+    Report {
+        show_error: local.show_error(),
+        level,
+        traced,
+    }
+}

@@ -107,12 +107,23 @@ impl backon::BlockingSleeper for NoSleep {
     }
 }
 
-fn backon_config() -> backon::ExponentialBuilder {
-    backon::ExponentialBuilder::new()
-        .with_jitter()
+/// backon as close to stamina's defaults as it goes: 100 ms doubling to 5 s, 9 retries, and its
+/// jitter (`+ U(0, 1) x the wait`) on or off.
+fn backon_builder(jitter: bool) -> backon::ExponentialBuilder {
+    let builder = backon::ExponentialBuilder::new()
         .with_min_delay(WAIT_INITIAL)
         .with_max_delay(WAIT_MAX)
-        .with_max_times(RETRIES)
+        .with_max_times(RETRIES);
+    if jitter {
+        builder.with_jitter()
+    } else {
+        builder
+    }
+}
+
+/// backon with its jitter, next to stamina's default (jittered) policy.
+fn backon_config() -> backon::ExponentialBuilder {
+    backon_builder(true)
 }
 
 fn backoff_config() -> backoff::ExponentialBackoff {
@@ -202,8 +213,9 @@ fn sync_rows(group: &mut BenchmarkGroup<'_, WallTime>, failures: u32, zero_waits
     } else {
         RetryPolicy::new()
     };
+    // stamina's zero-wait policy has no jitter: neither has backon's (like for like).
     let backon = if zero_waits {
-        backon_config().with_min_delay(Duration::ZERO)
+        backon_builder(false).with_min_delay(Duration::ZERO)
     } else {
         backon_config()
     };
@@ -302,8 +314,9 @@ fn async_rows(group: &mut BenchmarkGroup<'_, WallTime>, failures: u32, zero_wait
     } else {
         RetryPolicy::new()
     };
+    // stamina's zero-wait policy has no jitter: neither has backon's (like for like).
     let backon = if zero_waits {
-        backon_config().with_min_delay(Duration::ZERO)
+        backon_builder(false).with_min_delay(Duration::ZERO)
     } else {
         backon_config()
     };
@@ -392,16 +405,160 @@ fn three_failures(c: &mut Criterion) {
     async_rows(&mut group, 3, true);
     group.finish();
 
-    // The default hooks (log and metrics, with no logger or recorder installed).
-    stamina::instrument::reset_on_retry_hooks();
-    let mut group = c.benchmark_group("fails_3_times_zero_waits_default_hooks");
+    // The default hooks (log and metrics, with no logger or recorder installed) next to hooks
+    // off, in one group: each row sets the process-wide hooks before it runs.
+    let mut group = c.benchmark_group("fails_3_times_zero_waits_hooks");
     let policy = RetryPolicy::new()
         .wait_initial(Duration::ZERO)
         .wait_jitter(Duration::ZERO);
-    let caller = RetryingCaller::from_policy(policy).on(is_transient);
-    group.bench_function("stamina caller, 45 s timeout", |b| {
-        b.iter(|| caller.call(flaky(3)))
+    group.bench_function("direct call", |b| {
+        b.iter(|| {
+            let mut f = flaky(3);
+            loop {
+                if let Ok(value) = f() {
+                    break value;
+                }
+            }
+        })
     });
+    for (timeout, policy) in [
+        ("no timeout", policy.no_timeout()),
+        ("45 s timeout", policy),
+    ] {
+        let caller = RetryingCaller::from_policy(policy).on(is_transient);
+        group.bench_function(format!("stamina caller, {timeout}, hooks off"), |b| {
+            stamina::set_on_retry_hooks([]);
+            b.iter(|| caller.call(flaky(3)))
+        });
+        group.bench_function(format!("stamina caller, {timeout}, default hooks"), |b| {
+            stamina::instrument::reset_on_retry_hooks();
+            b.iter(|| caller.call(flaky(3)))
+        });
+    }
+    group.finish();
+    stamina::set_on_retry_hooks([]);
+}
+
+/// Per retry, like for like: stamina's caller and backon's blocking retry, 3 failures then a
+/// success, both handing every wait to a sleeper that returns at once (so that the rows measure
+/// the retry machinery, not the sleep), hooks off, no total timeout (backon has none).
+///
+/// | scenario | stamina | backon |
+/// |---|---|---|
+/// | zero waits, no jitter | `wait_initial` 0, `wait_jitter` 0 | min delay 0, no jitter |
+/// | zero waits, jitter drawn | `wait_initial` 0, `wait_jitter` 1 ns (draws `U(0, 1 ns)`) | min delay 0, jitter (draws, times 0) |
+/// | default waits, no jitter | 100 ms x 2 up to 5 s, `wait_jitter` 0 | min 100 ms, max 5 s, no jitter |
+/// | default waits, jitter | the defaults (`+ U(0, 1 s)`) | min 100 ms, max 5 s, jitter (`+ U(0, 1) x` the wait) |
+fn like_for_like(c: &mut Criterion) {
+    stamina::set_on_retry_hooks([]);
+    let zero = RetryPolicy::new()
+        .no_timeout()
+        .wait_initial(Duration::ZERO)
+        .wait_jitter(Duration::ZERO);
+    let default = RetryPolicy::new().no_timeout();
+    let scenarios = [
+        (
+            "zero waits, no jitter",
+            zero,
+            backon_builder(false).with_min_delay(Duration::ZERO),
+        ),
+        (
+            "zero waits, jitter drawn",
+            zero.wait_jitter(Duration::from_nanos(1)),
+            backon_builder(true).with_min_delay(Duration::ZERO),
+        ),
+        (
+            "default waits, no jitter",
+            default.wait_jitter(Duration::ZERO),
+            backon_builder(false),
+        ),
+        ("default waits, jitter", default, backon_builder(true)),
+    ];
+    let mut group = c.benchmark_group("per_retry_like_for_like");
+    group.bench_function("direct call", |b| {
+        b.iter(|| {
+            let mut f = flaky(3);
+            loop {
+                if let Ok(value) = f() {
+                    break value;
+                }
+            }
+        })
+    });
+    for (scenario, policy, backon) in scenarios {
+        let caller = RetryingCaller::from_policy(policy)
+            .clock(NoSleep)
+            .on(is_transient);
+        group.bench_function(format!("{scenario}: stamina caller"), |b| {
+            b.iter(|| caller.call(flaky(3)))
+        });
+        group.bench_function(format!("{scenario}: stamina for attempt loop"), |b| {
+            b.iter(|| {
+                let mut f = flaky(3);
+                for attempt in retry_context(is_transient).policy(policy).clock(NoSleep) {
+                    if let Some(value) = attempt.run(&mut f)? {
+                        return Ok(value);
+                    }
+                }
+                Err(Transient)
+            })
+        });
+        group.bench_function(format!("{scenario}: backon blocking"), |b| {
+            b.iter(|| {
+                flaky(3)
+                    .retry(backon)
+                    .sleep(NoSleep)
+                    .when(is_transient)
+                    .call()
+            })
+        });
+    }
+    group.finish();
+
+    // The same on tokio (current-thread runtime, paused clock): both crates sleep through
+    // `tokio::time::sleep`. Not the scenario with jitter drawn on zero waits: stamina's 1 ns wait
+    // would be a timer to tokio's next 1 ms tick where backon's stays a zero sleep.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    let mut group = c.benchmark_group("async_per_retry_like_for_like");
+    group.bench_function("direct await", |b| {
+        run_async(b, &rt, || async move {
+            let mut f = flaky_async(3);
+            loop {
+                if let Ok(value) = f().await {
+                    break value;
+                }
+            }
+        })
+    });
+    for (scenario, policy, backon) in [scenarios[0], scenarios[2], scenarios[3]] {
+        let caller = AsyncRetryingCaller::from_policy(policy)
+            .sleeper(TokioSleep)
+            .on(is_transient);
+        group.bench_function(format!("{scenario}: stamina async caller"), |b| {
+            run_async(b, &rt, || caller.call(flaky_async(3)))
+        });
+        group.bench_function(format!("{scenario}: stamina attempt stream"), |b| {
+            run_async(b, &rt, || async move {
+                let mut f = flaky_async(3);
+                let mut attempts = retry_context(is_transient)
+                    .policy(policy)
+                    .into_stream_with(TokioSleep);
+                while let Some(attempt) = attempts.next().await {
+                    if let Some(value) = attempt.run(&mut f).await? {
+                        return Ok(value);
+                    }
+                }
+                Err(Transient)
+            })
+        });
+        group.bench_function(format!("{scenario}: backon"), |b| {
+            run_async(b, &rt, || flaky_async(3).retry(backon).when(is_transient))
+        });
+    }
     group.finish();
 }
 
@@ -461,34 +618,6 @@ fn wait_step(c: &mut Criterion) {
         )
     });
     group.finish();
-
-    // The step inside a loop that computes real (jittered) waits and sleeps on a clock that
-    // does not sleep: 3 retries per call.
-    let mut group = c.benchmark_group("wait_step_in_loop_3_retries");
-    let caller = RetryingCaller::new()
-        .no_timeout()
-        .clock(NoSleep)
-        .on(is_transient);
-    group.bench_function("stamina caller, no timeout", |b| {
-        b.iter(|| caller.call(flaky(3)))
-    });
-    group.bench_function("backon blocking", |b| {
-        b.iter(|| {
-            flaky(3)
-                .retry(backon_config())
-                .sleep(NoSleep)
-                .when(is_transient)
-                .call()
-        })
-    });
-    group.bench_function("exponential-backoff loop", |b| {
-        b.iter(|| {
-            exponential_backoff_loop(&exp, flaky(3), |wait| {
-                black_box(wait);
-            })
-        })
-    });
-    group.finish();
 }
 
 /// backon's backoff is not `Clone`: build it and take it to its 4th wait.
@@ -498,5 +627,5 @@ fn backon_clone(config: &backon::ExponentialBuilder) -> backon::ExponentialBacko
     backoff
 }
 
-criterion_group!(benches, success, three_failures, wait_step);
+criterion_group!(benches, success, three_failures, like_for_like, wait_step);
 criterion_main!(benches);

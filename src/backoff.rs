@@ -5,6 +5,7 @@
 
 mod rng;
 
+use std::cell::Cell;
 use std::time::Duration;
 
 pub(crate) use self::rng::JitterRng;
@@ -12,32 +13,102 @@ use crate::RetryPolicy;
 
 /// The jitter-free part of the wait after failed attempt `retry_num` (1-based):
 /// `min(wait_max, wait_initial * wait_exp_base^(retry_num - 1))`, saturating.
+///
+/// The product is computed in `f64` and rounded to the nearest nanosecond.
+#[inline]
 pub(crate) fn exponential(policy: &RetryPolicy, retry_num: u32) -> Duration {
     let initial = policy.get_wait_initial();
     let max = policy.get_wait_max();
+    if let (Some(initial), Some(max)) = (exact_nanos(initial), exact_nanos(max)) {
+        let base = policy.get_wait_exp_base();
+        return Duration::from_nanos(exponential_nanos(initial, max, base, retry_num));
+    }
     if initial.is_zero() {
         return Duration::ZERO;
     }
     if initial >= max {
         return max;
     }
-    let base = policy.get_wait_exp_base();
+    let nanos = nanos_f64(initial) * factor(policy.get_wait_exp_base(), retry_num);
+    // NaN cannot arise here (the product of finite non-negative numbers or +inf), but it would
+    // land on the cap too.
+    if nanos.is_nan() || nanos >= nanos_f64(max) {
+        return max;
+    }
+    from_nanos_f64(nanos).min(max)
+}
+
+/// [`exponential`] in nanoseconds for an `initial` and a `max` below 2^53 ns, which convert to
+/// `f64` exactly: the same value, with an integer shift for the default base 2 (multiplying by a
+/// power of two is exact in `f64`), so that the common case needs no float power.
+#[inline(always)]
+fn exponential_nanos(initial: u64, max: u64, base: f64, retry_num: u32) -> u64 {
+    if initial == 0 {
+        return 0;
+    }
+    if initial >= max {
+        return max;
+    }
+    if base == 2.0 {
+        let exponent = retry_num.saturating_sub(1);
+        // `initial < max < 2^53`: the shift is exact until it passes `max`.
+        return if exponent < initial.leading_zeros() && initial << exponent < max {
+            initial << exponent
+        } else {
+            max
+        };
+    }
+    exponential_nanos_f64(initial, max, base, retry_num)
+}
+
+/// [`exponential_nanos`] for a base other than 2, in `f64` (out of line: the default base
+/// keeps the retry loops small).
+#[inline(never)]
+fn exponential_nanos_f64(initial: u64, max: u64, base: f64, retry_num: u32) -> u64 {
+    let nanos = initial as f64 * factor(base, retry_num);
+    if nanos.is_nan() || nanos >= max as f64 {
+        return max;
+    }
+    // Below `max`, so below 2^53: a whole number of nanoseconds after rounding.
+    round_nanos(nanos).min(max)
+}
+
+/// `base^(retry_num - 1)`.
+#[inline]
+fn factor(base: f64, retry_num: u32) -> f64 {
     let exponent = retry_num.saturating_sub(1);
-    let factor = if base == 1.0 || exponent == 0 {
+    if base == 1.0 || exponent == 0 {
         1.0
     } else if let Ok(exponent) = i32::try_from(exponent) {
         base.powi(exponent)
     } else {
         // Any base > 1 to a power beyond i32::MAX is infinite.
         f64::INFINITY
-    };
-    let nanos = initial.as_nanos() as f64 * factor;
-    // NaN cannot arise here (the product of finite non-negative numbers or +inf), but it would
-    // land on the cap too.
-    if nanos.is_nan() || nanos >= max.as_nanos() as f64 {
-        return max;
     }
-    from_nanos_f64(nanos).min(max)
+}
+
+/// The largest number of nanoseconds below which every integer converts to `f64` exactly.
+const EXACT_IN_F64: u64 = 1 << 53;
+
+/// `duration` in nanoseconds if that converts to `f64` exactly (below 2^53 ns, 104 days).
+#[inline]
+fn exact_nanos(duration: Duration) -> Option<u64> {
+    // Seconds below 2^53 / 10^9 keep the product below 2^53 with the sub-second part added.
+    if duration.as_secs() < EXACT_IN_F64 / 1_000_000_000 {
+        Some(duration.as_secs() * 1_000_000_000 + u64::from(duration.subsec_nanos()))
+    } else {
+        None
+    }
+}
+
+/// `duration` in nanoseconds as `f64`, rounded to nearest as `as_nanos() as f64` is, without the
+/// 128-bit conversion when the count fits 64 bits.
+#[inline]
+fn nanos_f64(duration: Duration) -> f64 {
+    match u64::try_from(duration.as_nanos()) {
+        Ok(nanos) => nanos as f64,
+        Err(_) => duration.as_nanos() as f64,
+    }
 }
 
 /// How randomness spreads the waits of many clients apart, so that they do not retry in lockstep.
@@ -52,7 +123,9 @@ pub(crate) fn exponential(policy: &RetryPolicy, retry_num: u32) -> Duration {
 /// | [`Decorrelated`](Jitter::Decorrelated) | `min(wait_max, U(wait_initial, 3 * previous wait))`, the first previous wait being `wait_initial` | `min(wait_initial, wait_max)` |
 ///
 /// `wait_jitter` only applies to `Additive`; `wait_exp_base` does not apply to `Decorrelated`.
-/// Every family draws from the loop's generator, which [`RetryPolicy::seed`] makes reproducible.
+/// Every family draws its random numbers from a generator per thread, seeded from the operating
+/// system's randomness; with [`RetryPolicy::seed`], from a generator of the loop's own, which makes
+/// its waits reproducible.
 ///
 /// `Additive` is Python stamina's, kept as the default for parity; with a small `wait_jitter`
 /// it spreads contending clients least. `Full`, `Equal` and `Decorrelated` spread them far
@@ -108,21 +181,46 @@ impl std::fmt::Display for Jitter {
 
 /// The computed wait after failed attempt `retry_num`, in the policy's jitter family.
 ///
-/// `previous` is the previous computed wait (`wait_initial` before the first), updated here. The
-/// generator is made on the first draw: a loop whose waits need no random number (no jitter, or
-/// capped) never seeds one.
+/// `previous` is the previous computed wait (`wait_initial` before the first), updated here.
+/// The random numbers come from the thread's jitter generator (see [`thread_draw`]), or, with a
+/// seed, from the loop's own generator `rng`, made on its first draw (see [`rng`]).
+///
+/// Always inlined, with its rare paths out of line: in a caller's loop most of it is computed
+/// once per loop, and a call per retry cost a third of a zero-wait retry where the compiler
+/// chose not to inline it.
+#[inline(always)]
 pub(crate) fn wait(
     policy: &RetryPolicy,
     retry_num: u32,
     previous: &mut Duration,
     rng: &mut Option<JitterRng>,
 ) -> Duration {
-    let wait = family_wait(policy, retry_num, *previous, &mut |low, high| {
-        let rng = rng.get_or_insert_with(|| self::rng(policy));
-        low.saturating_add(uniform(high.saturating_sub(low), rng))
-    });
+    let draw = &mut |span| match policy.get_seed() {
+        None => thread_draw(span),
+        Some(_) => loop_rng(rng, policy).up_to(span),
+    };
+    let wait = match family_wait_nanos(policy, retry_num, *previous, draw) {
+        // Below a second, without `from_nanos`' division (a tenth of a retry's time).
+        Some(nanos) if nanos < 1_000_000_000 => Duration::new(0, nanos as u32),
+        Some(nanos) => Duration::from_nanos(nanos),
+        None => wait_beyond_nanos(policy, retry_num, *previous, rng),
+    };
     *previous = wait;
     wait
+}
+
+/// [`wait`] for durations beyond 2^53 ns, in `Duration` arithmetic.
+#[cold]
+#[inline(never)]
+fn wait_beyond_nanos(
+    policy: &RetryPolicy,
+    retry_num: u32,
+    previous: Duration,
+    rng: &mut Option<JitterRng>,
+) -> Duration {
+    family_wait(policy, retry_num, previous, |low, high| {
+        low.saturating_add(uniform(high.saturating_sub(low), loop_rng(rng, policy)))
+    })
 }
 
 /// The family formulas, with the uniform draw `draw(low, high)` (in `[low, high]`) passed in, so
@@ -131,7 +229,7 @@ fn family_wait(
     policy: &RetryPolicy,
     retry_num: u32,
     previous: Duration,
-    draw: &mut dyn FnMut(Duration, Duration) -> Duration,
+    mut draw: impl FnMut(Duration, Duration) -> Duration,
 ) -> Duration {
     let max = policy.get_wait_max();
     let mut between = |low: Duration, high: Duration| {
@@ -162,6 +260,49 @@ fn family_wait(
     }
 }
 
+/// [`family_wait`] in whole nanoseconds, when every duration it needs is below 2^53 ns (104
+/// days; `None` otherwise, before any draw): the same values and the same draws, with `u64`
+/// arithmetic that cannot overflow in that range instead of `Duration`'s. `draw(span)` is
+/// uniform in `[0, span]`, called only for `span > 0`.
+#[inline(always)]
+fn family_wait_nanos(
+    policy: &RetryPolicy,
+    retry_num: u32,
+    previous: Duration,
+    draw: &mut impl FnMut(u64) -> u64,
+) -> Option<u64> {
+    let initial = exact_nanos(policy.get_wait_initial())?;
+    let max = exact_nanos(policy.get_wait_max())?;
+    let mut between = |low: u64, high: u64| {
+        if high <= low {
+            low
+        } else {
+            low + draw(high - low)
+        }
+    };
+    let exp = || exponential_nanos(initial, max, policy.get_wait_exp_base(), retry_num);
+    Some(match policy.get_jitter() {
+        Jitter::Additive => {
+            let jitter = exact_nanos(policy.get_wait_jitter())?;
+            let exp = exp();
+            if exp >= max || jitter == 0 {
+                return Some(exp);
+            }
+            between(exp, exp + jitter).min(max)
+        }
+        Jitter::Full => between(0, exp()),
+        Jitter::Equal => {
+            let exp = exp();
+            between(exp / 2, exp)
+        }
+        Jitter::Decorrelated => {
+            let low = initial.min(max);
+            let previous = exact_nanos(previous)?;
+            between(low, (previous * 3).max(low)).min(max)
+        }
+    })
+}
+
 /// The lower bound of the wait after attempt `num` in the policy's jitter family (see [`Jitter`]).
 pub(crate) fn lower_bound(policy: &RetryPolicy, num: u32) -> Duration {
     match policy.get_jitter() {
@@ -173,7 +314,7 @@ pub(crate) fn lower_bound(policy: &RetryPolicy, num: u32) -> Duration {
 }
 
 /// A uniformly distributed duration in `[0, max]`.
-pub(crate) fn uniform(max: Duration, rng: &mut JitterRng) -> Duration {
+fn uniform(max: Duration, rng: &mut JitterRng) -> Duration {
     if max.is_zero() {
         return Duration::ZERO;
     }
@@ -184,23 +325,84 @@ pub(crate) fn uniform(max: Duration, rng: &mut JitterRng) -> Duration {
     }
 }
 
-/// A fresh generator: seeded from the policy if it has a seed, differently each time if not.
+/// The loop's generator, made on its first use.
+#[inline]
+fn loop_rng<'a>(rng: &'a mut Option<JitterRng>, policy: &RetryPolicy) -> &'a mut JitterRng {
+    rng.get_or_insert_with(|| self::rng(policy))
+}
+
+/// A loop's generator: seeded with the policy's seed if it has one, else differently each time
+/// (for waits beyond the reach of [`family_wait_nanos`]). Made once per loop and kept out of
+/// line: inlined, the seeding is hoisted into every loop that might draw.
+#[cold]
+#[inline(never)]
 pub(crate) fn rng(policy: &RetryPolicy) -> JitterRng {
     match policy.get_seed() {
         Some(seed) => JitterRng::seeded(seed),
-        None => JitterRng::unseeded(),
+        None => JitterRng::seeded(thread_next()),
     }
 }
 
-/// Converts a non-negative number of nanoseconds to a `Duration`, saturating at `Duration::MAX`.
+/// The increment of SplitMix64, a Weyl sequence's step (odd: the sequence visits every `u64`).
+const GOLDEN_GAMMA: u64 = 0x9e37_79b9_7f4a_7c15;
+
+thread_local! {
+    /// The state of the thread's jitter generator; 0 until its first use.
+    static THREAD_JITTER: Cell<u64> = const { Cell::new(0) };
+}
+
+/// The next number of the thread's jitter generator, which the loops without a seed draw from:
+/// SplitMix64, started at the thread's first draw from an unseeded [`JitterRng`] (the standard
+/// library's per-thread random keys, a counter and the time). Seeding a generator per loop costs
+/// more than all of a retry's other work (a hash and a clock read); a generator per thread is one
+/// word of state, and SplitMix64's output is well spread for jitter (not for secrets).
+#[inline]
+fn thread_next() -> u64 {
+    THREAD_JITTER.with(|cell| {
+        let mut state = cell.get();
+        if state == 0 {
+            state = thread_seed();
+        }
+        state = state.wrapping_add(GOLDEN_GAMMA);
+        cell.set(state);
+        rng::split_mix(state)
+    })
+}
+
+/// The start of a thread's jitter generator.
+#[cold]
+#[inline(never)]
+fn thread_seed() -> u64 {
+    JitterRng::unseeded().next_u64()
+}
+
+/// A number uniform in `[0, span]` from the thread's jitter generator, by multiplying and keeping
+/// the high word (off uniform by at most `(span + 1) / 2^64`).
+#[inline]
+fn thread_draw(span: u64) -> u64 {
+    ((u128::from(thread_next()) * (u128::from(span) + 1)) >> 64) as u64
+}
+
+/// Converts a non-negative number of nanoseconds to a `Duration`, rounded to the nearest
+/// nanosecond (halves away from zero), saturating at `Duration::MAX`.
+#[inline]
 fn from_nanos_f64(nanos: f64) -> Duration {
     if nanos <= 0.0 || nanos.is_nan() {
         Duration::ZERO
     } else if nanos < u64::MAX as f64 {
-        Duration::from_nanos(nanos.round() as u64)
+        Duration::from_nanos(round_nanos(nanos))
     } else {
         Duration::try_from_secs_f64(nanos / 1e9).unwrap_or(Duration::MAX)
     }
+}
+
+/// `nanos.round() as u64` for `0 <= nanos < 2^64`, without the call into libm: the truncation and
+/// the fraction are exact (below 2^53 by Sterbenz' lemma; from 2^53 on every `f64` is a whole
+/// number).
+#[inline]
+fn round_nanos(nanos: f64) -> u64 {
+    let whole = nanos as u64;
+    whole + u64::from(nanos - whole as f64 >= 0.5)
 }
 
 #[cfg(test)]
@@ -232,10 +434,10 @@ mod tests {
     fn seeded_jitter_is_reproducible_and_bounded() {
         let p = RetryPolicy::new();
         let draw = |seed| {
-            let mut rng = Some(JitterRng::seeded(seed));
+            let mut rng = None;
             let mut prev = Duration::ZERO;
             (1..=10)
-                .map(|n| wait(&p, n, &mut prev, &mut rng))
+                .map(|n| wait(&p.seed(seed), n, &mut prev, &mut rng))
                 .collect::<Vec<_>>()
         };
         let a = draw(7);
@@ -247,6 +449,63 @@ mod tests {
         }
         // 3.2 s plus up to 1 s may cross the cap; from the 7th wait on, the cap rules alone.
         assert_eq!(&a[6..], &[Duration::from_secs(5); 4]);
+    }
+
+    /// The exact waits of a seeded loop with a base other than 2, whose exponential part is the
+    /// `f64` product, rounded (see also `seeded_sequences_are_pinned`).
+    #[test]
+    fn seeded_sequences_with_a_fractional_base_are_pinned() {
+        let p = RetryPolicy::new()
+            .wait_initial(Duration::from_nanos(123_456_789))
+            .wait_exp_base(1.7)
+            .wait_max(Duration::from_secs(60))
+            .wait_jitter(Duration::from_nanos(777_777))
+            .seed(7);
+        let mut rng = None;
+        let mut prev = p.get_wait_initial();
+        let got: Vec<_> = (1..=12).map(|n| wait(&p, n, &mut prev, &mut rng)).collect();
+        let expected = [
+            123499847,
+            210010408,
+            357348234,
+            606875478,
+            1031872960,
+            1753272075,
+            2980509802,
+            5066166038,
+            8612810173,
+            14640535445,
+            24888902213,
+            42311116464,
+        ]
+        .map(Duration::from_nanos);
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn unseeded_loops_draw_from_the_thread_generator() {
+        let p = RetryPolicy::new()
+            .wait_jitter(Duration::from_secs(3600))
+            .wait_max(Duration::from_secs(86_400));
+        let first_waits: Vec<_> = (0..8)
+            .map(|_| {
+                let mut rng = None;
+                let mut prev = Duration::ZERO;
+                let wait = wait(&p, 1, &mut prev, &mut rng);
+                assert!(rng.is_none(), "no seed, no generator of the loop's own");
+                wait
+            })
+            .collect();
+        assert!(first_waits.iter().all(|w| *w >= Duration::from_millis(100)));
+        // The first waits of eight loops, drawn from an hour of jitter in nanoseconds, differ.
+        let mut sorted = first_waits.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), 8, "{first_waits:?}");
+        // Draws cover their range: the extremes of a span of 1, and nothing beyond a span.
+        let draws: Vec<_> = (0..64).map(|_| thread_draw(1)).collect();
+        assert!(draws.contains(&0) && draws.contains(&1) && draws.iter().all(|d| *d <= 1));
+        assert_eq!(thread_draw(0), 0);
     }
 
     /// The exact waits a seed gives, per family and at the edges of the draw's range (a full
@@ -413,6 +672,8 @@ mod tests {
             Just(Duration::MAX),
             (0u64..10_000_000_000).prop_map(Duration::from_nanos),
             (any::<u64>(), 0u32..1_000_000_000).prop_map(|(s, n)| Duration::new(s, n)),
+            // Around 2^53 ns, where `f64` stops holding every nanosecond.
+            (9_007_190u64..9_007_210, 0u32..1_000_000_000).prop_map(|(s, n)| Duration::new(s, n)),
         ]
     }
 
@@ -421,7 +682,7 @@ mod tests {
             any_duration(),
             any_duration(),
             any_duration(),
-            prop_oneof![Just(1.0), Just(2.0), 1.0f64..1e6, Just(f64::MAX)],
+            prop_oneof![Just(1.0), Just(2.0), Just(1.5), 1.0f64..1e6, Just(f64::MAX)],
             any::<u64>(),
             prop_oneof![
                 Just(Jitter::Additive),
@@ -465,6 +726,69 @@ mod tests {
                     prop_assert!(wait <= previous.saturating_mul(3).max(p.get_wait_initial()));
                 }
             }
+        }
+
+        /// The integer and 64-bit shortcuts give exactly the plain formula's result: the
+        /// 128-bit conversions, `powi` and `round`.
+        #[test]
+        fn exponential_matches_the_float_formula(p in any_policy(), n in prop_oneof![1u32..80, any::<u32>()]) {
+            let (initial, max) = (p.get_wait_initial(), p.get_wait_max());
+            let expected = if initial.is_zero() {
+                Duration::ZERO
+            } else if initial >= max {
+                max
+            } else {
+                let exponent = n.saturating_sub(1);
+                let base = p.get_wait_exp_base();
+                let factor = if base == 1.0 || exponent == 0 {
+                    1.0
+                } else {
+                    i32::try_from(exponent).map_or(f64::INFINITY, |e| base.powi(e))
+                };
+                let nanos = initial.as_nanos() as f64 * factor;
+                if nanos >= max.as_nanos() as f64 {
+                    max
+                } else if nanos < u64::MAX as f64 {
+                    Duration::from_nanos(nanos.round() as u64).min(max)
+                } else {
+                    Duration::try_from_secs_f64(nanos / 1e9).unwrap_or(Duration::MAX).min(max)
+                }
+            };
+            prop_assert_eq!(exponential(&p, n), expected);
+        }
+
+        /// The nanosecond path gives the `Duration` formulas' waits, from the same draws.
+        #[test]
+        fn the_nanosecond_path_matches_the_duration_formulas(
+            p in any_policy(),
+            n in prop_oneof![1u32..64, any::<u32>()],
+            previous in any_duration(),
+        ) {
+            let seed = p.get_seed().unwrap();
+            let mut rng = None;
+            let mut prev = previous;
+            let fast = wait(&p, n, &mut prev, &mut rng);
+            let mut reference_rng = JitterRng::seeded(seed);
+            let reference = family_wait(&p, n, previous, |low, high| {
+                low.saturating_add(uniform(high.saturating_sub(low), &mut reference_rng))
+            });
+            prop_assert_eq!(fast, reference);
+            // The same number of draws: the generators are in the same state.
+            if let Some(mut rng) = rng {
+                prop_assert_eq!(rng.next_u64(), reference_rng.next_u64());
+            }
+        }
+
+        #[test]
+        fn rounding_matches_f64_round(nanos in prop_oneof![
+            0.0f64..1e3,
+            0.0f64..1e17,
+            1e17f64..1.8e19,
+            // Halves, which round away from zero.
+            (0u64..1 << 52).prop_map(|n| n as f64 + 0.5),
+        ]) {
+            let expected = Duration::from_nanos(nanos.round() as u64);
+            prop_assert_eq!(from_nanos_f64(nanos), expected);
         }
 
         #[test]

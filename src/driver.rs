@@ -21,7 +21,6 @@ use crate::{Decision, RetryOn, RetryPolicy};
 
 /// The state of one call's loop between its steps.
 pub(crate) struct CallLoop {
-    start: Option<Instant>,
     deadline: Option<Instant>,
     /// Built at the first failure.
     machine: Option<Machine>,
@@ -36,7 +35,6 @@ impl CallLoop {
     pub(crate) fn start(policy: &RetryPolicy, now: impl FnOnce() -> Instant) -> Self {
         let start = machine::start_time(policy, now);
         Self {
-            start,
             deadline: machine::deadline(policy, start),
             machine: None,
             guards: Guards::default(),
@@ -128,17 +126,17 @@ impl CallLoop {
         failure: Failure<'_, E>,
         now: impl FnOnce() -> Instant,
     ) -> Option<Duration> {
-        let start = self.start;
+        let deadline = self.deadline;
         let machine = self.machine.get_or_insert_with(|| {
-            let mut machine = extras.machine(*policy);
-            machine.start_at(start);
+            let mut machine = extras.machine(policy);
+            machine.start_at(deadline);
             machine
         });
         if failure.timed_out {
             machine.set_timed_out();
         }
         let (error, hooks) = (failure.error, &extras.hooks);
-        match machine.on_failure(decide, now) {
+        match machine.on_failure(policy, decide, now) {
             Step::Retry(retry) => {
                 self.guards = instrument::retry_scheduled(&name(), &retry, error, no_view, hooks);
                 Some(retry.wait)

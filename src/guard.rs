@@ -6,7 +6,7 @@
 //! the `T` ("time") parameter here.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -37,7 +37,7 @@ impl Extras {
 
     /// A machine for `policy` with these settings.
     #[inline]
-    pub(crate) fn machine(&self, policy: RetryPolicy) -> Machine {
+    pub(crate) fn machine(&self, policy: &RetryPolicy) -> Machine {
         let mut machine = Machine::new(policy);
         machine.set_budget(self.budget.clone());
         machine.set_suppress_nested(self.suppress_nested);
@@ -54,13 +54,16 @@ impl Extras {
         error: &E,
         on: &On,
     ) -> Guards {
-        instrument::retry_scheduled(
-            &Name::for_call::<F>(name),
-            retry,
-            error,
-            |e| on.error_view(e),
-            &self.hooks,
-        )
+        // A plain `Name` rather than `Name::for_call`'s `Cow`, whose drop the retry would pay.
+        let unnamed;
+        let name = match name {
+            Some(name) => name,
+            None => {
+                unnamed = Name::Static(crate::name::path_of::<F>());
+                &unnamed
+            }
+        };
+        instrument::retry_scheduled(name, retry, error, |e| on.error_view(e), &self.hooks)
     }
 
     /// A caller's loop ends with `error` for `give_up`: tells the hooks' give-up handlers.
@@ -153,8 +156,14 @@ macro_rules! extras_setters {
 
 pub(crate) use extras_setters;
 
-/// The configuration and the loop's state, behind a lock that is only ever taken by one side at a
-/// time (the iterator or stream, or the guard it handed out).
+/// The configuration and the loop's state, shared by the iterator or stream and the guards it
+/// hands out.
+///
+/// The loop's phase is an atomic, changed by compare-and-swap, so that the paths every loop takes
+/// take no lock: a guard recording a success, dropping a guard that recorded its outcome, and
+/// asking an ended loop for its next attempt. The machine and the hooks' guards sit behind a
+/// lock that is only ever taken by one side at a time (the iterator or stream, or the guard it
+/// handed out): when the loop starts, when an attempt fails, and around a wait.
 pub(crate) struct Shared<On, T> {
     pub(crate) policy: RetryPolicy,
     pub(crate) on: On,
@@ -162,39 +171,69 @@ pub(crate) struct Shared<On, T> {
     pub(crate) time: T,
     pub(crate) name: Name,
     pub(crate) hooks: LoopHooks,
+    /// The [`Phase`] and the number of the attempt it is about, packed (see [`Phase::pack`]).
+    phase: AtomicU64,
+    /// The wait of the phase `Waiting` in nanoseconds, written before the phase, so that the
+    /// front end reads it without the lock; `u64::MAX` when it does not fit (then the state
+    /// has it).
+    wait_nanos: AtomicU64,
+    /// Whether the loop pays for its retries from a budget, which a success refills (under the
+    /// lock: the machine knows what was paid).
+    has_budget: bool,
     state: Mutex<State>,
 }
 
 struct State {
     machine: Machine,
-    phase: Phase,
+    /// The wait that follows the last failed attempt, while the phase is `Waiting`.
+    wait: Duration,
     /// What the hooks keep over the current wait; dropped right before the next attempt, or
     /// with the loop.
     guards: Guards,
 }
 
-impl State {
-    /// The running attempt ended without an outcome: the loop is over, and unless a panic ended
-    /// it (`success` false), that counts as a success, which refills the budget as a recorded
-    /// success does.
-    fn end_without_outcome(&mut self, success: bool) {
-        self.phase = Phase::Done;
-        if success {
-            self.machine.on_success();
-        }
-    }
-}
-
+/// Where a loop is. Transitions (each a compare-and-swap on [`Shared::phase`]):
+///
+/// - `NotStarted` to `Running(1)`: the front end starts the loop, under the lock;
+/// - `Running(n)` to `Done`: attempt `n` succeeded (its guard, without the lock), or was dropped
+///   without an outcome (its guard, without the lock), or is still running when the front end
+///   asks for the next attempt (the front end, under the lock, so that it waits for a guard that
+///   is recording a failure);
+/// - `Running(n)` to `Waiting(n)` or `Done`: attempt `n` failed (its guard, under the lock);
+/// - `Waiting(n)` to `Running(n + 1)`: the wait is over (the front end, under the lock).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
     /// No attempt yet.
     NotStarted,
-    /// An attempt was handed out and has not recorded an outcome.
-    Running,
-    /// The last attempt failed and the loop waits this long before the next.
-    Waiting(Duration),
+    /// Attempt `n` was handed out and has not recorded an outcome.
+    Running(u32),
+    /// Attempt `n` failed and the loop waits before the next.
+    Waiting(u32),
     /// The loop is over.
     Done,
+}
+
+impl Phase {
+    /// The phase as one word: the attempt number in the high half, a tag in the low one, so that
+    /// a guard of an earlier attempt never matches a later `Running`.
+    const fn pack(self) -> u64 {
+        match self {
+            Self::NotStarted => 0,
+            Self::Running(n) => (n as u64) << 32 | 1,
+            Self::Waiting(n) => (n as u64) << 32 | 2,
+            Self::Done => 3,
+        }
+    }
+
+    const fn unpack(word: u64) -> Self {
+        let n = (word >> 32) as u32;
+        match word & 3 {
+            0 => Self::NotStarted,
+            1 => Self::Running(n),
+            2 => Self::Waiting(n),
+            _ => Self::Done,
+        }
+    }
 }
 
 /// What the front end does next.
@@ -208,6 +247,7 @@ pub(crate) enum Advance<On, T> {
 }
 
 impl<On, T> Shared<On, T> {
+    #[inline]
     pub(crate) fn new(
         policy: RetryPolicy,
         on: On,
@@ -215,14 +255,19 @@ impl<On, T> Shared<On, T> {
         name: Name,
         extras: Extras,
     ) -> Arc<Self> {
-        Arc::new(Self {
+        // `new_cyclic` writes the value into the allocation; `Arc::new` copies it twice (into the
+        // `Arc`'s inner value, then into the box), which costs a loop a tenth of its time.
+        Arc::new_cyclic(|_| Self {
             policy,
             on,
             time,
             name,
+            phase: AtomicU64::new(Phase::NotStarted.pack()),
+            wait_nanos: AtomicU64::new(0),
+            has_budget: extras.budget.is_some(),
             state: Mutex::new(State {
-                machine: extras.machine(policy),
-                phase: Phase::NotStarted,
+                machine: extras.machine(&policy),
+                wait: Duration::ZERO,
                 guards: Guards::default(),
             }),
             hooks: extras.hooks,
@@ -235,36 +280,79 @@ impl<On, T> Shared<On, T> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    fn phase(&self) -> Phase {
+        Phase::unpack(self.phase.load(Ordering::Acquire))
+    }
+
+    /// Moves the phase from `from` to `to`; false if it was not `from`.
+    fn transition(&self, from: Phase, to: Phase) -> bool {
+        self.phase
+            .compare_exchange(from.pack(), to.pack(), Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// Attempt `num`, still running, ended without an outcome: the loop is over, and unless a
+    /// panic ended it (`success` false), that counts as a success, which refills the budget as
+    /// a recorded success does.
+    fn end_without_outcome(&self, num: u32, success: bool) {
+        if self.transition(Phase::Running(num), Phase::Done) && success {
+            self.succeeded();
+        }
+    }
+
+    /// The loop ended with a success: refills the budget, if any.
+    fn succeeded(&self) {
+        if self.has_budget {
+            self.lock().machine.on_success();
+        }
+    }
+
     /// Moves the loop on after the previous attempt: starts it, asks for a wait, or ends it (an
     /// attempt still running when asked for the next one ended without an outcome, which counts
     /// as a success).
     pub(crate) fn advance(self: &Arc<Self>, now: impl FnOnce() -> Instant) -> Advance<On, T> {
+        match self.phase() {
+            Phase::Done => return Advance::End,
+            // Only the front end moves the loop out of `Waiting`: no lock needed to read it.
+            Phase::Waiting(_) => match self.wait_nanos.load(Ordering::Relaxed) {
+                u64::MAX => {}
+                nanos => return Advance::Wait(Duration::from_nanos(nanos)),
+            },
+            Phase::NotStarted | Phase::Running(_) => {}
+        }
         let mut state = self.lock();
-        match state.phase {
-            Phase::NotStarted => state.machine.start(now),
-            Phase::Waiting(wait) => return Advance::Wait(wait),
-            Phase::Running => {
-                state.end_without_outcome(true);
+        match self.phase() {
+            Phase::NotStarted => state.machine.start(&self.policy, now),
+            Phase::Waiting(_) => return Advance::Wait(state.wait),
+            Phase::Running(num) => {
+                // Under the lock, so that a guard recording a failure is not overtaken.
+                if self.transition(Phase::Running(num), Phase::Done) {
+                    state.machine.on_success();
+                }
                 return Advance::End;
             }
             Phase::Done => return Advance::End,
         }
-        Advance::Attempt(self.hand_out(&mut state))
+        Advance::Attempt(self.hand_out(&state))
     }
 
     /// Starts the attempt that follows a wait.
     pub(crate) fn resume(self: &Arc<Self>) -> Guard<On, T> {
         let mut state = self.lock();
         // The hooks' guards lived over the wait and end right before the next attempt.
-        drop(std::mem::take(&mut state.guards));
+        // `end` lets an empty list go without its drop glue.
+        std::mem::take(&mut state.guards).end();
         state.machine.next_attempt();
-        self.hand_out(&mut state)
+        self.hand_out(&state)
     }
 
-    fn hand_out(self: &Arc<Self>, state: &mut State) -> Guard<On, T> {
-        state.phase = Phase::Running;
+    /// Hands out the machine's current attempt (under the lock).
+    fn hand_out(self: &Arc<Self>, state: &State) -> Guard<On, T> {
+        let num = state.machine.num();
+        self.phase
+            .store(Phase::Running(num).pack(), Ordering::Release);
         Guard {
-            num: state.machine.num(),
+            num,
             deadline: state.machine.deadline(),
             shared: Arc::clone(self),
             recorded: AtomicBool::new(false),
@@ -275,9 +363,14 @@ impl<On, T> Shared<On, T> {
     pub(crate) fn debug_fields(&self, d: &mut fmt::DebugStruct<'_, '_>) {
         let state = self.lock();
         d.field("name", &self.name)
-            .field("attempt", &state.machine.num())
-            .field("phase", &state.phase)
-            .field("waited", &state.machine.waited());
+            .field("attempt", &state.machine.num());
+        match self.phase() {
+            Phase::NotStarted => d.field("phase", &format_args!("NotStarted")),
+            Phase::Running(_) => d.field("phase", &format_args!("Running")),
+            Phase::Waiting(_) => d.field("phase", &format_args!("Waiting({:?})", state.wait)),
+            Phase::Done => d.field("phase", &format_args!("Done")),
+        };
+        d.field("waited", &state.machine.waited());
         self.policy.debug_fields(d);
         if let Some(budget) = state.machine.budget() {
             d.field("budget", budget);
@@ -296,15 +389,13 @@ pub(crate) struct Guard<On, T> {
 
 impl<On, T> Drop for Guard<On, T> {
     /// A guard dropped without an outcome while its attempt runs ends the loop as a success
-    /// (see [`State::end_without_outcome`]); a guard dropped by a panic ends it without one.
+    /// (see [`Shared::end_without_outcome`]); a guard dropped by a panic ends it without one.
     fn drop(&mut self) {
         if *self.recorded.get_mut() {
             return;
         }
-        let mut state = self.shared.lock();
-        if state.phase == Phase::Running && state.machine.num() == self.num {
-            state.end_without_outcome(!std::thread::panicking());
-        }
+        self.shared
+            .end_without_outcome(self.num, !std::thread::panicking());
     }
 }
 
@@ -362,39 +453,55 @@ impl<On, T> Guard<On, T> {
         On: RetryOn<E>,
     {
         let shared = &*self.shared;
-        let mut state = shared.lock();
-        if state.phase != Phase::Running || state.machine.num() != self.num {
-            return result.map(Some);
-        }
         let error = match result {
             Ok(value) => {
-                state.phase = Phase::Done;
-                state.machine.on_success();
+                // Attempt `num` is over: a stale guard (its loop moved on or ended) passes its
+                // value through.
+                if shared.transition(Phase::Running(self.num), Phase::Done) {
+                    shared.succeeded();
+                }
                 return Ok(Some(value));
             }
             Err(error) => error,
         };
+        let mut state = shared.lock();
+        if shared.phase() != Phase::Running(self.num) {
+            return Err(error);
+        }
         if timed_out {
             state.machine.set_timed_out();
         }
-        match state.machine.on_failure(|| shared.on.decide(&error), now) {
+        // A panic in `on` leaves the attempt running (the guard's drop ends it).
+        let step = state
+            .machine
+            .on_failure(&shared.policy, || shared.on.decide(&error), now);
+        // Under the lock, the phase is still `Running(num)`: the front end ends a running attempt
+        // only under the lock, and no other guard has this number.
+        match step {
             Step::Retry(retry) => {
                 // A hook that panics ends the loop: the loop waits only once every hook has run.
-                state.phase = Phase::Done;
+                shared.phase.store(Phase::Done.pack(), Ordering::Release);
                 // Under the lock, so that the guards are in place before the front end (possibly
                 // on another thread) can start the wait.
-                state.guards = instrument::retry_scheduled(
+                let guards = instrument::retry_scheduled(
                     &shared.name,
                     &retry,
                     &error,
                     |e| shared.on.error_view(e),
                     &shared.hooks,
                 );
-                state.phase = Phase::Waiting(retry.wait);
+                // The previous retry's guards ended when this attempt started.
+                std::mem::replace(&mut state.guards, guards).end();
+                state.wait = retry.wait;
+                let nanos = u64::try_from(retry.wait.as_nanos()).unwrap_or(u64::MAX);
+                shared.wait_nanos.store(nanos, Ordering::Relaxed);
+                shared
+                    .phase
+                    .store(Phase::Waiting(self.num).pack(), Ordering::Release);
                 Ok(None)
             }
             Step::GiveUp(give_up) => {
-                state.phase = Phase::Done;
+                shared.phase.store(Phase::Done.pack(), Ordering::Release);
                 let (attempts, waited) = (state.machine.num(), state.machine.waited());
                 drop(state);
                 instrument::gave_up(
@@ -470,5 +577,57 @@ mod tests {
         let first = attempt(shared.advance(|| now));
         assert_eq!(first.record(Err::<(), _>(1), false, || now), Err(1));
         assert!(matches!(shared.advance(|| now), Advance::End));
+    }
+
+    #[test]
+    fn asking_for_the_next_attempt_waits_for_a_guard_recording_a_failure() {
+        use std::sync::mpsc;
+        // The guard records on another thread; its `on` predicate is running (the lock held)
+        // when the iterator asks for the next attempt, which must wait for the decision and
+        // then see the wait, not end the loop as if the attempt were still running.
+        let (inside, entered) = mpsc::channel();
+        let on = move |_: &u32| {
+            inside.send(()).unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+            Decision::Retry
+        };
+        let policy = RetryPolicy::new().wait_jitter(Duration::ZERO).attempts(3);
+        let shared = Shared::new(policy, on, (), Name::given("test"), Extras::default());
+        let now = Instant::now();
+        let Advance::Attempt(first) = shared.advance(|| now) else {
+            panic!("expected the first attempt")
+        };
+        let recorder = std::thread::spawn(move || first.record(Err::<(), _>(1), false, || now));
+        entered.recv().unwrap();
+        assert!(
+            matches!(shared.advance(|| now), Advance::Wait(w) if w == Duration::from_millis(100))
+        );
+        assert_eq!(recorder.join().unwrap(), Ok(None));
+        assert_eq!(shared.resume().num(), 2);
+    }
+
+    #[test]
+    fn a_success_ends_the_loop_and_refills_the_budget_once() {
+        let budget = RetryBudget::quota(10, 5, 10);
+        let extras = Extras {
+            budget: Some(budget.clone()),
+            ..Extras::default()
+        };
+        let policy = RetryPolicy::new().wait_jitter(Duration::ZERO).attempts(3);
+        let on: On = |_| Decision::Retry;
+        let shared = Shared::new(policy, on, (), Name::given("test"), extras);
+        let now = Instant::now();
+        let first = attempt(shared.advance(|| now));
+        assert_eq!(first.record(Err::<(), _>(1), false, || now), Ok(None));
+        assert_eq!(budget.available(), 5.0);
+        assert!(matches!(shared.advance(|| now), Advance::Wait(_)));
+        let second = shared.resume();
+        assert_eq!(second.record(Ok::<_, u32>(2), false, || now), Ok(Some(2)));
+        assert_eq!(budget.available(), 10.0);
+        assert!(matches!(shared.advance(|| now), Advance::End));
+        // A stale guard's success refills nothing.
+        assert_eq!(second.record(Ok::<_, u32>(3), false, || now), Ok(Some(3)));
+        drop(second);
+        assert_eq!(budget.available(), 10.0);
     }
 }

@@ -61,61 +61,90 @@ pub(crate) enum Step {
 }
 
 /// The per-loop state.
+///
+/// The loop's [`RetryPolicy`] is not part of it: every step that needs the policy is given it by
+/// the front end, which holds it anyway (a caller, the state shared with guards), so that
+/// building a machine at a loop's first failure copies no configuration.
 #[derive(Debug)]
 pub(crate) struct Machine {
-    policy: RetryPolicy,
     /// The number of the current attempt (1-based), 0 before the start.
     num: u32,
+    /// The switches as this loop sees them, read at its first failure and kept for the rest of it.
+    switches: Switches,
+    /// Whether the current attempt failed by timing out (retries cost more in a quota).
+    timed_out: bool,
+    /// The loop's own nested-retry suppression setting (`None`: the process-wide one).
+    suppress_nested: Option<bool>,
     deadline: Option<Instant>,
     waited: Duration,
-    /// The switches, read at the first failure and kept for the rest of the loop.
-    mode: Option<Mode>,
     /// The previous computed wait, for decorrelated jitter.
     previous: Duration,
     rng: Option<backoff::JitterRng>,
     budget: Option<RetryBudget>,
     /// What the budget was paid for the retry that led to the current attempt.
     paid: u64,
-    /// Whether the current attempt failed by timing out (retries cost more in a quota).
-    timed_out: bool,
-    /// The loop's own nested-retry suppression setting (`None`: the process-wide one).
-    suppress_nested: Option<bool>,
-    /// Whether the loop runs nested with suppression on, read at the first failure.
-    nested: Option<bool>,
+}
+
+/// The switches (activation, testing mode, nested-retry suppression) as one loop sees them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Switches {
+    /// Not read yet: the loop has not failed.
+    Unread,
+    /// Retrying as the policy says.
+    Normal,
+    /// Testing mode, with the attempts limit it sets for this loop.
+    Testing(NonZeroU32),
+    /// Retrying is switched off.
+    Inactive,
+    /// The loop runs inside another loop's attempt, with nested-retry suppression on.
+    Nested,
+}
+
+impl Switches {
+    /// Reads the switches for a loop with `policy` and its own suppression `choice`.
+    #[inline]
+    fn read(policy: &RetryPolicy, choice: Option<bool>) -> Self {
+        match switches::mode() {
+            Mode::Inactive => Self::Inactive,
+            _ if nesting::suppressed(choice) => Self::Nested,
+            Mode::Normal => Self::Normal,
+            Mode::Testing(t) => Self::Testing(t.limit(policy.attempts_limit())),
+        }
+    }
 }
 
 impl Machine {
+    /// A loop with `policy` that has not started.
     #[inline]
-    pub(crate) const fn new(policy: RetryPolicy) -> Self {
+    pub(crate) const fn new(policy: &RetryPolicy) -> Self {
         Self {
-            policy,
             num: 0,
+            switches: Switches::Unread,
+            timed_out: false,
+            suppress_nested: None,
             deadline: None,
             waited: Duration::ZERO,
-            mode: None,
             previous: policy.get_wait_initial(),
             rng: None,
             budget: None,
             paid: 0,
-            timed_out: false,
-            suppress_nested: None,
-            nested: None,
         }
     }
 
     /// Starts the first attempt. `now` is called only if the policy has a timeout.
     #[inline]
-    pub(crate) fn start(&mut self, now: impl FnOnce() -> Instant) {
-        let start = start_time(&self.policy, now);
-        self.start_at(start);
+    pub(crate) fn start(&mut self, policy: &RetryPolicy, now: impl FnOnce() -> Instant) {
+        let start = start_time(policy, now);
+        self.start_at(deadline(policy, start));
     }
 
-    /// Starts the first attempt at `start` (from [`start_time`]), so that a loop can read the
-    /// time before its first attempt and build the machine only if that attempt fails.
+    /// Starts the first attempt of a loop whose deadline is `deadline` (from [`deadline`]), so
+    /// that a loop can read the time before its first attempt and build the machine only if
+    /// that attempt fails.
     #[inline]
-    pub(crate) fn start_at(&mut self, start: Option<Instant>) {
+    pub(crate) fn start_at(&mut self, deadline: Option<Instant>) {
         self.num = 1;
-        self.deadline = deadline(&self.policy, start);
+        self.deadline = deadline;
     }
 
     /// Sets the loop's own nested-retry suppression (`None`: the process-wide setting).
@@ -172,23 +201,21 @@ impl Machine {
         self.waited
     }
 
-    #[inline]
-    fn mode(&mut self) -> Mode {
-        *self.mode.get_or_insert_with(switches::mode)
-    }
-
-    /// Decides what follows a failed attempt.
+    /// Decides what follows a failed attempt of a loop with `policy` (the one it was made for).
     ///
     /// `decide` (the user's `on` predicate) is not called when retrying is switched off; `now` is
     /// called only when a deadline must be checked.
     #[inline]
     pub(crate) fn on_failure(
         &mut self,
+        policy: &RetryPolicy,
         decide: impl FnOnce() -> Decision,
         now: impl FnOnce() -> Instant,
     ) -> Step {
-        let mode = self.mode();
-        if mode == Mode::Inactive {
+        if self.switches == Switches::Unread {
+            self.switches = Switches::read(policy, self.suppress_nested);
+        }
+        if self.switches == Switches::Inactive {
             return Step::GiveUp(GiveUp::Inactive);
         }
         let custom = match decide() {
@@ -196,25 +223,17 @@ impl Machine {
             Decision::Retry => None,
             Decision::RetryAfter(wait) => Some(wait),
         };
-        let choice = self.suppress_nested;
-        if *self
-            .nested
-            .get_or_insert_with(|| nesting::suppressed(choice))
-        {
-            return Step::GiveUp(GiveUp::Nested);
-        }
-        // Budgets are neither consulted nor charged in testing mode.
-        let budget = match mode {
-            Mode::Normal => self.budget.as_ref(),
-            Mode::Testing(_) | Mode::Inactive => None,
+        let (limit, testing) = match self.switches {
+            Switches::Normal => (policy.attempts_limit(), false),
+            Switches::Testing(limit) => (Some(limit), true),
+            Switches::Nested => return Step::GiveUp(GiveUp::Nested),
+            Switches::Inactive | Switches::Unread => return Step::GiveUp(GiveUp::Inactive),
         };
+        // Budgets are neither consulted nor charged in testing mode.
+        let budget = if testing { None } else { self.budget.as_ref() };
         if let Some(budget) = budget {
             budget.on_retryable_failure();
         }
-        let limit = match mode {
-            Mode::Testing(t) => Some(t.limit(self.policy.attempts_limit())),
-            _ => self.policy.attempts_limit(),
-        };
         let attempts_limit = limit.map(NonZeroU32::get);
         // An unlimited loop still stops at attempt u32::MAX rather than miscount.
         if self.num >= attempts_limit.unwrap_or(u32::MAX) {
@@ -222,19 +241,19 @@ impl Machine {
         }
         // A server wait over the ceiling ends the loop in testing mode too: testing mode changes
         // waits and attempts, not the decisions a test is meant to see.
-        if let (Some(wait), Some(max)) = (custom, self.policy.get_retry_after_max()) {
+        if let (Some(wait), Some(max)) = (custom, policy.get_retry_after_max()) {
             if wait > max {
                 return Step::GiveUp(GiveUp::RetryAfterTooLong);
             }
         }
         let mut remaining = None;
-        let wait = if let Mode::Testing(_) = mode {
+        let wait = if testing {
             // Testing mode: no waits, and the total timeout is ignored.
             Duration::ZERO
         } else {
             let wait = match custom {
                 Some(wait) => wait,
-                None => backoff::wait(&self.policy, self.num, &mut self.previous, &mut self.rng),
+                None => backoff::wait(policy, self.num, &mut self.previous, &mut self.rng),
             };
             if let Some(deadline) = self.deadline {
                 let now = now();
@@ -315,6 +334,45 @@ mod tests {
 
     const NO_JITTER: RetryPolicy = RetryPolicy::new().wait_jitter(Duration::ZERO);
 
+    /// A machine with the policy it was made for, which the front ends hold for it.
+    struct TestMachine {
+        policy: RetryPolicy,
+        machine: Machine,
+    }
+
+    impl TestMachine {
+        fn new(policy: RetryPolicy) -> Self {
+            let machine = Machine::new(&policy);
+            Self { policy, machine }
+        }
+
+        fn start(&mut self, now: impl FnOnce() -> Instant) {
+            self.machine.start(&self.policy, now);
+        }
+
+        fn on_failure(
+            &mut self,
+            decide: impl FnOnce() -> Decision,
+            now: impl FnOnce() -> Instant,
+        ) -> Step {
+            self.machine.on_failure(&self.policy, decide, now)
+        }
+    }
+
+    impl std::ops::Deref for TestMachine {
+        type Target = Machine;
+
+        fn deref(&self) -> &Machine {
+            &self.machine
+        }
+    }
+
+    impl std::ops::DerefMut for TestMachine {
+        fn deref_mut(&mut self) -> &mut Machine {
+            &mut self.machine
+        }
+    }
+
     /// Runs a loop in which every attempt fails and takes `attempt_time` on a virtual clock;
     /// returns the waits and the reason the loop ended.
     fn run(
@@ -324,7 +382,7 @@ mod tests {
     ) -> (Vec<Duration>, GiveUp, Duration) {
         let origin = Instant::now();
         let mut elapsed = Duration::ZERO;
-        let mut m = Machine::new(policy);
+        let mut m = TestMachine::new(policy);
         m.start(|| origin);
         let mut waits = Vec::new();
         loop {
@@ -443,7 +501,7 @@ mod tests {
     #[test]
     fn an_empty_budget_ends_the_loop() {
         let budget = RetryBudget::quota(12, 5, 10);
-        let mut m = Machine::new(NO_JITTER.no_timeout());
+        let mut m = TestMachine::new(NO_JITTER.no_timeout());
         m.set_budget(Some(budget.clone()));
         m.start(Instant::now);
         let mut steps = Vec::new();
@@ -460,7 +518,7 @@ mod tests {
         m.on_success();
         assert_eq!(budget.available(), 7.0);
         // A timed-out attempt costs more, and not-retryable errors cost nothing.
-        let mut m = Machine::new(NO_JITTER.no_timeout());
+        let mut m = TestMachine::new(NO_JITTER.no_timeout());
         m.set_budget(Some(budget.clone()));
         m.start(Instant::now);
         assert_eq!(
@@ -481,7 +539,7 @@ mod tests {
     fn budgets_are_bypassed_in_testing_mode() {
         let _t = thread_testing(Testing::new().attempts(3));
         let budget = RetryBudget::quota(0, 5, 10);
-        let mut m = Machine::new(NO_JITTER);
+        let mut m = TestMachine::new(NO_JITTER);
         m.set_budget(Some(budget.clone()));
         m.start(Instant::now);
         assert!(matches!(
@@ -493,7 +551,7 @@ mod tests {
     #[test]
     fn nested_loops_try_once_when_suppressed() {
         let fail = |choice| {
-            let mut m = Machine::new(NO_JITTER);
+            let mut m = TestMachine::new(NO_JITTER);
             m.set_suppress_nested(choice);
             m.start(Instant::now);
             m.on_failure(|| Decision::Retry, Instant::now)
@@ -512,7 +570,7 @@ mod tests {
     #[test]
     fn retries_carry_the_limit_and_the_time_left() {
         let origin = Instant::now();
-        let mut m = Machine::new(NO_JITTER.attempts(4).timeout(Duration::from_secs(10)));
+        let mut m = TestMachine::new(NO_JITTER.attempts(4).timeout(Duration::from_secs(10)));
         m.start(|| origin);
         let step = m.on_failure(|| Decision::Retry, || origin + Duration::from_secs(3));
         let Step::Retry(retry) = step else {
@@ -520,14 +578,14 @@ mod tests {
         };
         assert_eq!(retry.attempts_limit, Some(4));
         assert_eq!(retry.remaining, Some(Duration::from_secs(7)));
-        let mut m = Machine::new(NO_JITTER.unlimited_attempts().no_timeout());
+        let mut m = TestMachine::new(NO_JITTER.unlimited_attempts().no_timeout());
         m.start(|| unreachable!());
         let step = m.on_failure(|| Decision::Retry, || unreachable!());
         assert!(
             matches!(step, Step::Retry(r) if r.attempts_limit.is_none() && r.remaining.is_none())
         );
         let _t = thread_testing(Testing::new().attempts(2));
-        let mut m = Machine::new(NO_JITTER.attempts(9));
+        let mut m = TestMachine::new(NO_JITTER.attempts(9));
         m.start(|| origin);
         let step = m.on_failure(|| Decision::Retry, || origin);
         assert!(
@@ -546,7 +604,7 @@ mod tests {
     fn switches() {
         {
             let _off = thread_active(false);
-            let mut m = Machine::new(RetryPolicy::new());
+            let mut m = TestMachine::new(RetryPolicy::new());
             m.start(Instant::now);
             let step = m.on_failure(|| panic!("`on` must not be called"), Instant::now);
             assert_eq!(step, Step::GiveUp(GiveUp::Inactive));
@@ -560,7 +618,7 @@ mod tests {
             );
             assert_eq!(w, vec![Duration::ZERO; 2]);
             assert_eq!(reason, GiveUp::AttemptsExhausted);
-            let m = Machine::new(NO_JITTER);
+            let m = TestMachine::new(NO_JITTER);
             assert_eq!(next_wait(&m.policy, 1), Duration::ZERO);
             assert_eq!(remaining(Some(Instant::now()), Instant::now), None);
         }
@@ -607,7 +665,7 @@ mod tests {
 
     #[test]
     fn unlimited_attempts_saturate_at_u32_max() {
-        let mut m = Machine::new(NO_JITTER.unlimited_attempts().no_timeout());
+        let mut m = TestMachine::new(NO_JITTER.unlimited_attempts().no_timeout());
         m.start(|| unreachable!("no timeout, no clock"));
         m.num = u32::MAX - 1;
         let retry = m.on_failure(|| Decision::Retry, || unreachable!());
@@ -624,7 +682,7 @@ mod tests {
     #[test]
     fn next_wait_and_remaining() {
         let origin = Instant::now();
-        let mut m = Machine::new(NO_JITTER);
+        let mut m = TestMachine::new(NO_JITTER);
         m.start(|| origin);
         assert_eq!(next_wait(&m.policy, m.num()), Duration::from_millis(100));
         assert_eq!(
@@ -638,7 +696,7 @@ mod tests {
         m.next_attempt();
         m.next_attempt();
         assert_eq!(next_wait(&m.policy, m.num()), Duration::from_millis(400));
-        let mut huge = Machine::new(NO_JITTER.timeout(Duration::MAX));
+        let mut huge = TestMachine::new(NO_JITTER.timeout(Duration::MAX));
         huge.start(|| origin);
         assert_eq!(huge.deadline(), None);
     }
@@ -673,7 +731,7 @@ mod tests {
             };
             let decision = custom.map_or(Decision::Retry, Decision::RetryAfter);
             let origin = Instant::now();
-            let mut m = Machine::new(policy);
+            let mut m = TestMachine::new(policy);
             m.start(|| origin);
             let mut elapsed = Duration::ZERO;
             let mut retries = 0u32;

@@ -41,6 +41,7 @@ impl Name {
     /// The name of a loop whose `on` predicate is an `On`, made in `file`: for a closure, the
     /// path of the function that contains it; else the file (a line number would change with
     /// every edit above the loop).
+    #[inline]
     pub(crate) fn for_loop<On>(file: &'static str) -> Self {
         let on = std::any::type_name::<On>();
         if is_closure(on) {
@@ -53,16 +54,19 @@ impl Name {
 
 /// The path of `T` without the closure segments that end it: for a closure, the path of the
 /// function that contains it (`app::Client::get`, not `app::Client::get::{{closure}}`).
+#[inline]
 pub(crate) fn path_of<T>() -> &'static str {
     strip_closures(std::any::type_name::<T>())
 }
 
+#[inline]
 fn is_closure(path: &str) -> bool {
     path.ends_with(CLOSURE)
 }
 
 const CLOSURE: &str = "::{{closure}}";
 
+#[inline]
 fn strip_closures(mut path: &str) -> &str {
     while let Some(outer) = path.strip_suffix(CLOSURE) {
         path = outer;

@@ -48,11 +48,13 @@ pub fn set_suppress_nested(suppress: bool) {
 }
 
 /// Whether nested-retry suppression is on process-wide.
+#[inline]
 pub fn is_suppressing_nested() -> bool {
     SUPPRESS.load(Ordering::Acquire)
 }
 
 /// Whether a loop with the per-loop setting `choice` runs nested and must not retry.
+#[inline]
 pub(crate) fn suppressed(choice: Option<bool>) -> bool {
     choice.unwrap_or_else(is_suppressing_nested) && DEPTH.with(Cell::get) > 0
 }

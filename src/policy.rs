@@ -232,14 +232,16 @@ impl RetryPolicy {
     }
 
     /// Seeds the random number generator used for the jitter, so that the sequence of waits is
-    /// the same on every run (for tests and simulations). By default every loop draws a fresh seed.
+    /// the same on every run (for tests and simulations): the loop then draws from a generator of its
+    /// own, seeded with `seed`. By default the jitter comes from a generator per thread, seeded
+    /// from the operating system's randomness.
     #[inline]
     pub const fn seed(mut self, seed: u64) -> Self {
         self.seed = Some(seed);
         self
     }
 
-    /// Removes the seed (the default): every loop draws a fresh one.
+    /// Removes the seed (the default): the jitter comes from the thread's generator.
     #[inline]
     pub const fn no_seed(mut self) -> Self {
         self.seed = None;

@@ -46,6 +46,7 @@ use crate::{Decision, RetryBudget, RetryPolicy};
 ///   `None`, a second `on_success` refunds nothing, and `start` and `next_attempt` do nothing;
 /// - a second `start`, and `next_attempt` without a pending wait, do nothing.
 pub struct RetryState {
+    policy: RetryPolicy,
     machine: Machine,
     phase: Phase,
 }
@@ -62,7 +63,8 @@ impl RetryState {
     /// A loop with `policy` that has not started.
     pub fn new(policy: RetryPolicy) -> Self {
         Self {
-            machine: Machine::new(policy),
+            policy,
+            machine: Machine::new(&policy),
             phase: Phase::NotStarted,
         }
     }
@@ -78,7 +80,7 @@ impl RetryState {
     /// loop has started.
     pub fn start(&mut self, now: Instant) {
         if self.phase == Phase::NotStarted {
-            self.machine.start(|| now);
+            self.machine.start(&self.policy, || now);
             self.phase = Phase::Running;
         }
     }
@@ -115,7 +117,7 @@ impl RetryState {
             Phase::Done => return None,
         }
         let decision = decision.into();
-        match self.machine.on_failure(|| decision, || now) {
+        match self.machine.on_failure(&self.policy, || decision, || now) {
             Step::Retry(retry) => {
                 self.phase = Phase::Waiting;
                 Some(retry.wait)

@@ -95,7 +95,7 @@ impl fmt::Debug for JitterRng {
 
 /// SplitMix64's output function (Steele, Lea and Flood, 2014): a bijection that mixes a counter
 /// into well-distributed bits.
-const fn split_mix(mut z: u64) -> u64 {
+pub(super) const fn split_mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)

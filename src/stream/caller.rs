@@ -556,13 +556,13 @@ macro_rules! caller_loop {
             }
             (Err(error), timed_out) => (error, timed_out),
         };
-        let mut machine = $caller.extras.machine($caller.policy);
-        machine.start_at(start);
+        let mut machine = $caller.extras.machine(&$caller.policy);
+        machine.start_at(deadline);
         loop {
             if timed_out {
                 machine.set_timed_out();
             }
-            match machine.on_failure(|| $on.decide(&error), || sleeper.now()) {
+            match machine.on_failure(&$caller.policy, || $on.decide(&error), || sleeper.now()) {
                 Step::Retry(retry) => {
                     let extras = &$caller.extras;
                     let name = $caller.name.as_ref();

@@ -282,10 +282,10 @@ where
         }
         Err(error) => error,
     };
-    let mut machine = extras.machine(*policy);
-    machine.start_at(start);
+    let mut machine = extras.machine(policy);
+    machine.start_at(machine::deadline(policy, start));
     loop {
-        match machine.on_failure(|| on.decide(&error), || clock.now()) {
+        match machine.on_failure(policy, || on.decide(&error), || clock.now()) {
             Step::Retry(retry) => {
                 let guards = extras.retry_scheduled::<F, E, On>(name, &retry, &error, on);
                 drop(error);

@@ -182,17 +182,72 @@
 //! stream or a call's future at any point cancels the loop and leaves nothing running; both are
 //! `Send` when the futures they run are.
 //!
+//! An attempt may borrow mutably across `.await`: [`AsyncAttempt::run`] takes async closures
+//! (`async || conn.query().await` over a `&mut self` method), and so does
+//! [`AsyncRetryingCaller::call_mut`]; `#[stamina::retry]` takes `async fn(&mut self)`.
+//!
+//! ```
+//! struct Connection {
+//!     resets_left: u32,
+//! }
+//!
+//! impl Connection {
+//!     async fn query(&mut self) -> std::io::Result<u32> {
+//!         if self.resets_left > 0 {
+//!             self.resets_left -= 1;
+//!             return Err(std::io::ErrorKind::ConnectionReset.into());
+//!         }
+//!         Ok(42)
+//!     }
+//! }
+//!
+//! # futures::executor::block_on(async {
+//! let mut conn = Connection { resets_left: 2 };
+//! let mut attempts = stamina::retry_context(|e: &std::io::Error| e.kind() == std::io::ErrorKind::ConnectionReset)
+//!     .into_stream_with(stamina::testing::FakeSleeper::new());
+//! let mut answer = None;
+//! while let Some(attempt) = attempts.next().await {
+//!     answer = attempt.run(async || conn.query().await).await?;
+//! }
+//! assert_eq!(answer, Some(42));
+//! # Ok::<(), std::io::Error>(())
+//! # }).unwrap();
+//! ```
+//!
+//! A caller's future over such a closure is `Send` only when the closure owns what it captures:
+//! rustc (up to at least 1.95) cannot prove `Send` for a future that holds an async closure's
+//! future while the closure captures references. The attempt stream and the attribute do not
+//! have this limit; see [`call_mut`](AsyncRetryingCaller::call_mut).
+//!
 //! Async loops wait on a [`Sleeper`], which also tells the time, so deadlines follow the
-//! runtime's clock (tokio's paused clock in tests). Without a runtime feature, the
-//! [`DefaultSleeper`] is [`EnableTheTokioOrAsyncIoFeatureOrProvideASleeper`], a placeholder that
-//! is not a sleeper: using an async loop with it fails to compile with a message that says to
-//! enable a feature or pass a sleeper of your own.
+//! runtime's clock (tokio's paused clock in tests). The [`DefaultSleeper`] picks the timer when a
+//! loop waits: tokio's inside a tokio runtime (feature `tokio`), async-io's elsewhere (feature
+//! `async-io`), so both features can be on at once and a loop runs under smol and tokio alike.
+//! A zero wait (testing mode, zero waits configured) needs no timer at all, so testing mode works
+//! on any executor. Without a runtime feature there is no default sleeper: using an async loop
+//! then fails to compile with a message that says to enable a feature or pass a sleeper of your
+//! own.
 //!
 //! An attempt timeout (`attempt_timeout` on [streams](AttemptStream::attempt_timeout) and
 //! [callers](AsyncRetryingCaller::attempt_timeout)) cancels an attempt that hangs, after that
 //! long or at the loop's deadline, whichever comes first. It fails the attempt with
 //! [`AttemptTimedOut`] converted into the loop's error type, which the `on` predicate classifies
-//! like any other error; only loops with a timeout require `E: From<AttemptTimedOut>`.
+//! like any other error; only loops with a timeout require `E: From<AttemptTimedOut>`, which
+//! `std::io::Error` meets.
+//!
+//! Three compile errors are common, and say less than they could:
+//!
+//! - `expected future, found Option<_>` at `while let Some(attempt) = attempts.next()`: add
+//!   `.await`, as rustc suggests.
+//! - `implementation of FnOnce is not general enough` at `attempt.run(..)`, or `type annotations
+//!   needed` at the predicate: give the predicate's argument its type, `|e: &io::Error| ..`. The
+//!   loop calls it with references of any lifetime, which rustc does not infer for a closure
+//!   stored before it is called, and no bound on [`retry_context`] can fix that without naming
+//!   the error type there. (The attribute's `on = |e| ..` is typed for you.)
+//! - `` `EnableTheTokioOrAsyncIoFeatureOrProvideASleeper` is not a `Sleeper` ``: enable the
+//!   `tokio` or `async-io` feature, or implement [`Sleeper`] for your runtime. rustc reports the
+//!   unmet bound at each use of the loop (the call, its future, the `.await`), so the same error
+//!   shows two to four times; the first is the one to read.
 //!
 //! # Backoff
 //!
@@ -286,8 +341,34 @@
 //!
 //! [`set_active(false)`](set_active) makes every loop try once; [`set_testing`] makes waits
 //! zero, ignores the timeout and forces (or caps) the attempts. The [`testing`] module has scoped
-//! and thread-scoped forms for `cargo test`, and a [`FakeClock`](testing::FakeClock) and
-//! [`FakeSleeper`](testing::FakeSleeper) that record every wait in virtual time.
+//! and thread-scoped forms for `cargo test`, forms scoped to a future for async tests on
+//! multi-thread runtimes, whose tasks move between threads, and a
+//! [`FakeClock`](testing::FakeClock) and [`FakeSleeper`](testing::FakeSleeper) that record every
+//! wait in virtual time.
+//!
+//! ```
+//! use stamina::testing::{with_testing, Testing};
+//!
+//! # #[cfg(feature = "tokio")]
+//! # #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+//! # async fn main() {
+//! // Around every poll of this future, on whatever worker polls it: 2 attempts, no waits.
+//! let calls = with_testing(Testing::new().attempts(2), async {
+//!     let mut calls = 0;
+//!     let _ = stamina::AsyncRetryingCaller::new()
+//!         .call(|_: &std::io::Error| true, || {
+//!             calls += 1;
+//!             async { Err::<(), _>(std::io::Error::other("down")) }
+//!         })
+//!         .await;
+//!     calls
+//! })
+//! .await;
+//! assert_eq!(calls, 2);
+//! # }
+//! # #[cfg(not(feature = "tokio"))]
+//! # fn main() {}
+//! ```
 //!
 //! # Retry storms
 //!
@@ -317,8 +398,8 @@
 //! | `log` | on | a warn record per scheduled retry and per give-up, through the `log` facade |
 //! | `metrics` | on | the counters `stamina_retries_total` and `stamina_retries_exhausted_total`, through the `metrics` facade |
 //! | `tracing` | off | an event per scheduled retry and per give-up and a span over every wait |
-//! | `tokio` | off | `TokioSleeper`, the default sleeper: tokio's timer and clock (`tokio/time` only) |
-//! | `async-io` | off | `AsyncIoSleeper` for smol and async-std, the default sleeper unless `tokio` is on |
+//! | `tokio` | off | `TokioSleeper`, and tokio's timer and clock for the default sleeper inside a tokio runtime (`tokio/rt` and `tokio/time` only) |
+//! | `async-io` | off | `AsyncIoSleeper`, and async-io's timer for the default sleeper elsewhere: smol, async-std, any executor |
 //! | `tower` | off | `stamina::tower`: a `RetryLayer` for `tower` services (with `http` for `clone_http_request`) |
 //! | `reqwest-middleware` | off | `stamina::reqwest_middleware`: a `RetryMiddleware` for `reqwest-middleware` clients (turns on `tokio`) |
 //!
@@ -374,20 +455,22 @@ pub use instrument::{
 pub use nesting::{is_suppressing_nested, set_suppress_nested};
 pub use policy::RetryPolicy;
 pub use pushback::{parse_retry_after, retry_after};
+#[cfg(any(feature = "tokio", feature = "async-io"))]
+pub use sleep::DefaultSleep;
 #[doc(hidden)]
 pub use sleep::MaybeSleeper;
-#[cfg(feature = "tokio")]
-pub use sleep::TokioSleeper;
 #[cfg(feature = "async-io")]
 pub use sleep::{AsyncIoSleep, AsyncIoSleeper};
 // `DefaultSleeper` exists with every feature set, only what it names depends on them: no badge.
 #[cfg_attr(docsrs, doc(auto_cfg = false))]
 pub use sleep::DefaultSleeper;
 pub use sleep::{EnableTheTokioOrAsyncIoFeatureOrProvideASleeper, Sleeper};
+#[cfg(feature = "tokio")]
+pub use sleep::{TokioSleep, TokioSleeper};
 pub use state::RetryState;
 pub use stream::{
     AsyncAttempt, AsyncCallerWithAttemptTimeout, AsyncRetryingCaller, AttemptStream,
-    BoundAsyncCallerWithAttemptTimeout, BoundAsyncRetryingCaller, Next,
+    BoundAsyncCallerWithAttemptTimeout, BoundAsyncRetryingCaller,
 };
 pub use switches::{Testing, get_testing, is_active, is_testing, set_active, set_testing};
 pub use sync::{
@@ -403,7 +486,9 @@ pub use stamina_macros::retry;
 /// What the code generated by `#[stamina::retry]` refers to: not a public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::macro_support::{Options, RetryArg, RetryResult, async_caller, call, clone_arg};
+    pub use crate::macro_support::{
+        Options, RetryArg, RetryResult, async_caller, async_context, call, clone_arg,
+    };
 }
 
 #[cfg(all(doctest, feature = "macros"))]

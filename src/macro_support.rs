@@ -5,7 +5,9 @@ use std::borrow::Cow;
 
 use crate::guard::Extras;
 use crate::name::Name;
-use crate::{AsyncRetryingCaller, OnRetryHook, RetryBudget, RetryOn, RetryPolicy, SystemClock};
+use crate::{
+    AsyncRetryingCaller, OnRetryHook, RetryBudget, RetryContext, RetryOn, RetryPolicy, SystemClock,
+};
 
 /// The return type of a function under `#[stamina::retry]`: a `Result`.
 #[diagnostic::on_unimplemented(
@@ -150,4 +152,24 @@ pub fn async_caller(
         Some(name) => caller.name(name),
         None => caller,
     }
+}
+
+/// The attempt stream's context of an `async fn` under `#[stamina::retry]` whose attempts
+/// reborrow `&mut` arguments or `&mut self`: `policy` and `options`, named `name` (else after
+/// the function that holds `_within`, its type included for a method, as the callers name it).
+#[inline]
+pub fn async_context<On, F>(
+    on: On,
+    policy: RetryPolicy,
+    name: Option<Cow<'static, str>>,
+    options: Options,
+    _within: F,
+) -> RetryContext<On> {
+    let name = match name {
+        Some(name) => Name::given(name),
+        None => Name::Static(crate::name::path_of::<F>()),
+    };
+    crate::retry_context(on)
+        .policy(policy)
+        .with_name_and_extras(name, options.0)
 }

@@ -5,14 +5,32 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+#[cfg(feature = "async-io")]
+mod async_io_sleeper;
+#[cfg(any(feature = "tokio", feature = "async-io"))]
+mod default_sleeper;
+#[cfg(feature = "tokio")]
+mod tokio_sleeper;
+#[cfg(any(feature = "tokio", feature = "async-io"))]
+mod zero;
+
+#[cfg(feature = "async-io")]
+pub use async_io_sleeper::{AsyncIoSleep, AsyncIoSleeper};
+#[cfg(any(feature = "tokio", feature = "async-io"))]
+pub use default_sleeper::{DefaultSleep, DefaultSleeper};
+#[cfg(feature = "tokio")]
+pub use tokio_sleeper::{TokioSleep, TokioSleeper};
+#[cfg(any(feature = "tokio", feature = "async-io"))]
+use zero::YieldOnce;
+
 /// The time source and sleep of async retry loops.
 ///
 /// A sleeper hands out sleep futures and says what time it is on its own clock, so a loop's
 /// deadline follows the runtime's clock: under `tokio::time::pause`, a 45-second budget passes in
 /// no real time at all. Implementations ship for tokio (`TokioSleeper`, feature `tokio`) and
 /// async-io, which serves smol and async-std (`AsyncIoSleeper`, feature `async-io`); with
-/// either feature on, [`DefaultSleeper`] is one of them. Any other runtime plugs in by
-/// implementing this trait.
+/// either feature on, [`DefaultSleeper`] picks between them when a loop waits. Any other runtime
+/// plugs in by implementing this trait.
 ///
 /// ```
 /// use std::future::Future;
@@ -49,7 +67,8 @@ use std::time::{Duration, Instant};
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a `Sleeper`: async retry loops need one to wait",
     label = "no sleeper",
-    note = "enable stamina's `tokio` or `async-io` feature for a default sleeper, or pass your own `Sleeper` (`.sleeper(..)` on callers, `.into_stream_with(..)` on contexts)"
+    note = "enable stamina's `tokio` feature (tokio) or `async-io` feature (smol, async-std, any executor) for a default sleeper",
+    note = "or implement `stamina::Sleeper` for your runtime's timer and pass it: `.sleeper(..)` on callers, `.into_stream_with(..)` on contexts"
 )]
 pub trait Sleeper {
     /// The future [`sleep`](Self::sleep) returns.
@@ -58,12 +77,17 @@ pub trait Sleeper {
     /// A future that completes after `duration` on this sleeper's clock.
     ///
     /// It must not panic for any duration, `Duration::MAX` included (sleep "forever" instead).
+    /// A zero duration should need no timer (the built-in sleepers yield to the executor once),
+    /// so that loops in testing mode, whose waits are all zero, run on any executor.
     fn sleep(&self, duration: Duration) -> Self::Sleep;
 
     /// The current instant on this sleeper's clock, which deadlines are measured on.
     fn now(&self) -> Instant;
 }
 
+// Not offered as a fix in errors about a missing sleeper (nor is the fake one): only the
+// features and an implementation of the trait are.
+#[diagnostic::do_not_recommend]
 impl<S: Sleeper + ?Sized> Sleeper for &S {
     type Sleep = S::Sleep;
 
@@ -76,6 +100,7 @@ impl<S: Sleeper + ?Sized> Sleeper for &S {
     }
 }
 
+#[diagnostic::do_not_recommend]
 impl<S: Sleeper + ?Sized> Sleeper for Arc<S> {
     type Sleep = S::Sleep;
 
@@ -107,24 +132,10 @@ impl MaybeSleeper for EnableTheTokioOrAsyncIoFeatureOrProvideASleeper {
     type Sleep = std::future::Pending<()>;
 }
 
-/// The sleeper used unless another is given: [`TokioSleeper`] with the `tokio` feature,
-/// otherwise [`AsyncIoSleeper`] with the `async-io` feature, otherwise
+/// The sleeper used unless another is given. Without the `tokio` and `async-io` features it is
 /// [`EnableTheTokioOrAsyncIoFeatureOrProvideASleeper`], which is not a sleeper, so that using an
-/// async loop without one fails to compile with a message that says what to do.
-#[cfg(feature = "tokio")]
-pub type DefaultSleeper = TokioSleeper;
-
-/// The sleeper used unless another is given: [`TokioSleeper`] with the `tokio` feature,
-/// otherwise [`AsyncIoSleeper`] with the `async-io` feature, otherwise
-/// [`EnableTheTokioOrAsyncIoFeatureOrProvideASleeper`], which is not a sleeper, so that using an
-/// async loop without one fails to compile with a message that says what to do.
-#[cfg(all(feature = "async-io", not(feature = "tokio")))]
-pub type DefaultSleeper = AsyncIoSleeper;
-
-/// The sleeper used unless another is given: `TokioSleeper` with the `tokio` feature,
-/// otherwise `AsyncIoSleeper` with the `async-io` feature, otherwise
-/// [`EnableTheTokioOrAsyncIoFeatureOrProvideASleeper`], which is not a sleeper, so that using an
-/// async loop without one fails to compile with a message that says what to do.
+/// async loop without one fails to compile with a message that says what to do; with either
+/// feature, a sleeper that picks the runtime's timer at run time.
 #[cfg(not(any(feature = "tokio", feature = "async-io")))]
 pub type DefaultSleeper = EnableTheTokioOrAsyncIoFeatureOrProvideASleeper;
 
@@ -149,87 +160,3 @@ pub type DefaultSleeper = EnableTheTokioOrAsyncIoFeatureOrProvideASleeper;
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct EnableTheTokioOrAsyncIoFeatureOrProvideASleeper;
-
-/// Sleeps on tokio's timer and reads tokio's clock, so loops follow `tokio::time::pause` and
-/// `advance` (a 45-second budget runs in no real time under `#[tokio::test(start_paused = true)]`).
-///
-/// Needs a tokio runtime with the time driver enabled when a loop waits.
-///
-/// ```
-/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
-/// # async fn main() {
-/// let caller = stamina::AsyncRetryingCaller::new().sleeper(stamina::TokioSleeper);
-/// let value = caller.call(|_: &std::fmt::Error| true, || async { Ok::<_, std::fmt::Error>(1) }).await;
-/// assert_eq!(value, Ok(1));
-/// # }
-/// ```
-#[cfg(feature = "tokio")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct TokioSleeper;
-
-#[cfg(feature = "tokio")]
-impl Sleeper for TokioSleeper {
-    type Sleep = tokio::time::Sleep;
-
-    fn sleep(&self, duration: Duration) -> Self::Sleep {
-        // tokio caps deadlines it cannot represent to "far in the future".
-        tokio::time::sleep(duration)
-    }
-
-    fn now(&self) -> Instant {
-        tokio::time::Instant::now().into_std()
-    }
-}
-
-/// Sleeps on async-io's timer, for smol, async-std and any executor (async-io drives its own
-/// reactor thread when nothing else does). Reads [`Instant::now`].
-///
-/// ```
-/// let caller = stamina::AsyncRetryingCaller::new().sleeper(stamina::AsyncIoSleeper);
-/// let value = smol::block_on(
-///     caller.call(|_: &std::fmt::Error| true, || async { Ok::<_, std::fmt::Error>(1) }),
-/// );
-/// assert_eq!(value, Ok(1));
-/// ```
-#[cfg(feature = "async-io")]
-#[cfg_attr(docsrs, doc(cfg(feature = "async-io")))]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct AsyncIoSleeper;
-
-#[cfg(feature = "async-io")]
-impl Sleeper for AsyncIoSleeper {
-    type Sleep = AsyncIoSleep;
-
-    fn sleep(&self, duration: Duration) -> Self::Sleep {
-        // `Timer::after` never fires when the deadline cannot be represented.
-        AsyncIoSleep {
-            timer: async_io::Timer::after(duration),
-        }
-    }
-
-    fn now(&self) -> Instant {
-        Instant::now()
-    }
-}
-
-/// The future of [`AsyncIoSleeper::sleep`]: an async-io timer that completes with `()`.
-#[cfg(feature = "async-io")]
-#[cfg_attr(docsrs, doc(cfg(feature = "async-io")))]
-#[derive(Debug)]
-#[must_use = "futures do nothing unless you `.await` or poll them"]
-pub struct AsyncIoSleep {
-    timer: async_io::Timer,
-}
-
-#[cfg(feature = "async-io")]
-impl Future for AsyncIoSleep {
-    type Output = ();
-
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<()> {
-        std::pin::Pin::new(&mut self.timer).poll(cx).map(drop)
-    }
-}

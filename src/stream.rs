@@ -22,7 +22,7 @@ pub use caller::{
     BoundAsyncRetryingCaller,
 };
 
-impl<On, C> RetryContext<On, C> {
+impl<On, C, M> RetryContext<On, C, M> {
     /// Turns the context into an async [`Stream`] of [`AsyncAttempt`] guards that waits on the
     /// [`DefaultSleeper`]: the async counterpart of iterating the context with `for`.
     ///
@@ -66,8 +66,8 @@ impl<On, C> RetryContext<On, C> {
     /// # #[cfg(not(feature = "tokio"))]
     /// # fn main() {}
     /// ```
-    pub fn into_stream(self) -> AttemptStream<On> {
-        self.stream_on(DefaultSleeper::default())
+    pub fn into_stream(self) -> AttemptStream<On, DefaultSleeper, M> {
+        self.stream_on(DefaultSleeper {})
     }
 
     /// Turns the context into an async [`Stream`] of [`AsyncAttempt`] guards that waits on
@@ -92,17 +92,49 @@ impl<On, C> RetryContext<On, C> {
     /// assert_eq!(result, Err(std::fmt::Error));
     /// assert_eq!(sleeper.sleeps(), [100, 200].map(Duration::from_millis));
     /// ```
-    pub fn into_stream_with<S: Sleeper>(self, sleeper: S) -> AttemptStream<On, S> {
+    pub fn into_stream_with<S: Sleeper>(self, sleeper: S) -> AttemptStream<On, S, M> {
         self.stream_on(sleeper)
     }
 
-    fn stream_on<S: MaybeSleeper>(self, sleeper: S) -> AttemptStream<On, S> {
+    fn stream_on<S: MaybeSleeper>(self, sleeper: S) -> AttemptStream<On, S, M> {
+        let (shared, mode) = self.into_shared(|_| sleeper);
         AttemptStream {
-            shared: Some(self.into_shared(|_| sleeper)),
+            shared: Some(shared),
             sleep: None,
             sleeping: false,
-            mode: NoAttemptTimeout,
+            mode,
         }
+    }
+
+    /// Cancels every attempt run through [`AsyncAttempt::run`] after `timeout`, or at the loop's
+    /// deadline if that comes first, once the context is a stream (see
+    /// [`AttemptStream::attempt_timeout`], which this sets in advance).
+    ///
+    /// A context with an attempt timeout only streams: a blocking attempt of a `for` loop cannot
+    /// be cut short, so it is no longer an iterator.
+    ///
+    /// ```
+    /// use std::{io, time::Duration};
+    ///
+    /// # #[cfg(feature = "tokio")]
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let mut attempts = stamina::retry_context(|e: &io::Error| e.kind() == io::ErrorKind::TimedOut)
+    ///     .attempts(2)
+    ///     .attempt_timeout(Duration::from_secs(1))
+    ///     .into_stream();
+    /// let mut last = Ok(None);
+    /// while let Some(attempt) = attempts.next().await {
+    ///     // `std::io::Error` converts from `AttemptTimedOut`, with kind `TimedOut`.
+    ///     last = attempt.run(|| std::future::pending::<io::Result<()>>()).await;
+    /// }
+    /// assert_eq!(last.unwrap_err().kind(), io::ErrorKind::TimedOut);
+    /// # }
+    /// # #[cfg(not(feature = "tokio"))]
+    /// # fn main() {}
+    /// ```
+    pub fn attempt_timeout(self, timeout: Duration) -> RetryContext<On, C, AttemptTimeout> {
+        self.with_mode(AttemptTimeout::new(timeout))
     }
 }
 
@@ -206,9 +238,11 @@ impl<On, S: MaybeSleeper, M: Clone> AttemptStream<On, S, M> {
     /// });
     /// ```
     // Inherent on purpose: a stream cannot be an `Iterator`, and callers should not need
-    // `StreamExt` in scope for the one method every loop uses.
+    // `StreamExt` in scope for the one method every loop uses. The future is opaque so that a
+    // forgotten `.await` (`while let Some(attempt) = attempts.next()`) gets rustc's "consider
+    // `await`ing on the `Future`", which it offers for opaque futures only.
     #[allow(clippy::should_implement_trait)]
-    pub fn next(&mut self) -> Next<'_, On, S, M>
+    pub fn next(&mut self) -> impl Future<Output = Option<AsyncAttempt<On, S, M>>> + '_
     where
         S: Sleeper,
     {
@@ -285,7 +319,7 @@ impl<On, S: MaybeSleeper, M: fmt::Debug> fmt::Debug for AttemptStream<On, S, M> 
 
 /// The future of [`AttemptStream::next`]: the next attempt, or `None` when the loop is over.
 #[must_use = "futures do nothing unless you `.await` or poll them"]
-pub struct Next<'a, On, S: MaybeSleeper, M> {
+struct Next<'a, On, S: MaybeSleeper, M> {
     stream: &'a mut AttemptStream<On, S, M>,
 }
 
@@ -294,12 +328,6 @@ impl<On, S: Sleeper, M: Clone> Future for Next<'_, On, S, M> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         Pin::new(&mut *self.stream).poll_next(cx)
-    }
-}
-
-impl<On, S: MaybeSleeper, M: fmt::Debug> fmt::Debug for Next<'_, On, S, M> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Next").field(&self.stream).finish()
     }
 }
 
@@ -426,7 +454,7 @@ impl<On, S: Sleeper, M> AsyncAttempt<On, S, M> {
         M: AttemptTimeoutMode<E>,
     {
         let (result, timed_out) =
-            run_attempt(&self.mode, self.guard.time(), self.guard.deadline(), f()).await;
+            run_attempt(&self.mode, self.guard.time(), self.guard.deadline(), f).await;
         self.guard
             .record(result, timed_out, || self.guard.time().now())
     }

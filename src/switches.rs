@@ -13,9 +13,11 @@
 //!   loop, so a test sees what production would do, only faster. Hooks still run, with a zero wait.
 //!
 //! Each has a scoped form that restores the previous state when dropped (nestable, and restored
-//! during a panic's unwinding too), and a thread-scoped form for `cargo test`, whose tests run on
+//! during a panic's unwinding too), a thread-scoped form for `cargo test`, whose tests run on
 //! parallel threads: a thread override applies to loops running on the thread that set it, over
-//! whatever the process-wide switch says. Every item here is also reachable through
+//! whatever the process-wide switch says, and a form scoped to a future
+//! ([`with_testing`], [`with_active`]), which follows a task to whatever thread polls it: the one
+//! for async tests on a multi-thread runtime. Every item here is also reachable through
 //! [`stamina::testing`](crate::testing), next to the fake clock and sleeper.
 //!
 //! ```
@@ -40,6 +42,10 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+mod task;
+
+pub use task::{WithSwitch, with_active, with_testing};
 
 /// The settings of testing mode: how many attempts, and whether that is a cap.
 ///
@@ -423,13 +429,15 @@ fn thread_override(switch: Switch, active: bool, testing: Option<Testing>) -> Th
 /// dropped. Other threads keep the process-wide value.
 ///
 /// Loops moved to other threads (a multi-threaded async runtime's workers, spawned threads) do
-/// not see the override; in async tests, use a current-thread runtime.
+/// not see the override; in async tests, scope the override to the test's future with
+/// [`with_active`] instead.
 pub fn thread_active(active: bool) -> ThreadGuard {
     thread_override(Switch::Active, active, None)
 }
 
 /// Overrides testing mode for loops running on the current thread, until the guard is dropped:
-/// the form to use under `cargo test`, whose tests run in parallel threads.
+/// the form to use under `cargo test`, whose tests run in parallel threads. For async tests on a
+/// multi-thread runtime, whose tasks move between threads, use [`with_testing`].
 ///
 /// ```
 /// use stamina::testing::{thread_testing, Testing};

@@ -1,5 +1,6 @@
 //! The synchronous front end: `retry_context`'s iterator of attempt guards, and the callers.
 
+use std::any::Any;
 use std::borrow::Cow;
 use std::fmt;
 use std::iter::FusedIterator;
@@ -11,6 +12,7 @@ use crate::guard::{Advance, Extras, Guard, Shared, extras_setters};
 use crate::name::Name;
 use crate::nesting;
 use crate::setters::policy_setters;
+use crate::timeout::{AttemptTimeout, NoAttemptTimeout};
 use crate::{Clock, RetryOn, RetryPolicy, SystemClock};
 
 mod caller;
@@ -85,6 +87,7 @@ pub fn retry_context<On>(on: On) -> RetryContext<On> {
         clock: SystemClock,
         name: Name::for_loop::<On>(Location::caller().file()),
         extras: Extras::default(),
+        mode: NoAttemptTimeout,
     }
 }
 
@@ -94,17 +97,22 @@ pub fn retry_context<On>(on: On) -> RetryContext<On> {
 ///
 /// # Default
 ///
-/// [`RetryPolicy::new`]'s configuration and the [`SystemClock`].
+/// [`RetryPolicy::new`]'s configuration, the [`SystemClock`] and no attempt timeout.
+///
+/// The third parameter says whether async attempts have a timeout (see
+/// [`attempt_timeout`](Self::attempt_timeout)); a context with one only streams, since a
+/// blocking attempt cannot be cut short.
 #[must_use = "a retry context does nothing unless it is iterated"]
-pub struct RetryContext<On, C = SystemClock> {
+pub struct RetryContext<On, C = SystemClock, M = NoAttemptTimeout> {
     policy: RetryPolicy,
     on: On,
     clock: C,
     name: Name,
     extras: Extras,
+    mode: M,
 }
 
-impl<On, C> RetryContext<On, C> {
+impl<On, C, M> RetryContext<On, C, M> {
     policy_setters!();
     extras_setters!();
 
@@ -117,37 +125,62 @@ impl<On, C> RetryContext<On, C> {
 
     /// Makes the loop take its time from `clock` and sleep on it, such as a
     /// [`FakeClock`](crate::testing::FakeClock) in tests.
-    pub fn clock<C2: Clock>(self, clock: C2) -> RetryContext<On, C2> {
+    pub fn clock<C2: Clock>(self, clock: C2) -> RetryContext<On, C2, M> {
         RetryContext {
             policy: self.policy,
             on: self.on,
             clock,
             name: self.name,
             extras: self.extras,
+            mode: self.mode,
         }
     }
-}
 
-impl<On, C> RetryContext<On, C> {
-    /// The loop's shared state, taking its time from `time` (the clock is left behind).
+    /// The same context named `name`, with the settings of `extras` (those of
+    /// `#[stamina::retry]`).
+    pub(crate) fn with_name_and_extras(mut self, name: Name, extras: Extras) -> Self {
+        self.name = name;
+        self.extras = extras;
+        self
+    }
+
+    /// The same context with attempt timeout `mode`.
+    pub(crate) fn with_mode<M2>(self, mode: M2) -> RetryContext<On, C, M2> {
+        RetryContext {
+            policy: self.policy,
+            on: self.on,
+            clock: self.clock,
+            name: self.name,
+            extras: self.extras,
+            mode,
+        }
+    }
+
+    /// The loop's shared state, taking its time from `time` (the clock is left behind), and
+    /// the attempt timeout mode.
     #[inline]
-    pub(crate) fn into_shared<T>(self, time: impl FnOnce(C) -> T) -> Arc<Shared<On, T>> {
-        Shared::new(
+    pub(crate) fn into_shared<T>(self, time: impl FnOnce(C) -> T) -> (Arc<Shared<On, T>>, M) {
+        let shared = Shared::new(
             self.policy,
             self.on,
             time(self.clock),
             self.name,
             self.extras,
-        )
+        );
+        (shared, self.mode)
     }
 }
 
-impl<On, C> fmt::Debug for RetryContext<On, C> {
+impl<On, C, M: 'static> fmt::Debug for RetryContext<On, C, M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("RetryContext");
         d.field("name", &self.name);
         self.policy.debug_fields(&mut d);
         self.extras.debug_fields(&mut d);
+        // Shown when set only: sync contexts never have one.
+        if let Some(timeout) = (&self.mode as &dyn Any).downcast_ref::<AttemptTimeout>() {
+            d.field("attempt_timeout", timeout);
+        }
         d.field("on", &format_args!("{}", std::any::type_name::<On>()))
             .finish_non_exhaustive()
     }
@@ -159,7 +192,7 @@ impl<On, C: Clock> IntoIterator for RetryContext<On, C> {
 
     fn into_iter(self) -> Self::IntoIter {
         Attempts {
-            shared: self.into_shared(|clock| clock),
+            shared: self.into_shared(|clock| clock).0,
         }
     }
 }

@@ -31,8 +31,9 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 pub use crate::switches::{
-    SwitchGuard, Testing, ThreadGuard, get_testing, is_active, is_testing, scoped_active,
-    scoped_testing, set_active, set_testing, thread_active, thread_testing,
+    SwitchGuard, Testing, ThreadGuard, WithSwitch, get_testing, is_active, is_testing,
+    scoped_active, scoped_testing, set_active, set_testing, thread_active, thread_testing,
+    with_active, with_testing,
 };
 use crate::{Clock, Sleeper};
 
@@ -274,6 +275,8 @@ impl Future for FakeSleep {
     }
 }
 
+// A test double is no fix for a missing sleeper: errors do not list it.
+#[diagnostic::do_not_recommend]
 impl Sleeper for FakeSleeper {
     type Sleep = FakeSleep;
 

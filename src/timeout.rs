@@ -80,6 +80,35 @@ impl fmt::Display for AttemptTimedOut {
 
 impl Error for AttemptTimedOut {}
 
+/// An [`io::Error`](std::io::Error) of kind [`TimedOut`](std::io::ErrorKind::TimedOut) that
+/// wraps the `AttemptTimedOut` (get it back with `get_ref` and `downcast_ref`), so that loops
+/// over `std::io::Result` can have an attempt timeout.
+///
+/// ```
+/// use std::io;
+/// use std::time::Duration;
+///
+/// # #[cfg(feature = "tokio")]
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// let result = stamina::AsyncRetryingCaller::new()
+///     .attempts(2)
+///     .attempt_timeout(Duration::from_secs(1))
+///     .call(|e: &io::Error| e.kind() == io::ErrorKind::TimedOut, || std::future::pending::<io::Result<()>>())
+///     .await;
+/// let error = result.unwrap_err();
+/// assert_eq!(error.kind(), io::ErrorKind::TimedOut);
+/// assert_eq!(error.to_string(), "attempt timed out after 1s");
+/// # }
+/// # #[cfg(not(feature = "tokio"))]
+/// # fn main() {}
+/// ```
+impl From<AttemptTimedOut> for std::io::Error {
+    fn from(error: AttemptTimedOut) -> Self {
+        Self::new(std::io::ErrorKind::TimedOut, error)
+    }
+}
+
 mod sealed {
     // Public in a private module: nameable by the public trait below, implementable only here.
     #[allow(unreachable_pub)]
@@ -98,8 +127,8 @@ mod sealed {
 ///
 /// // No timeout: any error type will do.
 /// let plain = stamina::AsyncRetryingCaller::new();
-/// // With a timeout, the error type must convert from `AttemptTimedOut` (as `std::io::Error`
-/// // does not, wrap it in your own error type).
+/// // With a timeout, the error type must convert from `AttemptTimedOut`, as `std::io::Error`
+/// // does (with kind `TimedOut`); wrap other error types in your own.
 /// let timed: stamina::AsyncRetryingCaller<_, stamina::AttemptTimeout> =
 ///     plain.attempt_timeout(Duration::from_secs(2));
 /// # let _ = timed;
@@ -176,15 +205,16 @@ pub(crate) fn run_attempt<T, E, M, S, Fut>(
     mode: &M,
     sleeper: &S,
     deadline: Option<Instant>,
-    future: Fut,
+    make: impl FnOnce() -> Fut,
 ) -> RunAttempt<Fut, S::Sleep, E>
 where
     M: AttemptTimeoutMode<E>,
     S: Sleeper,
     Fut: Future<Output = Result<T, E>>,
 {
-    // Loops started by the attempt see themselves nested.
-    let future = nesting::InAttemptFuture::new(future);
+    // Loops started by the attempt see themselves nested, from the synchronous part of the
+    // closure that makes its future to the future's last poll.
+    let future = nesting::InAttemptFuture::new(nesting::in_attempt(make));
     let Some((timeout, timed_out)) = mode.limit() else {
         return RunAttempt {
             future,
@@ -262,6 +292,20 @@ mod tests {
             block_on(limited(pending::<Result<u8, _>>())),
             (Err(AttemptTimedOut { after }), true)
         );
+    }
+
+    #[test]
+    fn an_io_error_of_kind_timed_out_wraps_it() {
+        let timed_out = AttemptTimedOut {
+            after: Duration::from_secs(2),
+        };
+        let error = std::io::Error::from(timed_out);
+        assert_eq!(error.kind(), std::io::ErrorKind::TimedOut);
+        assert_eq!(error.to_string(), "attempt timed out after 2s");
+        let inner = error
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<AttemptTimedOut>());
+        assert_eq!(inner, Some(&timed_out));
     }
 
     #[test]

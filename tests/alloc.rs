@@ -116,6 +116,19 @@ fn attributed_no_timeout(x: u32) -> io::Result<u32> {
     Ok(black_box(x))
 }
 
+#[cfg(all(feature = "macros", any(feature = "tokio", feature = "async-io")))]
+#[stamina::retry(on = always)]
+async fn attributed_async(x: u32) -> io::Result<u32> {
+    Ok(black_box(x))
+}
+
+#[cfg(all(feature = "macros", any(feature = "tokio", feature = "async-io")))]
+#[stamina::retry(on = always)]
+async fn attributed_async_mut(x: &mut u32) -> io::Result<u32> {
+    *x += 1;
+    Ok(black_box(*x))
+}
+
 #[test]
 fn allocation_counts_and_sizes() {
     const ZERO_WAITS: RetryPolicy = RetryPolicy::new()
@@ -164,6 +177,31 @@ fn allocation_counts_and_sizes() {
         allocations(|| drop(block_on(async_bound.call(flaky_async(0))))),
         NONE
     );
+    let mut count = 0;
+    let mut counting = async || {
+        count += 1;
+        Ok::<_, io::Error>(black_box(count))
+    };
+    assert_eq!(
+        allocations(|| drop(block_on(async_caller.call_mut(always, &mut counting)))),
+        NONE
+    );
+    assert_eq!(
+        allocations(|| drop(block_on(async_bound.call_mut(&mut counting)))),
+        NONE
+    );
+
+    // The attribute on `async fn`: nothing with a caller; with `&mut` arguments or `&mut self`,
+    // the attempt stream's shared state.
+    #[cfg(all(feature = "macros", any(feature = "tokio", feature = "async-io")))]
+    {
+        assert_eq!(allocations(|| drop(block_on(attributed_async(7)))), NONE);
+        let mut x = 0;
+        assert_eq!(
+            allocations(|| drop(block_on(attributed_async_mut(&mut x)))),
+            allocs(1)
+        );
+    }
 
     // Async attempt streams: the state shared with the guards, once per loop.
     fn stream_loop<S: Sleeper>(sleeper: S, policy: RetryPolicy, failures: u32) {
@@ -282,4 +320,7 @@ fn allocation_counts_and_sizes() {
     assert_eq!(std::mem::size_of_val(&call) - user, 248);
     let bound_call = async_bound.call(user_future);
     assert_eq!(std::mem::size_of_val(&bound_call) - user, 248);
+    // The same for async closures: `call_mut` runs the same loop.
+    let call_mut = async_caller.call_mut(always, user_future);
+    assert_eq!(std::mem::size_of_val(&call_mut) - user, 248);
 }

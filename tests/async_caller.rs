@@ -365,3 +365,120 @@ fn sleepers_behind_references_and_arcs() {
     waits(Arc::new(sleeper.clone()));
     assert_eq!(sleeper.sleeps(), ms(&[100, 100]));
 }
+
+/// A client whose calls need `&mut self` across an `.await`, as connection-holding clients do.
+struct Client {
+    calls: u32,
+    fail_first: u32,
+}
+
+impl Client {
+    async fn get(&mut self) -> Result<u32, Error> {
+        futures::future::ready(()).await;
+        self.calls += 1;
+        if self.calls <= self.fail_first {
+            Err(Error::Transient(self.calls))
+        } else {
+            Ok(self.calls)
+        }
+    }
+}
+
+#[test]
+fn a_mut_self_method_is_retried_through_an_async_closure() {
+    let sleeper = FakeSleeper::new();
+    let mut client = Client {
+        calls: 0,
+        fail_first: 2,
+    };
+    let result = block_on(caller(&sleeper).call_mut(transient, async || client.get().await));
+    assert_eq!(result, Ok(3));
+    assert_eq!(client.calls, 3);
+    assert_eq!(sleeper.sleeps(), ms(&[100, 200]));
+
+    // The bound form too.
+    let bound = caller(&sleeper).attempts(2).on(transient);
+    let result = block_on(bound.call_mut(async || client.get().await));
+    assert_eq!(result, Ok(4));
+}
+
+#[test]
+fn an_async_closure_mutates_a_captured_counter_across_awaits() {
+    let sleeper = FakeSleeper::new();
+    let mut count = 0;
+    let result = block_on(caller(&sleeper).attempts(5).call_mut(transient, async || {
+        count += 1;
+        futures::future::ready(()).await;
+        count += 1;
+        if count < 6 {
+            Err(Error::Transient(count))
+        } else {
+            Ok(count)
+        }
+    }));
+    assert_eq!(result, Ok(6));
+    assert_eq!(count, 6);
+}
+
+#[test]
+fn closures_returning_futures_keep_working() {
+    let sleeper = FakeSleeper::new();
+    let mut calls = 0;
+    // A plain closure whose future owns what it needs, and a function item.
+    let result = block_on(caller(&sleeper).attempts(3).call(transient, || {
+        calls += 1;
+        let n = calls;
+        async move {
+            if n < 3 {
+                Err(Error::Transient(n))
+            } else {
+                Ok(n)
+            }
+        }
+    }));
+    assert_eq!(result, Ok(3));
+    async fn fatal() -> Result<(), Error> {
+        Err(Error::Fatal)
+    }
+    assert_eq!(
+        block_on(caller(&sleeper).call(transient, fatal)),
+        Err(Error::Fatal)
+    );
+    let bound = caller(&sleeper).on(transient);
+    assert_eq!(block_on(bound.call(fatal)), Err(Error::Fatal));
+    // `call_mut` takes them too.
+    assert_eq!(block_on(bound.call_mut(fatal)), Err(Error::Fatal));
+    calls = 0;
+    let result = block_on(caller(&sleeper).attempts(3).call_mut(transient, || {
+        calls += 1;
+        let n = calls;
+        async move {
+            if n < 2 {
+                Err(Error::Transient(n))
+            } else {
+                Ok(n)
+            }
+        }
+    }));
+    assert_eq!(result, Ok(2));
+}
+
+#[test]
+fn a_stream_attempt_runs_an_async_closure_over_mut_self() {
+    let sleeper = FakeSleeper::new();
+    let mut client = Client {
+        calls: 0,
+        fail_first: 1,
+    };
+    let mut attempts = stamina::retry_context(transient)
+        .wait_jitter(Duration::ZERO)
+        .into_stream_with(sleeper.clone());
+    let mut value = None;
+    let result: Result<(), Error> = block_on(async {
+        while let Some(attempt) = attempts.next().await {
+            value = attempt.run(async || client.get().await).await?;
+        }
+        Ok(())
+    });
+    assert_eq!((result, value, client.calls), (Ok(()), Some(2), 2));
+}

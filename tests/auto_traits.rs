@@ -27,6 +27,7 @@ fn public_types_are_send_sync_unpin() {
     send_sync_unpin::<SwitchGuard>();
     send_sync_unpin::<RetryContext<On>>();
     send_sync_unpin::<RetryContext<On, FakeClock>>();
+    send_sync_unpin::<RetryContext<On, SystemClock, stamina::AttemptTimeout>>();
     send_sync_unpin::<Attempts<On>>();
     send_sync_unpin::<Attempt<On>>();
     send_sync_unpin::<Attempts<On, FakeClock>>();
@@ -111,7 +112,6 @@ mod async_types {
         assert_send::<AttemptStream<On, FakeSleeper, AttemptTimeout>>();
         assert_send::<AsyncAttempt<On, FakeSleeper>>();
         assert_sync::<AsyncAttempt<On, FakeSleeper>>();
-        assert_send::<stamina::Next<'static, On, FakeSleeper, NoAttemptTimeout>>();
         assert_send::<AsyncRetryingCaller<FakeSleeper>>();
         assert_sync::<AsyncRetryingCaller<FakeSleeper, AttemptTimeout>>();
         assert_send::<BoundAsyncRetryingCaller<On, FakeSleeper>>();
@@ -139,6 +139,24 @@ mod async_types {
         assert_send::<AsyncAttempt<On, TokioSleeper>>();
         assert_send::<AsyncRetryingCaller<TokioSleeper>>();
         assert_sync::<BoundAsyncRetryingCaller<On, TokioSleeper>>();
+        assert_send::<stamina::TokioSleep>();
+        assert_sync::<stamina::TokioSleep>();
+    }
+
+    #[cfg(any(feature = "tokio", feature = "async-io"))]
+    #[test]
+    fn the_default_sleeper_is_send_and_sync() {
+        use stamina::{DefaultSleep, DefaultSleeper};
+        assert_send::<DefaultSleeper>();
+        assert_sync::<DefaultSleeper>();
+        assert_unpin::<DefaultSleeper>();
+        assert_send::<DefaultSleep>();
+        assert_sync::<DefaultSleep>();
+        assert_send::<AttemptStream<On>>();
+        assert_sync::<AttemptStream<On>>();
+        assert_unpin::<AttemptStream<On>>();
+        assert_send::<AsyncRetryingCaller>();
+        assert_sync::<AsyncRetryingCaller>();
     }
 
     #[cfg(feature = "async-io")]
@@ -148,6 +166,8 @@ mod async_types {
         assert_send::<AsyncIoSleeper>();
         assert_sync::<AsyncIoSleeper>();
         assert_send::<AsyncIoSleep>();
+        assert_sync::<AsyncIoSleep>();
+        assert_unpin::<AsyncIoSleep>();
         assert_send::<AttemptStream<On, AsyncIoSleeper>>();
         assert_unpin::<AttemptStream<On, AsyncIoSleeper>>();
         assert_send::<AsyncRetryingCaller<AsyncIoSleeper>>();
@@ -185,5 +205,68 @@ mod async_types {
         assert_eq!(futures::executor::block_on(run).unwrap(), Some(1));
         assert_eq!(futures::executor::block_on(call).unwrap(), 1);
         assert_eq!(futures::executor::block_on(bound_call).unwrap(), 1);
+    }
+
+    struct Client {
+        calls: u32,
+    }
+
+    impl Client {
+        async fn get(&mut self) -> Result<u32, Failed> {
+            self.calls += 1;
+            Ok(self.calls)
+        }
+
+        async fn peek(&self) -> Result<u32, Failed> {
+            Ok(self.calls)
+        }
+    }
+
+    /// Futures that must be `Send` (as `tokio::spawn` and web handlers require) with what users
+    /// write in them: callers over closures that borrow, async closures over owned values, and
+    /// attempt loops whose attempts borrow `&mut` across an `.await`.
+    #[test]
+    fn futures_holding_borrowing_closures_stay_send() {
+        let on = |_: &Failed| true;
+        let borrowing_call = async move {
+            let caller = AsyncRetryingCaller::new().sleeper(FakeSleeper::new());
+            let client = Client { calls: 0 };
+            let by_ref = &client;
+            caller.call(on, || by_ref.peek()).await?;
+            caller.call(on, || async { client.peek().await }).await
+        };
+        assert_send_value(&borrowing_call);
+
+        let owning_async_closure = async move {
+            let caller = AsyncRetryingCaller::new().sleeper(FakeSleeper::new());
+            let shared = std::sync::Arc::new(std::sync::Mutex::new(Client { calls: 0 }));
+            caller
+                .call_mut(on, async move || {
+                    let calls = &mut shared.lock().unwrap().calls;
+                    *calls += 1;
+                    Ok::<_, Failed>(*calls)
+                })
+                .await
+        };
+        assert_send_value(&owning_async_closure);
+
+        let mut_self_loop = async move {
+            let mut client = Client { calls: 0 };
+            let mut attempts = stamina::retry_context(on).into_stream_with(FakeSleeper::new());
+            while let Some(attempt) = attempts.next().await {
+                if let Some(calls) = attempt.run(async || client.get().await).await? {
+                    return Ok(calls);
+                }
+            }
+            Ok::<_, Failed>(0)
+        };
+        assert_send_value(&mut_self_loop);
+
+        assert_eq!(futures::executor::block_on(borrowing_call).unwrap(), 0);
+        assert_eq!(
+            futures::executor::block_on(owning_async_closure).unwrap(),
+            1
+        );
+        assert_eq!(futures::executor::block_on(mut_self_loop).unwrap(), 1);
     }
 }

@@ -280,3 +280,158 @@ async fn retries_of<T>(f: impl Future<Output = T>) -> (T, retries::Retries) {
     let value = f.await;
     (value, retries::take())
 }
+
+/// A client that needs `&mut self` across an `.await`, as connection-holding clients do.
+struct Connection {
+    calls: u32,
+    log: Vec<u32>,
+}
+
+impl Connection {
+    async fn query(&mut self, fail_first: u32) -> Result<u32, Error> {
+        tokio::task::yield_now().await;
+        self.calls += 1;
+        self.log.push(self.calls);
+        if self.calls <= fail_first {
+            Err(Error::Transient(self.calls))
+        } else {
+            Ok(self.calls)
+        }
+    }
+
+    #[stamina::retry(on = is_transient, attempts = 3)]
+    async fn fetch(&mut self, fail_first: u32) -> Result<u32, Error> {
+        let n = self.query(fail_first).await?;
+        Ok(n * 10)
+    }
+}
+
+#[tokio::test]
+async fn mut_self_async_method_is_retried() {
+    let _t = three_quick_attempts();
+    let mut conn = Connection {
+        calls: 0,
+        log: Vec::new(),
+    };
+    assert_eq!(conn.fetch(2).await, Ok(30));
+    assert_eq!(conn.log, [1, 2, 3]);
+    assert_eq!(conn.fetch(10).await, Err(Error::Transient(6)));
+    assert_eq!(conn.calls, 6);
+}
+
+#[stamina::retry(on = is_transient, attempts = 3)]
+async fn append(buffer: &mut Vec<u8>, byte: u8) -> Result<usize, Error> {
+    tokio::task::yield_now().await;
+    buffer.push(byte);
+    if buffer.len() < 3 {
+        return Err(Error::Transient(buffer.len() as u32));
+    }
+    Ok(buffer.len())
+}
+
+#[tokio::test]
+async fn mut_reference_argument_is_reborrowed_per_attempt() {
+    let _t = three_quick_attempts();
+    let mut buffer = Vec::new();
+    assert_eq!(append(&mut buffer, 7).await, Ok(3));
+    assert_eq!(buffer, [7, 7, 7]);
+}
+
+/// A `Send` client: its attributed methods' futures can be spawned on a multi-thread runtime.
+struct SendClient {
+    calls: std::sync::atomic::AtomicU32,
+    state: u32,
+}
+
+impl SendClient {
+    #[stamina::retry(on = is_transient, attempts = 3, wait_initial = "0s", wait_jitter = "0s")]
+    async fn get(&self) -> Result<u32, Error> {
+        tokio::task::yield_now().await;
+        let n = self
+            .calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
+        if n < 2 {
+            Err(Error::Transient(n))
+        } else {
+            Ok(n)
+        }
+    }
+
+    #[stamina::retry(on = is_transient, attempts = 3, wait_initial = "0s", wait_jitter = "0s")]
+    async fn bump(&mut self) -> Result<u32, Error> {
+        tokio::task::yield_now().await;
+        self.state += 1;
+        if self.state < 2 {
+            Err(Error::Transient(self.state))
+        } else {
+            Ok(self.state)
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attributed_futures_are_send() {
+    let client = std::sync::Arc::new(SendClient {
+        calls: std::sync::atomic::AtomicU32::new(0),
+        state: 0,
+    });
+    let shared = std::sync::Arc::clone(&client);
+    let got = tokio::spawn(async move { shared.get().await })
+        .await
+        .unwrap();
+    assert_eq!(got, Ok(2));
+    let mut owned = SendClient {
+        calls: std::sync::atomic::AtomicU32::new(0),
+        state: 0,
+    };
+    let bumped = tokio::spawn(async move { owned.bump().await })
+        .await
+        .unwrap();
+    assert_eq!(bumped, Ok(2));
+}
+
+struct MutBackend {
+    budget: stamina::RetryBudget,
+    hung: u32,
+}
+
+impl MutBackend {
+    /// The keys of a `&mut self` method, which runs on an attempt stream: each attempt is cut
+    /// after 10 ms, pays from the budget, reports to its own hook under the method's name.
+    #[stamina::retry(
+        on = |_| true,
+        attempts = 3,
+        wait_initial = "0s",
+        wait_jitter = "0s",
+        attempt_timeout = "10ms",
+        budget = &self.budget,
+        on_retry = record_name,
+        suppress_nested = true,
+    )]
+    async fn hangs_mut(&mut self) -> Result<(), Slow> {
+        self.hung += 1;
+        std::future::pending::<()>().await;
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_mut_self_method_takes_every_key() {
+    let mut service = MutBackend {
+        budget: stamina::RetryBudget::retry_quota(),
+        hung: 0,
+    };
+    let start = tokio::time::Instant::now();
+    assert_eq!(service.hangs_mut().await, Err(Slow::TimedOut));
+    assert_eq!(service.hung, 3);
+    assert_eq!(start.elapsed(), std::time::Duration::from_millis(30));
+    assert_eq!(
+        NAMES.take(),
+        [
+            "macro_async::MutBackend::hangs_mut",
+            "macro_async::MutBackend::hangs_mut"
+        ]
+    );
+    assert_eq!(service.budget.available(), 480.0);
+}

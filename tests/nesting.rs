@@ -99,3 +99,56 @@ fn the_depth_is_restored_after_a_panic() {
     });
     assert_eq!(calls, 2, "not nested anymore");
 }
+
+/// A sync loop of three attempts that suppresses itself when nested; counts the calls it makes.
+fn inner_sync_loop(leaf: &Cell<u32>) -> io::Result<()> {
+    RetryingCaller::new()
+        .suppress_nested(true)
+        .call(always, || {
+            leaf.set(leaf.get() + 1);
+            Err::<(), _>(io::Error::other("down"))
+        })
+}
+
+#[test]
+fn an_async_attempt_counts_as_running_while_its_future_is_built() {
+    use stamina::AsyncRetryingCaller;
+    use stamina::testing::FakeSleeper;
+
+    let _fast = thread_testing(Testing::new().attempts(3));
+    let leaf = Cell::new(0);
+    // The closure's synchronous part, which runs before its future is first polled, is part of
+    // the attempt: the inner loop sees itself nested.
+    let caller = AsyncRetryingCaller::new().sleeper(FakeSleeper::new());
+    let result = futures::executor::block_on(caller.call(always, || {
+        let inner = inner_sync_loop(&leaf);
+        async move { inner }
+    }));
+    assert!(result.is_err());
+    assert_eq!(leaf.get(), 3, "9 if the inner loop retried");
+
+    leaf.set(0);
+    let bound = caller.on(always);
+    let result = futures::executor::block_on(bound.call(|| {
+        let inner = inner_sync_loop(&leaf);
+        async move { inner }
+    }));
+    assert!(result.is_err());
+    assert_eq!(leaf.get(), 3);
+
+    leaf.set(0);
+    let mut attempts = retry_context(always).into_stream_with(FakeSleeper::new());
+    let result: io::Result<()> = futures::executor::block_on(async {
+        while let Some(attempt) = attempts.next().await {
+            attempt
+                .run(|| {
+                    let inner = inner_sync_loop(&leaf);
+                    async move { inner }
+                })
+                .await?;
+        }
+        Ok(())
+    });
+    assert!(result.is_err());
+    assert_eq!(leaf.get(), 3);
+}

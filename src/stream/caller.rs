@@ -217,6 +217,11 @@ impl<S, M> AsyncRetryingCaller<S, M> {
     /// (for the cases, see [`Attempt::run`](crate::Attempt::run)), waiting between attempts on
     /// the sleeper.
     ///
+    /// `f` is a closure that returns a future (`|| client.get(url)`, `|| async move { .. }`) or a
+    /// function; the call's future is `Send` when `f` and its futures are. For an async
+    /// closure whose future borrows from what it captures (`async || conn.query().await` with a
+    /// `&mut self` method), use [`call_mut`](Self::call_mut).
+    ///
     /// Dropping the returned future at any point (mid-attempt or mid-wait) cancels the call:
     /// the attempt's future or the sleep is dropped and nothing is left running.
     ///
@@ -250,6 +255,73 @@ impl<S, M> AsyncRetryingCaller<S, M> {
         Fut: Future<Output = Result<T, E>>,
     {
         call(self, &on, f).await
+    }
+
+    /// Calls the async closure `f` until its future succeeds, `on` says its error is not worth
+    /// retrying, or the attempts or time are used up: [`call`](Self::call) for closures whose
+    /// futures borrow from the closure, such as `async || client.get().await` with a client
+    /// that needs `&mut self`, or one that mutates what it captures across an `.await`.
+    ///
+    /// It takes any [`AsyncFnMut`]: async closures, closures that return futures, functions.
+    /// Prefer [`call`](Self::call) when it compiles, for one reason: `Send`. The future returned
+    /// here is `Send` when `f` captures only owned `Send` values (`async move || ..` over an
+    /// `Arc`, say), but Rust compilers up to at least 1.95 cannot prove it `Send` when `f`
+    /// captures references, even `Send` ones (the compiler's "implementation of `Send` is not
+    /// general enough", at the `tokio::spawn` or handler that needs it). Such futures run on
+    /// current-thread runtimes, `LocalSet`s, `block_on` and other places that do not need
+    /// `Send`. Where `Send` is needed, a loop of attempt guards
+    /// ([`RetryContext::into_stream`](crate::RetryContext::into_stream)), whose
+    /// [`run`](crate::AsyncAttempt::run) takes async closures too, and `#[stamina::retry]` on
+    /// an `async fn(&mut self)` keep their futures `Send`.
+    ///
+    /// ```
+    /// struct Connection {
+    ///     resets_left: u32,
+    /// }
+    ///
+    /// impl Connection {
+    ///     async fn query(&mut self) -> std::io::Result<u32> {
+    ///         if self.resets_left > 0 {
+    ///             self.resets_left -= 1;
+    ///             return Err(std::io::ErrorKind::ConnectionReset.into());
+    ///         }
+    ///         Ok(42)
+    ///     }
+    /// }
+    ///
+    /// let caller = stamina::AsyncRetryingCaller::new()
+    ///     .attempts(3)
+    ///     .sleeper(stamina::testing::FakeSleeper::new());
+    /// let mut conn = Connection { resets_left: 2 };
+    /// let mut calls = 0;
+    /// let answer = futures::executor::block_on(caller.call_mut(
+    ///     |e: &std::io::Error| e.kind() == std::io::ErrorKind::ConnectionReset,
+    ///     async || {
+    ///         calls += 1;
+    ///         conn.query().await // borrows `conn` mutably across the `.await`
+    ///     },
+    /// ))?;
+    /// assert_eq!((answer, calls), (42, 3));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The last error of `f`'s futures, unchanged (or, with an attempt timeout, the
+    /// [`AttemptTimedOut`](crate::AttemptTimedOut) converted into `E`).
+    ///
+    /// # Panics
+    ///
+    /// A panic in `f`, its futures or `on` propagates unchanged.
+    pub async fn call_mut<T, E, On, F>(&self, on: On, f: F) -> Result<T, E>
+    where
+        E: fmt::Debug,
+        S: Sleeper,
+        M: AttemptTimeoutMode<E>,
+        On: RetryOn<E>,
+        F: AsyncFnMut() -> Result<T, E>,
+    {
+        call_mut(self, &on, f).await
     }
 }
 
@@ -414,6 +486,36 @@ impl<On, S, M> BoundAsyncRetryingCaller<On, S, M> {
         call(&self.caller, &self.on, f).await
     }
 
+    /// Calls the async closure `f` with the bound predicate (see
+    /// [`AsyncRetryingCaller::call_mut`], and why to prefer [`call`](Self::call) where it
+    /// compiles).
+    ///
+    /// ```
+    /// let caller = stamina::AsyncRetryingCaller::new()
+    ///     .sleeper(stamina::testing::FakeSleeper::new())
+    ///     .on(|_: &std::fmt::Error| true);
+    /// let mut log = Vec::new();
+    /// let value = futures::executor::block_on(caller.call_mut(async || {
+    ///     log.push(log.len());
+    ///     if log.len() < 2 { Err(std::fmt::Error) } else { Ok(log.len()) }
+    /// }));
+    /// assert_eq!((value, log), (Ok(2), vec![0, 1]));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The last error of `f`'s futures, unchanged.
+    pub async fn call_mut<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        E: fmt::Debug,
+        S: Sleeper,
+        M: AttemptTimeoutMode<E>,
+        On: RetryOn<E>,
+        F: AsyncFnMut() -> Result<T, E>,
+    {
+        call_mut(&self.caller, &self.on, f).await
+    }
+
     /// The caller without its predicate.
     ///
     /// ```
@@ -437,6 +539,61 @@ impl<On, S, M: fmt::Debug> fmt::Debug for BoundAsyncRetryingCaller<On, S, M> {
 /// The async callers' loop, the mirror of the sync one: the success path reads the time (only
 /// with a timeout) and awaits the attempt; the machine is built on the first failure, and the
 /// loop itself allocates nothing (the hooks it calls and the sleeper's sleeps may).
+///
+/// A macro, expanded into one `async fn` per closure shape, rather than one function generic over
+/// both: the compiler cannot yet see that a future holding an `AsyncFnMut` closure's future is
+/// `Send` when that closure captures references, so going through `AsyncFnMut` would cost
+/// closures returning futures their `Send` futures.
+macro_rules! caller_loop {
+    ($caller:ident, $on:ident, $f:ident, $f_ty:ty) => {{
+        let (sleeper, mode) = (&$caller.sleeper, &$caller.mode);
+        let start = machine::start_time(&$caller.policy, || sleeper.now());
+        let deadline = machine::deadline(&$caller.policy, start);
+        let (mut error, mut timed_out) = match run_attempt(mode, sleeper, deadline, || $f()).await {
+            (Ok(value), _) => {
+                machine::first_attempt_succeeded($caller.extras.budget.as_ref());
+                return Ok(value);
+            }
+            (Err(error), timed_out) => (error, timed_out),
+        };
+        let mut machine = $caller.extras.machine(&$caller.policy);
+        machine.start_at(deadline);
+        loop {
+            if timed_out {
+                machine.set_timed_out();
+            }
+            match machine.on_failure(&$caller.policy, || $on.decide(&error), || sleeper.now()) {
+                Step::Retry(retry) => {
+                    let extras = &$caller.extras;
+                    let name = $caller.name.as_ref();
+                    let guards = extras.retry_scheduled::<$f_ty, E, _>(name, &retry, &error, $on);
+                    drop(error);
+                    sleeper.sleep(retry.wait).await;
+                    // The hooks' guards live over the wait and end right before the next attempt.
+                    guards.end();
+                    machine.next_attempt();
+                }
+                Step::GiveUp(give_up) => {
+                    let name = $caller.name.as_ref();
+                    $caller
+                        .extras
+                        .gave_up::<$f_ty, E, _>(name, &machine, give_up, &error, $on);
+                    return Err(error);
+                }
+            }
+            (error, timed_out) = match run_attempt(mode, sleeper, machine.deadline(), || $f()).await
+            {
+                (Ok(value), _) => {
+                    machine.on_success();
+                    return Ok(value);
+                }
+                (Err(error), timed_out) => (error, timed_out),
+            };
+        }
+    }};
+}
+
+/// The loop over a closure that returns a future.
 async fn call<T, E, On, S, M, F, Fut>(
     caller: &AsyncRetryingCaller<S, M>,
     on: &On,
@@ -450,47 +607,21 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
-    let (sleeper, mode) = (&caller.sleeper, &caller.mode);
-    let start = machine::start_time(&caller.policy, || sleeper.now());
-    let deadline = machine::deadline(&caller.policy, start);
-    let (mut error, mut timed_out) = match run_attempt(mode, sleeper, deadline, f()).await {
-        (Ok(value), _) => {
-            machine::first_attempt_succeeded(caller.extras.budget.as_ref());
-            return Ok(value);
-        }
-        (Err(error), timed_out) => (error, timed_out),
-    };
-    let mut machine = caller.extras.machine(&caller.policy);
-    machine.start_at(deadline);
-    loop {
-        if timed_out {
-            machine.set_timed_out();
-        }
-        match machine.on_failure(&caller.policy, || on.decide(&error), || sleeper.now()) {
-            Step::Retry(retry) => {
-                let extras = &caller.extras;
-                let guards =
-                    extras.retry_scheduled::<F, E, On>(caller.name.as_ref(), &retry, &error, on);
-                drop(error);
-                sleeper.sleep(retry.wait).await;
-                // The hooks' guards live over the wait and end right before the next attempt.
-                guards.end();
-                machine.next_attempt();
-            }
-            Step::GiveUp(give_up) => {
-                let name = caller.name.as_ref();
-                caller
-                    .extras
-                    .gave_up::<F, E, On>(name, &machine, give_up, &error, on);
-                return Err(error);
-            }
-        }
-        (error, timed_out) = match run_attempt(mode, sleeper, machine.deadline(), f()).await {
-            (Ok(value), _) => {
-                machine.on_success();
-                return Ok(value);
-            }
-            (Err(error), timed_out) => (error, timed_out),
-        };
-    }
+    caller_loop!(caller, on, f, F)
+}
+
+/// The loop over an async closure, whose futures may borrow from the closure.
+async fn call_mut<T, E, On, S, M, F>(
+    caller: &AsyncRetryingCaller<S, M>,
+    on: &On,
+    mut f: F,
+) -> Result<T, E>
+where
+    E: fmt::Debug,
+    On: RetryOn<E>,
+    S: Sleeper,
+    M: AttemptTimeoutMode<E>,
+    F: AsyncFnMut() -> Result<T, E>,
+{
+    caller_loop!(caller, on, f, F)
 }

@@ -13,7 +13,7 @@ use super::layer::Config;
 use crate::driver::CallLoop;
 use crate::name::Name;
 use crate::timeout::{AttemptTimeoutMode, RunAttempt, run_attempt};
-use crate::{RetryOn, Sleeper, nesting};
+use crate::{RetryOn, Sleeper};
 
 pin_project! {
     /// The future of a [`Retry`](super::Retry) service's call: the last response or error.
@@ -137,9 +137,10 @@ where
                     };
                     *this.spare = config.cloner.clone_request(&request);
                     let service = &mut *this.service;
-                    let future = nesting::in_attempt(|| service.call(request));
                     let deadline = this.call.deadline();
-                    let attempt = run_attempt(&config.mode, &config.sleeper, deadline, future);
+                    // The call counts as inside the attempt, its synchronous part included.
+                    let call = || service.call(request);
+                    let attempt = run_attempt(&config.mode, &config.sleeper, deadline, call);
                     this.state.set(State::Calling { attempt });
                 }
                 StateProj::Done => panic!("`ResponseFuture` polled after completion"),

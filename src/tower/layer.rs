@@ -13,7 +13,7 @@ use crate::guard::{Extras, extras_setters};
 use crate::name::Name;
 use crate::setters::policy_setters;
 use crate::timeout::{AttemptTimeout, AttemptTimeoutMode, NoAttemptTimeout, run_attempt};
-use crate::{DefaultSleeper, RetryOn, RetryPolicy, Sleeper, nesting};
+use crate::{DefaultSleeper, RetryOn, RetryPolicy, Sleeper};
 
 /// A [`Layer`](::tower::Layer) that retries the calls of the service it wraps (see the
 /// [module docs](super)).
@@ -378,8 +378,9 @@ where
         let config = Arc::clone(&self.config);
         let call = CallLoop::start(&config.policy, || config.sleeper.now());
         let spare = config.cloner.clone_request(&request);
-        let future = nesting::in_attempt(|| service.call(request));
-        let attempt = run_attempt(&config.mode, &config.sleeper, call.deadline(), future);
+        // The call counts as inside the attempt, its synchronous part included.
+        let make = || service.call(request);
+        let attempt = run_attempt(&config.mode, &config.sleeper, call.deadline(), make);
         ResponseFuture::new(attempt, service, spare, config, call)
     }
 }

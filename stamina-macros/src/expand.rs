@@ -64,6 +64,8 @@ fn expand(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
     let is_async = function.sig.asyncness.is_some();
     let ret = return_type(&function)?;
     let mut per_attempt = Vec::new();
+    // Whether an attempt reborrows `&mut self` or a `&mut` argument.
+    let mut borrows_mut = false;
     for (index, input) in function.sig.inputs.iter_mut().enumerate() {
         match input {
             FnArg::Receiver(receiver) => {
@@ -74,12 +76,11 @@ fn expand(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
                          the body may run several times; take `&self` or `&mut self`",
                     ));
                 };
-                if is_async && mutable {
-                    return Err(async_mut_error(receiver.span()));
-                }
+                borrows_mut |= mutable;
             }
             FnArg::Typed(arg) => {
-                if let Some(statement) = argument(index, arg, is_async)? {
+                borrows_mut |= is_mut_reference(&arg.ty);
+                if let Some(statement) = argument(index, arg)? {
                     per_attempt.push(statement);
                 }
             }
@@ -156,11 +157,50 @@ fn expand(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
     let vis = &function.vis;
     let sig = &function.sig;
     let stmts = &function.block.stmts;
-    let body = if is_async {
+    let ret_var = Ident::new("__stamina_ret", Span::mixed_site());
+    let body = if is_async && borrows_mut {
+        // Each attempt's future reborrows from the function's arguments, so it is made by an
+        // async closure called once per attempt of an attempt stream: unlike a caller's
+        // `AsyncFnMut` closure, this keeps the function's future `Send` on today's compilers.
+        let attempts = Ident::new("__stamina_attempts", Span::mixed_site());
+        let attempt = Ident::new("__stamina_attempt", Span::mixed_site());
+        let value = Ident::new("__stamina_value", Span::mixed_site());
+        let result = quote!(<#ret as ::stamina::__private::RetryResult>);
+        // Named as the callers name their loops: after the function, through a closure in it.
+        quote! {
+            let mut #attempts = ::stamina::__private::async_context(
+                #on,
+                #policy,
+                #name,
+                #options,
+                || {},
+            )
+            #attempt_timeout
+            .into_stream();
+            while let ::core::option::Option::Some(#attempt) = #attempts.next().await {
+                match #attempt
+                    .run(async || {
+                        #(#per_attempt)*
+                        let #ret_var: #ret = { #(#stmts)* };
+                        #result::into_result(#ret_var)
+                    })
+                    .await
+                {
+                    ::core::result::Result::Ok(::core::option::Option::Some(#value)) => {
+                        return #result::from_result(::core::result::Result::Ok(#value));
+                    }
+                    ::core::result::Result::Ok(::core::option::Option::None) => {}
+                    ::core::result::Result::Err(#value) => {
+                        return #result::from_result(::core::result::Result::Err(#value));
+                    }
+                }
+            }
+            ::core::unreachable!("a stream of attempts ends with an outcome of `run`")
+        }
+    } else if is_async {
         let caller = quote! {
             ::stamina::__private::async_caller(#policy, #name, #options) #attempt_timeout
         };
-        let ret_var = Ident::new("__stamina_ret", Span::mixed_site());
         quote! {
             #caller
                 .call(#on, || {
@@ -225,6 +265,14 @@ fn return_type(function: &ItemFn) -> syn::Result<Type> {
     }
 }
 
+/// Whether `ty` is `&mut T` (in parentheses or not).
+fn is_mut_reference(mut ty: &Type) -> bool {
+    while let Type::Paren(paren) = ty {
+        ty = &paren.elem;
+    }
+    matches!(ty, Type::Reference(reference) if reference.mutability.is_some())
+}
+
 /// `ty` with every `impl Trait` in it replaced by `with` (`_`, to be inferred).
 fn replace_impl_trait(mut ty: Type, with: Type) -> Type {
     fn visit(ty: &mut Type, with: &Type) {
@@ -258,18 +306,13 @@ fn replace_impl_trait(mut ty: Type, with: Type) -> Type {
 
 /// Checks one argument and returns what each attempt does with it; renames a by-value pattern
 /// binding (such as `(a, b): (u32, u32)`), which is then destructured from a fresh copy.
-fn argument(index: usize, arg: &mut PatType, is_async: bool) -> syn::Result<Option<TokenStream>> {
+fn argument(index: usize, arg: &mut PatType) -> syn::Result<Option<TokenStream>> {
     let mut ty = &*arg.ty;
     while let Type::Paren(paren) = ty {
         ty = &paren.elem;
     }
     let kind = match ty {
-        Type::Reference(reference) if reference.mutability.is_some() => {
-            if is_async {
-                return Err(async_mut_error(arg.span()));
-            }
-            PerAttempt::Reborrow
-        }
+        Type::Reference(reference) if reference.mutability.is_some() => PerAttempt::Reborrow,
         Type::Reference(_) => PerAttempt::Nothing,
         _ if matches!(&*arg.pat, Pat::Wild(_)) => PerAttempt::Nothing,
         _ => PerAttempt::Clone,
@@ -313,15 +356,6 @@ fn argument(index: usize, arg: &mut PatType, is_async: bool) -> syn::Result<Opti
         }
     };
     Ok(statement)
-}
-
-fn async_mut_error(span: Span) -> syn::Error {
-    syn::Error::new(
-        span,
-        "`#[stamina::retry]` on an `async fn` cannot take `&mut` arguments or `&mut self`: \
-         each attempt's future must own what it uses; take `&self`, `&T` or a `Clone` value, \
-         or retry with a `stamina::retry_context` loop",
-    )
 }
 
 /// Whether a receiver taken by reference (`&self`, `&mut self`, `self: &Self`, ...) is `mut`, or

@@ -138,9 +138,10 @@ use proc_macro::TokenStream;
 /// # `async fn`
 ///
 /// On an `async fn` the attribute retries with `stamina::AsyncRetryingCaller` (which needs an
-/// async sleeper feature of `stamina`); each attempt is a future that owns its copies of the
-/// arguments, so `&mut T` arguments and `&mut self` are rejected there. Use a
-/// `stamina::retry_context` loop when an attempt must borrow mutably.
+/// async sleeper feature of `stamina`), allocation-free. `&mut T` arguments and `&mut self` are
+/// reborrowed for each attempt, across its `.await`s, as in a `fn`: such functions run on an
+/// attempt stream (`stamina::retry_context(..).into_stream()`, one allocation per call), which
+/// keeps their futures `Send` when the arguments are. The `stamina` crate's docs show one.
 ///
 /// # Errors at compile time
 ///

@@ -32,10 +32,12 @@ fn ui() {
 }
 
 /// Without the `tokio` and `async-io` features, an async loop with no sleeper of its own fails to
-/// compile with an error that says what to enable.
+/// compile with an error that says what to enable (and lists no test double as a fix), for
+/// callers and attempt streams, awaited or not.
 #[cfg(not(feature = "tokio"))]
 #[test]
 fn no_runtime_feature() {
     let t = trybuild::TestCases::new();
     t.compile_fail("tests/ui/no_runtime_feature.rs");
+    t.compile_fail("tests/ui/no_sleeper_*.rs");
 }

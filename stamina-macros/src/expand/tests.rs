@@ -97,6 +97,67 @@ fn async_fn() {
 }
 
 #[test]
+fn async_fn_with_mut_borrows_runs_on_an_attempt_stream() {
+    let out = expand(
+        quote!(on = is_transient, attempts = 3),
+        quote! {
+            async fn get(&mut self, id: Id, log: &mut Vec<u8>) -> io::Result<Vec<u8>> {
+                self.fetch(id, log).await
+            }
+        },
+    );
+    assert_eq!(
+        out,
+        r#"async fn get(&mut self, id: Id, log: &mut Vec<u8>) -> io::Result<Vec<u8>> {
+    let mut __stamina_attempts = ::stamina::__private::async_context(
+            is_transient,
+            ::stamina::RetryPolicy::new().attempts(3),
+            ::core::option::Option::None,
+            ::stamina::__private::Options::new(),
+            || {},
+        )
+        .into_stream();
+    while let ::core::option::Option::Some(__stamina_attempt) = __stamina_attempts
+        .next()
+        .await
+    {
+        match __stamina_attempt
+            .run(async || {
+                let id = ::stamina::__private::clone_arg(&id);
+                let log = &mut *log;
+                let __stamina_ret: io::Result<Vec<u8>> = { self.fetch(id, log).await };
+                <io::Result<
+                    Vec<u8>,
+                > as ::stamina::__private::RetryResult>::into_result(__stamina_ret)
+            })
+            .await
+        {
+            ::core::result::Result::Ok(
+                ::core::option::Option::Some(__stamina_value),
+            ) => {
+                return <io::Result<
+                    Vec<u8>,
+                > as ::stamina::__private::RetryResult>::from_result(
+                    ::core::result::Result::Ok(__stamina_value),
+                );
+            }
+            ::core::result::Result::Ok(::core::option::Option::None) => {}
+            ::core::result::Result::Err(__stamina_value) => {
+                return <io::Result<
+                    Vec<u8>,
+                > as ::stamina::__private::RetryResult>::from_result(
+                    ::core::result::Result::Err(__stamina_value),
+                );
+            }
+        }
+    }
+    ::core::unreachable!("a stream of attempts ends with an outcome of `run`")
+}
+"#
+    );
+}
+
+#[test]
 fn pattern_arguments_are_renamed_and_destructured_per_attempt() {
     let out = expand(
         quote!(on = f, wait_exp_base = 1.5),

@@ -133,7 +133,17 @@ where
 }
 
 /// Runs `rows` in turn, `rounds` times, each for `n` calls; prints each row's median per call.
+/// With `PER_RETRY_ONLY=text` set, runs only the rows whose name contains it, once, for
+/// profilers and instruction counters (`valgrind --tool=callgrind`).
 fn interleaved(title: &str, rows: &[Row<'_>], n: u32, rounds: usize) -> Vec<f64> {
+    if let Ok(only) = std::env::var("PER_RETRY_ONLY") {
+        for (name, run) in rows {
+            if name.contains(&only) {
+                run(n);
+            }
+        }
+        return vec![1.0; rows.len()];
+    }
     for (_, run) in rows {
         run(n); // warm up
     }

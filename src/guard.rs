@@ -247,7 +247,7 @@ pub(crate) enum Advance<On, T> {
 }
 
 impl<On, T> Shared<On, T> {
-    #[inline]
+    #[inline(always)]
     pub(crate) fn new(
         policy: RetryPolicy,
         on: On,

@@ -158,7 +158,7 @@ impl<On, C, M> RetryContext<On, C, M> {
 
     /// The loop's shared state, taking its time from `time` (the clock is left behind), and
     /// the attempt timeout mode.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn into_shared<T>(self, time: impl FnOnce(C) -> T) -> (Arc<Shared<On, T>>, M) {
         let shared = Shared::new(
             self.policy,

@@ -15,38 +15,14 @@ use backon::{BlockingRetryable, Retryable};
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
 use stamina::testing::FakeClock;
-use stamina::{AsyncRetryingCaller, Clock, RetryPolicy, RetryingCaller, Sleeper, retry_context};
+use stamina::{AsyncRetryingCaller, RetryPolicy, RetryingCaller, retry_context};
 
-#[derive(Debug)]
-struct Transient;
+mod common;
 
-fn is_transient(_: &Transient) -> bool {
-    true
-}
-
-#[inline(never)]
-fn op(x: u64) -> Result<u64, Transient> {
-    Ok(black_box(x).wrapping_mul(3))
-}
-
-/// Fails `failures` times, then calls [`op`].
-fn flaky(failures: u32) -> impl FnMut() -> Result<u64, Transient> {
-    let mut left = failures;
-    move || {
-        if left > 0 {
-            left -= 1;
-            return Err(Transient);
-        }
-        op(black_box(7))
-    }
-}
-
-/// The async [`flaky`]: attempts are ready futures of [`flaky`]'s results, so that no row pays
-/// for an allocation or a suspension of the user's future.
-fn flaky_async(failures: u32) -> impl FnMut() -> std::future::Ready<Result<u64, Transient>> {
-    let mut sync = flaky(failures);
-    move || std::future::ready(sync())
-}
+use common::{
+    NoSleep, RETRIES, TokioSleep, Transient, WAIT_INITIAL, WAIT_MAX, backon_builder, flaky,
+    flaky_async, is_transient, op,
+};
 
 /// Times `iters` awaits of `f()` inside one `block_on` on `rt`, so that entering the runtime is
 /// not counted per call.
@@ -66,60 +42,7 @@ where
     });
 }
 
-const WAIT_INITIAL: Duration = Duration::from_millis(100);
-const WAIT_MAX: Duration = Duration::from_secs(5);
 const TIMEOUT: Duration = Duration::from_secs(45);
-const RETRIES: usize = 9; // stamina's 10 attempts
-
-/// stamina's `TokioSleeper` rebuilt here, so that the bench needs no crate feature.
-#[derive(Clone, Copy, Debug)]
-struct TokioSleep;
-
-impl Sleeper for TokioSleep {
-    type Sleep = tokio::time::Sleep;
-
-    fn sleep(&self, duration: Duration) -> Self::Sleep {
-        tokio::time::sleep(duration)
-    }
-
-    fn now(&self) -> Instant {
-        tokio::time::Instant::now().into_std()
-    }
-}
-
-/// A clock that never sleeps: the computed waits are kept from the optimiser and dropped.
-#[derive(Clone, Copy, Debug)]
-struct NoSleep;
-
-impl Clock for NoSleep {
-    fn now(&self) -> Instant {
-        Instant::now()
-    }
-
-    fn sleep(&self, duration: Duration) {
-        black_box(duration);
-    }
-}
-
-impl backon::BlockingSleeper for NoSleep {
-    fn sleep(&self, duration: Duration) {
-        black_box(duration);
-    }
-}
-
-/// backon as close to stamina's defaults as it goes: 100 ms doubling to 5 s, 9 retries, and its
-/// jitter (`+ U(0, 1) x the wait`) on or off.
-fn backon_builder(jitter: bool) -> backon::ExponentialBuilder {
-    let builder = backon::ExponentialBuilder::new()
-        .with_min_delay(WAIT_INITIAL)
-        .with_max_delay(WAIT_MAX)
-        .with_max_times(RETRIES);
-    if jitter {
-        builder.with_jitter()
-    } else {
-        builder
-    }
-}
 
 /// backon with its jitter, next to stamina's default (jittered) policy.
 fn backon_config() -> backon::ExponentialBuilder {
@@ -451,29 +374,7 @@ fn three_failures(c: &mut Criterion) {
 /// | default waits, jitter | the defaults (`+ U(0, 1 s)`) | min 100 ms, max 5 s, jitter (`+ U(0, 1) x` the wait) |
 fn like_for_like(c: &mut Criterion) {
     stamina::set_on_retry_hooks([]);
-    let zero = RetryPolicy::new()
-        .no_timeout()
-        .wait_initial(Duration::ZERO)
-        .wait_jitter(Duration::ZERO);
-    let default = RetryPolicy::new().no_timeout();
-    let scenarios = [
-        (
-            "zero waits, no jitter",
-            zero,
-            backon_builder(false).with_min_delay(Duration::ZERO),
-        ),
-        (
-            "zero waits, jitter drawn",
-            zero.wait_jitter(Duration::from_nanos(1)),
-            backon_builder(true).with_min_delay(Duration::ZERO),
-        ),
-        (
-            "default waits, no jitter",
-            default.wait_jitter(Duration::ZERO),
-            backon_builder(false),
-        ),
-        ("default waits, jitter", default, backon_builder(true)),
-    ];
+    let scenarios = common::scenarios();
     let mut group = c.benchmark_group("per_retry_like_for_like");
     group.bench_function("direct call", |b| {
         b.iter(|| {

@@ -16,86 +16,11 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use backon::{BlockingRetryable, Retryable};
-use stamina::{AsyncRetryingCaller, Clock, RetryPolicy, RetryingCaller, Sleeper, retry_context};
+use stamina::{AsyncRetryingCaller, RetryingCaller, retry_context};
 
-#[derive(Debug)]
-struct Transient;
+mod common;
 
-fn is_transient(_: &Transient) -> bool {
-    true
-}
-
-#[inline(never)]
-fn op(x: u64) -> Result<u64, Transient> {
-    Ok(black_box(x).wrapping_mul(3))
-}
-
-/// Fails `failures` times, then calls [`op`].
-fn flaky(failures: u32) -> impl FnMut() -> Result<u64, Transient> {
-    let mut left = failures;
-    move || {
-        if left > 0 {
-            left -= 1;
-            return Err(Transient);
-        }
-        op(black_box(7))
-    }
-}
-
-fn flaky_async(failures: u32) -> impl FnMut() -> std::future::Ready<Result<u64, Transient>> {
-    let mut sync = flaky(failures);
-    move || std::future::ready(sync())
-}
-
-/// A clock (and backon sleeper) that never sleeps: the computed waits are kept from the
-/// optimiser and dropped.
-#[derive(Clone, Copy, Debug)]
-struct NoSleep;
-
-impl Clock for NoSleep {
-    fn now(&self) -> Instant {
-        Instant::now()
-    }
-
-    fn sleep(&self, duration: Duration) {
-        black_box(duration);
-    }
-}
-
-impl backon::BlockingSleeper for NoSleep {
-    fn sleep(&self, duration: Duration) {
-        black_box(duration);
-    }
-}
-
-/// stamina's `TokioSleeper` rebuilt here, so that the bench needs no crate feature.
-#[derive(Clone, Copy, Debug)]
-struct TokioSleep;
-
-impl Sleeper for TokioSleep {
-    type Sleep = tokio::time::Sleep;
-
-    fn sleep(&self, duration: Duration) -> Self::Sleep {
-        tokio::time::sleep(duration)
-    }
-
-    fn now(&self) -> Instant {
-        tokio::time::Instant::now().into_std()
-    }
-}
-
-/// backon with stamina's default schedule: 100 ms doubling to 5 s, 9 retries.
-fn backon_builder(jitter: bool) -> backon::ExponentialBuilder {
-    let builder = backon::ExponentialBuilder::new()
-        .with_min_delay(Duration::from_millis(100))
-        .with_max_delay(Duration::from_secs(5))
-        .with_max_times(9);
-    if jitter {
-        builder.with_jitter()
-    } else {
-        builder
-    }
-}
+use common::{NoSleep, TokioSleep, Transient, flaky, flaky_async, is_transient, op};
 
 /// One row: a name and what it runs `n` times, returning the time taken.
 type Row<'a> = (String, Box<dyn Fn(u32) -> Duration + 'a>);
@@ -184,29 +109,8 @@ fn main() {
     stamina::set_on_retry_hooks([]);
 
     // Sync: four scenarios, stamina's caller next to backon's blocking retry.
-    let zero = RetryPolicy::new()
-        .no_timeout()
-        .wait_initial(Duration::ZERO)
-        .wait_jitter(Duration::ZERO);
-    let default = RetryPolicy::new().no_timeout();
-    let scenarios = [
-        (
-            "zero waits, no jitter",
-            zero,
-            backon_builder(false).with_min_delay(Duration::ZERO),
-        ),
-        (
-            "zero waits, jitter drawn",
-            zero.wait_jitter(Duration::from_nanos(1)),
-            backon_builder(true).with_min_delay(Duration::ZERO),
-        ),
-        (
-            "default waits, no jitter",
-            default.wait_jitter(Duration::ZERO),
-            backon_builder(false),
-        ),
-        ("default waits, jitter", default, backon_builder(true)),
-    ];
+    let scenarios = common::scenarios();
+    let zero = scenarios[0].1;
     let mut rows: Vec<Row<'_>> = vec![sync_row("direct call (4 calls)", || {
         let mut f = flaky(3);
         loop {

@@ -192,7 +192,8 @@ struct State {
     guards: Guards,
 }
 
-/// Where a loop is. Transitions (each a compare-and-swap on [`Shared::phase`]):
+/// Where a loop is. Transitions of [`Shared::phase`] (a compare-and-swap where a guard and the
+/// front end may both act, a store under the lock where only the lock holder can):
 ///
 /// - `NotStarted` to `Running(1)`: the front end starts the loop, under the lock;
 /// - `Running(n)` to `Done`: attempt `n` succeeded (its guard, without the lock), or was dropped

@@ -58,13 +58,18 @@ where
 }
 
 /// Runs `rows` in turn, `rounds` times, each for `n` calls; prints each row's median per call.
-/// With `PER_RETRY_ONLY=text` set, runs only the rows whose name contains it, once, for
-/// profilers and instruction counters (`valgrind --tool=callgrind`).
+/// With `PER_RETRY_ONLY=text` set, runs only the rows whose name contains it, once (for `n`
+/// calls, or `PER_RETRY_CALLS` calls when set), for profilers (`perf record`) and instruction
+/// counters (`valgrind --tool=callgrind`).
 fn interleaved(title: &str, rows: &[Row<'_>], n: u32, rounds: usize) -> Vec<f64> {
     if let Ok(only) = std::env::var("PER_RETRY_ONLY") {
+        let calls = std::env::var("PER_RETRY_CALLS")
+            .ok()
+            .and_then(|calls| calls.parse().ok())
+            .unwrap_or(n);
         for (name, run) in rows {
             if name.contains(&only) {
-                run(n);
+                run(calls);
             }
         }
         return vec![1.0; rows.len()];

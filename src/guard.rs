@@ -160,10 +160,12 @@ pub(crate) use extras_setters;
 /// hands out.
 ///
 /// The loop's phase is an atomic, changed by compare-and-swap, so that the paths every loop takes
-/// take no lock: a guard recording a success, dropping a guard that recorded its outcome, and
-/// asking an ended loop for its next attempt. The machine and the hooks' guards sit behind a
-/// lock that is only ever taken by one side at a time (the iterator or stream, or the guard it
-/// handed out): when the loop starts, when an attempt fails, and around a wait.
+/// take no lock: starting the loop (the front end is the state's only holder then), a guard
+/// recording a success, dropping a guard that recorded its outcome, starting the attempt after a
+/// wait when the hooks keep nothing over it, and asking an ended loop for its next attempt. The
+/// machine and the hooks' guards sit behind a lock that is only ever taken by one side at a time
+/// (the iterator or stream, or the guard it handed out): when an attempt fails, and after a wait
+/// over which the hooks kept guards.
 pub(crate) struct Shared<On, T> {
     pub(crate) policy: RetryPolicy,
     pub(crate) on: On,
@@ -180,6 +182,13 @@ pub(crate) struct Shared<On, T> {
     /// Whether the loop pays for its retries from a budget, which a success refills (under the
     /// lock: the machine knows what was paid).
     has_budget: bool,
+    /// The loop's deadline, set when the front end starts the loop as the state's only holder
+    /// (`started_alone`), which it always is.
+    deadline: Option<Instant>,
+    started_alone: bool,
+    /// Whether the hooks keep guards over the current wait, which the next attempt ends (under
+    /// the lock); without, the attempt after a wait starts without the lock.
+    hook_guards: AtomicBool,
     state: Mutex<State>,
 }
 
@@ -193,15 +202,17 @@ struct State {
 }
 
 /// Where a loop is. Transitions of [`Shared::phase`] (a compare-and-swap where a guard and the
-/// front end may both act, a store under the lock where only the lock holder can):
+/// front end may both act, a store where only one side can):
 ///
-/// - `NotStarted` to `Running(1)`: the front end starts the loop, under the lock;
+/// - `NotStarted` to `Running(1)`: the front end starts the loop, as the state's only holder;
 /// - `Running(n)` to `Done`: attempt `n` succeeded (its guard, without the lock), or was dropped
 ///   without an outcome (its guard, without the lock), or is still running when the front end
 ///   asks for the next attempt (the front end, under the lock, so that it waits for a guard that
 ///   is recording a failure);
-/// - `Running(n)` to `Waiting(n)` or `Done`: attempt `n` failed (its guard, under the lock);
-/// - `Waiting(n)` to `Running(n + 1)`: the wait is over (the front end, under the lock).
+/// - `Running(n)` to `Waiting(n)` or `Done`: attempt `n` failed (its guard, under the lock; the
+///   machine then already counts attempt `n + 1`);
+/// - `Waiting(n)` to `Running(n + 1)`: the wait is over (the front end, which alone moves the
+///   loop out of `Waiting`; under the lock only to end the hooks' guards).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
     /// No attempt yet.
@@ -266,6 +277,9 @@ impl<On, T> Shared<On, T> {
             phase: AtomicU64::new(Phase::NotStarted.pack()),
             wait_nanos: AtomicU64::new(0),
             has_budget: extras.budget.is_some(),
+            deadline: None,
+            started_alone: false,
+            hook_guards: AtomicBool::new(false),
             state: Mutex::new(State {
                 machine: extras.machine(&policy),
                 wait: Duration::ZERO,
@@ -311,7 +325,7 @@ impl<On, T> Shared<On, T> {
     /// Moves the loop on after the previous attempt: starts it, asks for a wait, or ends it (an
     /// attempt still running when asked for the next one ended without an outcome, which counts
     /// as a success).
-    pub(crate) fn advance(self: &Arc<Self>, now: impl FnOnce() -> Instant) -> Advance<On, T> {
+    pub(crate) fn advance(self: &mut Arc<Self>, now: impl FnOnce(&T) -> Instant) -> Advance<On, T> {
         match self.phase() {
             Phase::Done => return Advance::End,
             // Only the front end moves the loop out of `Waiting`: no lock needed to read it.
@@ -319,11 +333,22 @@ impl<On, T> Shared<On, T> {
                 u64::MAX => {}
                 nanos => return Advance::Wait(Duration::from_nanos(nanos)),
             },
-            Phase::NotStarted | Phase::Running(_) => {}
+            Phase::NotStarted => {
+                // No guard exists yet: the front end holds the state alone, without the lock.
+                if let Some(this) = Arc::get_mut(self) {
+                    let state = this.state.get_mut().unwrap_or_else(PoisonError::into_inner);
+                    state.machine.start(&this.policy, || now(&this.time));
+                    let (num, deadline) = (state.machine.num(), state.machine.deadline());
+                    (this.deadline, this.started_alone) = (deadline, true);
+                    *this.phase.get_mut() = Phase::Running(num).pack();
+                    return Advance::Attempt(self.guard(num, deadline));
+                }
+            }
+            Phase::Running(_) => {}
         }
         let mut state = self.lock();
         match self.phase() {
-            Phase::NotStarted => state.machine.start(&self.policy, now),
+            Phase::NotStarted => state.machine.start(&self.policy, || now(&self.time)),
             Phase::Waiting(_) => return Advance::Wait(state.wait),
             Phase::Running(num) => {
                 // Under the lock, so that a guard recording a failure is not overtaken.
@@ -337,13 +362,25 @@ impl<On, T> Shared<On, T> {
         Advance::Attempt(self.hand_out(&state))
     }
 
-    /// Starts the attempt that follows a wait.
+    /// Starts the attempt that follows a wait (after [`Advance::Wait`]).
     pub(crate) fn resume(self: &Arc<Self>) -> Guard<On, T> {
+        if let (Phase::Waiting(num), true, false) = (
+            self.phase(),
+            self.started_alone,
+            self.hook_guards.load(Ordering::Relaxed),
+        ) {
+            // Nothing to end, and the machine already counts the next attempt: the front end,
+            // which alone moves the loop out of `Waiting`, hands it out without the lock.
+            let num = num.saturating_add(1);
+            self.phase
+                .store(Phase::Running(num).pack(), Ordering::Release);
+            return self.guard(num, self.deadline);
+        }
         let mut state = self.lock();
         // The hooks' guards lived over the wait and end right before the next attempt.
         // `end` lets an empty list go without its drop glue.
         std::mem::take(&mut state.guards).end();
-        state.machine.next_attempt();
+        self.hook_guards.store(false, Ordering::Relaxed);
         self.hand_out(&state)
     }
 
@@ -352,9 +389,13 @@ impl<On, T> Shared<On, T> {
         let num = state.machine.num();
         self.phase
             .store(Phase::Running(num).pack(), Ordering::Release);
+        self.guard(num, state.machine.deadline())
+    }
+
+    fn guard(self: &Arc<Self>, num: u32, deadline: Option<Instant>) -> Guard<On, T> {
         Guard {
             num,
-            deadline: state.machine.deadline(),
+            deadline,
             shared: Arc::clone(self),
             recorded: AtomicBool::new(false),
         }
@@ -363,8 +404,12 @@ impl<On, T> Shared<On, T> {
     /// The loop's progress and configuration, for the `Debug` output of iterators and streams.
     pub(crate) fn debug_fields(&self, d: &mut fmt::DebugStruct<'_, '_>) {
         let state = self.lock();
-        d.field("name", &self.name)
-            .field("attempt", &state.machine.num());
+        // While the loop waits, the machine already counts the next attempt.
+        let attempt = match self.phase() {
+            Phase::Waiting(num) => num,
+            _ => state.machine.num(),
+        };
+        d.field("name", &self.name).field("attempt", &attempt);
         match self.phase() {
             Phase::NotStarted => d.field("phase", &format_args!("NotStarted")),
             Phase::Running(_) => d.field("phase", &format_args!("Running")),
@@ -492,7 +537,12 @@ impl<On, T> Guard<On, T> {
                     &shared.hooks,
                 );
                 // The previous retry's guards ended when this attempt started.
+                shared
+                    .hook_guards
+                    .store(!guards.is_empty(), Ordering::Relaxed);
                 std::mem::replace(&mut state.guards, guards).end();
+                // The next attempt's number, so that the front end starts it without the lock.
+                state.machine.next_attempt();
                 state.wait = retry.wait;
                 let nanos = u64::try_from(retry.wait.as_nanos()).unwrap_or(u64::MAX);
                 shared.wait_nanos.store(nanos, Ordering::Relaxed);
@@ -541,31 +591,31 @@ mod tests {
 
     #[test]
     fn a_loop_advances_waits_resumes_and_ends() {
-        let shared = shared(|_| Decision::Retry);
+        let mut shared = shared(|_| Decision::Retry);
         let now = Instant::now();
-        let first = attempt(shared.advance(|| now));
+        let first = attempt(shared.advance(|_| now));
         assert_eq!(first.num(), 1);
         assert_eq!(first.record(Err::<(), _>(1), false, || now), Ok(None));
         assert!(
-            matches!(shared.advance(|| now), Advance::Wait(w) if w == Duration::from_millis(100))
+            matches!(shared.advance(|_| now), Advance::Wait(w) if w == Duration::from_millis(100))
         );
         // Still waiting until resumed.
-        assert!(matches!(shared.advance(|| now), Advance::Wait(_)));
+        assert!(matches!(shared.advance(|_| now), Advance::Wait(_)));
         let second = shared.resume();
         assert_eq!(second.num(), 2);
         assert_eq!(second.record(Err::<(), _>(2), false, || now), Ok(None));
         let third = shared.resume();
         assert_eq!(third.record(Err::<(), _>(3), false, || now), Err(3));
-        assert!(matches!(shared.advance(|| now), Advance::End));
-        assert!(matches!(shared.advance(|| now), Advance::End));
+        assert!(matches!(shared.advance(|_| now), Advance::End));
+        assert!(matches!(shared.advance(|_| now), Advance::End));
     }
 
     #[test]
     fn a_guard_without_an_outcome_ends_the_loop_and_stale_guards_pass_results_through() {
-        let shared = shared(|_| Decision::Retry);
+        let mut shared = shared(|_| Decision::Retry);
         let now = Instant::now();
-        let first = attempt(shared.advance(|| now));
-        assert!(matches!(shared.advance(|| now), Advance::End));
+        let first = attempt(shared.advance(|_| now));
+        assert!(matches!(shared.advance(|_| now), Advance::End));
         // The loop is over: the guard's error comes back as is, without a retry.
         assert_eq!(first.record(Err::<(), _>(7), false, || now), Err(7));
         assert_eq!(first.record(Ok::<_, u32>(8), false, || now), Ok(Some(8)));
@@ -573,11 +623,11 @@ mod tests {
 
     #[test]
     fn a_non_retryable_error_ends_the_loop() {
-        let shared = shared(|_| Decision::DontRetry);
+        let mut shared = shared(|_| Decision::DontRetry);
         let now = Instant::now();
-        let first = attempt(shared.advance(|| now));
+        let first = attempt(shared.advance(|_| now));
         assert_eq!(first.record(Err::<(), _>(1), false, || now), Err(1));
-        assert!(matches!(shared.advance(|| now), Advance::End));
+        assert!(matches!(shared.advance(|_| now), Advance::End));
     }
 
     #[test]
@@ -593,15 +643,15 @@ mod tests {
             Decision::Retry
         };
         let policy = RetryPolicy::new().wait_jitter(Duration::ZERO).attempts(3);
-        let shared = Shared::new(policy, on, (), Name::given("test"), Extras::default());
+        let mut shared = Shared::new(policy, on, (), Name::given("test"), Extras::default());
         let now = Instant::now();
-        let Advance::Attempt(first) = shared.advance(|| now) else {
+        let Advance::Attempt(first) = shared.advance(|_| now) else {
             panic!("expected the first attempt")
         };
         let recorder = std::thread::spawn(move || first.record(Err::<(), _>(1), false, || now));
         entered.recv().unwrap();
         assert!(
-            matches!(shared.advance(|| now), Advance::Wait(w) if w == Duration::from_millis(100))
+            matches!(shared.advance(|_| now), Advance::Wait(w) if w == Duration::from_millis(100))
         );
         assert_eq!(recorder.join().unwrap(), Ok(None));
         assert_eq!(shared.resume().num(), 2);
@@ -616,16 +666,16 @@ mod tests {
         };
         let policy = RetryPolicy::new().wait_jitter(Duration::ZERO).attempts(3);
         let on: On = |_| Decision::Retry;
-        let shared = Shared::new(policy, on, (), Name::given("test"), extras);
+        let mut shared = Shared::new(policy, on, (), Name::given("test"), extras);
         let now = Instant::now();
-        let first = attempt(shared.advance(|| now));
+        let first = attempt(shared.advance(|_| now));
         assert_eq!(first.record(Err::<(), _>(1), false, || now), Ok(None));
         assert_eq!(budget.available(), 5.0);
-        assert!(matches!(shared.advance(|| now), Advance::Wait(_)));
+        assert!(matches!(shared.advance(|_| now), Advance::Wait(_)));
         let second = shared.resume();
         assert_eq!(second.record(Ok::<_, u32>(2), false, || now), Ok(Some(2)));
         assert_eq!(budget.available(), 10.0);
-        assert!(matches!(shared.advance(|| now), Advance::End));
+        assert!(matches!(shared.advance(|_| now), Advance::End));
         // A stale guard's success refills nothing.
         assert_eq!(second.record(Ok::<_, u32>(3), false, || now), Ok(Some(3)));
         drop(second);

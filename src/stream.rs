@@ -255,11 +255,11 @@ impl<On, S: Sleeper, M: Clone> Stream for AttemptStream<On, S, M> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.project();
-        let Some(shared) = this.shared.as_ref() else {
+        let Some(shared) = this.shared.as_mut() else {
             return Poll::Ready(None);
         };
         if !*this.sleeping {
-            match shared.advance(|| shared.time.now()) {
+            match shared.advance(S::now) {
                 Advance::Attempt(guard) => {
                     return Poll::Ready(Some(AsyncAttempt {
                         guard,

@@ -220,12 +220,11 @@ impl<On, C: Clock> Iterator for Attempts<On, C> {
     type Item = Attempt<On, C>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let shared = &self.shared;
-        let guard = match shared.advance(|| shared.time.now()) {
+        let guard = match self.shared.advance(C::now) {
             Advance::Attempt(guard) => guard,
             Advance::Wait(wait) => {
-                shared.time.sleep(wait);
-                shared.resume()
+                self.shared.time.sleep(wait);
+                self.shared.resume()
             }
             Advance::End => return None,
         };

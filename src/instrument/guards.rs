@@ -99,6 +99,12 @@ impl IntoRetryGuard for Option<RetryGuard> {
 pub(crate) struct Guards(pub(super) Vec<RetryGuard>);
 
 impl Guards {
+    /// Whether no hook returned a guard.
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// Drops the guards: right before the next attempt. Without guards, which is the rule, the
     /// empty list (which never allocated: only a guard's push allocates) is let go without a call
     /// to its drop glue, which costs the per-retry loop a measurable share.

@@ -316,6 +316,7 @@ impl<On, T> Shared<On, T> {
     }
 
     /// The loop ended with a success: refills the budget, if any.
+    #[inline]
     fn succeeded(&self) {
         if self.has_budget {
             self.lock().machine.on_success();
@@ -325,6 +326,7 @@ impl<On, T> Shared<On, T> {
     /// Moves the loop on after the previous attempt: starts it, asks for a wait, or ends it (an
     /// attempt still running when asked for the next one ended without an outcome, which counts
     /// as a success).
+    #[inline]
     pub(crate) fn advance(self: &mut Arc<Self>, now: impl FnOnce(&T) -> Instant) -> Advance<On, T> {
         match self.phase() {
             Phase::Done => return Advance::End,
@@ -392,6 +394,7 @@ impl<On, T> Shared<On, T> {
         self.guard(num, state.machine.deadline())
     }
 
+    #[inline]
     fn guard(self: &Arc<Self>, num: u32, deadline: Option<Instant>) -> Guard<On, T> {
         Guard {
             num,

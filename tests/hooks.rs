@@ -781,3 +781,115 @@ fn hooks_see_the_error_itself_where_the_predicate_shows_it() {
         ]
     );
 }
+
+/// A hook that writes `tag`, the loop's name and the retry number into `log`, and `tag`, the
+/// name and `gave up` for a give-up.
+fn traced(log: &Log, tag: &'static str) -> OnRetryHook {
+    let retries = Arc::clone(log);
+    let give_ups = Arc::clone(log);
+    OnRetryHook::new(move |d: &RetryDetails<'_>| {
+        retries
+            .lock()
+            .unwrap()
+            .push(format!("{tag} {} {}", d.name(), d.retry_num()));
+    })
+    .on_give_up(move |d: &GiveUpDetails<'_>| {
+        give_ups
+            .lock()
+            .unwrap()
+            .push(format!("{tag} {} gave up", d.name()));
+    })
+}
+
+#[test]
+fn hooks_set_on_another_thread_apply_from_the_next_retry_here() {
+    let _r = registry();
+    let log = Log::default();
+    let elsewhere = |set: Box<dyn FnOnce() + Send>| std::thread::spawn(set).join().unwrap();
+    let caller = RetryingCaller::new()
+        .attempts(3)
+        .clock(FakeClock::new())
+        .name("here");
+    let (a, b, c, d) = (
+        traced(&log, "a"),
+        traced(&log, "b"),
+        traced(&log, "c"),
+        traced(&log, "d"),
+    );
+    elsewhere(Box::new(move || set_on_retry_hooks([a])));
+    // Two retries in a row: the second finds the hooks this thread saw at the first.
+    assert_eq!(caller.call(|_: &Flaky| true, fails(2)), Ok(0));
+    elsewhere(Box::new(move || set_on_retry_hooks([b])));
+    assert_eq!(caller.call(|_: &Flaky| true, fails(1)), Ok(0));
+    assert_eq!(caller.call(|_: &Flaky| true, fails(5)), Err(Flaky));
+    // Back to the defaults (which write nothing here), then others again.
+    elsewhere(Box::new(reset_on_retry_hooks));
+    assert_eq!(caller.call(|_: &Flaky| true, fails(1)), Ok(0));
+    elsewhere(Box::new(move || set_on_retry_hooks([c])));
+    assert_eq!(caller.call(|_: &Flaky| true, fails(1)), Ok(0));
+    // None at all, then some.
+    elsewhere(Box::new(|| set_on_retry_hooks([])));
+    assert_eq!(caller.call(|_: &Flaky| true, fails(1)), Ok(0));
+    elsewhere(Box::new(move || set_on_retry_hooks([d])));
+    assert_eq!(caller.call(|_: &Flaky| true, fails(5)), Err(Flaky));
+    assert_eq!(
+        *log.lock().unwrap(),
+        [
+            "a here 1",
+            "a here 2",
+            "b here 1",
+            "b here 1",
+            "b here 2",
+            "b here gave up",
+            "c here 1",
+            "d here 1",
+            "d here 2",
+            "d here gave up",
+        ]
+    );
+}
+
+#[test]
+fn a_hook_may_set_the_hooks_and_run_a_loop_of_its_own() {
+    let _r = registry();
+    let log = Log::default();
+    let new = traced(&log, "new");
+    let record = Arc::clone(&log);
+    let reentrant = OnRetryHook::new(move |d: &RetryDetails<'_>| {
+        if d.name() != "outer" || d.retry_num() != 1 {
+            return;
+        }
+        // A loop of its own while the process-wide hooks are being called, which calls them
+        // too.
+        let inner = RetryingCaller::new()
+            .attempts(2)
+            .clock(FakeClock::new())
+            .name("inner");
+        assert_eq!(inner.call(|_: &Flaky| true, fails(5)), Err(Flaky));
+        // New hooks: the rest of this retry's hooks still run, the next retry has the new ones.
+        set_on_retry_hooks([new.clone()]);
+        record.lock().unwrap().push("set".to_owned());
+        // And a loop that sees them at once.
+        let after = RetryingCaller::new().clock(FakeClock::new()).name("after");
+        assert_eq!(after.call(|_: &Flaky| true, fails(1)), Ok(0));
+    });
+    set_on_retry_hooks([reentrant, traced(&log, "old")]);
+    let caller = RetryingCaller::new()
+        .attempts(4)
+        .clock(FakeClock::new())
+        .name("outer");
+    assert_eq!(caller.call(|_: &Flaky| true, fails(5)), Err(Flaky));
+    assert_eq!(
+        *log.lock().unwrap(),
+        [
+            "old inner 1",
+            "old inner gave up",
+            "set",
+            "new after 1",
+            "old outer 1",
+            "new outer 2",
+            "new outer 3",
+            "new outer gave up",
+        ]
+    );
+}

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use futures::executor::block_on;
-use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use stamina::testing::{FakeClock, FakeSleeper, Testing, thread_active, thread_testing};
 use stamina::{AsyncRetryingCaller, RetryingCaller, retry_context};
 
@@ -24,6 +24,11 @@ fn counters(f: impl FnOnce()) -> Vec<Counter> {
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     metrics::with_local_recorder(&recorder, f);
+    recorded(&snapshotter)
+}
+
+/// Every counter `snapshotter`'s recorder holds.
+fn recorded(snapshotter: &Snapshotter) -> Vec<Counter> {
     let mut counters: Vec<_> = snapshotter
         .snapshot()
         .into_vec()
@@ -330,4 +335,44 @@ fn both_counters_are_described_for_the_exporter_help_lines() {
             ),
         ]
     );
+}
+
+#[test]
+fn each_recorder_counts_the_events_made_while_it_is_in_use() {
+    let (first, second) = (DebuggingRecorder::new(), DebuggingRecorder::new());
+    let (first_counts, second_counts) = (first.snapshotter(), second.snapshotter());
+    let caller = RetryingCaller::new()
+        .attempts(3)
+        .clock(FakeClock::new())
+        .name("switching");
+    // Two retries and a give-up per call, the same series every time.
+    let call = || assert_eq!(caller.call(|_: &Flaky| true, always_fails), Err(Flaky));
+    metrics::with_local_recorder(&first, call);
+    metrics::with_local_recorder(&second, call);
+    metrics::with_local_recorder(&first, call);
+    // No recorder at all: counted nowhere.
+    call();
+    metrics::with_local_recorder(&second, || {
+        call();
+        call();
+    });
+    let expected = |calls| {
+        vec![
+            exhausted("switching", "attempts_exhausted", calls),
+            retries("switching", 1, FLAKY, calls),
+            retries("switching", 2, FLAKY, calls),
+        ]
+    };
+    assert_eq!(recorded(&first_counts), expected(2));
+    assert_eq!(recorded(&second_counts), expected(3));
+    // Both recorders were told what the counters are.
+    for snapshotter in [first_counts, second_counts] {
+        let described = snapshotter
+            .snapshot()
+            .into_vec()
+            .into_iter()
+            .filter(|(.., description, _)| description.is_some())
+            .count();
+        assert_eq!(described, 3);
+    }
 }

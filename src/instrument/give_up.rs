@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::details::Report;
 use super::registry::report;
-use super::registry::{no_process_hooks, process_hooks};
+use super::registry::{no_process_hooks, with_process_hooks};
 use super::{Cause, ErrorView, Level, LoopHooks, ShowError};
 use crate::machine::GiveUp;
 use crate::name::Name;
@@ -170,24 +170,25 @@ pub(crate) fn gave_up<'e, E: fmt::Debug>(
     if local.list.is_empty() && no_process_hooks() {
         return;
     }
-    let process = process_hooks();
-    if process.is_empty() && local.list.is_empty() {
-        return;
-    }
-    let name = name.as_str();
-    let caused_by = Cause::new(error, view(error));
-    let details = GiveUpDetails {
-        name,
-        reason,
-        attempts,
-        waited,
-        caused_by,
-        error_type: super::details::error_type(&caused_by),
-        report: report(&process, local),
-    };
-    for hook in process.iter().chain(local.list.iter()) {
-        hook.gave_up(&details);
-    }
+    with_process_hooks(|process| {
+        if process.is_empty() && local.list.is_empty() {
+            return;
+        }
+        let name = name.as_str();
+        let caused_by = Cause::new(error, view(error));
+        let details = GiveUpDetails {
+            name,
+            reason,
+            attempts,
+            waited,
+            caused_by,
+            error_type: super::details::error_type(&caused_by),
+            report: report(process, local),
+        };
+        for hook in process.iter().chain(local.list.iter()) {
+            hook.gave_up(&details);
+        }
+    });
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! The process-wide hooks (the built-in ones by default) and the call of every hook of a loop.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use super::details::Report;
@@ -114,18 +115,55 @@ static HOOKS: RwLock<Option<Arc<[OnRetryHook]>>> = RwLock::new(None);
 /// that a retry with instrumentation off skips the lock and the reference count.
 static NO_HOOKS: AtomicBool = AtomicBool::new(false);
 
+/// How many times the process-wide hooks were set or reset: bumped under `HOOKS`' write lock,
+/// so that a thread can tell whether the hooks it kept are still the ones in force.
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// The process-wide hooks this thread used last, with the generation they were read at: a
+    /// retry that finds the generation unchanged calls them without the lock and without a
+    /// reference count round trip.
+    static KEPT: Cell<Option<(u64, Arc<[OnRetryHook]>)>> = const { Cell::new(None) };
+}
+
 /// Whether the process-wide hooks are known to be empty (`false` when unsure).
 #[inline]
 pub(super) fn no_process_hooks() -> bool {
     NO_HOOKS.load(Ordering::Acquire)
 }
 
-pub(super) fn process_hooks() -> Arc<[OnRetryHook]> {
+/// The process-wide hooks in force, with their generation.
+fn read_process_hooks() -> (u64, Arc<[OnRetryHook]>) {
     if let Some(hooks) = &*HOOKS.read().unwrap_or_else(PoisonError::into_inner) {
-        return Arc::clone(hooks);
+        // The generation only changes under the write lock.
+        return (GENERATION.load(Ordering::Relaxed), Arc::clone(hooks));
     }
     let mut hooks = HOOKS.write().unwrap_or_else(PoisonError::into_inner);
-    Arc::clone(hooks.get_or_insert_with(|| default_on_retry_hooks().into()))
+    let generation = GENERATION.load(Ordering::Relaxed);
+    let hooks = hooks.get_or_insert_with(|| default_on_retry_hooks().into());
+    (generation, Arc::clone(hooks))
+}
+
+pub(super) fn process_hooks() -> Arc<[OnRetryHook]> {
+    read_process_hooks().1
+}
+
+/// Runs `f` with the process-wide hooks in force, those this thread kept when they are still
+/// in force.
+///
+/// The kept hooks are taken out of the thread's slot while `f` runs and put back after, so that
+/// `f` may run loops of its own or set the hooks (which it then finds empty, and fills); a panic
+/// in `f` leaves the slot empty.
+pub(super) fn with_process_hooks<R>(f: impl FnOnce(&[OnRetryHook]) -> R) -> R {
+    let generation = GENERATION.load(Ordering::Acquire);
+    let (read_at, hooks) = match KEPT.try_with(Cell::take).ok().flatten() {
+        Some((read_at, hooks)) if read_at == generation => (read_at, hooks),
+        _ => read_process_hooks(),
+    };
+    let result = f(&hooks);
+    // Fails only while the thread's locals are being destroyed: the hooks are dropped instead.
+    let _ = KEPT.try_with(|kept| kept.set(Some((read_at, hooks))));
+    result
 }
 
 /// Replaces the process-wide hooks, which every loop calls before its own: a list turns them
@@ -134,7 +172,8 @@ pub(super) fn process_hooks() -> Arc<[OnRetryHook]> {
 /// stamina.
 ///
 /// Loops that are waiting keep the guards they have; the new hooks apply from the next retry
-/// on.
+/// on, on every thread. A thread keeps the hooks it last called until its next retry or give-up
+/// (or its end), so replaced hooks are dropped when the last thread that called them moves on.
 ///
 /// ```
 /// // No log records, metrics or traces from retries:
@@ -155,6 +194,7 @@ pub fn set_on_retry_hooks(hooks: impl IntoOnRetryHooks) {
     let mut slot = HOOKS.write().unwrap_or_else(PoisonError::into_inner);
     NO_HOOKS.store(hooks.is_empty(), Ordering::Release);
     *slot = Some(hooks);
+    GENERATION.fetch_add(1, Ordering::Release);
 }
 
 /// What [`set_on_retry_hooks`] takes: a list of hooks (an array, a `Vec` or a slice), or an
@@ -227,6 +267,7 @@ pub fn reset_on_retry_hooks() {
     let mut slot = HOOKS.write().unwrap_or_else(PoisonError::into_inner);
     NO_HOOKS.store(false, Ordering::Release);
     *slot = None;
+    GENERATION.fetch_add(1, Ordering::Release);
 }
 
 /// Calls the hooks for a retry the state machine just decided, before the wait: the
@@ -234,7 +275,8 @@ pub fn reset_on_retry_hooks() {
 /// the wait and drop them right before the next attempt.
 ///
 /// Costs an atomic load and nothing else when instrumentation is off (`set_on_retry_hooks([])`
-/// and no hooks of the loop's own), a lock read when there are no hooks otherwise.
+/// and no hooks of the loop's own); otherwise, before the hooks themselves, an atomic load and
+/// the thread's kept hooks (a lock read when the hooks changed since this thread's last retry).
 #[inline]
 pub(crate) fn retry_scheduled<'e, E: fmt::Debug>(
     name: &Name,
@@ -256,18 +298,19 @@ fn call_retry_hooks<'e, E: fmt::Debug>(
     view: impl FnOnce(&'e E) -> ErrorView<'e>,
     local: &LoopHooks,
 ) -> Guards {
-    let mut guards = Guards::default();
-    let process = process_hooks();
-    if process.is_empty() && local.list.is_empty() {
-        return guards;
-    }
-    let name = name.as_str();
-    let cause = Cause::new(error, view(error));
-    let details = RetryDetails::new(name, retry, cause, report(&process, local));
-    for hook in process.iter().chain(local.list.iter()) {
-        hook.retry_scheduled(&details, &mut guards);
-    }
-    guards
+    with_process_hooks(|process| {
+        let mut guards = Guards::default();
+        if process.is_empty() && local.list.is_empty() {
+            return guards;
+        }
+        let name = name.as_str();
+        let cause = Cause::new(error, view(error));
+        let details = RetryDetails::new(name, retry, cause, report(process, local));
+        for hook in process.iter().chain(local.list.iter()) {
+            hook.retry_scheduled(&details, &mut guards);
+        }
+        guards
+    })
 }
 
 /// How the built-in hooks report an event of a loop with `local` hooks after the `process`

@@ -51,6 +51,7 @@ pub struct Cause<'a> {
 }
 
 impl<'a> Cause<'a> {
+    #[inline]
     pub(crate) fn new<E: fmt::Debug>(error: &'a E, view: ErrorView<'a>) -> Self {
         Self {
             debug: error,

@@ -47,6 +47,7 @@ pub(super) struct Report {
 }
 
 impl<'a> RetryDetails<'a> {
+    #[inline]
     pub(super) fn new(name: &'a str, retry: &Retry, caused_by: Cause<'a>, report: Report) -> Self {
         Self {
             name,
@@ -133,6 +134,7 @@ impl<'a> RetryDetails<'a> {
 }
 
 /// The `error_type` of `cause`: its label, else its type's short name.
+#[inline]
 pub(super) fn error_type(cause: &Cause<'_>) -> &'static str {
     cause
         .label()

@@ -171,7 +171,7 @@ pub(crate) fn gave_up<'e, E: fmt::Debug>(
         return;
     }
     with_process_hooks(|process| {
-        if process.is_empty() && local.list.is_empty() {
+        if process.list.is_empty() && local.list.is_empty() {
             return;
         }
         let name = name.as_str();
@@ -185,7 +185,7 @@ pub(crate) fn gave_up<'e, E: fmt::Debug>(
             error_type: super::details::error_type(&caused_by),
             report: report(process, local),
         };
-        for hook in process.iter().chain(local.list.iter()) {
+        for hook in process.list.iter().chain(local.list.iter()) {
             hook.gave_up(&details);
         }
     });

@@ -5,135 +5,163 @@ use super::hooks::Builtin;
 
 #[cfg(feature = "metrics")]
 mod imp {
+    use std::borrow::Cow;
     use std::cell::RefCell;
     use std::collections::HashMap;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::{PoisonError, RwLock};
 
-    use ::metrics::{Key, KeyName, Label, Metadata, SharedString};
+    use ::metrics::{Key, KeyName, Label, Metadata, Recorder, SharedString};
 
-    use crate::instrument::{GiveUpDetails, RetryDetails};
+    use crate::instrument::{GiveUpDetails, GiveUpReason, RetryDetails};
 
     pub(super) const ENABLED: bool = true;
 
     const RETRIES: &str = "stamina_retries_total";
     const EXHAUSTED: &str = "stamina_retries_exhausted_total";
 
-    /// Describes both counters to the recorder in use, once per recorder, so that an exporter
-    /// prints help text (Prometheus' `# HELP` lines). A recorder is told by its address: an
-    /// atomic load per retry, and the descriptions again when another recorder takes over.
-    fn describe() {
+    /// Describes both counters to `recorder`, once per recorder, so that an exporter prints
+    /// help text (Prometheus' `# HELP` lines). A recorder is told by its address: an atomic
+    /// load per event, and the descriptions again when another recorder takes over.
+    fn describe(recorder: &dyn Recorder) {
         static DESCRIBED: AtomicUsize = AtomicUsize::new(0);
-        ::metrics::with_recorder(|recorder| {
-            let id = std::ptr::from_ref(recorder).cast::<()>().addr();
-            if DESCRIBED.load(Ordering::Relaxed) == id {
-                return;
-            }
-            recorder.describe_counter(
-                KeyName::from_const_str(RETRIES),
-                None,
-                SharedString::const_str("Total number of retries."),
-            );
-            recorder.describe_counter(
-                KeyName::from_const_str(EXHAUSTED),
-                None,
-                SharedString::const_str("Total number of retry loops that gave up."),
-            );
-            DESCRIBED.store(id, Ordering::Relaxed);
-        });
+        let id = std::ptr::from_ref(recorder).cast::<()>().addr();
+        if DESCRIBED.load(Ordering::Relaxed) == id {
+            return;
+        }
+        recorder.describe_counter(
+            KeyName::from_const_str(RETRIES),
+            None,
+            SharedString::const_str("Total number of retries."),
+        );
+        recorder.describe_counter(
+            KeyName::from_const_str(EXHAUSTED),
+            None,
+            SharedString::const_str("Total number of retry loops that gave up."),
+        );
+        DESCRIBED.store(id, Ordering::Relaxed);
     }
 
-    /// Which counter a label set belongs to, with the label that sets it apart from the
-    /// loop's other series: the retry number, or the give-up reason.
+    /// Which counter a key belongs to, with the label that sets it apart from the loop's other
+    /// series: the retry number, or the give-up reason.
     #[derive(Clone, Copy, PartialEq, Eq, Hash)]
     enum Series {
         Retry(u32),
-        GiveUp(&'static str),
+        GiveUp(GiveUpReason),
     }
 
-    /// The most label sets kept: beyond, the labels of a new series are made per event (a
-    /// loop named anew on every call, say), and memory stays bounded.
+    /// The most keys kept: beyond, the key of a new series is made per event (a loop named anew
+    /// on every call, say), and memory stays bounded.
     const MAX_SERIES: usize = 10_000;
 
-    type Sets = HashMap<(Series, &'static str), HashMap<Box<str>, &'static [Label]>>;
+    type Keys = HashMap<(Series, &'static str), HashMap<Box<str>, &'static Key>>;
+
+    /// Every key made, by series and error type, then by the loop's name, and how many.
+    static KEYS: RwLock<Option<(Keys, usize)>> = RwLock::new(None);
 
     /// Counts one event of `series` for the loop `callable` and its `error_type`.
     ///
-    /// Every label set is made once and kept for the process (as the recorder keeps the series),
-    /// so that an event allocates nothing: the key borrows it, the loop's name included.
+    /// Every key (its labels, the loop's name among them, and its hash) is made once and kept
+    /// for the process, as the recorder keeps the series, so that an event allocates nothing
+    /// and hashes nothing, and nor does a recorder's copy of the key. The counter is registered with the recorder in use at every event:
+    /// a handle kept across events could outlive the series (an exporter's idle timeout drops
+    /// it) or belong to another recorder.
     fn count(series: Series, callable: &str, error_type: &'static str) {
-        static SETS: RwLock<Option<(Sets, usize)>> = RwLock::new(None);
         static METADATA: Metadata<'static> =
             Metadata::new(module_path!(), ::metrics::Level::INFO, Some(module_path!()));
-        describe();
+        let key = key(series, callable, error_type);
+        ::metrics::with_recorder(|recorder| {
+            describe(recorder);
+            recorder.register_counter(&key, &METADATA).increment(1);
+        });
+    }
+
+    /// The key of `series` for `callable` and `error_type`: the one kept, else a new one, kept
+    /// unless [`MAX_SERIES`] keys are.
+    fn key(series: Series, callable: &str, error_type: &'static str) -> Cow<'static, Key> {
+        if let Some(key) = recent(series, callable, error_type) {
+            return Cow::Borrowed(key);
+        }
+        let shared = KEYS
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .and_then(|(keys, _)| keys.get(&(series, error_type))?.get(callable).copied());
+        if let Some(key) = shared {
+            remember(series, error_type, key);
+            return Cow::Borrowed(key);
+        }
+        let mut keys = KEYS.write().unwrap_or_else(PoisonError::into_inner);
+        let (keys, len) = keys.get_or_insert_with(Default::default);
+        let loop_keys = keys.entry((series, error_type)).or_default();
+        // Another thread may have made it meanwhile.
+        if let Some(&key) = loop_keys.get(callable) {
+            remember(series, error_type, key);
+            return Cow::Borrowed(key);
+        }
         let name = match series {
             Series::Retry(_) => RETRIES,
             Series::GiveUp(_) => EXHAUSTED,
         };
-        let kept = recent(series, callable, error_type).or_else(|| {
-            let labels = SETS
-                .read()
-                .unwrap_or_else(PoisonError::into_inner)
-                .as_ref()
-                .and_then(|(sets, _)| sets.get(&(series, error_type))?.get(callable).copied())?;
-            remember(series, error_type, labels);
-            Some(labels)
-        });
-        let key = match kept {
-            Some(labels) => Key::from_static_labels(name, labels),
-            None => {
-                let labels = labels(series, callable, error_type);
-                let mut sets = SETS.write().unwrap_or_else(PoisonError::into_inner);
-                let (sets, len) = sets.get_or_insert_with(Default::default);
-                if *len >= MAX_SERIES {
-                    Key::from_parts(name, labels)
-                } else {
-                    let labels: &'static [Label] = Box::leak(labels.into_boxed_slice());
-                    sets.entry((series, error_type))
-                        .or_default()
-                        .insert(callable.into(), labels);
-                    *len += 1;
-                    remember(series, error_type, labels);
-                    Key::from_static_labels(name, labels)
-                }
-            }
-        };
-        ::metrics::with_recorder(|recorder| {
-            recorder.register_counter(&key, &METADATA).increment(1)
-        });
+        let labels = labels(series, callable, error_type);
+        if *len >= MAX_SERIES {
+            return Cow::Owned(Key::from_parts(name, labels));
+        }
+        // Static labels, so that a recorder's copy of the key (a clone) allocates nothing.
+        let labels: &'static [Label] = Box::leak(labels.into_boxed_slice());
+        let key: &'static Key = Box::leak(Box::new(Key::from_static_labels(name, labels)));
+        loop_keys.insert(callable.into(), key);
+        *len += 1;
+        remember(series, error_type, key);
+        Cow::Borrowed(key)
     }
 
-    /// How many label sets each thread keeps at hand, so that the retries of a loop (one series
-    /// per retry number) find theirs without a lock.
+    /// How many keys each thread keeps at hand, so that the retries of a loop (one series per
+    /// retry number) find theirs without a lock.
     const RECENT: usize = 8;
 
-    type Recent = [Option<(Series, &'static str, &'static [Label])>; RECENT];
-
-    thread_local! {
-        static RECENT_SETS: RefCell<(Recent, usize)> = const { RefCell::new(([None; RECENT], 0)) };
+    /// A key at hand, with what tells it apart: its series, its error type (a `'static` label,
+    /// one per type, so told by its address) and its loop's name (the key's own copy).
+    #[derive(Clone, Copy)]
+    struct Kept {
+        series: Series,
+        error_type: &'static str,
+        callable: &'static str,
+        key: &'static Key,
     }
 
-    /// The label set of `series` for `callable` and `error_type`, if this thread used it lately.
-    fn recent(
-        series: Series,
-        callable: &str,
-        error_type: &'static str,
-    ) -> Option<&'static [Label]> {
-        RECENT_SETS.with_borrow(|(recent, _)| {
-            recent.iter().flatten().find_map(|&(s, e, labels)| {
-                // The name is compared by its text: a name is not always `'static`.
-                let same = s == series
-                    && std::ptr::eq(e, error_type)
-                    && labels.first().is_some_and(|l| l.value() == callable);
-                same.then_some(labels)
+    thread_local! {
+        static RECENT_KEYS: RefCell<([Option<Kept>; RECENT], usize)> =
+            const { RefCell::new(([None; RECENT], 0)) };
+    }
+
+    /// The key of `series` for `callable` and `error_type`, if this thread used it lately.
+    fn recent(series: Series, callable: &str, error_type: &'static str) -> Option<&'static Key> {
+        RECENT_KEYS.with_borrow(|(recent, _)| {
+            recent.iter().flatten().find_map(|kept| {
+                // The cheap comparisons first; the name by its text, as a name is not always
+                // `'static` (an owned name's memory may hold another name later).
+                let same = kept.series == series
+                    && std::ptr::eq(kept.error_type, error_type)
+                    && kept.callable == callable;
+                same.then_some(kept.key)
             })
         })
     }
 
-    /// Keeps `labels` at hand for this thread, in place of the oldest.
-    fn remember(series: Series, error_type: &'static str, labels: &'static [Label]) {
-        RECENT_SETS.with_borrow_mut(|(recent, next)| {
-            recent[*next] = Some((series, error_type, labels));
+    /// Keeps `key` at hand for this thread, in place of the oldest.
+    fn remember(series: Series, error_type: &'static str, key: &'static Key) {
+        // The first label is the loop's name.
+        let Some(callable) = key.labels().next().map(Label::value) else {
+            return;
+        };
+        RECENT_KEYS.with_borrow_mut(|(recent, next)| {
+            recent[*next] = Some(Kept {
+                series,
+                error_type,
+                callable,
+                key,
+            });
             *next = (*next + 1) % RECENT;
         });
     }
@@ -148,13 +176,11 @@ mod imp {
                 Label::new("retry_num", num.to_string()),
                 error_type,
             ],
-            Series::GiveUp(reason) => {
-                vec![
-                    callable,
-                    error_type,
-                    Label::from_static_parts("reason", reason),
-                ]
-            }
+            Series::GiveUp(reason) => vec![
+                callable,
+                error_type,
+                Label::from_static_parts("reason", reason.as_str()),
+            ],
         }
     }
 
@@ -164,7 +190,7 @@ mod imp {
     }
 
     pub(super) fn gave_up(details: &GiveUpDetails<'_>) {
-        let series = Series::GiveUp(details.reason().as_str());
+        let series = Series::GiveUp(details.reason());
         count(series, details.name(), details.error_type());
     }
 }

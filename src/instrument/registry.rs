@@ -108,8 +108,28 @@ pub fn default_on_retry_hooks() -> Vec<OnRetryHook> {
         .collect()
 }
 
+/// A list of process-wide hooks as it was set, with what a retry needs to know of it.
+pub(super) struct ProcessHooks {
+    /// The [`GENERATION`] the list was set at.
+    generation: u64,
+    pub(super) list: Box<[OnRetryHook]>,
+    /// Whether the built-in `tracing` hook is in the list.
+    pub(super) traced: bool,
+}
+
+impl ProcessHooks {
+    fn new(list: Box<[OnRetryHook]>, generation: u64) -> Arc<Self> {
+        let traced = list.iter().any(|hook| hook.is(Builtin::Tracing));
+        Arc::new(Self {
+            generation,
+            list,
+            traced,
+        })
+    }
+}
+
 /// The process-wide hooks; `None` until first needed or after a reset, meaning the defaults.
-static HOOKS: RwLock<Option<Arc<[OnRetryHook]>>> = RwLock::new(None);
+static HOOKS: RwLock<Option<Arc<ProcessHooks>>> = RwLock::new(None);
 
 /// Whether the process-wide hooks are set to none at all: written under `HOOKS`' write lock, so
 /// that a retry with instrumentation off skips the lock and the reference count.
@@ -120,10 +140,9 @@ static NO_HOOKS: AtomicBool = AtomicBool::new(false);
 static GENERATION: AtomicU64 = AtomicU64::new(0);
 
 thread_local! {
-    /// The process-wide hooks this thread used last, with the generation they were read at: a
-    /// retry that finds the generation unchanged calls them without the lock and without a
-    /// reference count round trip.
-    static KEPT: Cell<Option<(u64, Arc<[OnRetryHook]>)>> = const { Cell::new(None) };
+    /// The process-wide hooks this thread used last: a retry that finds their generation still
+    /// current calls them without the lock and without a reference count round trip.
+    static KEPT: Cell<Option<Arc<ProcessHooks>>> = const { Cell::new(None) };
 }
 
 /// Whether the process-wide hooks are known to be empty (`false` when unsure).
@@ -132,37 +151,35 @@ pub(super) fn no_process_hooks() -> bool {
     NO_HOOKS.load(Ordering::Acquire)
 }
 
-/// The process-wide hooks in force, with their generation.
-fn read_process_hooks() -> (u64, Arc<[OnRetryHook]>) {
+/// The process-wide hooks in force.
+fn process_hooks() -> Arc<ProcessHooks> {
     if let Some(hooks) = &*HOOKS.read().unwrap_or_else(PoisonError::into_inner) {
-        // The generation only changes under the write lock.
-        return (GENERATION.load(Ordering::Relaxed), Arc::clone(hooks));
+        return Arc::clone(hooks);
     }
     let mut hooks = HOOKS.write().unwrap_or_else(PoisonError::into_inner);
-    let generation = GENERATION.load(Ordering::Relaxed);
-    let hooks = hooks.get_or_insert_with(|| default_on_retry_hooks().into());
-    (generation, Arc::clone(hooks))
+    Arc::clone(hooks.get_or_insert_with(|| {
+        // The generation only changes under the write lock.
+        let generation = GENERATION.load(Ordering::Relaxed);
+        ProcessHooks::new(default_on_retry_hooks().into(), generation)
+    }))
 }
 
-pub(super) fn process_hooks() -> Arc<[OnRetryHook]> {
-    read_process_hooks().1
-}
-
-/// Runs `f` with the process-wide hooks in force, those this thread kept when they are still
-/// in force.
+/// Runs `f` with the process-wide hooks in force: those this thread kept, while no other list
+/// was set since.
 ///
 /// The kept hooks are taken out of the thread's slot while `f` runs and put back after, so that
-/// `f` may run loops of its own or set the hooks (which it then finds empty, and fills); a panic
-/// in `f` leaves the slot empty.
-pub(super) fn with_process_hooks<R>(f: impl FnOnce(&[OnRetryHook]) -> R) -> R {
+/// `f` may run loops of its own or set the hooks (which then find the slot empty, and fill it);
+/// a panic in `f` leaves the slot empty.
+#[inline]
+pub(super) fn with_process_hooks<R>(f: impl FnOnce(&ProcessHooks) -> R) -> R {
     let generation = GENERATION.load(Ordering::Acquire);
-    let (read_at, hooks) = match KEPT.try_with(Cell::take).ok().flatten() {
-        Some((read_at, hooks)) if read_at == generation => (read_at, hooks),
-        _ => read_process_hooks(),
+    let hooks = match KEPT.try_with(Cell::take).ok().flatten() {
+        Some(hooks) if hooks.generation == generation => hooks,
+        _ => process_hooks(),
     };
     let result = f(&hooks);
     // Fails only while the thread's locals are being destroyed: the hooks are dropped instead.
-    let _ = KEPT.try_with(|kept| kept.set(Some((read_at, hooks))));
+    let _ = KEPT.try_with(|kept| kept.set(Some(hooks)));
     result
 }
 
@@ -190,11 +207,11 @@ pub fn set_on_retry_hooks(hooks: impl IntoOnRetryHooks) {
     let Some(hooks) = hooks.into_on_retry_hooks() else {
         return reset_on_retry_hooks();
     };
-    let hooks: Arc<[OnRetryHook]> = hooks.into();
+    let list = hooks.into_boxed_slice();
     let mut slot = HOOKS.write().unwrap_or_else(PoisonError::into_inner);
-    NO_HOOKS.store(hooks.is_empty(), Ordering::Release);
-    *slot = Some(hooks);
-    GENERATION.fetch_add(1, Ordering::Release);
+    NO_HOOKS.store(list.is_empty(), Ordering::Release);
+    let generation = GENERATION.fetch_add(1, Ordering::Release) + 1;
+    *slot = Some(ProcessHooks::new(list, generation));
 }
 
 /// What [`set_on_retry_hooks`] takes: a list of hooks (an array, a `Vec` or a slice), or an
@@ -250,7 +267,7 @@ impl IntoOnRetryHooks for Option<Vec<OnRetryHook>> {
 /// stamina::instrument::reset_on_retry_hooks();
 /// ```
 pub fn get_on_retry_hooks() -> Vec<OnRetryHook> {
-    process_hooks().to_vec()
+    process_hooks().list.to_vec()
 }
 
 /// Restores the process-wide hooks to [`default_on_retry_hooks`].
@@ -300,13 +317,13 @@ fn call_retry_hooks<'e, E: fmt::Debug>(
 ) -> Guards {
     with_process_hooks(|process| {
         let mut guards = Guards::default();
-        if process.is_empty() && local.list.is_empty() {
+        if process.list.is_empty() && local.list.is_empty() {
             return guards;
         }
         let name = name.as_str();
         let cause = Cause::new(error, view(error));
         let details = RetryDetails::new(name, retry, cause, report(process, local));
-        for hook in process.iter().chain(local.list.iter()) {
+        for hook in process.list.iter().chain(local.list.iter()) {
             hook.retry_scheduled(&details, &mut guards);
         }
         guards
@@ -316,13 +333,11 @@ fn call_retry_hooks<'e, E: fmt::Debug>(
 /// How the built-in hooks report an event of a loop with `local` hooks after the `process`
 /// ones: the loop's settings, and whether the `tracing` hook is among them and a subscriber takes
 /// its events.
-pub(super) fn report(process: &[OnRetryHook], local: &LoopHooks) -> Report {
+#[inline]
+pub(super) fn report(process: &ProcessHooks, local: &LoopHooks) -> Report {
     let level = local.level();
     let traced = tracing::ENABLED
-        && process
-            .iter()
-            .chain(local.list.iter())
-            .any(|hook| hook.is(Builtin::Tracing))
+        && (process.traced || local.list.iter().any(|hook| hook.is(Builtin::Tracing)))
         && tracing::subscribed(level);
     Report {
         show_error: local.show_error(),

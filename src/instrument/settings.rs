@@ -93,6 +93,7 @@ pub enum Level {
 }
 
 impl Level {
+    /// Every level, in the order of their discriminants.
     const ALL: [Self; 5] = [
         Self::Error,
         Self::Warn,
@@ -151,10 +152,11 @@ pub fn set_level(level: Level) {
 
 /// The level of the built-in hooks' records and events, for loops without a level of their own.
 pub fn get_level() -> Level {
+    // `ALL` is in the order of the discriminants, from 0.
     let level = LEVEL.load(Ordering::Relaxed);
     Level::ALL
-        .into_iter()
-        .find(|l| *l as u8 == level)
+        .get(usize::from(level))
+        .copied()
         .unwrap_or_default()
 }
 

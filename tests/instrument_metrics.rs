@@ -376,3 +376,34 @@ fn each_recorder_counts_the_events_made_while_it_is_in_use() {
         assert_eq!(described, 3);
     }
 }
+
+#[test]
+fn loops_are_told_apart_by_their_names_text() {
+    let counted = counters(|| {
+        // A `'static` name and an owned one with the same text: one series.
+        for caller in [
+            RetryingCaller::new().name("same"),
+            RetryingCaller::new().name(String::from("same")),
+        ] {
+            let caller = caller.attempts(2).clock(FakeClock::new());
+            assert_eq!(caller.call(|_: &Flaky| true, always_fails), Err(Flaky));
+        }
+        // Owned names of one length made and dropped in turn (the memory of one may hold the
+        // next): a series each.
+        for i in 0..3 {
+            let caller = RetryingCaller::new()
+                .attempts(2)
+                .clock(FakeClock::new())
+                .name(format!("owned{i}"));
+            assert_eq!(caller.call(|_: &Flaky| true, always_fails), Err(Flaky));
+        }
+    });
+    let mut expected = Vec::new();
+    for (name, count) in [("owned0", 1), ("owned1", 1), ("owned2", 1), ("same", 2)] {
+        expected.push(exhausted(name, "attempts_exhausted", count));
+    }
+    for (name, count) in [("owned0", 1), ("owned1", 1), ("owned2", 1), ("same", 2)] {
+        expected.push(retries(name, 1, FLAKY, count));
+    }
+    assert_eq!(counted, expected);
+}

@@ -44,6 +44,10 @@ pub(super) struct Report {
     pub(super) level: Level,
     #[cfg_attr(not(any(feature = "log", feature = "tracing")), allow(dead_code))]
     pub(super) traced: bool,
+    /// The loop's name when it is `'static`, so that the `metrics` hook can label series with
+    /// it without a copy, and tell it by its address.
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(super) static_name: Option<&'static str>,
 }
 
 impl<'a> RetryDetails<'a> {
@@ -119,6 +123,12 @@ impl<'a> RetryDetails<'a> {
     #[cfg_attr(not(any(feature = "log", feature = "tracing")), allow(dead_code))]
     pub(super) fn traced(&self) -> bool {
         self.report.traced
+    }
+
+    /// The loop's name when it is `'static`.
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(super) fn static_name(&self) -> Option<&'static str> {
+        self.report.static_name
     }
 
     /// The attempts limit in force (the testing one in testing mode), `None` when unlimited.

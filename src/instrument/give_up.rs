@@ -147,6 +147,12 @@ impl<'a> GiveUpDetails<'a> {
     pub(super) fn traced(&self) -> bool {
         self.report.traced
     }
+
+    /// The loop's name when it is `'static`.
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(super) fn static_name(&self) -> Option<&'static str> {
+        self.report.static_name
+    }
 }
 
 /// Calls the hooks' give-up handlers when the state machine gave up with `give_up` after
@@ -174,16 +180,15 @@ pub(crate) fn gave_up<'e, E: fmt::Debug>(
         if process.list.is_empty() && local.list.is_empty() {
             return;
         }
-        let name = name.as_str();
         let caused_by = Cause::new(error, view(error));
         let details = GiveUpDetails {
-            name,
+            name: name.as_str(),
             reason,
             attempts,
             waited,
             caused_by,
             error_type: super::details::error_type(&caused_by),
-            report: report(process, local),
+            report: report(process, local, name),
         };
         for hook in process.list.iter().chain(local.list.iter()) {
             hook.gave_up(&details);

@@ -153,7 +153,20 @@ impl OnRetryHook {
         self.builtin == Some(backend)
     }
 
+    #[inline]
     pub(super) fn retry_scheduled(&self, details: &RetryDetails<'_>, guards: &mut Guards) {
+        // A built-in hook's function is known: called directly, not through its `Arc`.
+        match self.builtin {
+            Some(Builtin::Metrics) => return super::metrics::retry_scheduled(details),
+            Some(Builtin::Log) => return super::log::retry_scheduled(details),
+            Some(Builtin::Tracing) => {
+                if let Some(guard) = super::tracing::retry_scheduled(details) {
+                    guards.0.push(guard);
+                }
+                return;
+            }
+            None => {}
+        }
         match &self.retry {
             RetryRepr::Direct(hook) => {
                 if let Some(guard) = hook(details) {

@@ -20,6 +20,7 @@ mod imp {
         }
     }
 
+    #[inline]
     pub(super) fn retry_scheduled(details: &RetryDetails<'_>) {
         if details.traced() {
             // The `tracing` hook reports it; a record here would reach a `tracing` subscriber
@@ -74,6 +75,12 @@ mod imp {
 
 /// Whether the feature is on, so that the hook belongs to the defaults.
 pub(super) const ENABLED: bool = imp::ENABLED;
+
+/// What the built-in hook does for a scheduled retry, for a direct call.
+#[inline]
+pub(super) fn retry_scheduled(details: &super::RetryDetails<'_>) {
+    imp::retry_scheduled(details)
+}
 
 /// The built-in `log` hook (which does nothing without the feature).
 pub(super) fn hook() -> OnRetryHook {

@@ -66,7 +66,7 @@ mod imp {
     /// and hashes nothing, and nor does a recorder's copy of the key. The counter is registered with the recorder in use at every event:
     /// a handle kept across events could outlive the series (an exporter's idle timeout drops
     /// it) or belong to another recorder.
-    fn count(series: Series, callable: &str, error_type: &'static str) {
+    fn count(series: Series, callable: Callable<'_>, error_type: &'static str) {
         static METADATA: Metadata<'static> =
             Metadata::new(module_path!(), ::metrics::Level::INFO, Some(module_path!()));
         let key = key(series, callable, error_type);
@@ -78,7 +78,8 @@ mod imp {
 
     /// The key of `series` for `callable` and `error_type`: the one kept, else a new one, kept
     /// unless [`MAX_SERIES`] keys are.
-    fn key(series: Series, callable: &str, error_type: &'static str) -> Cow<'static, Key> {
+    fn key(series: Series, callable: Callable<'_>, error_type: &'static str) -> Cow<'static, Key> {
+        let Callable { name: callable, static_name } = callable;
         if let Some(key) = recent(series, callable, error_type) {
             return Cow::Borrowed(key);
         }
@@ -103,7 +104,7 @@ mod imp {
             Series::Retry(_) => RETRIES,
             Series::GiveUp(_) => EXHAUSTED,
         };
-        let labels = labels(series, callable, error_type);
+        let labels = labels(series, callable, static_name, error_type);
         if *len >= MAX_SERIES {
             return Cow::Owned(Key::from_parts(name, labels));
         }
@@ -139,11 +140,12 @@ mod imp {
     fn recent(series: Series, callable: &str, error_type: &'static str) -> Option<&'static Key> {
         RECENT_KEYS.with_borrow(|(recent, _)| {
             recent.iter().flatten().find_map(|kept| {
-                // The cheap comparisons first; the name by its text, as a name is not always
-                // `'static` (an owned name's memory may hold another name later).
+                // The cheap comparisons first. The name is the key's own, which lives for the
+                // process: the same address means the same text (a `'static` name is used as
+                // it is); another address may still hold the same text.
                 let same = kept.series == series
                     && std::ptr::eq(kept.error_type, error_type)
-                    && kept.callable == callable;
+                    && (std::ptr::eq(kept.callable, callable) || kept.callable == callable);
                 same.then_some(kept.key)
             })
         })
@@ -167,8 +169,16 @@ mod imp {
     }
 
     /// The labels of `series`, in the order the docs give them.
-    fn labels(series: Series, callable: &str, error_type: &'static str) -> Vec<Label> {
-        let callable = Label::new("callable", callable.to_owned());
+    fn labels(
+        series: Series,
+        callable: &str,
+        static_name: Option<&'static str>,
+        error_type: &'static str,
+    ) -> Vec<Label> {
+        let callable = match static_name {
+            Some(name) => Label::from_static_parts("callable", name),
+            None => Label::new("callable", callable.to_owned()),
+        };
         let error_type = Label::from_static_parts("error_type", error_type);
         match series {
             Series::Retry(num) => vec![
@@ -184,14 +194,30 @@ mod imp {
         }
     }
 
+    /// The loop's name, and the same when it is `'static`.
+    #[derive(Clone, Copy)]
+    struct Callable<'a> {
+        name: &'a str,
+        static_name: Option<&'static str>,
+    }
+
+    #[inline]
     pub(super) fn retry_scheduled(details: &RetryDetails<'_>) {
         let series = Series::Retry(details.retry_num());
-        count(series, details.name(), details.error_type());
+        let callable = Callable {
+            name: details.name(),
+            static_name: details.static_name(),
+        };
+        count(series, callable, details.error_type());
     }
 
     pub(super) fn gave_up(details: &GiveUpDetails<'_>) {
         let series = Series::GiveUp(details.reason());
-        count(series, details.name(), details.error_type());
+        let callable = Callable {
+            name: details.name(),
+            static_name: details.static_name(),
+        };
+        count(series, callable, details.error_type());
     }
 }
 
@@ -208,6 +234,12 @@ mod imp {
 
 /// Whether the feature is on, so that the hook belongs to the defaults.
 pub(super) const ENABLED: bool = imp::ENABLED;
+
+/// What the built-in hook does for a scheduled retry, for a direct call.
+#[inline]
+pub(super) fn retry_scheduled(details: &super::RetryDetails<'_>) {
+    imp::retry_scheduled(details)
+}
 
 /// The built-in `metrics` hook (which does nothing without the feature).
 pub(super) fn hook() -> OnRetryHook {

@@ -320,9 +320,9 @@ fn call_retry_hooks<'e, E: fmt::Debug>(
         if process.list.is_empty() && local.list.is_empty() {
             return guards;
         }
-        let name = name.as_str();
         let cause = Cause::new(error, view(error));
-        let details = RetryDetails::new(name, retry, cause, report(process, local));
+        let report = report(process, local, name);
+        let details = RetryDetails::new(name.as_str(), retry, cause, report);
         for hook in process.list.iter().chain(local.list.iter()) {
             hook.retry_scheduled(&details, &mut guards);
         }
@@ -330,11 +330,11 @@ fn call_retry_hooks<'e, E: fmt::Debug>(
     })
 }
 
-/// How the built-in hooks report an event of a loop with `local` hooks after the `process`
-/// ones: the loop's settings, and whether the `tracing` hook is among them and a subscriber takes
-/// its events.
+/// How the built-in hooks report an event of the loop `name` with `local` hooks after the
+/// `process` ones: the loop's settings, whether the `tracing` hook is among them and a
+/// subscriber takes its events, and the name if it is `'static`.
 #[inline]
-pub(super) fn report(process: &ProcessHooks, local: &LoopHooks) -> Report {
+pub(super) fn report(process: &ProcessHooks, local: &LoopHooks, name: &Name) -> Report {
     let level = local.level();
     let traced = tracing::ENABLED
         && (process.traced || local.list.iter().any(|hook| hook.is(Builtin::Tracing)))
@@ -343,5 +343,6 @@ pub(super) fn report(process: &ProcessHooks, local: &LoopHooks) -> Report {
         show_error: local.show_error(),
         level,
         traced,
+        static_name: name.as_static(),
     }
 }

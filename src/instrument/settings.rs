@@ -135,6 +135,7 @@ pub fn set_show_error(show: ShowError) {
 ///
 /// assert!(matches!(instrument::get_show_error(), ShowError::Type));
 /// ```
+#[inline]
 pub fn get_show_error() -> ShowError {
     match SHOW_KIND.load(Ordering::Relaxed) {
         0 => ShowError::Type,
@@ -151,6 +152,7 @@ pub fn set_level(level: Level) {
 }
 
 /// The level of the built-in hooks' records and events, for loops without a level of their own.
+#[inline]
 pub fn get_level() -> Level {
     // `ALL` is in the order of the discriminants, from 0.
     let level = LEVEL.load(Ordering::Relaxed);
@@ -186,11 +188,13 @@ impl LoopHooks {
     }
 
     /// The setting in force: the loop's, else the process-wide one.
+    #[inline]
     pub(super) fn show_error(&self) -> ShowError {
         self.show_error.unwrap_or_else(get_show_error)
     }
 
     /// The level in force: the loop's, else the process-wide one.
+    #[inline]
     pub(super) fn level(&self) -> Level {
         self.level.unwrap_or_else(get_level)
     }

@@ -109,6 +109,12 @@ pub(super) fn subscribed(level: super::Level) -> bool {
     imp::subscribed(level)
 }
 
+/// What the built-in hook does for a scheduled retry, for a direct call.
+#[inline]
+pub(super) fn retry_scheduled(details: &super::RetryDetails<'_>) -> Option<super::RetryGuard> {
+    imp::retry_scheduled(details)
+}
+
 /// The built-in `tracing` hook (which does nothing without the feature).
 pub(super) fn hook() -> OnRetryHook {
     OnRetryHook::new(imp::retry_scheduled)

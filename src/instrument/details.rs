@@ -1,5 +1,6 @@
 //! What a hook learns about a scheduled retry.
 
+use std::fmt;
 use std::time::Duration;
 
 use super::labels::short_type_name;
@@ -22,17 +23,30 @@ use crate::machine::Retry;
 ///     });
 /// let _ = caller.call(|_: &std::fmt::Error| true, || Err::<(), _>(std::fmt::Error));
 /// ```
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub struct RetryDetails<'a> {
     name: &'a str,
-    retry_num: u32,
-    wait_for: Duration,
-    waited_so_far: Duration,
-    caused_by: Cause<'a>,
+    // Borrowed rather than copied: the details are made for every retry that has hooks.
+    retry: &'a Retry,
+    caused_by: &'a Cause<'a>,
     error_type: &'static str,
-    attempts_limit: Option<u32>,
-    remaining: Option<Duration>,
     report: Report,
+}
+
+impl fmt::Debug for RetryDetails<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RetryDetails")
+            .field("name", &self.name)
+            .field("retry_num", &self.retry_num())
+            .field("wait_for", &self.wait_for())
+            .field("waited_so_far", &self.waited_so_far())
+            .field("caused_by", &self.caused_by)
+            .field("error_type", &self.error_type)
+            .field("attempts_limit", &self.attempts_limit())
+            .field("remaining", &self.remaining())
+            .field("report", &self.report)
+            .finish()
+    }
 }
 
 /// How the built-in hooks report an event: the loop's settings, and whether the `tracing` hook
@@ -52,16 +66,17 @@ pub(super) struct Report {
 
 impl<'a> RetryDetails<'a> {
     #[inline]
-    pub(super) fn new(name: &'a str, retry: &Retry, caused_by: Cause<'a>, report: Report) -> Self {
+    pub(super) fn new(
+        name: &'a str,
+        retry: &'a Retry,
+        caused_by: &'a Cause<'a>,
+        report: Report,
+    ) -> Self {
         Self {
             name,
-            retry_num: retry.retry_num,
-            wait_for: retry.wait,
-            waited_so_far: retry.waited_so_far,
+            retry,
             caused_by,
-            error_type: error_type(&caused_by),
-            attempts_limit: retry.attempts_limit,
-            remaining: retry.remaining,
+            error_type: error_type(caused_by),
             report,
         }
     }
@@ -77,23 +92,23 @@ impl<'a> RetryDetails<'a> {
 
     /// The number of the attempt that just failed (1-based); the next attempt is one more.
     pub fn retry_num(&self) -> u32 {
-        self.retry_num
+        self.retry.retry_num
     }
 
     /// How long the loop is about to wait before the next attempt (zero in testing mode).
     pub fn wait_for(&self) -> Duration {
-        self.wait_for
+        self.retry.wait
     }
 
     /// The sum of the loop's earlier waits, this one excluded.
     pub fn waited_so_far(&self) -> Duration {
-        self.waited_so_far
+        self.retry.waited_so_far
     }
 
     /// The error the attempt failed with: its `Debug` output, and the error itself where the
     /// loop's predicate shows it (see [`Cause`]).
     pub fn caused_by(&self) -> Cause<'a> {
-        self.caused_by
+        *self.caused_by
     }
 
     /// The label of the error, the one the built-in hooks report: the one the loop's predicate
@@ -133,13 +148,13 @@ impl<'a> RetryDetails<'a> {
 
     /// The attempts limit in force (the testing one in testing mode), `None` when unlimited.
     pub fn attempts_limit(&self) -> Option<u32> {
-        self.attempts_limit
+        self.retry.attempts_limit
     }
 
     /// The time that was left before the loop's deadline when the retry was scheduled (before
     /// the wait); `None` without a timeout and in testing mode.
     pub fn remaining(&self) -> Option<Duration> {
-        self.remaining
+        self.retry.remaining
     }
 }
 

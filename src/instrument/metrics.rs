@@ -117,12 +117,17 @@ mod imp {
         Cow::Borrowed(key)
     }
 
-    /// How many keys each thread keeps at hand, so that the retries of a loop (one series per
-    /// retry number) find theirs without a lock.
-    const RECENT: usize = 8;
+    /// How many retry numbers, and then give-up reasons, each thread keeps keys at hand for:
+    /// a set of places per number (modulo) and per reason, so that a retry looks at one set.
+    const RETRY_SETS: usize = 8;
+    const SETS: usize = RETRY_SETS + 4;
+
+    /// How many keys each set holds (the most recently used first), so that two loops that
+    /// take turns on a thread (one inside the other's attempt, say) both find theirs.
+    const WAYS: usize = 2;
 
     /// A key at hand, with what tells it apart: its series, its error type (a `'static` label,
-    /// one per type, so told by its address) and its loop's name (the key's own copy).
+    /// one per type, so told by its address) and its loop's name (the key's own).
     #[derive(Clone, Copy)]
     struct Kept {
         series: Series,
@@ -132,39 +137,59 @@ mod imp {
     }
 
     thread_local! {
-        static RECENT_KEYS: RefCell<([Option<Kept>; RECENT], usize)> =
-            const { RefCell::new(([None; RECENT], 0)) };
+        static RECENT_KEYS: RefCell<[[Option<Kept>; WAYS]; SETS]> =
+            const { RefCell::new([[None; WAYS]; SETS]) };
+    }
+
+    impl Series {
+        /// The set of this thread's keys at hand where the series' key goes.
+        fn set(self) -> usize {
+            match self {
+                Self::Retry(num) => num as usize % RETRY_SETS,
+                Self::GiveUp(reason) => RETRY_SETS + reason as usize % (SETS - RETRY_SETS),
+            }
+        }
     }
 
     /// The key of `series` for `callable` and `error_type`, if this thread used it lately.
+    #[inline]
     fn recent(series: Series, callable: &str, error_type: &'static str) -> Option<&'static Key> {
-        RECENT_KEYS.with_borrow(|(recent, _)| {
-            recent.iter().flatten().find_map(|kept| {
-                // The cheap comparisons first. The name is the key's own, which lives for the
-                // process: the same address means the same text (a `'static` name is used as
-                // it is); another address may still hold the same text.
-                let same = kept.series == series
-                    && std::ptr::eq(kept.error_type, error_type)
-                    && (std::ptr::eq(kept.callable, callable) || kept.callable == callable);
-                same.then_some(kept.key)
+        // Compared in place: a copy of the set costs more than the comparisons.
+        RECENT_KEYS
+            .try_with(|sets| {
+                let sets = sets.try_borrow().ok()?;
+                sets[series.set()].iter().flatten().find_map(|kept| {
+                    // The cheap comparisons first. The name is the key's own, which lives for
+                    // the process: the same address means the same text (a `'static` name is
+                    // used as it is); another address may still hold the same text.
+                    let same = kept.series == series
+                        && std::ptr::eq(kept.error_type, error_type)
+                        && (std::ptr::eq(kept.callable, callable) || kept.callable == callable);
+                    same.then_some(kept.key)
+                })
             })
-        })
+            .ok()
+            .flatten()
     }
 
-    /// Keeps `key` at hand for this thread, in place of the oldest.
+    /// Keeps `key` at hand for this thread, first in its set.
     fn remember(series: Series, error_type: &'static str, key: &'static Key) {
         // The first label is the loop's name.
         let Some(callable) = key.labels().next().map(Label::value) else {
             return;
         };
-        RECENT_KEYS.with_borrow_mut(|(recent, next)| {
-            recent[*next] = Some(Kept {
-                series,
-                error_type,
-                callable,
-                key,
-            });
-            *next = (*next + 1) % RECENT;
+        let kept = Kept {
+            series,
+            error_type,
+            callable,
+            key,
+        };
+        let _ = RECENT_KEYS.try_with(|sets| {
+            if let Ok(mut sets) = sets.try_borrow_mut() {
+                let ways = &mut sets[series.set()];
+                ways.rotate_right(1);
+                ways[0] = Some(kept);
+            }
         });
     }
 

@@ -322,7 +322,7 @@ fn call_retry_hooks<'e, E: fmt::Debug>(
         }
         let cause = Cause::new(error, view(error));
         let report = report(process, local, name);
-        let details = RetryDetails::new(name.as_str(), retry, cause, report);
+        let details = RetryDetails::new(name.as_str(), retry, &cause, report);
         for hook in process.list.iter().chain(local.list.iter()) {
             hook.retry_scheduled(&details, &mut guards);
         }

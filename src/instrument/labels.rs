@@ -12,21 +12,25 @@ use std::sync::{PoisonError, RwLock};
 ///
 /// Made once per type and kept for the life of the process; later calls only look it up, and a
 /// thread that asks for the same type as last time gets it from its own cache, without a lock.
+#[inline]
 pub(crate) fn short_type_name(full: &'static str) -> &'static str {
     thread_local! {
         static LAST: Cell<Option<(&'static str, &'static str)>> = const { Cell::new(None) };
     }
-    LAST.with(|last| match last.get() {
+    let last = LAST.try_with(Cell::get).ok().flatten();
+    match last {
         // The same type name (the same string, not only equal text).
         Some((seen, short)) if std::ptr::eq(seen, full) => short,
         _ => {
             let short = shared_short_type_name(full);
-            last.set(Some((full, short)));
+            let _ = LAST.try_with(|last| last.set(Some((full, short))));
             short
         }
-    })
+    }
 }
 
+#[cold]
+#[inline(never)]
 fn shared_short_type_name(full: &'static str) -> &'static str {
     static SHORT: RwLock<Option<HashMap<&'static str, &'static str>>> = RwLock::new(None);
     let cached = SHORT

@@ -63,26 +63,37 @@ mod imp {
     ///
     /// Every key (its labels, the loop's name among them, and its hash) is made once and kept
     /// for the process, as the recorder keeps the series, so that an event allocates nothing
-    /// and hashes nothing, and nor does a recorder's copy of the key. The counter is registered with the recorder in use at every event:
-    /// a handle kept across events could outlive the series (an exporter's idle timeout drops
-    /// it) or belong to another recorder.
+    /// and hashes nothing, and nor does a recorder's copy of the key. The counter is registered
+    /// with the recorder in use at every event: a handle kept across events could outlive the
+    /// series (an exporter's idle timeout drops it) or belong to another recorder.
+    #[inline]
     fn count(series: Series, callable: Callable<'_>, error_type: &'static str) {
+        match recent(series, callable.name, error_type) {
+            Some(key) => increment(key),
+            None => increment(&key(series, callable, error_type)),
+        }
+    }
+
+    /// Adds one to the counter of `key` in the recorder in use.
+    #[inline]
+    fn increment(key: &Key) {
         static METADATA: Metadata<'static> =
             Metadata::new(module_path!(), ::metrics::Level::INFO, Some(module_path!()));
-        let key = key(series, callable, error_type);
         ::metrics::with_recorder(|recorder| {
             describe(recorder);
-            recorder.register_counter(&key, &METADATA).increment(1);
+            recorder.register_counter(key, &METADATA).increment(1);
         });
     }
 
-    /// The key of `series` for `callable` and `error_type`: the one kept, else a new one, kept
-    /// unless [`MAX_SERIES`] keys are.
+    /// The key of `series` for `callable` and `error_type` that this thread did not use lately:
+    /// the one kept, else a new one, kept unless [`MAX_SERIES`] keys are.
+    #[cold]
+    #[inline(never)]
     fn key(series: Series, callable: Callable<'_>, error_type: &'static str) -> Cow<'static, Key> {
-        let Callable { name: callable, static_name } = callable;
-        if let Some(key) = recent(series, callable, error_type) {
-            return Cow::Borrowed(key);
-        }
+        let Callable {
+            name: callable,
+            static_name,
+        } = callable;
         let shared = KEYS
             .read()
             .unwrap_or_else(PoisonError::into_inner)

@@ -284,6 +284,22 @@ fn allocation_counts_and_sizes() {
     assert_eq!(allocations(|| drop(named.call(always, flaky(30)))), NONE);
     assert_eq!(allocations(|| guard_loop(ZERO_WAITS, 5)), allocs(1));
 
+    // After the process-wide hooks were reset (here or on another thread), the first retry
+    // makes the default hooks anew (two functions per hook, the list, which shrinks to fit, and
+    // its shared handle); the next ones find them and allocate nothing.
+    let made_anew = Heap {
+        allocations: 2 * stamina::instrument::default_on_retry_hooks().len() + 2,
+        reallocations: 1,
+    };
+    stamina::instrument::reset_on_retry_hooks();
+    assert_eq!(allocations(|| drop(named.call(always, flaky(1)))), made_anew);
+    assert_eq!(allocations(|| drop(named.call(always, flaky(3)))), NONE);
+    std::thread::spawn(stamina::instrument::reset_on_retry_hooks)
+        .join()
+        .unwrap();
+    assert_eq!(allocations(|| drop(named.call(always, flaky(1)))), made_anew);
+    assert_eq!(allocations(|| drop(named.call(always, flaky(30)))), NONE);
+
     // With a logger (which allocates nothing itself) and a metrics recorder installed: the
     // facades and the hooks allocate nothing either, once the recorder has made its series (the
     // debugging recorder allocates once more after its first events, hence two warm-up calls).

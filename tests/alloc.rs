@@ -292,12 +292,18 @@ fn allocation_counts_and_sizes() {
         reallocations: 1,
     };
     stamina::instrument::reset_on_retry_hooks();
-    assert_eq!(allocations(|| drop(named.call(always, flaky(1)))), made_anew);
+    assert_eq!(
+        allocations(|| drop(named.call(always, flaky(1)))),
+        made_anew
+    );
     assert_eq!(allocations(|| drop(named.call(always, flaky(3)))), NONE);
     std::thread::spawn(stamina::instrument::reset_on_retry_hooks)
         .join()
         .unwrap();
-    assert_eq!(allocations(|| drop(named.call(always, flaky(1)))), made_anew);
+    assert_eq!(
+        allocations(|| drop(named.call(always, flaky(1)))),
+        made_anew
+    );
     assert_eq!(allocations(|| drop(named.call(always, flaky(30)))), NONE);
 
     // With a logger (which allocates nothing itself) and a metrics recorder installed: the

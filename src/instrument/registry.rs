@@ -1,7 +1,7 @@
 //! The process-wide hooks (the built-in ones by default) and the call of every hook of a loop.
 
-use std::fmt;
 use std::cell::Cell;
+use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 

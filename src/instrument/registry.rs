@@ -170,7 +170,7 @@ fn process_hooks() -> Arc<ProcessHooks> {
 /// The kept hooks are taken out of the thread's slot while `f` runs and put back after, so that
 /// `f` may run loops of its own or set the hooks (which then find the slot empty, and fill it);
 /// a panic in `f` leaves the slot empty.
-#[inline]
+#[inline(always)]
 pub(super) fn with_process_hooks<R>(f: impl FnOnce(&ProcessHooks) -> R) -> R {
     let generation = GENERATION.load(Ordering::Acquire);
     let hooks = match KEPT.try_with(Cell::take).ok().flatten() {
@@ -305,24 +305,21 @@ pub(crate) fn retry_scheduled<'e, E: fmt::Debug>(
     if local.list.is_empty() && no_process_hooks() {
         return Guards::default();
     }
-    call_retry_hooks(name, retry, error, view, local)
+    let cause = Cause::new(error, view(error));
+    call_retry_hooks(name, retry, &cause, local)
 }
 
-fn call_retry_hooks<'e, E: fmt::Debug>(
-    name: &Name,
-    retry: &Retry,
-    error: &'e E,
-    view: impl FnOnce(&'e E) -> ErrorView<'e>,
-    local: &LoopHooks,
-) -> Guards {
+/// The hooks' part of [`retry_scheduled`]: out of line and not generic, so that the loops with
+/// the hooks off stay small (inlined, it made their every retry slower).
+#[inline(never)]
+fn call_retry_hooks(name: &Name, retry: &Retry, cause: &Cause<'_>, local: &LoopHooks) -> Guards {
     with_process_hooks(|process| {
         let mut guards = Guards::default();
         if process.list.is_empty() && local.list.is_empty() {
             return guards;
         }
-        let cause = Cause::new(error, view(error));
         let report = report(process, local, name);
-        let details = RetryDetails::new(name.as_str(), retry, &cause, report);
+        let details = RetryDetails::new(name.as_str(), retry, cause, report);
         for hook in process.list.iter().chain(local.list.iter()) {
             hook.retry_scheduled(&details, &mut guards);
         }
@@ -333,7 +330,7 @@ fn call_retry_hooks<'e, E: fmt::Debug>(
 /// How the built-in hooks report an event of the loop `name` with `local` hooks after the
 /// `process` ones: the loop's settings, whether the `tracing` hook is among them and a
 /// subscriber takes its events, and the name if it is `'static`.
-#[inline]
+#[inline(always)]
 pub(super) fn report(process: &ProcessHooks, local: &LoopHooks, name: &Name) -> Report {
     let level = local.level();
     let traced = tracing::ENABLED

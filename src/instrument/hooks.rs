@@ -153,7 +153,10 @@ impl OnRetryHook {
         self.builtin == Some(backend)
     }
 
-    #[inline]
+    /// Calls the hook for a scheduled retry. Always inlined into the loop over a loop's hooks
+    /// (the built-in hooks' calls cost more than their work there), with the lazy hooks' way out
+    /// of line.
+    #[inline(always)]
     pub(super) fn retry_scheduled(&self, details: &RetryDetails<'_>, guards: &mut Guards) {
         // A built-in hook's function is known: called directly, not through its `Arc`.
         match self.builtin {
@@ -173,8 +176,17 @@ impl OnRetryHook {
                     guards.0.push(guard);
                 }
             }
-            RetryRepr::Lazy(hook) => LazyLock::force(hook).retry_scheduled(details, guards),
+            RetryRepr::Lazy(hook) => Self::lazy_retry_scheduled(hook, details, guards),
         }
+    }
+
+    #[inline(never)]
+    fn lazy_retry_scheduled(
+        hook: &LazyLock<OnRetryHook, Factory>,
+        details: &RetryDetails<'_>,
+        guards: &mut Guards,
+    ) {
+        LazyLock::force(hook).retry_scheduled(details, guards);
     }
 
     pub(super) fn gave_up(&self, details: &GiveUpDetails<'_>) {

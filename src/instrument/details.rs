@@ -54,7 +54,9 @@ impl fmt::Debug for RetryDetails<'_> {
 /// `log`-to-`tracing` bridge).
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Report {
-    pub(super) show_error: ShowError,
+    /// The loop's own setting; the process-wide one is read when a hook asks, which the
+    /// built-in hooks do only when they report.
+    pub(super) show_error: Option<ShowError>,
     pub(super) level: Level,
     #[cfg_attr(not(any(feature = "log", feature = "tracing")), allow(dead_code))]
     pub(super) traced: bool,
@@ -62,6 +64,13 @@ pub(super) struct Report {
     /// it without a copy, and tell it by its address.
     #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
     pub(super) static_name: Option<&'static str>,
+}
+
+impl Report {
+    /// What the built-in hooks show of the error: the loop's setting, else the process-wide one.
+    pub(super) fn show_error(&self) -> ShowError {
+        self.show_error.unwrap_or_else(super::get_show_error)
+    }
 }
 
 impl<'a> RetryDetails<'a> {
@@ -125,7 +134,7 @@ impl<'a> RetryDetails<'a> {
     /// What the built-in hooks show of the error for this loop (its own setting, else the
     /// process-wide one): see [`ShowError`], and [`Cause::show`] to write it the same way.
     pub fn show_error(&self) -> ShowError {
-        self.report.show_error
+        self.report.show_error()
     }
 
     /// The level the built-in hooks report this retry at (the loop's own, else the

@@ -133,7 +133,7 @@ impl<'a> GiveUpDetails<'a> {
     /// What the built-in hooks show of the error (see
     /// [`RetryDetails::show_error`](super::RetryDetails::show_error)).
     pub fn show_error(&self) -> ShowError {
-        self.report.show_error
+        self.report.show_error()
     }
 
     /// The level the built-in hooks report the give-up at (see

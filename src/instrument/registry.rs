@@ -337,7 +337,7 @@ pub(super) fn report(process: &ProcessHooks, local: &LoopHooks, name: &Name) -> 
         && (process.traced || local.list.iter().any(|hook| hook.is(Builtin::Tracing)))
         && tracing::subscribed(level);
     Report {
-        show_error: local.show_error(),
+        show_error: local.show_error,
         level,
         traced,
         static_name: name.as_static(),

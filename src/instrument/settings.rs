@@ -187,12 +187,6 @@ impl LoopHooks {
         self.list.to_mut().push(hook);
     }
 
-    /// The setting in force: the loop's, else the process-wide one.
-    #[inline]
-    pub(super) fn show_error(&self) -> ShowError {
-        self.show_error.unwrap_or_else(get_show_error)
-    }
-
     /// The level in force: the loop's, else the process-wide one.
     #[inline]
     pub(super) fn level(&self) -> Level {

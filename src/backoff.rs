@@ -342,8 +342,10 @@ pub(crate) fn rng(policy: &RetryPolicy) -> JitterRng {
     }
 }
 
-/// The increment of SplitMix64, a Weyl sequence's step (odd: the sequence visits every `u64`).
-const GOLDEN_GAMMA: u64 = 0x9e37_79b9_7f4a_7c15;
+/// The increment of the thread's generator (wyrand's: odd, so the state visits every `u64`).
+const WY_INCREMENT: u64 = 0xa076_1d64_78bd_642f;
+/// What wyrand mixes the state with before multiplying it by itself.
+const WY_MIX: u64 = 0xe703_7ed1_a0b4_28db;
 
 thread_local! {
     /// The state of the thread's jitter generator; 0 until its first use.
@@ -351,10 +353,11 @@ thread_local! {
 }
 
 /// The next number of the thread's jitter generator, which the loops without a seed draw from:
-/// SplitMix64, started at the thread's first draw from an unseeded [`JitterRng`] (the standard
-/// library's per-thread random keys, a counter and the time). Seeding a generator per loop costs
-/// more than all of a retry's other work (a hash and a clock read); a generator per thread is one
-/// word of state, and SplitMix64's output is well spread for jitter (not for secrets).
+/// wyrand (a Weyl sequence and one 128-bit multiplication), started at the thread's first draw
+/// from an unseeded [`JitterRng`] (the standard library's per-thread random keys, a counter and
+/// the time). Seeding a generator per loop costs more than all of a retry's other work (a hash
+/// and a clock read); a generator per thread is one word of state, and wyrand's output is well
+/// spread for jitter (not for secrets), with one multiplication where SplitMix64 takes two.
 #[inline]
 fn thread_next() -> u64 {
     THREAD_JITTER.with(|cell| {
@@ -362,9 +365,10 @@ fn thread_next() -> u64 {
         if state == 0 {
             state = thread_seed();
         }
-        state = state.wrapping_add(GOLDEN_GAMMA);
+        state = state.wrapping_add(WY_INCREMENT);
         cell.set(state);
-        rng::split_mix(state)
+        let product = u128::from(state) * u128::from(state ^ WY_MIX);
+        (product >> 64) as u64 ^ product as u64
     })
 }
 

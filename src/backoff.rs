@@ -511,6 +511,20 @@ mod tests {
         assert_eq!(thread_draw(0), 0);
     }
 
+    #[test]
+    fn thread_draws_are_spread_evenly() {
+        // 100,000 draws in [0, 9]: each value 10,000 times, give or take 95 (one standard
+        // deviation); a bucket off by 600 (over six) means a broken generator, not bad luck.
+        let mut buckets = [0_u32; 10];
+        for _ in 0..100_000 {
+            buckets[usize::try_from(thread_draw(9)).unwrap()] += 1;
+        }
+        assert!(buckets.iter().all(|n| n.abs_diff(10_000) < 600), "{buckets:?}");
+        // And the top bit of a full-range draw is set half the time.
+        let set = (0..100_000).filter(|_| thread_draw(u64::MAX) >> 63 == 1).count();
+        assert!(set.abs_diff(50_000) < 1_000, "{set}");
+    }
+
     /// The exact waits a seed gives, per family and at the edges of the draw's range (a full
     /// `u64` range, a range past `u64` nanoseconds, a range where half the draws take a second
     /// word): a seed is a promise that the same policy waits the same on every platform and

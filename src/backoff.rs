@@ -519,9 +519,14 @@ mod tests {
         for _ in 0..100_000 {
             buckets[usize::try_from(thread_draw(9)).unwrap()] += 1;
         }
-        assert!(buckets.iter().all(|n| n.abs_diff(10_000) < 600), "{buckets:?}");
+        assert!(
+            buckets.iter().all(|n| n.abs_diff(10_000) < 600),
+            "{buckets:?}"
+        );
         // And the top bit of a full-range draw is set half the time.
-        let set = (0..100_000).filter(|_| thread_draw(u64::MAX) >> 63 == 1).count();
+        let set = (0..100_000)
+            .filter(|_| thread_draw(u64::MAX) >> 63 == 1)
+            .count();
         assert!(set.abs_diff(50_000) < 1_000, "{set}");
     }
 

@@ -506,7 +506,8 @@ async fn the_stream_types_print_their_state() {
         "AsyncAttempt { num: 1, name: \"printed\", attempt_timeout: AttemptTimeout(2s), .. }"
     );
     assert_eq!(first.record(Err::<(), _>(Error::Transient(1))), Ok(None));
-    assert!(format!("{attempts:?}").contains("phase: Waiting(100ms), waited: 100ms"));
+    // While the loop waits, it reports the attempt that failed, not the next one.
+    assert!(format!("{attempts:?}").contains("attempt: 1, phase: Waiting(100ms), waited: 100ms"));
     let second = attempts.next().await.unwrap();
     assert!(format!("{attempts:?}").contains("attempt: 2, phase: Running, waited: 100ms"));
     assert_eq!(second.record(Ok::<_, Error>(2)), Ok(Some(2)));

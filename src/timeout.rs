@@ -110,9 +110,74 @@ impl From<AttemptTimedOut> for std::io::Error {
 }
 
 mod sealed {
-    // Public in a private module: nameable by the public trait below, implementable only here.
-    #[allow(unreachable_pub)]
+    //! Public in a private module: nameable by the public trait below, implementable or usable
+    //! only here.
+    #![allow(unreachable_pub)]
+
+    use std::future::Future;
+    use std::marker::PhantomData;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+    use std::time::Duration;
+
+    use pin_project_lite::pin_project;
+
+    use super::AttemptTimedOut;
+
     pub trait Sealed {}
+
+    /// The timer of an attempt without a timeout, which cannot exist: an `Option` of it is
+    /// always `None` and takes no space.
+    #[derive(Debug)]
+    pub enum NoTimer<E> {
+        #[doc(hidden)]
+        Never(std::convert::Infallible, PhantomData<fn() -> E>),
+    }
+
+    impl<E> Future for NoTimer<E> {
+        type Output = E;
+
+        fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<E> {
+            match *self {
+                Self::Never(never, _) => match never {},
+            }
+        }
+    }
+
+    pin_project! {
+        /// The timer of an attempt with a timeout: [`AttemptTimedOut`] converted into the
+        /// attempt's error once its sleep completes.
+        #[derive(Debug)]
+        #[must_use = "futures do nothing unless you `.await` or poll them"]
+        pub struct Timer<S, E> {
+            #[pin]
+            sleep: S,
+            after: Duration,
+            error: PhantomData<fn() -> E>,
+        }
+    }
+
+    impl<S, E> Timer<S, E> {
+        pub(super) const fn new(sleep: S, after: Duration) -> Self {
+            Self {
+                sleep,
+                after,
+                error: PhantomData,
+            }
+        }
+    }
+
+    impl<S: Future<Output = ()>, E: From<AttemptTimedOut>> Future for Timer<S, E> {
+        type Output = E;
+
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<E> {
+            let this = self.project();
+            let after = *this.after;
+            this.sleep
+                .poll(cx)
+                .map(|()| E::from(AttemptTimedOut { after }))
+        }
+    }
 }
 
 /// Whether async attempts run under a per-attempt timeout, at the type level: a loop or caller is
@@ -138,10 +203,20 @@ mod sealed {
     label = "`{E}` cannot represent a timed-out attempt"
 )]
 pub trait AttemptTimeoutMode<E>: sealed::Sealed {
-    /// The timeout and how to turn a timed-out attempt into an `E`, if attempts have a timeout.
+    /// The timer that an attempt races against, made from the sleeper's sleep `S`: its output
+    /// is the attempt's error. Without a timeout it cannot exist, and an attempt holds nothing
+    /// for it (its `Option` has no size).
     #[doc(hidden)]
-    #[allow(clippy::type_complexity)] // read once, right here
-    fn limit(&self) -> Option<(Duration, fn(AttemptTimedOut) -> E)>;
+    type Timer<S: Future<Output = ()>>: Future<Output = E>;
+
+    /// The timer of an attempt that starts now, if attempts have a timeout: it fires after the
+    /// timeout or at `deadline`, whichever comes first.
+    #[doc(hidden)]
+    fn timer<S: Sleeper>(
+        &self,
+        sleeper: &S,
+        deadline: Option<Instant>,
+    ) -> Option<Self::Timer<S::Sleep>>;
 }
 
 /// Async attempts run without a per-attempt timeout (the default).
@@ -153,8 +228,10 @@ pub struct NoAttemptTimeout;
 impl sealed::Sealed for NoAttemptTimeout {}
 
 impl<E> AttemptTimeoutMode<E> for NoAttemptTimeout {
+    type Timer<S: Future<Output = ()>> = sealed::NoTimer<E>;
+
     #[inline]
-    fn limit(&self) -> Option<(Duration, fn(AttemptTimedOut) -> E)> {
+    fn timer<S: Sleeper>(&self, _: &S, _: Option<Instant>) -> Option<sealed::NoTimer<E>> {
         None
     }
 }
@@ -188,9 +265,21 @@ impl fmt::Debug for AttemptTimeout {
 impl sealed::Sealed for AttemptTimeout {}
 
 impl<E: From<AttemptTimedOut>> AttemptTimeoutMode<E> for AttemptTimeout {
+    type Timer<S: Future<Output = ()>> = sealed::Timer<S, E>;
+
     #[inline]
-    fn limit(&self) -> Option<(Duration, fn(AttemptTimedOut) -> E)> {
-        Some((self.duration, E::from))
+    fn timer<S: Sleeper>(
+        &self,
+        sleeper: &S,
+        deadline: Option<Instant>,
+    ) -> Option<sealed::Timer<S::Sleep, E>> {
+        // The deadline is ignored in testing mode, as `remaining` says; the attempt timeout is
+        // not.
+        let after = match machine::remaining(deadline, || sleeper.now()) {
+            Some(left) => left.min(self.duration),
+            None => self.duration,
+        };
+        Some(sealed::Timer::new(sleeper.sleep(after), after))
     }
 }
 
@@ -206,54 +295,39 @@ pub(crate) fn run_attempt<T, E, M, S, Fut>(
     sleeper: &S,
     deadline: Option<Instant>,
     make: impl FnOnce() -> Fut,
-) -> RunAttempt<Fut, S::Sleep, E>
+) -> RunAttempt<Fut, M::Timer<S::Sleep>>
 where
     M: AttemptTimeoutMode<E>,
     S: Sleeper,
     Fut: Future<Output = Result<T, E>>,
 {
     // Loops started by the attempt see themselves nested, from the synchronous part of the
-    // closure that makes its future to the future's last poll.
+    // closure that makes its future to the future's last poll. The timer starts after it.
     let future = nesting::InAttemptFuture::new(nesting::in_attempt(make));
-    let Some((timeout, timed_out)) = mode.limit() else {
-        return RunAttempt {
-            future,
-            sleep: None,
-            limit: None,
-        };
-    };
-    // The deadline is ignored in testing mode, as `remaining` says; the attempt timeout is not.
-    let after = match machine::remaining(deadline, || sleeper.now()) {
-        Some(left) => left.min(timeout),
-        None => timeout,
-    };
     RunAttempt {
         future,
-        sleep: Some(sleeper.sleep(after)),
-        limit: Some((after, timed_out)),
+        timer: mode.timer(sleeper, deadline),
     }
 }
 
 pin_project! {
-    /// One attempt's future, raced against its timeout's sleep when there is one: the
-    /// attempt's output and `false`, or `AttemptTimedOut` converted into `E` and `true` once the
-    /// sleep completes first.
+    /// One attempt's future, raced against its timer when there is one: the attempt's output
+    /// and `false`, or the timer's error and `true` once the timer fires first.
     #[must_use = "futures do nothing unless you `.await` or poll them"]
-    pub(crate) struct RunAttempt<F, S, E> {
+    pub(crate) struct RunAttempt<F, T> {
         #[pin]
         future: nesting::InAttemptFuture<F>,
         #[pin]
-        sleep: Option<S>,
-        limit: Option<(Duration, fn(AttemptTimedOut) -> E)>,
+        timer: Option<T>,
     }
 }
 
-impl<T, E, F, S> Future for RunAttempt<F, S, E>
+impl<V, E, F, T> Future for RunAttempt<F, T>
 where
-    F: Future<Output = Result<T, E>>,
-    S: Future<Output = ()>,
+    F: Future<Output = Result<V, E>>,
+    T: Future<Output = E>,
 {
-    type Output = (Result<T, E>, bool);
+    type Output = (Result<V, E>, bool);
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
@@ -261,11 +335,9 @@ where
         if let Poll::Ready(output) = this.future.poll(cx) {
             return Poll::Ready((output, false));
         }
-        match (this.sleep.as_pin_mut(), *this.limit) {
-            (Some(sleep), Some((after, timed_out))) => sleep
-                .poll(cx)
-                .map(|()| (Err(timed_out(AttemptTimedOut { after })), true)),
-            _ => Poll::Pending,
+        match this.timer.as_pin_mut() {
+            Some(timer) => timer.poll(cx).map(|error| (Err(error), true)),
+            None => Poll::Pending,
         }
     }
 }
@@ -276,11 +348,12 @@ mod tests {
     use futures::executor::block_on;
     use std::future::{pending, ready};
 
-    fn limited<F>(future: F) -> RunAttempt<F, std::future::Ready<()>, AttemptTimedOut> {
+    type Limited<F> = RunAttempt<F, sealed::Timer<std::future::Ready<()>, AttemptTimedOut>>;
+
+    fn limited<F>(future: F) -> Limited<F> {
         RunAttempt {
             future: nesting::InAttemptFuture::new(future),
-            sleep: Some(ready(())),
-            limit: Some((Duration::from_secs(1), |e| e)),
+            timer: Some(sealed::Timer::new(ready(()), Duration::from_secs(1))),
         }
     }
 

@@ -31,9 +31,10 @@ pin_project! {
     where
         Svc: ::tower::Service<Req>,
         S: Sleeper,
+        M: AttemptTimeoutMode<Svc::Error>,
     {
         #[pin]
-        state: State<Svc::Future, S::Sleep, Svc::Error>,
+        state: State<Svc::Future, S::Sleep, M::Timer<S::Sleep>>,
         service: Svc,
         // The request the next attempt sends; `None` when it could not be copied, which makes
         // the current attempt the last.
@@ -45,9 +46,9 @@ pin_project! {
 
 pin_project! {
     #[project = StateProj]
-    enum State<F, Sleep, E> {
+    enum State<F, Sleep, Timer> {
         /// An attempt's response future is running.
-        Calling { #[pin] attempt: RunAttempt<F, Sleep, E> },
+        Calling { #[pin] attempt: RunAttempt<F, Timer> },
         /// The wait before the next attempt.
         Waiting { #[pin] sleep: Sleep },
         /// Waiting for the service to be ready for the next attempt.
@@ -61,9 +62,10 @@ impl<Svc, Req, On, S, M, C> ResponseFuture<Svc, Req, On, S, M, C>
 where
     Svc: ::tower::Service<Req>,
     S: Sleeper,
+    M: AttemptTimeoutMode<Svc::Error>,
 {
     pub(super) fn new(
-        attempt: RunAttempt<Svc::Future, S::Sleep, Svc::Error>,
+        attempt: RunAttempt<Svc::Future, M::Timer<S::Sleep>>,
         service: Svc,
         spare: Option<Req>,
         config: Arc<Config<On, S, M, C>>,
@@ -153,6 +155,7 @@ impl<Svc, Req, On, S, M, C> fmt::Debug for ResponseFuture<Svc, Req, On, S, M, C>
 where
     Svc: ::tower::Service<Req>,
     S: Sleeper,
+    M: AttemptTimeoutMode<Svc::Error>,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match self.state {

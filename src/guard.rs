@@ -310,16 +310,27 @@ impl<On, T> Shared<On, T> {
     /// panic ended it (`success` false), that counts as a success, which refills the budget as
     /// a recorded success does.
     fn end_without_outcome(&self, num: u32, success: bool) {
-        if self.transition(Phase::Running(num), Phase::Done) && success {
-            self.succeeded();
+        if success {
+            self.end_with_success(num);
+        } else {
+            self.transition(Phase::Running(num), Phase::Done);
         }
     }
 
-    /// The loop ended with a success: refills the budget, if any.
+    /// Attempt `num` succeeded, if it is still running: the loop is over, and the budget, if
+    /// any, is refilled once.
     #[inline]
-    fn succeeded(&self) {
+    fn end_with_success(&self, num: u32) {
         if self.has_budget {
-            self.lock().machine.on_success();
+            // The guard and the front end may both end the attempt: the one that wins refills.
+            if self.transition(Phase::Running(num), Phase::Done) {
+                self.lock().machine.on_success();
+            }
+        } else if self.phase() == Phase::Running(num) {
+            // Only this attempt's guard and the front end move the loop out of `Running(num)`,
+            // and the front end only to `Done`: with nothing to refill, a store does what the
+            // compare-and-swap would, without its cost.
+            self.phase.store(Phase::Done.pack(), Ordering::Release);
         }
     }
 
@@ -343,7 +354,7 @@ impl<On, T> Shared<On, T> {
                     let (num, deadline) = (state.machine.num(), state.machine.deadline());
                     (this.deadline, this.started_alone) = (deadline, true);
                     *this.phase.get_mut() = Phase::Running(num).pack();
-                    return Advance::Attempt(self.guard(num, deadline));
+                    return Advance::Attempt(self.guard(num));
                 }
             }
             Phase::Running(_) => {}
@@ -376,7 +387,7 @@ impl<On, T> Shared<On, T> {
             let num = num.saturating_add(1);
             self.phase
                 .store(Phase::Running(num).pack(), Ordering::Release);
-            return self.guard(num, self.deadline);
+            return self.guard(num);
         }
         let mut state = self.lock();
         // The hooks' guards lived over the wait and end right before the next attempt.
@@ -391,16 +402,14 @@ impl<On, T> Shared<On, T> {
         let num = state.machine.num();
         self.phase
             .store(Phase::Running(num).pack(), Ordering::Release);
-        self.guard(num, state.machine.deadline())
+        self.guard(num)
     }
 
     #[inline]
-    fn guard(self: &Arc<Self>, num: u32, deadline: Option<Instant>) -> Guard<On, T> {
+    fn guard(self: &Arc<Self>, num: u32) -> Guard<On, T> {
         Guard {
             num,
-            deadline,
             shared: Arc::clone(self),
-            recorded: AtomicBool::new(false),
         }
     }
 
@@ -428,23 +437,28 @@ impl<On, T> Shared<On, T> {
 }
 
 /// The part of an attempt guard that does not depend on the front end.
+///
+/// Two words, the shared state and the attempt's number, so that a front end hands out a guard
+/// (an `Option` of it) in registers rather than through memory, where reading back a value
+/// written field by field stalls. The deadline, which the loop sets once at its start, is read from the shared state;
+/// whether the guard recorded its outcome is read from the phase, which recording moves out of
+/// `Running(num)`.
 pub(crate) struct Guard<On, T> {
     shared: Arc<Shared<On, T>>,
     num: u32,
-    deadline: Option<Instant>,
-    /// Whether [`record`](Self::record) was called, so that dropping the guard has nothing to do.
-    recorded: AtomicBool,
 }
 
 impl<On, T> Drop for Guard<On, T> {
     /// A guard dropped without an outcome while its attempt runs ends the loop as a success
     /// (see [`Shared::end_without_outcome`]); a guard dropped by a panic ends it without one.
     fn drop(&mut self) {
-        if *self.recorded.get_mut() {
-            return;
+        let num = self.num;
+        // A guard that recorded its outcome (or whose loop moved on) has nothing to end; a
+        // panic in `on` leaves the attempt running, and this ends it.
+        if self.shared.phase() == Phase::Running(num) {
+            self.shared
+                .end_without_outcome(num, !std::thread::panicking());
         }
-        self.shared
-            .end_without_outcome(self.num, !std::thread::panicking());
     }
 }
 
@@ -454,7 +468,14 @@ impl<On, T> Guard<On, T> {
     }
 
     pub(crate) fn deadline(&self) -> Option<Instant> {
-        self.deadline
+        let shared = &*self.shared;
+        // A loop that started under the lock (never: the front end starts it as the state's
+        // only holder) keeps its deadline in the machine only.
+        if shared.started_alone {
+            shared.deadline
+        } else {
+            shared.lock().machine.deadline()
+        }
     }
 
     pub(crate) fn time(&self) -> &T {
@@ -466,7 +487,7 @@ impl<On, T> Guard<On, T> {
     }
 
     pub(crate) fn remaining(&self, now: impl FnOnce() -> Instant) -> Option<Duration> {
-        machine::remaining(self.deadline, now)
+        machine::remaining(self.deadline(), now)
     }
 
     pub(crate) fn name(&self) -> &Name {
@@ -485,36 +506,18 @@ impl<On, T> Guard<On, T> {
         E: fmt::Debug,
         On: RetryOn<E>,
     {
-        let outcome = self.settle(result, timed_out, now);
-        // Only now: a panic in `on` leaves the attempt running, and dropping the guard ends it.
-        self.recorded.store(true, Ordering::Relaxed);
-        outcome
-    }
-
-    fn settle<V, E>(
-        &self,
-        result: Result<V, E>,
-        timed_out: bool,
-        now: impl FnOnce() -> Instant,
-    ) -> Result<Option<V>, E>
-    where
-        E: fmt::Debug,
-        On: RetryOn<E>,
-    {
-        let shared = &*self.shared;
+        let (shared, num) = (&*self.shared, self.num);
         let error = match result {
             Ok(value) => {
                 // Attempt `num` is over: a stale guard (its loop moved on or ended) passes its
                 // value through.
-                if shared.transition(Phase::Running(self.num), Phase::Done) {
-                    shared.succeeded();
-                }
+                shared.end_with_success(num);
                 return Ok(Some(value));
             }
             Err(error) => error,
         };
         let mut state = shared.lock();
-        if shared.phase() != Phase::Running(self.num) {
+        if shared.phase() != Phase::Running(num) {
             return Err(error);
         }
         if timed_out {
@@ -551,7 +554,7 @@ impl<On, T> Guard<On, T> {
                 shared.wait_nanos.store(nanos, Ordering::Relaxed);
                 shared
                     .phase
-                    .store(Phase::Waiting(self.num).pack(), Ordering::Release);
+                    .store(Phase::Waiting(num).pack(), Ordering::Release);
                 Ok(None)
             }
             Step::GiveUp(give_up) => {

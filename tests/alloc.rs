@@ -330,6 +330,12 @@ fn allocation_counts_and_sizes() {
     assert_eq!(std::mem::size_of::<RetryingCaller>(), 200);
     assert_eq!(std::mem::size_of::<RetryBudget>(), 8);
 
+    // An attempt guard is two words (the shared state and the attempt's number), so that
+    // iterators and streams hand it out in registers, not through memory.
+    type On = fn(&io::Error) -> bool;
+    assert_eq!(std::mem::size_of::<Option<stamina::Attempt<On>>>(), 16);
+    assert_eq!(std::mem::size_of::<Option<stamina::AsyncAttempt<On>>>(), 16);
+
     // The async caller's future holds the attempt's future once, plus a fixed 216 bytes (with an
     // 8-byte error and a sleeper whose sleep is empty): the retry state machine (120 bytes, made
     // at the first failure but kept in place; it borrows the caller's policy rather than copying

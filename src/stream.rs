@@ -253,6 +253,7 @@ impl<On, S: MaybeSleeper, M: Clone> AttemptStream<On, S, M> {
 impl<On, S: Sleeper, M: Clone> Stream for AttemptStream<On, S, M> {
     type Item = AsyncAttempt<On, S, M>;
 
+    #[inline]
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.project();
         let Some(shared) = this.shared.as_mut() else {
@@ -326,6 +327,7 @@ struct Next<'a, On, S: MaybeSleeper, M> {
 impl<On, S: Sleeper, M: Clone> Future for Next<'_, On, S, M> {
     type Output = Option<AsyncAttempt<On, S, M>>;
 
+    #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         Pin::new(&mut *self.stream).poll_next(cx)
     }

@@ -6,9 +6,12 @@
 //! the `T` ("time") parameter here.
 
 use std::fmt;
+use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
+
+use triomphe::Arc;
 
 use crate::instrument::{self, Guards, LoopHooks};
 use crate::machine::{self, Machine, Step};
@@ -252,43 +255,13 @@ impl Phase {
 pub(crate) enum Advance<On, T> {
     /// Hand out this attempt.
     Attempt(Guard<On, T>),
-    /// Wait this long, then call [`Shared::resume`].
+    /// Wait this long, then call [`Handle::resume`].
     Wait(Duration),
     /// The loop is over.
     End,
 }
 
 impl<On, T> Shared<On, T> {
-    #[inline(always)]
-    pub(crate) fn new(
-        policy: RetryPolicy,
-        on: On,
-        time: T,
-        name: Name,
-        extras: Extras,
-    ) -> Arc<Self> {
-        // `Arc::new` copies the value into the allocation once; `new_cyclic` copied it as well,
-        // and added an atomic increment and a call (a fifth of a `for attempt` loop's time).
-        Arc::new(Self {
-            policy,
-            on,
-            time,
-            name,
-            phase: AtomicU64::new(Phase::NotStarted.pack()),
-            wait_nanos: AtomicU64::new(0),
-            has_budget: extras.budget.is_some(),
-            deadline: None,
-            started_alone: false,
-            hook_guards: AtomicBool::new(false),
-            state: Mutex::new(State {
-                machine: extras.machine(&policy),
-                wait: Duration::ZERO,
-                guards: Guards::default(),
-            }),
-            hooks: extras.hooks,
-        })
-    }
-
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic in the user's `on` predicate or a hook poisons the lock; the state is still
         // consistent.
@@ -334,11 +307,76 @@ impl<On, T> Shared<On, T> {
         }
     }
 
+    /// The loop's progress and configuration, for the `Debug` output of iterators and streams.
+    pub(crate) fn debug_fields(&self, d: &mut fmt::DebugStruct<'_, '_>) {
+        let state = self.lock();
+        // While the loop waits, the machine already counts the next attempt.
+        let attempt = match self.phase() {
+            Phase::Waiting(num) => num,
+            _ => state.machine.num(),
+        };
+        d.field("name", &self.name).field("attempt", &attempt);
+        match self.phase() {
+            Phase::NotStarted => d.field("phase", &format_args!("NotStarted")),
+            Phase::Running(_) => d.field("phase", &format_args!("Running")),
+            Phase::Waiting(_) => d.field("phase", &format_args!("Waiting({:?})", state.wait)),
+            Phase::Done => d.field("phase", &format_args!("Done")),
+        };
+        d.field("waited", &state.machine.waited());
+        self.policy.debug_fields(d);
+        if let Some(budget) = state.machine.budget() {
+            d.field("budget", budget);
+        }
+    }
+}
+
+/// The front end's hold on the loop's shared state; each guard holds another.
+///
+/// A reference count without weak references (`triomphe`'s `Arc`): the front end starts the
+/// loop as the state's only holder, which it checks with a load rather than the
+/// compare-and-swap that a count with weak references needs, and the last holder frees the
+/// state without a second decrement.
+pub(crate) struct Handle<On, T>(Arc<Shared<On, T>>);
+
+impl<On, T> Deref for Handle<On, T> {
+    type Target = Shared<On, T>;
+
+    #[inline]
+    fn deref(&self) -> &Shared<On, T> {
+        &self.0
+    }
+}
+
+impl<On, T> Handle<On, T> {
+    #[inline(always)]
+    pub(crate) fn new(policy: RetryPolicy, on: On, time: T, name: Name, extras: Extras) -> Self {
+        // `Arc::new` copies the value into the allocation once; `new_cyclic` copied it as well,
+        // and added an atomic increment and a call (a fifth of a `for attempt` loop's time).
+        Self(Arc::new(Shared {
+            policy,
+            on,
+            time,
+            name,
+            phase: AtomicU64::new(Phase::NotStarted.pack()),
+            wait_nanos: AtomicU64::new(0),
+            has_budget: extras.budget.is_some(),
+            deadline: None,
+            started_alone: false,
+            hook_guards: AtomicBool::new(false),
+            state: Mutex::new(State {
+                machine: extras.machine(&policy),
+                wait: Duration::ZERO,
+                guards: Guards::default(),
+            }),
+            hooks: extras.hooks,
+        }))
+    }
+
     /// Moves the loop on after the previous attempt: starts it, asks for a wait, or ends it (an
     /// attempt still running when asked for the next one ended without an outcome, which counts
     /// as a success).
     #[inline]
-    pub(crate) fn advance(self: &mut Arc<Self>, now: impl FnOnce(&T) -> Instant) -> Advance<On, T> {
+    pub(crate) fn advance(&mut self, now: impl FnOnce(&T) -> Instant) -> Advance<On, T> {
         match self.phase() {
             Phase::Done => return Advance::End,
             // Only the front end moves the loop out of `Waiting`: no lock needed to read it.
@@ -348,7 +386,7 @@ impl<On, T> Shared<On, T> {
             },
             Phase::NotStarted => {
                 // No guard exists yet: the front end holds the state alone, without the lock.
-                if let Some(this) = Arc::get_mut(self) {
+                if let Some(this) = Arc::get_mut(&mut self.0) {
                     let state = this.state.get_mut().unwrap_or_else(PoisonError::into_inner);
                     state.machine.start(&this.policy, || now(&this.time));
                     let (num, deadline) = (state.machine.num(), state.machine.deadline());
@@ -376,7 +414,7 @@ impl<On, T> Shared<On, T> {
     }
 
     /// Starts the attempt that follows a wait (after [`Advance::Wait`]).
-    pub(crate) fn resume(self: &Arc<Self>) -> Guard<On, T> {
+    pub(crate) fn resume(&self) -> Guard<On, T> {
         if let (Phase::Waiting(num), true, false) = (
             self.phase(),
             self.started_alone,
@@ -398,7 +436,7 @@ impl<On, T> Shared<On, T> {
     }
 
     /// Hands out the machine's current attempt (under the lock).
-    fn hand_out(self: &Arc<Self>, state: &State) -> Guard<On, T> {
+    fn hand_out(&self, state: &State) -> Guard<On, T> {
         let num = state.machine.num();
         self.phase
             .store(Phase::Running(num).pack(), Ordering::Release);
@@ -406,32 +444,10 @@ impl<On, T> Shared<On, T> {
     }
 
     #[inline]
-    fn guard(self: &Arc<Self>, num: u32) -> Guard<On, T> {
+    fn guard(&self, num: u32) -> Guard<On, T> {
         Guard {
             num,
-            shared: Arc::clone(self),
-        }
-    }
-
-    /// The loop's progress and configuration, for the `Debug` output of iterators and streams.
-    pub(crate) fn debug_fields(&self, d: &mut fmt::DebugStruct<'_, '_>) {
-        let state = self.lock();
-        // While the loop waits, the machine already counts the next attempt.
-        let attempt = match self.phase() {
-            Phase::Waiting(num) => num,
-            _ => state.machine.num(),
-        };
-        d.field("name", &self.name).field("attempt", &attempt);
-        match self.phase() {
-            Phase::NotStarted => d.field("phase", &format_args!("NotStarted")),
-            Phase::Running(_) => d.field("phase", &format_args!("Running")),
-            Phase::Waiting(_) => d.field("phase", &format_args!("Waiting({:?})", state.wait)),
-            Phase::Done => d.field("phase", &format_args!("Done")),
-        };
-        d.field("waited", &state.machine.waited());
-        self.policy.debug_fields(d);
-        if let Some(budget) = state.machine.budget() {
-            d.field("budget", budget);
+            shared: Arc::clone(&self.0),
         }
     }
 }
@@ -583,9 +599,9 @@ mod tests {
 
     type On = fn(&u32) -> Decision;
 
-    fn shared(on: On) -> Arc<Shared<On, ()>> {
+    fn shared(on: On) -> Handle<On, ()> {
         let policy = RetryPolicy::new().wait_jitter(Duration::ZERO).attempts(3);
-        Shared::new(policy, on, (), Name::given("test"), Extras::default())
+        Handle::new(policy, on, (), Name::given("test"), Extras::default())
     }
 
     fn attempt(advance: Advance<On, ()>) -> Guard<On, ()> {
@@ -649,7 +665,7 @@ mod tests {
             Decision::Retry
         };
         let policy = RetryPolicy::new().wait_jitter(Duration::ZERO).attempts(3);
-        let mut shared = Shared::new(policy, on, (), Name::given("test"), Extras::default());
+        let mut shared = Handle::new(policy, on, (), Name::given("test"), Extras::default());
         let now = Instant::now();
         let Advance::Attempt(first) = shared.advance(|_| now) else {
             panic!("expected the first attempt")
@@ -672,7 +688,7 @@ mod tests {
         };
         let policy = RetryPolicy::new().wait_jitter(Duration::ZERO).attempts(3);
         let on: On = |_| Decision::Retry;
-        let mut shared = Shared::new(policy, on, (), Name::given("test"), extras);
+        let mut shared = Handle::new(policy, on, (), Name::given("test"), extras);
         let now = Instant::now();
         let first = attempt(shared.advance(|_| now));
         assert_eq!(first.record(Err::<(), _>(1), false, || now), Ok(None));

@@ -3,14 +3,13 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_core::stream::{FusedStream, Stream};
 use pin_project_lite::pin_project;
 
-use crate::guard::{Advance, Guard, Shared};
+use crate::guard::{Advance, Guard, Handle};
 use crate::sleep::MaybeSleeper;
 use crate::timeout::{AttemptTimeout, AttemptTimeoutMode, NoAttemptTimeout, run_attempt};
 use crate::{DefaultSleeper, RetryContext, RetryOn, Sleeper};
@@ -161,7 +160,7 @@ pin_project! {
     #[must_use = "streams do nothing unless polled"]
     pub struct AttemptStream<On, S: MaybeSleeper = DefaultSleeper, M = NoAttemptTimeout> {
         // `None` once the loop is over.
-        shared: Option<Arc<Shared<On, S>>>,
+        shared: Option<Handle<On, S>>,
         sleep: Option<Pin<Box<S::Sleep>>>,
         sleeping: bool,
         mode: M,

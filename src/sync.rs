@@ -5,10 +5,9 @@ use std::borrow::Cow;
 use std::fmt;
 use std::iter::FusedIterator;
 use std::panic::Location;
-use std::sync::Arc;
 use std::time::Duration;
 
-use crate::guard::{Advance, Extras, Guard, Shared, extras_setters};
+use crate::guard::{Advance, Extras, Guard, Handle, extras_setters};
 use crate::name::Name;
 use crate::nesting;
 use crate::setters::policy_setters;
@@ -159,8 +158,8 @@ impl<On, C, M> RetryContext<On, C, M> {
     /// The loop's shared state, taking its time from `time` (the clock is left behind), and
     /// the attempt timeout mode.
     #[inline(always)]
-    pub(crate) fn into_shared<T>(self, time: impl FnOnce(C) -> T) -> (Arc<Shared<On, T>>, M) {
-        let shared = Shared::new(
+    pub(crate) fn into_shared<T>(self, time: impl FnOnce(C) -> T) -> (Handle<On, T>, M) {
+        let shared = Handle::new(
             self.policy,
             self.on,
             time(self.clock),
@@ -213,7 +212,7 @@ impl<On, C: Clock> IntoIterator for RetryContext<On, C> {
 /// each retry they report).
 #[must_use = "iterators are lazy and do nothing unless consumed"]
 pub struct Attempts<On, C = SystemClock> {
-    shared: Arc<Shared<On, C>>,
+    shared: Handle<On, C>,
 }
 
 impl<On, C: Clock> Iterator for Attempts<On, C> {

@@ -358,6 +358,14 @@ mod tests {
     }
 
     #[test]
+    fn without_a_timeout_an_attempt_holds_nothing_for_one() {
+        assert_eq!(std::mem::size_of::<Option<sealed::NoTimer<u64>>>(), 0);
+        let timer = NoAttemptTimeout.timer(&crate::testing::FakeSleeper::new(), None);
+        let _: &Option<sealed::NoTimer<std::io::Error>> = &timer;
+        assert!(timer.is_none());
+    }
+
+    #[test]
     fn the_attempt_wins_a_tie_with_the_timer() {
         assert_eq!(block_on(limited(ready(Ok(5)))), (Ok(5), false));
         let after = Duration::from_secs(1);

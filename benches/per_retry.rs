@@ -292,6 +292,48 @@ fn main() {
             flaky_async(3).retry(backon).when(is_transient)
         }));
     }
+    // The same zero-wait loops with 9 failures: the difference from 3 failures is 6 retries'
+    // cost alone, without what a loop costs once (its state, the first sleep's allocation).
+    let zero = async_scenarios[0].1;
+    let zero_caller = &callers[0];
+    let zero_backon = async_scenarios[0].2;
+    let marginal_from = rows.len();
+    rows.push(async_row(
+        &rt,
+        "9 failures: direct await (10 awaits)",
+        || async {
+            let mut f = flaky_async(9);
+            loop {
+                if let Ok(value) = f().await {
+                    break value;
+                }
+            }
+        },
+    ));
+    rows.push(async_row(
+        &rt,
+        "9 failures: stamina async caller",
+        move || zero_caller.call(flaky_async(9)),
+    ));
+    rows.push(async_row(
+        &rt,
+        "9 failures: stamina attempt stream",
+        move || async move {
+            let mut f = flaky_async(9);
+            let mut attempts = retry_context(is_transient)
+                .policy(zero)
+                .into_stream_with(TokioSleep);
+            while let Some(attempt) = attempts.next().await {
+                if let Some(value) = attempt.run(&mut f).await? {
+                    return Ok(value);
+                }
+            }
+            Err(Transient)
+        },
+    ));
+    rows.push(async_row(&rt, "9 failures: backon", move || {
+        flaky_async(9).retry(zero_backon).when(is_transient)
+    }));
     let m = interleaved(
         "Async on tokio (paused clock), 3 failures then a success",
         &rows,
@@ -309,6 +351,26 @@ fn main() {
             "| {scenario} | {c:.1} ns | {s:.1} ns | {b:.1} ns | {:.2}x | {:.2}x |",
             c / b,
             s / b
+        );
+    }
+    // Zero waits, no jitter: 6 retries' cost alone, and what the loop costs once.
+    let n = marginal_from;
+    let (direct3, direct9) = (m[0], m[n]);
+    println!(
+        "\n| zero waits, no jitter | per retry alone, (9 failures - 3 failures) / 6 | once per loop, 3 failures - 3 retries - direct | per retry / backon |"
+    );
+    println!("|---|---:|---:|---:|");
+    let backon_retry = ((m[n + 3] - direct9) - (m[3] - direct3)) / 6.0;
+    for (name, three, nine) in [
+        ("stamina async caller", m[1], m[n + 1]),
+        ("stamina attempt stream", m[2], m[n + 2]),
+        ("backon", m[3], m[n + 3]),
+    ] {
+        let retry = ((nine - direct9) - (three - direct3)) / 6.0;
+        let once = three - direct3 - 3.0 * retry;
+        println!(
+            "| {name} | {retry:.1} ns | {once:.1} ns | {:.2}x |",
+            retry / backon_retry
         );
     }
 }

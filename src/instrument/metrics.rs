@@ -66,11 +66,18 @@ mod imp {
     /// and hashes nothing, and nor does a recorder's copy of the key. The counter is registered
     /// with the recorder in use at every event: a handle kept across events could outlive the
     /// series (an exporter's idle timeout drops it) or belong to another recorder.
+    ///
+    /// `static_name` gives the loop's name when it is `'static`; it is read only to make a key.
     #[inline]
-    fn count(series: Series, callable: Callable<'_>, error_type: &'static str) {
-        match recent(series, callable.name, error_type) {
+    fn count(
+        series: Series,
+        callable: &str,
+        error_type: &'static str,
+        static_name: impl FnOnce() -> Option<&'static str>,
+    ) {
+        match recent(series, callable, error_type) {
             Some(key) => increment(key),
-            None => increment(&key(series, callable, error_type)),
+            None => increment(&key(series, callable, static_name(), error_type)),
         }
     }
 
@@ -89,11 +96,12 @@ mod imp {
     /// the one kept, else a new one, kept unless [`MAX_SERIES`] keys are.
     #[cold]
     #[inline(never)]
-    fn key(series: Series, callable: Callable<'_>, error_type: &'static str) -> Cow<'static, Key> {
-        let Callable {
-            name: callable,
-            static_name,
-        } = callable;
+    fn key(
+        series: Series,
+        callable: &str,
+        static_name: Option<&'static str>,
+        error_type: &'static str,
+    ) -> Cow<'static, Key> {
         let shared = KEYS
             .read()
             .unwrap_or_else(PoisonError::into_inner)
@@ -230,30 +238,21 @@ mod imp {
         }
     }
 
-    /// The loop's name, and the same when it is `'static`.
-    #[derive(Clone, Copy)]
-    struct Callable<'a> {
-        name: &'a str,
-        static_name: Option<&'static str>,
-    }
-
     #[inline]
     pub(super) fn retry_scheduled(details: &RetryDetails<'_>) {
         let series = Series::Retry(details.retry_num());
-        let callable = Callable {
-            name: details.name(),
-            static_name: details.static_name(),
-        };
-        count(series, callable, details.error_type());
+        // The `'static` name is read where a key is made, not copied ahead: a copy of it, read
+        // back whole from where it was written in halves, stalled every retry.
+        count(series, details.name(), details.error_type(), || {
+            details.static_name()
+        });
     }
 
     pub(super) fn gave_up(details: &GiveUpDetails<'_>) {
         let series = Series::GiveUp(details.reason());
-        let callable = Callable {
-            name: details.name(),
-            static_name: details.static_name(),
-        };
-        count(series, callable, details.error_type());
+        count(series, details.name(), details.error_type(), || {
+            details.static_name()
+        });
     }
 }
 

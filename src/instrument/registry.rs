@@ -306,7 +306,10 @@ pub(crate) fn retry_scheduled<'e, E: fmt::Debug>(
         return Guards::default();
     }
     let cause = Cause::new(error, view(error));
-    call_retry_hooks(name, retry, &cause, local)
+    // A copy made here, on the hooks' way only: the loop's own `retry` is then never borrowed
+    // past this inlined function, so that it stays in registers when the hooks are off rather
+    // than be written out at every retry.
+    call_retry_hooks(name, &{ *retry }, &cause, local)
 }
 
 /// The hooks' part of [`retry_scheduled`]: out of line and not generic, so that the loops with

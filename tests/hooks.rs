@@ -600,6 +600,30 @@ fn the_registry_sets_gets_resets_and_turns_off() {
 }
 
 #[test]
+fn retries_call_the_hooks_in_force_across_sets_and_resets() {
+    let _r = registry();
+    let log = Log::default();
+    let caller = RetryingCaller::new().clock(FakeClock::new());
+    // The defaults are in force: a hook set later is not called before it is set.
+    assert_eq!(caller.call(|_: &Flaky| true, fails(1)), Ok(0));
+    assert!(log.lock().unwrap().is_empty());
+    set_on_retry_hooks([tagged(&log, "set")]);
+    assert_eq!(caller.call(|_: &Flaky| true, fails(2)), Ok(0));
+    assert_eq!(*log.lock().unwrap(), ["set1", "set2"]);
+    // Back to the defaults: the list set before is no longer called.
+    reset_on_retry_hooks();
+    assert_eq!(caller.call(|_: &Flaky| true, fails(1)), Ok(0));
+    assert_eq!(log.lock().unwrap().len(), 2);
+    // Set again, after retries ran with the defaults, on another thread too.
+    set_on_retry_hooks([tagged(&log, "again")]);
+    std::thread::scope(|s| {
+        s.spawn(|| assert_eq!(caller.call(|_: &Flaky| true, fails(1)), Ok(0)));
+    });
+    assert_eq!(caller.call(|_: &Flaky| true, fails(1)), Ok(0));
+    assert_eq!(log.lock().unwrap()[2..], ["again1", "again1"]);
+}
+
+#[test]
 fn none_restores_the_default_hooks_as_in_python() {
     let _r = registry();
     let names = |hooks: Vec<OnRetryHook>| -> Vec<String> {

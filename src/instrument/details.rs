@@ -29,7 +29,6 @@ pub struct RetryDetails<'a> {
     // Borrowed rather than copied: the details are made for every retry that has hooks.
     retry: &'a Retry,
     caused_by: &'a Cause<'a>,
-    error_type: &'static str,
     report: Report,
 }
 
@@ -41,7 +40,7 @@ impl fmt::Debug for RetryDetails<'_> {
             .field("wait_for", &self.wait_for())
             .field("waited_so_far", &self.waited_so_far())
             .field("caused_by", &self.caused_by)
-            .field("error_type", &self.error_type)
+            .field("error_type", &self.error_type())
             .field("attempts_limit", &self.attempts_limit())
             .field("remaining", &self.remaining())
             .field("report", &self.report)
@@ -85,7 +84,6 @@ impl<'a> RetryDetails<'a> {
             name,
             retry,
             caused_by,
-            error_type: error_type(caused_by),
             report,
         }
     }
@@ -127,8 +125,10 @@ impl<'a> RetryDetails<'a> {
     /// `std::io::error::Error`, `Box<dyn Error + Send + Sync>`, `my_app::FetchError` for
     /// `my_app::client::FetchError`). One label per type, so that a metric labelled with it
     /// has as many series as there are error types.
+    // Looked up when asked for (a thread-local read when the type is the one the thread saw
+    // last), so that a retry whose hooks report nothing does not pay for it.
     pub fn error_type(&self) -> &'static str {
-        self.error_type
+        error_type(self.caused_by)
     }
 
     /// What the built-in hooks show of the error for this loop (its own setting, else the

@@ -11,7 +11,7 @@ mod imp {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::{PoisonError, RwLock};
 
-    use ::metrics::{Key, KeyName, Label, Metadata, Recorder, SharedString};
+    use ::metrics::{Key, KeyName, Label, Metadata, NoopRecorder, Recorder, SharedString};
 
     use crate::instrument::{GiveUpDetails, GiveUpReason, RetryDetails};
 
@@ -68,28 +68,48 @@ mod imp {
     /// series (an exporter's idle timeout drops it) or belong to another recorder.
     ///
     /// `static_name` gives the loop's name when it is `'static`; it is read only to make a key.
+    ///
+    /// With no recorder installed, the facade's no-op recorder is in force: the event is
+    /// dropped before its key, or its error type, is looked up.
     #[inline]
     fn count(
         series: Series,
         callable: &str,
-        error_type: &'static str,
+        error_type: impl FnOnce() -> &'static str,
         static_name: impl FnOnce() -> Option<&'static str>,
     ) {
-        match recent(series, callable, error_type) {
-            Some(key) => increment(key),
-            None => increment(&key(series, callable, static_name(), error_type)),
-        }
+        ::metrics::with_recorder(|recorder| {
+            if is_noop(recorder) {
+                return;
+            }
+            let error_type = error_type();
+            match recent(series, callable, error_type) {
+                Some(key) => increment(recorder, key),
+                None => increment(recorder, &key(series, callable, static_name(), error_type)),
+            }
+        });
     }
 
-    /// Adds one to the counter of `key` in the recorder in use.
+    /// Whether `recorder` is a [`NoopRecorder`], which the facade hands out while no recorder
+    /// is installed: told by its table of methods, which only a type whose methods are the
+    /// no-op recorder's own has. The compiler may make more than one copy of the table, so
+    /// this may miss a no-op recorder (which is then called as any other), never mistake
+    /// another one for it.
     #[inline]
-    fn increment(key: &Key) {
+    fn is_noop(recorder: &dyn Recorder) -> bool {
+        let theirs: *const dyn Recorder = recorder;
+        let noop: *const dyn Recorder = &NoopRecorder;
+        // The same address on both sides, so that only the tables are compared.
+        std::ptr::eq(theirs, noop.with_addr(theirs.addr()))
+    }
+
+    /// Adds one to the counter of `key` in `recorder`.
+    #[inline]
+    fn increment(recorder: &dyn Recorder, key: &Key) {
         static METADATA: Metadata<'static> =
             Metadata::new(module_path!(), ::metrics::Level::INFO, Some(module_path!()));
-        ::metrics::with_recorder(|recorder| {
-            describe(recorder);
-            recorder.register_counter(key, &METADATA).increment(1);
-        });
+        describe(recorder);
+        recorder.register_counter(key, &METADATA).increment(1);
     }
 
     /// The key of `series` for `callable` and `error_type` that this thread did not use lately:
@@ -243,16 +263,71 @@ mod imp {
         let series = Series::Retry(details.retry_num());
         // The `'static` name is read where a key is made, not copied ahead: a copy of it, read
         // back whole from where it was written in halves, stalled every retry.
-        count(series, details.name(), details.error_type(), || {
-            details.static_name()
-        });
+        count(
+            series,
+            details.name(),
+            || details.error_type(),
+            || details.static_name(),
+        );
     }
 
     pub(super) fn gave_up(details: &GiveUpDetails<'_>) {
         let series = Series::GiveUp(details.reason());
-        count(series, details.name(), details.error_type(), || {
-            details.static_name()
-        });
+        count(
+            series,
+            details.name(),
+            || details.error_type(),
+            || details.static_name(),
+        );
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn only_the_no_op_recorder_is_told_apart() {
+            // Where the compiler made one table of the no-op recorder's methods, which an
+            // optimised build of this crate does (a debug build makes one per unit).
+            #[cfg(not(debug_assertions))]
+            {
+                assert!(is_noop(&NoopRecorder));
+                assert!(::metrics::with_recorder(is_noop));
+            }
+            let recorder = metrics_util::debugging::DebuggingRecorder::new();
+            assert!(!is_noop(&recorder));
+            // A recorder that is a no-op of its own is not the facade's: it is called.
+            struct Quiet;
+            impl Recorder for Quiet {
+                fn describe_counter(
+                    &self,
+                    _: KeyName,
+                    _: Option<::metrics::Unit>,
+                    _: SharedString,
+                ) {
+                }
+                fn describe_gauge(&self, _: KeyName, _: Option<::metrics::Unit>, _: SharedString) {}
+                fn describe_histogram(
+                    &self,
+                    _: KeyName,
+                    _: Option<::metrics::Unit>,
+                    _: SharedString,
+                ) {
+                }
+                fn register_counter(&self, _: &Key, _: &Metadata<'_>) -> ::metrics::Counter {
+                    ::metrics::Counter::from_arc(std::sync::Arc::new(
+                        std::sync::atomic::AtomicU64::new(0),
+                    ))
+                }
+                fn register_gauge(&self, _: &Key, _: &Metadata<'_>) -> ::metrics::Gauge {
+                    ::metrics::Gauge::noop()
+                }
+                fn register_histogram(&self, _: &Key, _: &Metadata<'_>) -> ::metrics::Histogram {
+                    ::metrics::Histogram::noop()
+                }
+            }
+            assert!(!is_noop(&Quiet));
+        }
     }
 }
 

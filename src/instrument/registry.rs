@@ -3,7 +3,7 @@
 use std::cell::Cell;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, LazyLock, PoisonError, RwLock};
 
 use super::details::Report;
 use super::hooks::Builtin;
@@ -24,8 +24,9 @@ use crate::name::Name;
 /// to the recorder in use ("Total number of retries.", "Total number of retry loops that gave
 /// up."), so that an exporter prints help text such as Prometheus' `# HELP` lines. The
 /// application installs the recorder (a Prometheus exporter, say); without one, the counters
-/// cost next to nothing, and nothing is allocated per retry either way (each label set is made
-/// once per series and kept for the process, up to 10,000 sets).
+/// cost next to nothing (in an optimised build the hook tells the facade's no-op recorder
+/// apart and stops there), and nothing is allocated per retry either way (each label set is
+/// made once per series and kept for the process, up to 10,000 sets).
 ///
 /// ```
 /// let hooks = stamina::get_on_retry_hooks();
@@ -118,22 +119,34 @@ pub(super) struct ProcessHooks {
 }
 
 impl ProcessHooks {
-    fn new(list: Box<[OnRetryHook]>, generation: u64) -> Arc<Self> {
+    fn new(list: Box<[OnRetryHook]>, generation: u64) -> Self {
         let traced = list.iter().any(|hook| hook.is(Builtin::Tracing));
-        Arc::new(Self {
+        Self {
             generation,
             list,
             traced,
-        })
+        }
     }
 }
 
-/// The process-wide hooks; `None` until first needed or after a reset, meaning the defaults.
+/// The process-wide hooks set with [`set_on_retry_hooks`]; `None` until then and after a
+/// reset, meaning the defaults.
 static HOOKS: RwLock<Option<Arc<ProcessHooks>>> = RwLock::new(None);
+
+/// The built-in hooks, the process-wide ones until others are set: made once and kept for the
+/// process, so that a retry with the defaults in force reads them without a lock, a reference
+/// count or a thread-local.
+static DEFAULTS: LazyLock<ProcessHooks> =
+    LazyLock::new(|| ProcessHooks::new(default_on_retry_hooks().into(), 0));
 
 /// Whether the process-wide hooks are set to none at all: written under `HOOKS`' write lock, so
 /// that a retry with instrumentation off skips the lock and the reference count.
 static NO_HOOKS: AtomicBool = AtomicBool::new(false);
+
+/// Whether the process-wide hooks are the [`DEFAULTS`] (`HOOKS` holds `None`): written under
+/// `HOOKS`' write lock, so that a retry with the defaults skips the lock, the reference count
+/// and the thread's kept hooks.
+static DEFAULTS_IN_FORCE: AtomicBool = AtomicBool::new(true);
 
 /// How many times the process-wide hooks were set or reset: bumped under `HOOKS`' write lock,
 /// so that a thread can tell whether the hooks it kept are still the ones in force.
@@ -151,27 +164,27 @@ pub(super) fn no_process_hooks() -> bool {
     NO_HOOKS.load(Ordering::Acquire)
 }
 
-/// The process-wide hooks in force.
+/// The process-wide hooks in force, as a list to keep.
 fn process_hooks() -> Arc<ProcessHooks> {
     if let Some(hooks) = &*HOOKS.read().unwrap_or_else(PoisonError::into_inner) {
         return Arc::clone(hooks);
     }
-    let mut hooks = HOOKS.write().unwrap_or_else(PoisonError::into_inner);
-    Arc::clone(hooks.get_or_insert_with(|| {
-        // The generation only changes under the write lock.
-        let generation = GENERATION.load(Ordering::Relaxed);
-        ProcessHooks::new(default_on_retry_hooks().into(), generation)
-    }))
+    // Reset since the caller looked: the defaults, in a list of their own (a race only).
+    let generation = GENERATION.load(Ordering::Acquire);
+    Arc::new(ProcessHooks::new(DEFAULTS.list.clone(), generation))
 }
 
-/// Runs `f` with the process-wide hooks in force: those this thread kept, while no other list
-/// was set since.
+/// Runs `f` with the process-wide hooks in force: the defaults, else those this thread kept,
+/// while no other list was set since.
 ///
 /// The kept hooks are taken out of the thread's slot while `f` runs and put back after, so that
 /// `f` may run loops of its own or set the hooks (which then find the slot empty, and fill it);
 /// a panic in `f` leaves the slot empty.
 #[inline(always)]
 pub(super) fn with_process_hooks<R>(f: impl FnOnce(&ProcessHooks) -> R) -> R {
+    if DEFAULTS_IN_FORCE.load(Ordering::Acquire) {
+        return f(&DEFAULTS);
+    }
     let generation = GENERATION.load(Ordering::Acquire);
     let hooks = match KEPT.try_with(Cell::take).ok().flatten() {
         Some(hooks) if hooks.generation == generation => hooks,
@@ -191,6 +204,8 @@ pub(super) fn with_process_hooks<R>(f: impl FnOnce(&ProcessHooks) -> R) -> R {
 /// Loops that are waiting keep the guards they have; the new hooks apply from the next retry
 /// on, on every thread. A thread keeps the hooks it last called until its next retry or give-up
 /// (or its end), so replaced hooks are dropped when the last thread that called them moves on.
+/// The default hooks are made once, at the first retry that needs them, and kept for the
+/// process.
 ///
 /// ```
 /// // No log records, metrics or traces from retries:
@@ -211,7 +226,8 @@ pub fn set_on_retry_hooks(hooks: impl IntoOnRetryHooks) {
     let mut slot = HOOKS.write().unwrap_or_else(PoisonError::into_inner);
     NO_HOOKS.store(list.is_empty(), Ordering::Release);
     let generation = GENERATION.fetch_add(1, Ordering::Release) + 1;
-    *slot = Some(ProcessHooks::new(list, generation));
+    *slot = Some(Arc::new(ProcessHooks::new(list, generation)));
+    DEFAULTS_IN_FORCE.store(false, Ordering::Release);
 }
 
 /// What [`set_on_retry_hooks`] takes: a list of hooks (an array, a `Vec` or a slice), or an
@@ -267,7 +283,10 @@ impl IntoOnRetryHooks for Option<Vec<OnRetryHook>> {
 /// stamina::instrument::reset_on_retry_hooks();
 /// ```
 pub fn get_on_retry_hooks() -> Vec<OnRetryHook> {
-    process_hooks().list.to_vec()
+    match &*HOOKS.read().unwrap_or_else(PoisonError::into_inner) {
+        Some(hooks) => hooks.list.to_vec(),
+        None => DEFAULTS.list.to_vec(),
+    }
 }
 
 /// Restores the process-wide hooks to [`default_on_retry_hooks`].
@@ -285,6 +304,7 @@ pub fn reset_on_retry_hooks() {
     NO_HOOKS.store(false, Ordering::Release);
     *slot = None;
     GENERATION.fetch_add(1, Ordering::Release);
+    DEFAULTS_IN_FORCE.store(true, Ordering::Release);
 }
 
 /// Calls the hooks for a retry the state machine just decided, before the wait: the

@@ -6,12 +6,14 @@
 //! the `T` ("time") parameter here.
 
 use std::fmt;
+use std::mem::ManuallyDrop;
+use std::num::NonZeroU32;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use triomphe::Arc;
+use triomphe::{Arc, UniqueArc};
 
 use crate::instrument::{self, Guards, LoopHooks};
 use crate::machine::{self, Machine, Step};
@@ -169,13 +171,19 @@ pub(crate) use extras_setters;
 /// machine and the hooks' guards sit behind a lock that is only ever taken by one side at a time
 /// (the iterator or stream, or the guard it handed out): when an attempt fails, and after a wait
 /// over which the hooks kept guards.
+///
+/// What it owns is held in [`ManuallyDrop`], so that the state has nothing to drop for the
+/// compiler: made on the stack, a value with something to drop must stay there until the
+/// allocation that will hold it has succeeded (to be dropped if it fails), and is copied over
+/// after, a copy that stalls on the stores that just made it. Without, it is written straight
+/// into the allocation. The last holder drops what it owns ([`release`]).
 pub(crate) struct Shared<On, T> {
     pub(crate) policy: RetryPolicy,
-    pub(crate) on: On,
+    pub(crate) on: ManuallyDrop<On>,
     /// The clock or sleeper the loop takes its time from.
-    pub(crate) time: T,
-    pub(crate) name: Name,
-    pub(crate) hooks: LoopHooks,
+    pub(crate) time: ManuallyDrop<T>,
+    pub(crate) name: ManuallyDrop<Name>,
+    pub(crate) hooks: ManuallyDrop<LoopHooks>,
     /// The [`Phase`] and the number of the attempt it is about, packed (see [`Phase::pack`]).
     phase: AtomicU64,
     /// The wait of the phase `Waiting` in nanoseconds, written before the phase, so that the
@@ -192,9 +200,63 @@ pub(crate) struct Shared<On, T> {
     /// Whether the hooks keep guards over the current wait, which the next attempt ends (under
     /// the lock); without, the attempt after a wait starts without the lock.
     hook_guards: AtomicBool,
-    state: Mutex<State>,
+    state: ManuallyDrop<Mutex<State>>,
 }
 
+/// Lets go of one hold on a loop's state: the last holder drops what the state owns, in the
+/// order of its fields, then frees it.
+#[inline]
+fn release<On, T>(shared: Arc<Shared<On, T>>) {
+    // Exactly one of the holders that let go, whatever their threads, finds itself the last.
+    if let Some(unique) = Arc::into_unique(shared) {
+        drop_owned(unique);
+    }
+}
+
+/// Drops what the state owns (see [`release`]), then frees it.
+#[inline(never)]
+fn drop_owned<On, T>(mut unique: UniqueArc<Shared<On, T>>) {
+    if std::mem::needs_drop::<On>() || std::mem::needs_drop::<T>() {
+        // The predicate and the clock or sleeper can only be moved out with the whole state.
+        let Shared {
+            on,
+            time,
+            name,
+            hooks,
+            state,
+            ..
+        } = UniqueArc::into_inner(unique);
+        drop(ManuallyDrop::into_inner(on));
+        drop(ManuallyDrop::into_inner(time));
+        drop(ManuallyDrop::into_inner(name));
+        drop(ManuallyDrop::into_inner(hooks));
+        drop(ManuallyDrop::into_inner(state));
+        return;
+    }
+    // What owns something is swapped for a value that owns nothing, and dropped; copied out
+    // whole, the state would be read back right after the loop's last writes to it, which
+    // stalls. Most loops own nothing here (a `'static` name, no hooks of their own, no budget,
+    // no hooks' guards left): then nothing is written.
+    let shared = &mut *unique;
+    let policy = shared.policy;
+    if !shared.name.owns_nothing() {
+        drop(std::mem::replace(&mut *shared.name, Name::Static("")));
+    }
+    if !shared.hooks.owns_nothing() {
+        drop(std::mem::take(&mut *shared.hooks));
+    }
+    let state = shared
+        .state
+        .get_mut()
+        .unwrap_or_else(PoisonError::into_inner);
+    if !state.owns_nothing() {
+        drop(std::mem::replace(state, State::empty(&policy)));
+    }
+    // Now owning nothing, the state is freed without a second change of its count.
+    let _freed = UniqueArc::into_inner(unique);
+}
+
+/// A field that owns something to drop must be checked in [`owns_nothing`](Self::owns_nothing).
 struct State {
     machine: Machine,
     /// The wait that follows the last failed attempt, while the phase is `Waiting`.
@@ -202,6 +264,24 @@ struct State {
     /// What the hooks keep over the current wait; dropped right before the next attempt, or
     /// with the loop.
     guards: Guards,
+}
+
+impl State {
+    /// Whether the state owns nothing to drop: every field that can own something is checked
+    /// here (see [`drop_owned`]).
+    #[inline]
+    fn owns_nothing(&self) -> bool {
+        self.guards.owns_nothing() && self.machine.owns_nothing()
+    }
+
+    /// A state that owns nothing.
+    const fn empty(policy: &RetryPolicy) -> Self {
+        Self {
+            machine: Machine::new(policy),
+            wait: Duration::ZERO,
+            guards: Guards::new(),
+        }
+    }
 }
 
 /// Where a loop is. Transitions of [`Shared::phase`] (a compare-and-swap where a guard and the
@@ -272,6 +352,13 @@ impl<On, T> Shared<On, T> {
         Phase::unpack(self.phase.load(Ordering::Acquire))
     }
 
+    /// The deadline the machine keeps, under the lock.
+    #[cold]
+    #[inline(never)]
+    fn locked_deadline(&self) -> Option<Instant> {
+        self.lock().machine.deadline()
+    }
+
     /// Moves the phase from `from` to `to`; false if it was not `from`.
     fn transition(&self, from: Phase, to: Phase) -> bool {
         self.phase
@@ -315,7 +402,7 @@ impl<On, T> Shared<On, T> {
             Phase::Waiting(num) => num,
             _ => state.machine.num(),
         };
-        d.field("name", &self.name).field("attempt", &attempt);
+        d.field("name", &*self.name).field("attempt", &attempt);
         match self.phase() {
             Phase::NotStarted => d.field("phase", &format_args!("NotStarted")),
             Phase::Running(_) => d.field("phase", &format_args!("Running")),
@@ -336,15 +423,41 @@ impl<On, T> Shared<On, T> {
 /// loop as the state's only holder, which it checks with a load rather than the
 /// compare-and-swap that a count with weak references needs, and the last holder frees the
 /// state without a second decrement.
-pub(crate) struct Handle<On, T>(Arc<Shared<On, T>>);
+///
+/// `None` only while it is dropped.
+pub(crate) struct Handle<On, T>(Option<Arc<Shared<On, T>>>);
 
 impl<On, T> Deref for Handle<On, T> {
     type Target = Shared<On, T>;
 
     #[inline]
     fn deref(&self) -> &Shared<On, T> {
-        &self.0
+        held(&self.0)
     }
+}
+
+impl<On, T> Drop for Handle<On, T> {
+    fn drop(&mut self) {
+        if let Some(shared) = self.0.take() {
+            release(shared);
+        }
+    }
+}
+
+/// The state a handle or guard holds: it holds it until it is dropped.
+#[inline(always)]
+fn held<On, T>(shared: &Option<Arc<Shared<On, T>>>) -> &Shared<On, T> {
+    match shared {
+        Some(shared) => shared,
+        None => released(),
+    }
+}
+
+/// Out of line, so that reading the state inlines to a test.
+#[cold]
+#[inline(never)]
+fn released() -> ! {
+    unreachable!("a loop's state is held until its holder is dropped")
 }
 
 impl<On, T> Handle<On, T> {
@@ -352,24 +465,24 @@ impl<On, T> Handle<On, T> {
     pub(crate) fn new(policy: RetryPolicy, on: On, time: T, name: Name, extras: Extras) -> Self {
         // `Arc::new` copies the value into the allocation once; `new_cyclic` copied it as well,
         // and added an atomic increment and a call (a fifth of a `for attempt` loop's time).
-        Self(Arc::new(Shared {
+        Self(Some(Arc::new(Shared {
             policy,
-            on,
-            time,
-            name,
+            on: ManuallyDrop::new(on),
+            time: ManuallyDrop::new(time),
+            name: ManuallyDrop::new(name),
             phase: AtomicU64::new(Phase::NotStarted.pack()),
             wait_nanos: AtomicU64::new(0),
             has_budget: extras.budget.is_some(),
             deadline: None,
             started_alone: false,
             hook_guards: AtomicBool::new(false),
-            state: Mutex::new(State {
+            state: ManuallyDrop::new(Mutex::new(State {
                 machine: extras.machine(&policy),
                 wait: Duration::ZERO,
-                guards: Guards::default(),
-            }),
-            hooks: extras.hooks,
-        }))
+                guards: Guards::new(),
+            })),
+            hooks: ManuallyDrop::new(extras.hooks),
+        })))
     }
 
     /// Moves the loop on after the previous attempt: starts it, asks for a wait, or ends it (an
@@ -386,7 +499,7 @@ impl<On, T> Handle<On, T> {
             },
             Phase::NotStarted => {
                 // No guard exists yet: the front end holds the state alone, without the lock.
-                if let Some(this) = Arc::get_mut(&mut self.0) {
+                if let Some(this) = self.0.as_mut().and_then(Arc::get_mut) {
                     let state = this.state.get_mut().unwrap_or_else(PoisonError::into_inner);
                     state.machine.start(&this.policy, || now(&this.time));
                     let (num, deadline) = (state.machine.num(), state.machine.deadline());
@@ -445,9 +558,11 @@ impl<On, T> Handle<On, T> {
 
     #[inline]
     fn guard(&self, num: u32) -> Guard<On, T> {
+        // Attempts are numbered from 1.
+        debug_assert_ne!(num, 0);
         Guard {
-            num,
-            shared: Arc::clone(&self.0),
+            num: NonZeroU32::new(num).unwrap_or(NonZeroU32::MIN),
+            shared: self.0.clone(),
         }
     }
 }
@@ -460,46 +575,57 @@ impl<On, T> Handle<On, T> {
 /// whether the guard recorded its outcome is read from the phase, which recording moves out of
 /// `Running(num)`.
 pub(crate) struct Guard<On, T> {
-    shared: Arc<Shared<On, T>>,
-    num: u32,
+    /// `None` only while the guard is dropped.
+    shared: Option<Arc<Shared<On, T>>>,
+    /// Not zero, so that an `Option` of a guard (of an attempt) is the guard's two words.
+    num: NonZeroU32,
 }
 
 impl<On, T> Drop for Guard<On, T> {
     /// A guard dropped without an outcome while its attempt runs ends the loop as a success
     /// (see [`Shared::end_without_outcome`]); a guard dropped by a panic ends it without one.
     fn drop(&mut self) {
-        let num = self.num;
+        let Some(shared) = self.shared.take() else {
+            return;
+        };
+        let num = self.num.get();
         // A guard that recorded its outcome (or whose loop moved on) has nothing to end; a
         // panic in `on` leaves the attempt running, and this ends it.
-        if self.shared.phase() == Phase::Running(num) {
-            self.shared
-                .end_without_outcome(num, !std::thread::panicking());
+        if shared.phase() == Phase::Running(num) {
+            shared.end_without_outcome(num, !std::thread::panicking());
         }
+        release(shared);
     }
 }
 
 impl<On, T> Guard<On, T> {
-    pub(crate) fn num(&self) -> u32 {
-        self.num
+    #[inline(always)]
+    fn shared(&self) -> &Shared<On, T> {
+        held(&self.shared)
     }
 
+    pub(crate) fn num(&self) -> u32 {
+        self.num.get()
+    }
+
+    #[inline]
     pub(crate) fn deadline(&self) -> Option<Instant> {
-        let shared = &*self.shared;
+        let shared = self.shared();
         // A loop that started under the lock (never: the front end starts it as the state's
         // only holder) keeps its deadline in the machine only.
         if shared.started_alone {
             shared.deadline
         } else {
-            shared.lock().machine.deadline()
+            shared.locked_deadline()
         }
     }
 
     pub(crate) fn time(&self) -> &T {
-        &self.shared.time
+        &self.shared().time
     }
 
     pub(crate) fn next_wait(&self) -> Duration {
-        machine::next_wait(&self.shared.policy, self.num)
+        machine::next_wait(&self.shared().policy, self.num.get())
     }
 
     pub(crate) fn remaining(&self, now: impl FnOnce() -> Instant) -> Option<Duration> {
@@ -507,7 +633,7 @@ impl<On, T> Guard<On, T> {
     }
 
     pub(crate) fn name(&self) -> &Name {
-        &self.shared.name
+        &self.shared().name
     }
 
     /// Records the attempt's outcome (see `Attempt::run` for the contract); `timed_out` says
@@ -522,7 +648,7 @@ impl<On, T> Guard<On, T> {
         E: fmt::Debug,
         On: RetryOn<E>,
     {
-        let (shared, num) = (&*self.shared, self.num);
+        let (shared, num) = (self.shared(), self.num.get());
         let error = match result {
             Ok(value) => {
                 // Attempt `num` is over: a stale guard (its loop moved on or ended) passes its

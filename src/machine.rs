@@ -65,6 +65,9 @@ pub(crate) enum Step {
 /// The loop's [`RetryPolicy`] is not part of it: every step that needs the policy is given it by
 /// the front end, which holds it anyway (a caller, the state shared with guards), so that
 /// building a machine at a loop's first failure copies no configuration.
+///
+/// A field that owns something to drop must be checked in [`owns_nothing`](Self::owns_nothing),
+/// which a loop's shared state relies on to drop what it owns.
 #[derive(Debug)]
 pub(crate) struct Machine {
     /// The number of the current attempt (1-based), 0 before the start.
@@ -156,6 +159,12 @@ impl Machine {
     /// The shared retry budget, if any.
     pub(crate) fn budget(&self) -> Option<&RetryBudget> {
         self.budget.as_ref()
+    }
+
+    /// Whether the machine owns nothing to drop: no budget (its other fields are `Copy`).
+    #[inline]
+    pub(crate) fn owns_nothing(&self) -> bool {
+        self.budget.is_none()
     }
 
     /// Attaches a shared retry budget.

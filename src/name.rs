@@ -14,6 +14,12 @@ pub(crate) enum Name {
 }
 
 impl Name {
+    /// Whether the name owns nothing to drop (it is `'static`).
+    #[inline]
+    pub(crate) fn owns_nothing(&self) -> bool {
+        matches!(self, Self::Static(_))
+    }
+
     pub(crate) fn given(name: impl Into<Cow<'static, str>>) -> Self {
         match name.into() {
             Cow::Borrowed(name) => Self::Static(name),

@@ -99,6 +99,17 @@ impl IntoRetryGuard for Option<RetryGuard> {
 pub(crate) struct Guards(pub(super) Vec<RetryGuard>);
 
 impl Guards {
+    /// No guards.
+    pub(crate) const fn new() -> Self {
+        Self(Vec::new())
+    }
+
+    /// Whether the list owns nothing to drop (it never held a guard).
+    #[inline]
+    pub(crate) fn owns_nothing(&self) -> bool {
+        self.0.capacity() == 0
+    }
+
     /// Whether no hook returned a guard.
     #[inline]
     pub(crate) fn is_empty(&self) -> bool {

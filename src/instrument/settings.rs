@@ -165,6 +165,8 @@ pub fn get_level() -> Level {
 /// A loop's own instrumentation: its hooks (called after the process-wide ones) and its
 /// settings for the built-in hooks. The hooks are borrowed when they live in a `static` (those
 /// of `#[stamina::retry(on_retry = ..)]`), so that a loop made per call allocates nothing.
+///
+/// A field that owns something to drop must be checked in [`owns_nothing`](Self::owns_nothing).
 #[derive(Clone, Default)]
 pub(crate) struct LoopHooks {
     pub(crate) list: Cow<'static, [OnRetryHook]>,
@@ -173,6 +175,13 @@ pub(crate) struct LoopHooks {
 }
 
 impl LoopHooks {
+    /// Whether the settings own nothing to drop: the list is borrowed (the other fields are
+    /// `Copy`).
+    #[inline]
+    pub(crate) fn owns_nothing(&self) -> bool {
+        matches!(self.list, Cow::Borrowed(_))
+    }
+
     /// No hooks, the process-wide settings.
     pub(crate) const fn new() -> Self {
         Self {

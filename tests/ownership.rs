@@ -1,0 +1,205 @@
+//! What a `for attempt` loop or an attempt stream owns (its predicate, sleeper, name, hooks,
+//! budget and the hooks' guards) is dropped exactly once, by whichever of the loop and its
+//! attempts is let go last, on whatever thread.
+
+use std::sync::{Arc, Barrier};
+use std::time::Duration;
+
+use futures::executor::block_on;
+use stamina::testing::FakeSleeper;
+use stamina::{RetryBudget, RetryGuard, RetryOn, retry_context};
+
+#[derive(Debug, PartialEq)]
+struct Flaky;
+
+/// Something every owned part of a loop holds a clone of: once the loop and its attempts are
+/// gone, the test's own is the only one left.
+type Tracker = Arc<()>;
+
+/// The clones the hook holds: one for itself, one for the guards it makes.
+const HOOK: usize = 2;
+
+fn holders(tracker: &Tracker) -> usize {
+    Arc::strong_count(tracker) - 1
+}
+
+/// A predicate that owns a clone of `tracker` (so that the state must drop it), or a plain
+/// function (so that the state's other parts are dropped where they are).
+fn owning_on(tracker: &Tracker) -> impl RetryOn<Flaky> + Send + Sync + 'static {
+    let tracker = Arc::clone(tracker);
+    move |_: &Flaky| {
+        let _ = &tracker;
+        true
+    }
+}
+
+fn plain_on(_: &Flaky) -> bool {
+    true
+}
+
+/// A context that owns `tracker` through its hooks and their guards, with an owned name and a
+/// budget; no waits.
+macro_rules! owning_context {
+    ($on:expr, $tracker:expr) => {{
+        let hook_tracker = Arc::clone($tracker);
+        let guard_tracker = Arc::clone($tracker);
+        retry_context($on)
+            .name(String::from("owned name"))
+            .attempts(3)
+            .wait_initial(Duration::ZERO)
+            .wait_jitter(Duration::ZERO)
+            .budget(&RetryBudget::quota(100, 1, 1))
+            .on_retry(move |_: &stamina::RetryDetails<'_>| {
+                let _ = &hook_tracker;
+                RetryGuard::new(Arc::clone(&guard_tracker))
+            })
+    }};
+}
+
+/// Runs a loop of `context` to its end (one failure, then a success).
+fn finish<On: RetryOn<Flaky>>(context: stamina::RetryContext<On>, tracker: &Tracker, owning: bool) {
+    let mut failures = 1;
+    let mut attempts = context.into_iter();
+    let mut result = None;
+    for attempt in attempts.by_ref() {
+        result = attempt
+            .run(|| {
+                if failures > 0 {
+                    failures -= 1;
+                    return Err(Flaky);
+                }
+                Ok(7)
+            })
+            .unwrap();
+    }
+    assert_eq!(result, Some(7));
+    assert_eq!(
+        holders(tracker),
+        HOOK + usize::from(owning),
+        "owning {owning}"
+    );
+    drop(attempts);
+    assert_eq!(holders(tracker), 0, "owning {owning}");
+}
+
+#[test]
+fn a_finished_loop_drops_what_it_owns() {
+    let tracker = Tracker::default();
+    finish(
+        owning_context!(owning_on(&tracker), &tracker),
+        &tracker,
+        true,
+    );
+    finish(owning_context!(plain_on, &tracker), &tracker, false);
+}
+
+/// Keeps an attempt of `context` after the loop is dropped.
+fn outlive<On: RetryOn<Flaky>>(
+    context: stamina::RetryContext<On>,
+    tracker: &Tracker,
+    owning: bool,
+) {
+    let mut attempts = context.into_iter();
+    let first = attempts.next().unwrap();
+    assert_eq!(first.record(Err::<(), _>(Flaky)), Ok(None));
+    // The second attempt ends the hooks' guard.
+    let second = attempts.next().unwrap();
+    drop(attempts);
+    assert_eq!(
+        holders(tracker),
+        HOOK + usize::from(owning),
+        "owning {owning}"
+    );
+    assert_eq!(second.num(), 2);
+    drop(second);
+    assert_eq!(holders(tracker), 0, "owning {owning}");
+}
+
+#[test]
+fn an_attempt_that_outlives_its_loop_drops_what_the_loop_owned() {
+    let tracker = Tracker::default();
+    outlive(
+        owning_context!(owning_on(&tracker), &tracker),
+        &tracker,
+        true,
+    );
+    outlive(owning_context!(plain_on, &tracker), &tracker, false);
+}
+
+/// Lets go of a loop of `context` during its wait, the hooks' guard still held by the loop.
+fn drop_mid_wait<On: RetryOn<Flaky>>(
+    context: stamina::RetryContext<On>,
+    tracker: &Tracker,
+    owning: bool,
+) {
+    let mut attempts = context.into_iter();
+    let first = attempts.next().unwrap();
+    assert_eq!(first.record(Err::<(), _>(Flaky)), Ok(None));
+    // The hook, its guard, and the predicate if it owns a clone.
+    assert_eq!(
+        holders(tracker),
+        HOOK + 1 + usize::from(owning),
+        "owning {owning}"
+    );
+    drop(attempts);
+    assert_eq!(holders(tracker), 0, "owning {owning}");
+}
+
+#[test]
+fn a_loop_let_go_during_its_wait_drops_the_hooks_guard() {
+    let tracker = Tracker::default();
+    drop_mid_wait(
+        owning_context!(owning_on(&tracker), &tracker),
+        &tracker,
+        true,
+    );
+    drop_mid_wait(owning_context!(plain_on, &tracker), &tracker, false);
+}
+
+#[test]
+fn a_stream_and_its_attempt_drop_what_they_own_in_either_order() {
+    for stream_first in [true, false] {
+        let tracker = Tracker::default();
+        // The sleeper owns a clone too.
+        let sleeper = FakeSleeper::new();
+        let mut attempts =
+            owning_context!(owning_on(&tracker), &tracker).into_stream_with(sleeper.clone());
+        block_on(async {
+            let first = attempts.next().await.unwrap();
+            assert_eq!(first.record(Err::<(), _>(Flaky)), Ok(None));
+            let second = attempts.next().await.unwrap();
+            assert_eq!(second.num(), 2);
+            assert_eq!(holders(&tracker), HOOK + 1);
+            if stream_first {
+                drop(attempts);
+                assert_eq!(holders(&tracker), HOOK + 1);
+                drop(second);
+            } else {
+                drop(second);
+                assert_eq!(holders(&tracker), HOOK + 1);
+                drop(attempts);
+            }
+        });
+        assert_eq!(holders(&tracker), 0, "stream first {stream_first}");
+        assert_eq!(sleeper.sleeps(), [Duration::ZERO]);
+    }
+}
+
+#[test]
+fn a_loop_and_its_attempt_let_go_on_two_threads_at_once_drop_once() {
+    let tracker = Tracker::default();
+    for _ in 0..500 {
+        let mut attempts = owning_context!(owning_on(&tracker), &tracker).into_iter();
+        let attempt = attempts.next().unwrap();
+        let barrier = Barrier::new(2);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                barrier.wait();
+                drop(attempt);
+            });
+            barrier.wait();
+            drop(attempts);
+        });
+        assert_eq!(holders(&tracker), 0);
+    }
+}

@@ -213,7 +213,10 @@ fn release<On, T>(shared: Arc<Shared<On, T>>) {
     }
 }
 
-/// Drops what the state owns (see [`release`]), then frees it.
+/// Drops what the state owns (see [`release`]), in the order of its fields, and frees it.
+///
+/// Everything is taken out before anything is dropped, so that a drop that panics (a hook's
+/// guard's, say) leaves the rest to be dropped as the panic unwinds, and nothing leaks.
 #[inline(never)]
 fn drop_owned<On, T>(mut unique: UniqueArc<Shared<On, T>>) {
     if std::mem::needs_drop::<On>() || std::mem::needs_drop::<T>() {
@@ -226,11 +229,16 @@ fn drop_owned<On, T>(mut unique: UniqueArc<Shared<On, T>>) {
             state,
             ..
         } = UniqueArc::into_inner(unique);
-        drop(ManuallyDrop::into_inner(on));
-        drop(ManuallyDrop::into_inner(time));
-        drop(ManuallyDrop::into_inner(name));
-        drop(ManuallyDrop::into_inner(hooks));
-        drop(ManuallyDrop::into_inner(state));
+        let on = ManuallyDrop::into_inner(on);
+        let time = ManuallyDrop::into_inner(time);
+        let name = ManuallyDrop::into_inner(name);
+        let hooks = ManuallyDrop::into_inner(hooks);
+        let state = ManuallyDrop::into_inner(state);
+        drop(on);
+        drop(time);
+        drop(name);
+        drop(hooks);
+        drop(state);
         return;
     }
     // What owns something is swapped for a value that owns nothing, and dropped; copied out
@@ -239,21 +247,25 @@ fn drop_owned<On, T>(mut unique: UniqueArc<Shared<On, T>>) {
     // no hooks' guards left): then nothing is written.
     let shared = &mut *unique;
     let policy = shared.policy;
-    if !shared.name.owns_nothing() {
-        drop(std::mem::replace(&mut *shared.name, Name::Static("")));
-    }
-    if !shared.hooks.owns_nothing() {
-        drop(std::mem::take(&mut *shared.hooks));
-    }
+    let name = (!shared.name.owns_nothing())
+        .then(|| std::mem::replace(&mut *shared.name, Name::Static("")));
+    let hooks = (!shared.hooks.owns_nothing()).then(|| std::mem::take(&mut *shared.hooks));
     let state = shared
         .state
         .get_mut()
         .unwrap_or_else(PoisonError::into_inner);
-    if !state.owns_nothing() {
-        drop(std::mem::replace(state, State::empty(&policy)));
-    }
     // Now owning nothing, the state is freed without a second change of its count.
-    let _freed = UniqueArc::into_inner(unique);
+    if state.owns_nothing() {
+        let _ = UniqueArc::into_inner(unique);
+        drop(name);
+        drop(hooks);
+    } else {
+        let state = std::mem::replace(state, State::empty(&policy));
+        let _ = UniqueArc::into_inner(unique);
+        drop(name);
+        drop(hooks);
+        drop(state);
+    }
 }
 
 /// A field that owns something to drop must be checked in [`owns_nothing`](Self::owns_nothing).

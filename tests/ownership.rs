@@ -203,3 +203,31 @@ fn a_loop_and_its_attempt_let_go_on_two_threads_at_once_drop_once() {
         assert_eq!(holders(&tracker), 0);
     }
 }
+
+/// Panics when dropped.
+struct PanicsOnDrop;
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        panic!("dropped");
+    }
+}
+
+#[test]
+fn a_drop_that_panics_leaves_the_rest_to_be_dropped() {
+    let tracker = Tracker::default();
+    let panics = PanicsOnDrop;
+    // The predicate is dropped first, and panics; the hooks and their guard, after it, are
+    // still dropped as the panic unwinds.
+    let on = move |_: &Flaky| {
+        let _ = &panics;
+        true
+    };
+    let mut attempts = owning_context!(on, &tracker).into_iter();
+    let first = attempts.next().unwrap();
+    assert_eq!(first.record(Err::<(), _>(Flaky)), Ok(None));
+    assert_eq!(holders(&tracker), HOOK + 1);
+    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(attempts)));
+    assert!(dropped.is_err());
+    assert_eq!(holders(&tracker), 0);
+}

@@ -175,11 +175,14 @@ pub(crate) struct LoopHooks {
 }
 
 impl LoopHooks {
-    /// Whether the settings own nothing to drop: the list is borrowed (the other fields are
-    /// `Copy`).
+    /// Whether the settings own nothing to drop: the list is borrowed, or owned and never
+    /// allocated (the other fields are `Copy`).
     #[inline]
     pub(crate) fn owns_nothing(&self) -> bool {
-        matches!(self.list, Cow::Borrowed(_))
+        match &self.list {
+            Cow::Borrowed(_) => true,
+            Cow::Owned(list) => list.capacity() == 0,
+        }
     }
 
     /// No hooks, the process-wide settings.

@@ -56,6 +56,35 @@ macro_rules! owning_context {
     }};
 }
 
+/// Runs `scenario` with a context whose predicate owns a clone of a tracker, then with one whose
+/// predicate is a plain function (the state then drops its other parts where they are).
+macro_rules! with_both_predicates {
+    ($scenario:ident) => {{
+        let tracker = Tracker::default();
+        $scenario(
+            owning_context!(owning_on(&tracker), &tracker),
+            &tracker,
+            true,
+        );
+        $scenario(owning_context!(plain_on, &tracker), &tracker, false);
+    }};
+}
+
+/// Asserts that `tracker` has `others` holders besides the hook and, if `owning`, the predicate.
+fn assert_held(tracker: &Tracker, others: usize, owning: bool) {
+    assert_eq!(
+        holders(tracker),
+        others + HOOK + usize::from(owning),
+        "owning {owning}"
+    );
+}
+
+/// Records a retryable failure for the next attempt of `attempts`.
+fn fail_next<On: RetryOn<Flaky>>(attempts: &mut impl Iterator<Item = stamina::Attempt<On>>) {
+    let attempt = attempts.next().unwrap();
+    assert_eq!(attempt.record(Err::<(), _>(Flaky)), Ok(None));
+}
+
 /// Runs a loop of `context` to its end (one failure, then a success).
 fn finish<On: RetryOn<Flaky>>(context: stamina::RetryContext<On>, tracker: &Tracker, owning: bool) {
     let mut failures = 1;
@@ -73,24 +102,14 @@ fn finish<On: RetryOn<Flaky>>(context: stamina::RetryContext<On>, tracker: &Trac
             .unwrap();
     }
     assert_eq!(result, Some(7));
-    assert_eq!(
-        holders(tracker),
-        HOOK + usize::from(owning),
-        "owning {owning}"
-    );
+    assert_held(tracker, 0, owning);
     drop(attempts);
     assert_eq!(holders(tracker), 0, "owning {owning}");
 }
 
 #[test]
 fn a_finished_loop_drops_what_it_owns() {
-    let tracker = Tracker::default();
-    finish(
-        owning_context!(owning_on(&tracker), &tracker),
-        &tracker,
-        true,
-    );
-    finish(owning_context!(plain_on, &tracker), &tracker, false);
+    with_both_predicates!(finish);
 }
 
 /// Keeps an attempt of `context` after the loop is dropped.
@@ -100,16 +119,11 @@ fn outlive<On: RetryOn<Flaky>>(
     owning: bool,
 ) {
     let mut attempts = context.into_iter();
-    let first = attempts.next().unwrap();
-    assert_eq!(first.record(Err::<(), _>(Flaky)), Ok(None));
+    fail_next(&mut attempts);
     // The second attempt ends the hooks' guard.
     let second = attempts.next().unwrap();
     drop(attempts);
-    assert_eq!(
-        holders(tracker),
-        HOOK + usize::from(owning),
-        "owning {owning}"
-    );
+    assert_held(tracker, 0, owning);
     assert_eq!(second.num(), 2);
     drop(second);
     assert_eq!(holders(tracker), 0, "owning {owning}");
@@ -117,13 +131,7 @@ fn outlive<On: RetryOn<Flaky>>(
 
 #[test]
 fn an_attempt_that_outlives_its_loop_drops_what_the_loop_owned() {
-    let tracker = Tracker::default();
-    outlive(
-        owning_context!(owning_on(&tracker), &tracker),
-        &tracker,
-        true,
-    );
-    outlive(owning_context!(plain_on, &tracker), &tracker, false);
+    with_both_predicates!(outlive);
 }
 
 /// Lets go of a loop of `context` during its wait, the hooks' guard still held by the loop.
@@ -133,27 +141,16 @@ fn drop_mid_wait<On: RetryOn<Flaky>>(
     owning: bool,
 ) {
     let mut attempts = context.into_iter();
-    let first = attempts.next().unwrap();
-    assert_eq!(first.record(Err::<(), _>(Flaky)), Ok(None));
+    fail_next(&mut attempts);
     // The hook, its guard, and the predicate if it owns a clone.
-    assert_eq!(
-        holders(tracker),
-        HOOK + 1 + usize::from(owning),
-        "owning {owning}"
-    );
+    assert_held(tracker, 1, owning);
     drop(attempts);
     assert_eq!(holders(tracker), 0, "owning {owning}");
 }
 
 #[test]
 fn a_loop_let_go_during_its_wait_drops_the_hooks_guard() {
-    let tracker = Tracker::default();
-    drop_mid_wait(
-        owning_context!(owning_on(&tracker), &tracker),
-        &tracker,
-        true,
-    );
-    drop_mid_wait(owning_context!(plain_on, &tracker), &tracker, false);
+    with_both_predicates!(drop_mid_wait);
 }
 
 #[test]
@@ -224,8 +221,8 @@ fn a_drop_that_panics_leaves_the_rest_to_be_dropped() {
         true
     };
     let mut attempts = owning_context!(on, &tracker).into_iter();
-    let first = attempts.next().unwrap();
-    assert_eq!(first.record(Err::<(), _>(Flaky)), Ok(None));
+    fail_next(&mut attempts);
+    // The hook and its guard.
     assert_eq!(holders(&tracker), HOOK + 1);
     let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(attempts)));
     assert!(dropped.is_err());

@@ -203,6 +203,10 @@ pub(crate) struct Shared<On, T> {
     state: ManuallyDrop<Mutex<State>>,
 }
 
+// A field outside `ManuallyDrop` that owns something to drop would make the state copied into
+// its allocation again; one inside must be dropped by `drop_owned`.
+const _: () = assert!(!std::mem::needs_drop::<Shared<fn(&()) -> bool, ()>>());
+
 /// Lets go of one hold on a loop's state: the last holder drops what the state owns, in the
 /// order of its fields, then frees it.
 #[inline]
@@ -219,8 +223,10 @@ fn release<On, T>(shared: Arc<Shared<On, T>>) {
 /// guard's, say) leaves the rest to be dropped as the panic unwinds, and nothing leaks.
 #[inline(never)]
 fn drop_owned<On, T>(mut unique: UniqueArc<Shared<On, T>>) {
-    if std::mem::needs_drop::<On>() || std::mem::needs_drop::<T>() {
-        // The predicate and the clock or sleeper can only be moved out with the whole state.
+    use std::mem::needs_drop;
+    if needs_drop::<On>() || needs_drop::<T>() || needs_drop::<Mutex<()>>() {
+        // The predicate and the clock or sleeper (and a lock that owns something, as it does
+        // on some platforms) can only be moved out with the whole state.
         let Shared {
             on,
             time,
@@ -475,8 +481,8 @@ fn released() -> ! {
 impl<On, T> Handle<On, T> {
     #[inline(always)]
     pub(crate) fn new(policy: RetryPolicy, on: On, time: T, name: Name, extras: Extras) -> Self {
-        // `Arc::new` copies the value into the allocation once; `new_cyclic` copied it as well,
-        // and added an atomic increment and a call (a fifth of a `for attempt` loop's time).
+        // The state has nothing to drop, so `Arc::new` writes it straight into the allocation
+        // (see `Shared`); `new_cyclic` copied it, and added an atomic increment and a call.
         Self(Some(Arc::new(Shared {
             policy,
             on: ManuallyDrop::new(on),

@@ -246,6 +246,33 @@ fn allocation_counts_and_sizes() {
     };
     assert_eq!(allocations(|| guard_loop(RetryPolicy::new(), 0)), allocs(1));
     assert_eq!(allocations(|| guard_loop(ZERO_WAITS, 5)), allocs(1));
+    // Whatever a loop owns is freed with it, by whichever of the loop and its attempts lets go
+    // last: here an owned name and a budget (made and dropped here too), the loop let go during
+    // its wait or after its end. Every byte allocated is freed.
+    let leaves_nothing = |end_first: bool| {
+        let region = Region::new(GLOBAL);
+        {
+            let budget = RetryBudget::quota(100, 1, 1);
+            let mut attempts = retry_context(always)
+                .policy(ZERO_WAITS)
+                .name(String::from("an owned name"))
+                .budget(&budget)
+                .into_iter();
+            let first = attempts.next().unwrap();
+            assert!(matches!(first.record(flaky(1)()), Ok(None)));
+            if end_first {
+                let second = attempts.next().unwrap();
+                assert!(matches!(second.record(flaky(0)()), Ok(Some(7))));
+                assert!(attempts.next().is_none());
+            }
+        }
+        let change = region.change();
+        let live = change.bytes_allocated as isize - change.bytes_deallocated as isize
+            + change.bytes_reallocated;
+        (change.allocations - change.deallocations, live)
+    };
+    assert_eq!(leaves_nothing(false), (0, 0));
+    assert_eq!(leaves_nothing(true), (0, 0));
     // Async loops on a sleeper that allocates nothing (the fake one logs its sleeps in a `Vec`):
     // the caller allocates nothing; the stream adds its sleep future's box at the first wait,
     // reused for the next ones.

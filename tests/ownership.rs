@@ -80,7 +80,9 @@ fn assert_held(tracker: &Tracker, others: usize, owning: bool) {
 }
 
 /// Records a retryable failure for the next attempt of `attempts`.
-fn fail_next<On: RetryOn<Flaky>>(attempts: &mut impl Iterator<Item = stamina::Attempt<On>>) {
+fn fail_next<On: RetryOn<Flaky>, C: stamina::Clock>(
+    attempts: &mut impl Iterator<Item = stamina::Attempt<On, C>>,
+) {
     let attempt = attempts.next().unwrap();
     assert_eq!(attempt.record(Err::<(), _>(Flaky)), Ok(None));
 }
@@ -151,6 +153,48 @@ fn drop_mid_wait<On: RetryOn<Flaky>>(
 #[test]
 fn a_loop_let_go_during_its_wait_drops_the_hooks_guard() {
     with_both_predicates!(drop_mid_wait);
+}
+
+#[test]
+fn a_loop_without_a_budget_let_go_during_its_wait_drops_the_hooks_guard() {
+    // Without a budget, the hooks' guard is the only thing the loop's machine state owns.
+    let tracker = Tracker::default();
+    let guard_tracker = Arc::clone(&tracker);
+    let mut attempts = retry_context(plain_on)
+        .attempts(3)
+        .wait_initial(Duration::ZERO)
+        .wait_jitter(Duration::ZERO)
+        .on_retry(move |_: &stamina::RetryDetails<'_>| RetryGuard::new(Arc::clone(&guard_tracker)))
+        .into_iter();
+    fail_next(&mut attempts);
+    // The hook and its guard.
+    assert_eq!(holders(&tracker), 2);
+    drop(attempts);
+    assert_eq!(holders(&tracker), 0);
+}
+
+/// A clock that holds a clone of a tracker.
+struct TrackedClock(#[allow(dead_code)] Tracker);
+
+impl stamina::Clock for TrackedClock {
+    fn now(&self) -> std::time::Instant {
+        std::time::Instant::now()
+    }
+
+    fn sleep(&self, _: Duration) {}
+}
+
+#[test]
+fn a_loop_drops_its_clock_when_only_the_clock_owns_something() {
+    let tracker = Tracker::default();
+    let mut attempts = retry_context(plain_on)
+        .attempts(3)
+        .clock(TrackedClock(Arc::clone(&tracker)))
+        .into_iter();
+    fail_next(&mut attempts);
+    assert_eq!(holders(&tracker), 1);
+    drop(attempts);
+    assert_eq!(holders(&tracker), 0);
 }
 
 #[test]

@@ -336,6 +336,22 @@ pub(crate) fn retry_scheduled<'e, E: fmt::Debug>(
 /// the hooks off stay small (inlined, it made their every retry slower).
 #[inline(never)]
 fn call_retry_hooks(name: &Name, retry: &Retry, cause: &Cause<'_>, local: &LoopHooks) -> Guards {
+    if DEFAULTS_IN_FORCE.load(Ordering::Acquire) && local.list.is_empty() {
+        // The built-in hooks alone, in their list's order, called without walking it.
+        let mut guards = Guards::default();
+        let report = report(&DEFAULTS, local, name);
+        let details = RetryDetails::new(name.as_str(), retry, cause, report);
+        if metrics::ENABLED {
+            metrics::retry_scheduled(&details);
+        }
+        if log::ENABLED {
+            log::retry_scheduled(&details);
+        }
+        if let Some(guard) = tracing::retry_scheduled(&details) {
+            guards.0.push(guard);
+        }
+        return guards;
+    }
     with_process_hooks(|process| {
         let mut guards = Guards::default();
         if process.list.is_empty() && local.list.is_empty() {

@@ -337,7 +337,8 @@ pub(crate) fn retry_scheduled<'e, E: fmt::Debug>(
 #[inline(never)]
 fn call_retry_hooks(name: &Name, retry: &Retry, cause: &Cause<'_>, local: &LoopHooks) -> Guards {
     if DEFAULTS_IN_FORCE.load(Ordering::Acquire) && local.list.is_empty() {
-        // The built-in hooks alone, in their list's order, called without walking it.
+        // The built-in hooks alone, called without walking their list, in the order that
+        // `default_on_retry_hooks` gives them.
         let mut guards = Guards::default();
         let report = report(&DEFAULTS, local, name);
         let details = RetryDetails::new(name.as_str(), retry, cause, report);

@@ -2,6 +2,7 @@
 //! implementations, and the default.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -83,6 +84,68 @@ pub trait Sleeper {
 
     /// The current instant on this sleeper's clock, which deadlines are measured on.
     fn now(&self) -> Instant;
+
+    /// Makes `sleep`, which this sleeper made (finished or not), complete after `duration`,
+    /// as a new [`sleep`](Self::sleep) would: a loop that waits more than once keeps one sleep
+    /// and resets it for every wait after the first.
+    ///
+    /// The default replaces it with a new sleep. Override it when the runtime's timer can be
+    /// set again in place, as the built-in sleepers do (tokio's `Sleep::reset`, async-io's
+    /// `Timer::set_after`), so that a wait does not make and drop a timer. As with `sleep`, it
+    /// must not panic for any duration, and a zero duration should need no timer.
+    ///
+    /// ```
+    /// use std::pin::{Pin, pin};
+    /// use std::time::{Duration, Instant};
+    ///
+    /// use stamina::Sleeper;
+    ///
+    /// /// A sleeper whose timer is a deadline, polled until it has passed (a real one would
+    /// /// register with the runtime's timer and wake the task).
+    /// struct Polling;
+    ///
+    /// /// `None`: a deadline past what `Instant` holds, which never comes.
+    /// struct Deadline(Option<Instant>);
+    ///
+    /// impl std::future::Future for Deadline {
+    ///     type Output = ();
+    ///
+    ///     fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+    ///         if self.0.is_some_and(|deadline| Instant::now() >= deadline) {
+    ///             return std::task::Poll::Ready(());
+    ///         }
+    ///         cx.waker().wake_by_ref();
+    ///         std::task::Poll::Pending
+    ///     }
+    /// }
+    ///
+    /// impl Sleeper for Polling {
+    ///     type Sleep = Deadline;
+    ///
+    ///     fn sleep(&self, duration: Duration) -> Deadline {
+    ///         Deadline(Instant::now().checked_add(duration))
+    ///     }
+    ///
+    ///     fn now(&self) -> Instant {
+    ///         Instant::now()
+    ///     }
+    ///
+    ///     fn reset(&self, mut sleep: Pin<&mut Deadline>, duration: Duration) {
+    ///         // The same timer, set again.
+    ///         sleep.0 = self.sleep(duration).0;
+    ///     }
+    /// }
+    ///
+    /// futures::executor::block_on(async {
+    ///     let mut sleep = pin!(Polling.sleep(Duration::from_millis(1)));
+    ///     sleep.as_mut().await;
+    ///     Polling.reset(sleep.as_mut(), Duration::from_millis(1));
+    ///     sleep.as_mut().await;
+    /// });
+    /// ```
+    fn reset(&self, mut sleep: Pin<&mut Self::Sleep>, duration: Duration) {
+        sleep.set(self.sleep(duration));
+    }
 }
 
 // Not offered as a fix in errors about a missing sleeper (nor is the fake one): only the
@@ -98,6 +161,10 @@ impl<S: Sleeper + ?Sized> Sleeper for &S {
     fn now(&self) -> Instant {
         (**self).now()
     }
+
+    fn reset(&self, sleep: Pin<&mut Self::Sleep>, duration: Duration) {
+        (**self).reset(sleep, duration);
+    }
 }
 
 #[diagnostic::do_not_recommend]
@@ -110,6 +177,10 @@ impl<S: Sleeper + ?Sized> Sleeper for Arc<S> {
 
     fn now(&self) -> Instant {
         (**self).now()
+    }
+
+    fn reset(&self, sleep: Pin<&mut Self::Sleep>, duration: Duration) {
+        (**self).reset(sleep, duration);
     }
 }
 

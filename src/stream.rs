@@ -149,9 +149,9 @@ pin_project! {
     ///
     /// Use its inherent [`next`](Self::next) without importing anything, or use it as a
     /// [`Stream`] with any stream combinators. The stream is [`Unpin`], so `next()` needs no
-    /// pinning: it keeps its sleep future in a box made at its first wait and reused for the next
-    /// ones, so a loop whose first attempt succeeds allocates only the state it shares with its
-    /// guards.
+    /// pinning: it keeps its sleep future in a box made at its first wait, and resets it for the
+    /// next ones ([`Sleeper::reset`]), so a loop whose first attempt succeeds allocates only the
+    /// state it shares with its guards, and one that retries allocates once more.
     ///
     /// Dropping the stream (say, on cancellation) at any point, mid-wait included, ends the loop:
     /// the sleep is dropped with it and nothing is left running. The stream is `Send` (`Sync`)
@@ -267,10 +267,9 @@ impl<On, S: Sleeper, M: Clone> Stream for AttemptStream<On, S, M> {
                     }));
                 }
                 Advance::Wait(wait) => {
-                    let sleep = shared.time.sleep(wait);
                     match this.sleep.as_mut() {
-                        Some(slot) => slot.set(sleep),
-                        None => *this.sleep = Some(Box::pin(sleep)),
+                        Some(slot) => shared.time.reset(slot.as_mut(), wait),
+                        None => *this.sleep = Some(Box::pin(shared.time.sleep(wait))),
                     }
                     *this.sleeping = true;
                 }

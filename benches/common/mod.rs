@@ -58,6 +58,13 @@ impl Sleeper for TokioSleep {
     fn now(&self) -> Instant {
         tokio::time::Instant::now().into_std()
     }
+
+    fn reset(&self, mut sleep: std::pin::Pin<&mut Self::Sleep>, duration: Duration) {
+        match tokio::time::Instant::now().checked_add(duration) {
+            Some(deadline) => sleep.as_mut().reset(deadline),
+            None => sleep.set(tokio::time::sleep(duration)),
+        }
+    }
 }
 
 /// A clock (and backon sleeper) that never sleeps: the computed waits are kept from the

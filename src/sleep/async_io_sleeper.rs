@@ -41,6 +41,15 @@ impl Sleeper for AsyncIoSleeper {
     fn now(&self) -> Instant {
         Instant::now()
     }
+
+    /// Sets a timer that was made for a non-zero wait again in place (`Timer::set_after`); a
+    /// zero wait gets a single yield.
+    fn reset(&self, mut sleep: Pin<&mut AsyncIoSleep>, duration: Duration) {
+        match &mut sleep.inner {
+            Inner::Timer(timer) if !duration.is_zero() => timer.set_after(duration),
+            inner => *inner = self.sleep(duration).inner,
+        }
+    }
 }
 
 /// The future of [`AsyncIoSleeper::sleep`]: an async-io timer, or a single yield for a zero

@@ -73,12 +73,41 @@ impl Sleeper for DefaultSleeper {
         #[cfg(not(feature = "tokio"))]
         return Instant::now();
     }
+
+    /// Sets a timer that was made for a non-zero wait again in place when the next wait would
+    /// take the same runtime's timer (see [`TokioSleeper::reset`](crate::TokioSleeper) and
+    /// [`AsyncIoSleeper::reset`](crate::AsyncIoSleeper)); otherwise makes a new sleep.
+    fn reset(&self, sleep: Pin<&mut DefaultSleep>, duration: Duration) {
+        let mut inner = sleep.project().inner;
+        if !duration.is_zero() {
+            match inner.as_mut().project() {
+                #[cfg(feature = "tokio")]
+                InnerProj::Tokio { sleep } if in_tokio() => {
+                    if let Some(deadline) = tokio::time::Instant::now().checked_add(duration) {
+                        return sleep.reset(deadline);
+                    }
+                }
+                #[cfg(feature = "async-io")]
+                InnerProj::AsyncIo { timer } if !in_tokio() => return timer.set_after(duration),
+                _ => {}
+            }
+        }
+        inner.set(self.sleep(duration).inner);
+    }
+}
+
+/// Whether this thread runs in a tokio runtime, whose timer then serves non-zero waits.
+fn in_tokio() -> bool {
+    #[cfg(feature = "tokio")]
+    return tokio::runtime::Handle::try_current().is_ok();
+    #[cfg(not(feature = "tokio"))]
+    return false;
 }
 
 /// The timer for a non-zero wait, from the runtime this thread is in.
 fn timer(duration: Duration) -> Inner {
     #[cfg(feature = "tokio")]
-    if tokio::runtime::Handle::try_current().is_ok() {
+    if in_tokio() {
         // tokio caps deadlines it cannot represent to "far in the future".
         return Inner::Tokio {
             sleep: tokio::time::sleep(duration),

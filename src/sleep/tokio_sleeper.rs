@@ -48,6 +48,20 @@ impl Sleeper for TokioSleeper {
     fn now(&self) -> Instant {
         tokio::time::Instant::now().into_std()
     }
+
+    /// Sets a timer that was made for a non-zero wait again in place (`Sleep::reset`), on the
+    /// runtime whose timer made it; a zero wait, or a deadline tokio cannot represent, gets a
+    /// new sleep.
+    fn reset(&self, sleep: Pin<&mut TokioSleep>, duration: Duration) {
+        let mut inner = sleep.project().inner;
+        if let (false, InnerProj::Timer { sleep }) = (duration.is_zero(), inner.as_mut().project())
+        {
+            if let Some(deadline) = tokio::time::Instant::now().checked_add(duration) {
+                return sleep.reset(deadline);
+            }
+        }
+        inner.set(self.sleep(duration).inner);
+    }
 }
 
 pin_project! {

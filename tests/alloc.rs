@@ -275,7 +275,7 @@ fn allocation_counts_and_sizes() {
     assert_eq!(leaves_nothing(true), (0, 0));
     // Async loops on a sleeper that allocates nothing (the fake one logs its sleeps in a `Vec`):
     // the caller allocates nothing; the stream adds its sleep future's box at the first wait,
-    // reused for the next ones.
+    // and resets the sleep in it for the next ones.
     let async_zero = AsyncRetryingCaller::from_policy(ZERO_WAITS).sleeper(NoSleep);
     assert_eq!(
         allocations(|| drop(block_on(async_zero.call(always, flaky_async(3))))),

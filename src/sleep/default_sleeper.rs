@@ -74,9 +74,10 @@ impl Sleeper for DefaultSleeper {
         return Instant::now();
     }
 
-    /// Sets a timer that was made for a non-zero wait again in place when the next wait would
-    /// take the same runtime's timer (see [`TokioSleeper::reset`](crate::TokioSleeper) and
-    /// [`AsyncIoSleeper::reset`](crate::AsyncIoSleeper)); otherwise makes a new sleep.
+    /// Sets a timer that was made for a non-zero wait again in place when a new sleep would take
+    /// the same kind of timer (tokio's inside a tokio runtime, async-io's elsewhere), as
+    /// `TokioSleeper` and `AsyncIoSleeper` do; otherwise, and for a zero wait, makes a new
+    /// sleep.
     fn reset(&self, sleep: Pin<&mut DefaultSleep>, duration: Duration) {
         let mut inner = sleep.project().inner;
         if !duration.is_zero() {

@@ -49,9 +49,12 @@ impl Sleeper for TokioSleeper {
         tokio::time::Instant::now().into_std()
     }
 
-    /// Sets a timer that was made for a non-zero wait again in place (`Sleep::reset`), on the
-    /// runtime whose timer made it; a zero wait, or a deadline tokio cannot represent, gets a
-    /// new sleep.
+    /// Sets a timer that was made for a non-zero wait again in place (`Sleep::reset`); a zero
+    /// wait, or a deadline tokio cannot represent, gets a new sleep.
+    ///
+    /// Like every tokio resource, the timer stays with the runtime that made it: a stream that
+    /// waited on one runtime and is then driven by another keeps waiting on the first one's
+    /// timer, which must still be running.
     fn reset(&self, sleep: Pin<&mut TokioSleep>, duration: Duration) {
         let mut inner = sleep.project().inner;
         if let (false, InnerProj::Timer { sleep }) = (duration.is_zero(), inner.as_mut().project())

@@ -101,6 +101,49 @@ fn the_default_reset_makes_a_new_sleep() {
     );
 }
 
+/// A sleeper written without `reset`: its sleeps are counters of the polls left before they
+/// complete, the duration in milliseconds.
+struct Countdown;
+
+struct Polls(u64);
+
+impl Future for Polls {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+        match self.0 {
+            0 => Poll::Ready(()),
+            _ => {
+                self.0 -= 1;
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl Sleeper for Countdown {
+    type Sleep = Polls;
+
+    fn sleep(&self, duration: Duration) -> Polls {
+        Polls(duration.as_millis() as u64)
+    }
+
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+}
+
+#[test]
+fn the_trait_s_default_reset_replaces_the_sleep_with_a_new_one() {
+    let mut sleep = pin!(Countdown.sleep(ms(1)));
+    assert_eq!(poll_once(sleep.as_mut()), Poll::Pending);
+    assert_eq!(poll_once(sleep.as_mut()), Poll::Ready(()));
+    Countdown.reset(sleep.as_mut(), ms(2));
+    assert_eq!(poll_once(sleep.as_mut()), Poll::Pending);
+    assert_eq!(poll_once(sleep.as_mut()), Poll::Pending);
+    assert_eq!(poll_once(sleep.as_mut()), Poll::Ready(()));
+}
+
 /// Polls `future` once with a waker that does nothing.
 fn poll_once<F: Future + ?Sized>(future: Pin<&mut F>) -> Poll<F::Output> {
     future.poll(&mut Context::from_waker(Waker::noop()))
@@ -246,7 +289,11 @@ mod default_sleeper {
         runtime.block_on(async {
             let start = tokio::time::Instant::now();
             sleeper.reset(sleep.as_mut(), ms(50));
-            sleep.as_mut().await;
+            // Bounded on tokio's clock, which jumps to the bound if nothing else is waited for.
+            let within_an_hour = tokio::time::timeout(Duration::from_secs(3600), sleep.as_mut());
+            within_an_hour
+                .await
+                .expect("the reset sleep never completed");
             // On tokio's paused clock, which moved by exactly the wait; async-io's timer would
             // have left it where it was.
             assert_eq!(start.elapsed(), ms(50));

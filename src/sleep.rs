@@ -31,7 +31,8 @@ use zero::YieldOnce;
 /// no real time at all. Implementations ship for tokio (`TokioSleeper`, feature `tokio`) and
 /// async-io, which serves smol and async-std (`AsyncIoSleeper`, feature `async-io`); with
 /// either feature on, [`DefaultSleeper`] picks between them when a loop waits. Any other runtime
-/// plugs in by implementing this trait.
+/// plugs in by implementing this trait: [`sleep`](Self::sleep) and [`now`](Self::now), and
+/// [`reset`](Self::reset) too when its timer can be set again in place.
 ///
 /// ```
 /// use std::future::Future;

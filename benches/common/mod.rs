@@ -44,7 +44,8 @@ pub(crate) const WAIT_INITIAL: Duration = Duration::from_millis(100);
 pub(crate) const WAIT_MAX: Duration = Duration::from_secs(5);
 pub(crate) const RETRIES: usize = 9; // stamina's 10 attempts
 
-/// stamina's `TokioSleeper` rebuilt here, so that the benches need no crate feature.
+/// stamina's `TokioSleeper` rebuilt here, so that the benches need no crate feature; a zero wait
+/// takes tokio's timer too (where `TokioSleeper` yields once), as backon's sleeper does.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct TokioSleep;
 

@@ -21,8 +21,6 @@ const fn ms(ms: u64) -> Duration {
 #[derive(Clone, Debug, Default)]
 struct Recording {
     calls: Arc<Mutex<Vec<(&'static str, Duration)>>>,
-    /// Whether it keeps the trait's default `reset`.
-    default_reset: bool,
 }
 
 impl Recording {
@@ -44,12 +42,24 @@ impl Sleeper for Recording {
     }
 
     fn reset(&self, mut sleep: Pin<&mut Self::Sleep>, duration: Duration) {
-        if self.default_reset {
-            sleep.set(self.sleep(duration));
-            return;
-        }
         self.calls.lock().unwrap().push(("reset", duration));
         sleep.set(std::future::ready(()));
+    }
+}
+
+/// The same without `reset`: it keeps the trait's default.
+#[derive(Clone, Debug, Default)]
+struct SleepsOnly(Recording);
+
+impl Sleeper for SleepsOnly {
+    type Sleep = std::future::Ready<()>;
+
+    fn sleep(&self, duration: Duration) -> Self::Sleep {
+        self.0.sleep(duration)
+    }
+
+    fn now(&self) -> Instant {
+        Instant::now()
     }
 }
 
@@ -89,14 +99,11 @@ fn a_stream_makes_one_sleep_and_resets_it_for_every_later_wait() {
 }
 
 #[test]
-fn the_default_reset_makes_a_new_sleep() {
-    let sleeper = Recording {
-        default_reset: true,
-        ..Recording::default()
-    };
+fn a_stream_on_a_sleeper_without_reset_makes_a_new_sleep_for_every_wait() {
+    let sleeper = SleepsOnly::default();
     assert_eq!(four_failures(&sleeper), 4);
     assert_eq!(
-        sleeper.calls(),
+        sleeper.0.calls(),
         [("sleep", ms(100)), ("sleep", ms(200)), ("sleep", ms(400))]
     );
 }

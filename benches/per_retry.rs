@@ -211,6 +211,7 @@ fn main() {
 
     // The success path: a `for attempt` loop next to a caller, both with the default timeout.
     let caller = RetryingCaller::new().on(is_transient);
+    let built = RetryingCaller::new().no_timeout().on(is_transient);
     let rows: Vec<Row<'_>> = vec![
         sync_row("direct call", || op(black_box(7))),
         sync_row("Instant::now()", Instant::now),
@@ -238,12 +239,20 @@ fn main() {
             }
             Err(Transient)
         }),
+        // The same caller built once, as `benches/overhead.rs` times it.
+        sync_row("stamina caller built once, no timeout", || {
+            built.call(|| op(black_box(7)))
+        }),
     ];
     let m = interleaved("Success on the first attempt", &rows, 5000, rounds);
     println!(
         "\n`for attempt` loop over the caller: {:.1} ns with the 45 s timeout, {:.1} ns without",
         m[3] - m[2],
         m[5] - m[4]
+    );
+    println!(
+        "A caller built once, no timeout: {:.2} ns over the direct call",
+        m[6] - m[0]
     );
 
     // Async, on tokio's paused clock: both crates sleep through `tokio::time::sleep`.

@@ -22,7 +22,8 @@ mod common;
 
 use common::{NoSleep, TokioSleep, Transient, flaky, flaky_async, is_transient, op};
 
-/// The words of stamina's stream state on 64-bit targets: 400 bytes with its reference count.
+/// The words of stamina's stream state on 64-bit targets: 400 bytes with its reference count
+/// (`tests/alloc.rs` checks the 400 bytes).
 const SHARED_WORDS: usize = 49;
 
 /// One row: a name and what it runs `n` times, returning the time taken.

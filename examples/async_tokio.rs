@@ -68,8 +68,8 @@ async fn main() -> Result<(), FetchError> {
         .wait_initial(Duration::from_millis(10))
         .wait_jitter(Duration::from_millis(50))
         .timeout(Duration::from_secs(5))
-        .into_stream()
-        .attempt_timeout(Duration::from_millis(200));
+        .attempt_timeout(Duration::from_millis(200))
+        .into_stream();
     while let Some(attempt) = attempts.next().await {
         println!("attempt {} ({:?} left)", attempt.num(), attempt.remaining());
         if let Some(body) = attempt.run(|| service.fetch("/index.html")).await? {

@@ -17,7 +17,8 @@ mod support;
 use std::time::Duration;
 
 use stamina::{
-    AsyncRetryingCaller, AttemptTimedOut, BoundAsyncCallerWithAttemptTimeout, Decision, RetryBudget,
+    AsyncRetryContext, AsyncRetryingCaller, AttemptTimedOut, AttemptTimeout, Decision,
+    DefaultSleeper, RetryBudget,
 };
 use support::{FlakyServer, Reply};
 
@@ -105,7 +106,7 @@ struct Orders {
     base: String,
     budget: RetryBudget,
     /// Each attempt gets at most 500 ms, the whole call at most 5 s.
-    retrying: BoundAsyncCallerWithAttemptTimeout<fn(&HttpError) -> Decision>,
+    retrying: AsyncRetryContext<fn(&HttpError) -> Decision, DefaultSleeper, AttemptTimeout>,
 }
 
 impl Orders {

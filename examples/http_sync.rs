@@ -12,7 +12,7 @@ mod support;
 
 use std::time::Duration;
 
-use stamina::{BoundRetryingCaller, Decision, RetryingCaller};
+use stamina::{Decision, RetryContext, RetryingCaller};
 use support::{FlakyServer, Reply};
 
 /// An HTTP call that failed.
@@ -85,7 +85,7 @@ fn get(agent: &ureq::Agent, url: &str, timeout: Option<Duration>) -> Result<Stri
 /// A client with its retry policy built once.
 struct Client {
     agent: ureq::Agent,
-    retrying: BoundRetryingCaller<fn(&HttpError) -> Decision>,
+    retrying: RetryContext<fn(&HttpError) -> Decision>,
 }
 
 impl Client {

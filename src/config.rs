@@ -53,8 +53,9 @@ impl fmt::Display for RetryPolicy {
 /// Keys not given keep their [defaults](RetryPolicy#default); to keep an application's own
 /// defaults instead, parse over them with [`RetryPolicy::with_config`]. Durations use
 /// `humantime`'s units (`250ms`, `30s`, `1m30s`, `1.5h`, `2days`), up to [`Duration::MAX`].
-/// `attempts` also takes `unlimited` (or `none`); `timeout`, `retry_after_max` and `seed` take
-/// `none`; `seed` takes an integer; `jitter` one of `additive`, `full`, `equal`, `decorrelated`.
+/// `attempts` also takes `unlimited` (or `none`); `timeout`, `retry_after_max`,
+/// `attempt_timeout` and `seed` take `none`; `seed` takes an integer; `jitter` one of
+/// `additive`, `full`, `equal`, `decorrelated`.
 ///
 /// # Errors
 ///
@@ -134,7 +135,7 @@ impl RetryPolicy {
     }
 }
 
-const KEYS: [&str; 9] = [
+const KEYS: [&str; 10] = [
     "attempts",
     "timeout",
     "wait_initial",
@@ -144,6 +145,7 @@ const KEYS: [&str; 9] = [
     "jitter",
     "retry_after_max",
     "seed",
+    "attempt_timeout",
 ];
 
 fn parse_value(
@@ -194,6 +196,10 @@ fn parse_value(
         "retry_after_max" => match value {
             "none" => policy.no_retry_after_max(),
             _ => policy.retry_after_max(duration()?),
+        },
+        "attempt_timeout" => match value {
+            "none" => policy.no_attempt_timeout(),
+            _ => policy.attempt_timeout(duration()?),
         },
         _ => {
             match value {
@@ -342,6 +348,7 @@ pub struct ConfigError {
 
 enum ErrorKind {
     ExpBase(f64),
+    AttemptTimeoutRefused,
     MissingValue(&'static str),
     UnknownKey(String),
     DuplicateKey(&'static str),
@@ -361,6 +368,11 @@ impl ConfigError {
     /// A bad exponential base.
     pub(crate) fn exp_base(base: f64) -> Self {
         Self::new(ErrorKind::ExpBase(base))
+    }
+
+    /// A policy with an attempt timeout, given to a loop that cannot cut an attempt short.
+    pub(crate) fn attempt_timeout_refused() -> Self {
+        Self::new(ErrorKind::AttemptTimeoutRefused)
     }
 
     /// A value out of its range, for settings outside the policy (budgets).
@@ -383,6 +395,7 @@ impl ConfigError {
     pub fn key(&self) -> Option<&str> {
         match &self.kind {
             ErrorKind::ExpBase(_) => Some("wait_exp_base"),
+            ErrorKind::AttemptTimeoutRefused => Some("attempt_timeout"),
             ErrorKind::UnknownKey(key) => Some(key),
             ErrorKind::MissingValue(key)
             | ErrorKind::DuplicateKey(key)
@@ -397,6 +410,10 @@ impl fmt::Display for ConfigError {
             ErrorKind::ExpBase(base) => {
                 write!(f, "wait_exp_base must be a finite number >= 1, got {base}")
             }
+            ErrorKind::AttemptTimeoutRefused => f.write_str(
+                "attempt_timeout cannot apply here: a blocking loop cannot cut an attempt \
+                 short, and an async one only after its own `attempt_timeout` setter",
+            ),
             ErrorKind::MissingValue(key) => {
                 write!(f, "missing value for {key}: expected {key}=VALUE")
             }
@@ -484,7 +501,7 @@ mod tests {
             (
                 "retries=3",
                 Some("retries"),
-                "unknown key \"retries\": expected one of attempts, timeout, wait_initial, wait_max, wait_jitter, wait_exp_base, jitter, retry_after_max, seed",
+                "unknown key \"retries\": expected one of attempts, timeout, wait_initial, wait_max, wait_jitter, wait_exp_base, jitter, retry_after_max, seed, attempt_timeout",
             ),
             (
                 "attempts",

@@ -1,84 +1,127 @@
-//! One call's retry loop, advanced a step at a time by a front end that cannot be a plain `async
-//! fn` loop: the middleware adapters, whose futures are hand-written (tower) or whose attempts
-//! borrow the middleware chain (reqwest-middleware).
+//! The loop driver: the one place that turns a failed attempt into "wait this long" or "give up
+//! with this", and runs the hooks.
 //!
-//! It is the callers' loop cut at its suspension points: the state machine, the start and
-//! deadline, and the hooks' guards over the wait. The front end runs each attempt, asks
-//! [`CallLoop::settle`] what follows its outcome (the `on` predicate and the machine decide, the
-//! hooks are told), waits on its sleeper, and calls [`CallLoop::resume`] before the next
-//! attempt. Like the callers, it reads the clock only when the policy has a timeout, builds the
-//! machine only at the first failure, and allocates nothing.
+//! Every front end (the callers, the attempt iterator and stream, [`RetryState`](crate::RetryState),
+//! the tower layer, the reqwest middleware) is a short loop over a [`Driver`]: it runs an
+//! attempt, hands a failure to [`Driver::failed`] (which asks the `on` predicate and the state
+//! machine, and tells the hooks), waits what that returns on its own clock or sleeper, and calls
+//! [`Driver::next_attempt`] before the next attempt; a success goes to [`Driver::succeeded`].
+//! The driver never reads a clock or sleeps by itself: time comes in as closures, called only
+//! when the policy has a timeout.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use crate::guard::Extras;
 use crate::instrument::{self, ErrorView, Guards};
 use crate::machine::{self, Machine, Step};
-use crate::name::Name;
+use crate::settings::Settings;
 use crate::{Decision, RetryOn, RetryPolicy};
 
-/// The state of one call's loop between its steps.
-pub(crate) struct CallLoop {
+/// One loop's progress.
+#[derive(Default)]
+pub(crate) struct Driver {
     deadline: Option<Instant>,
-    /// Built at the first failure.
+    /// Built at the first failure, so that a loop whose first attempt succeeds never pays for it.
     machine: Option<Machine>,
-    /// What the hooks keep over the current wait; dropped right before the next attempt, or
-    /// with the loop (a call dropped mid-wait).
+    /// What the hooks keep over the current wait.
     guards: Guards,
 }
 
-impl CallLoop {
-    /// Starts a call with `policy` before its first attempt; `now` is read only with a timeout.
+impl Driver {
+    /// Starts a loop with `policy` at its first attempt; `now` is read only with a timeout.
     #[inline]
     pub(crate) fn start(policy: &RetryPolicy, now: impl FnOnce() -> Instant) -> Self {
-        let start = machine::start_time(policy, now);
         Self {
-            deadline: machine::deadline(policy, start),
+            deadline: machine::deadline(policy, now),
             machine: None,
             guards: Guards::default(),
         }
     }
 
+    /// The number of the current attempt (1-based).
+    pub(crate) fn num(&self) -> u32 {
+        self.machine.as_ref().map_or(1, Machine::num)
+    }
+
+    /// The sum of the waits so far.
+    pub(crate) fn waited(&self) -> Duration {
+        self.machine
+            .as_ref()
+            .map_or(Duration::ZERO, Machine::waited)
+    }
+
     /// The loop's deadline, if its policy has a timeout.
-    #[cfg_attr(not(feature = "tower"), allow(dead_code))]
-    #[inline]
     pub(crate) fn deadline(&self) -> Option<Instant> {
         self.deadline
     }
 
-    /// The time left before the deadline; `None` without one and in testing mode.
-    #[cfg_attr(not(feature = "reqwest-middleware"), allow(dead_code))]
+    /// The current attempt succeeded: refunds the budget what its retry paid.
     #[inline]
-    pub(crate) fn remaining(&self, now: impl FnOnce() -> Instant) -> Option<Duration> {
-        machine::remaining(self.deadline, now)
-    }
-
-    /// The current attempt's outcome is accepted: refills the budget, if any.
-    #[inline]
-    pub(crate) fn succeeded(&self, extras: &Extras) {
-        match &self.machine {
-            Some(machine) => machine.on_success(),
-            None => machine::first_attempt_succeeded(extras.budget.as_ref()),
+    pub(crate) fn succeeded(&self, settings: &Settings) {
+        if let Some(budget) = &settings.budget {
+            budget.on_success(self.machine.as_ref().map_or(0, Machine::paid));
         }
     }
 
-    /// The attempt ended with `outcome`, which `on` classifies, a response as well as an error:
-    /// returns the wait before the next attempt (the hooks having been called and their guards
-    /// kept), or `None` when the call ends with `outcome` because `on` accepts it (the budget is
-    /// refilled) or the loop gives up on it (the give-up handlers are told).
-    ///
-    /// `on` is asked about an `Ok` at once, to tell an accepted response from a failed one, and
-    /// about an `Err` only when the machine needs it (not when retrying is switched off).
-    /// `name` is made only for the hooks; `now` is read only when a deadline must be checked.
-    pub(crate) fn settle<'n, T, E, On>(
+    /// Decides what follows a failed attempt, without telling the hooks: the state machine
+    /// calls `decide` (the `on` predicate) unless retrying is switched off, and `now` only when
+    /// a deadline must be checked.
+    #[inline]
+    pub(crate) fn decide(
         &mut self,
-        (policy, extras): (&RetryPolicy, &Extras),
+        settings: &Settings,
+        decide: impl FnOnce() -> Decision,
+        timed_out: bool,
+        now: impl FnOnce() -> Instant,
+    ) -> Step {
+        let machine = self
+            .machine
+            .get_or_insert_with(|| Machine::new(&settings.policy));
+        if timed_out {
+            machine.set_timed_out();
+        }
+        let limits = settings.limits(self.deadline);
+        machine.on_failure(&settings.policy, limits, decide, now)
+    }
+
+    /// The attempt failed with `error`: returns how long to wait before the next attempt, the
+    /// hooks having been told (their guards are kept over the wait), or `None` when the loop
+    /// ends with `error` (the give-up handlers having been told). `name` is the loop's name for
+    /// the hooks; `timed_out` says that the attempt was cut by its attempt timeout.
+    #[inline]
+    pub(crate) fn failed<E, On>(
+        &mut self,
+        settings: &Settings,
+        name: &str,
+        on: &On,
+        error: &E,
+        timed_out: bool,
+        now: impl FnOnce() -> Instant,
+    ) -> Option<Duration>
+    where
+        E: fmt::Debug,
+        On: RetryOn<E>,
+    {
+        let failure = Failure {
+            error,
+            view: |e| on.error_view(e),
+            timed_out,
+        };
+        self.fail(settings, name, failure, || on.decide(error), now)
+    }
+
+    /// What an adapter does with an attempt's `outcome`, which `on` judges whole (a response
+    /// as well as an error): a response that `on` accepts ends the loop as a success (`None`,
+    /// the budget refunded); anything else is a failure, as in [`failed`](Self::failed), whose
+    /// cause the hooks see is the response or the error.
+    #[cfg(any(feature = "tower", feature = "reqwest-middleware"))]
+    pub(crate) fn settle<T, E, On>(
+        &mut self,
+        settings: &Settings,
+        name: &str,
         on: &On,
         outcome: &Result<T, E>,
         timed_out: bool,
-        name: impl FnOnce() -> Cow<'n, Name>,
         now: impl FnOnce() -> Instant,
     ) -> Option<Duration>
     where
@@ -88,113 +131,94 @@ impl CallLoop {
     {
         match outcome {
             Ok(response) => {
+                // Asked at once, to tell an accepted response from a failed one.
                 let decision = on.decide(outcome);
                 if decision == Decision::DontRetry {
-                    self.succeeded(extras);
+                    self.succeeded(settings);
                     return None;
                 }
                 let failure = Failure::new(response, timed_out);
-                self.failed(policy, extras, name, || decision, failure, now)
+                self.fail(settings, name, failure, || decision, now)
             }
             Err(error) => {
                 let failure = Failure::new(error, timed_out);
-                self.failed(policy, extras, name, || on.decide(outcome), failure, now)
+                self.fail(settings, name, failure, || on.decide(outcome), now)
             }
         }
     }
 
-    /// The attempt ended with `outcome` and no other may follow (its request could not be
-    /// copied): the call returns `outcome` as it is, and a response that `on` accepts refills
-    /// the budget.
-    pub(crate) fn settle_last<T, E, On>(&self, extras: &Extras, on: &On, outcome: &Result<T, E>)
-    where
-        On: RetryOn<Result<T, E>>,
-    {
-        if outcome.is_ok() && on.decide(outcome) == Decision::DontRetry {
-            self.succeeded(extras);
-        }
-    }
-
-    /// The attempt failed: asks the machine, which calls `decide` unless retrying is off, and
-    /// tells the hooks.
-    fn failed<'n, E: fmt::Debug>(
+    fn fail<'e, E: fmt::Debug>(
         &mut self,
-        policy: &RetryPolicy,
-        extras: &Extras,
-        name: impl FnOnce() -> Cow<'n, Name>,
+        settings: &Settings,
+        name: &str,
+        failure: Failure<'e, E, impl FnOnce(&'e E) -> ErrorView<'e>>,
         decide: impl FnOnce() -> Decision,
-        failure: Failure<'_, E>,
         now: impl FnOnce() -> Instant,
     ) -> Option<Duration> {
-        let deadline = self.deadline;
-        let machine = self.machine.get_or_insert_with(|| {
-            let mut machine = extras.machine(policy);
-            machine.start_at(deadline);
-            machine
-        });
-        if failure.timed_out {
-            machine.set_timed_out();
-        }
-        let (error, hooks) = (failure.error, &extras.hooks);
-        match machine.on_failure(policy, decide, now) {
+        let Failure {
+            error,
+            view,
+            timed_out,
+        } = failure;
+        let hooks = &settings.hooks;
+        match self.decide(settings, decide, timed_out, now) {
             Step::Retry(retry) => {
-                self.guards = instrument::retry_scheduled(&name(), &retry, error, no_view, hooks);
+                self.guards = instrument::retry_scheduled(name, &retry, error, view, hooks);
                 Some(retry.wait)
             }
             Step::GiveUp(give_up) => {
-                let (attempts, waited) = (machine.num(), machine.waited());
-                instrument::gave_up(&name(), give_up, attempts, waited, error, no_view, hooks);
+                let (attempts, waited) = (self.num(), self.waited());
+                instrument::gave_up(name, give_up, attempts, waited, error, view, hooks);
                 None
             }
         }
     }
 
-    /// The wait is over: ends the hooks' guards and starts the next attempt.
+    /// The wait is over: counts the next attempt and returns the hooks' guards, which the front
+    /// end drops right before that attempt starts.
     #[inline]
-    pub(crate) fn resume(&mut self) {
-        std::mem::take(&mut self.guards).end();
+    pub(crate) fn next_attempt(&mut self) -> Guards {
         if let Some(machine) = &mut self.machine {
             machine.next_attempt();
+        }
+        std::mem::take(&mut self.guards)
+    }
+}
+
+/// A failed attempt: its error (or failed response), what hooks may see of it, and whether its
+/// attempt timeout cut it.
+struct Failure<'e, E, V> {
+    error: &'e E,
+    view: V,
+    timed_out: bool,
+}
+
+#[cfg(any(feature = "tower", feature = "reqwest-middleware"))]
+impl<'e, E> Failure<'e, E, fn(&'e E) -> ErrorView<'e>> {
+    /// A failure whose error hooks see through its `Debug` output only.
+    fn new(error: &'e E, timed_out: bool) -> Self {
+        Self {
+            error,
+            view: |_| ErrorView::new(),
+            timed_out,
         }
     }
 }
 
-/// What an attempt failed with, and whether a timeout cut it.
-struct Failure<'a, E> {
-    error: &'a E,
-    timed_out: bool,
-}
-
-impl<'a, E> Failure<'a, E> {
-    fn new(error: &'a E, timed_out: bool) -> Self {
-        Self { error, timed_out }
-    }
-}
-
-impl fmt::Debug for CallLoop {
+impl fmt::Debug for Driver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("CallLoop");
-        match &self.machine {
-            Some(machine) => d
-                .field("attempt", &machine.num())
-                .field("waited", &machine.waited()),
-            None => d.field("attempt", &1),
-        };
-        d.finish_non_exhaustive()
+        f.debug_struct("Driver")
+            .field("attempt", &self.num())
+            .field("waited", &self.waited())
+            .finish_non_exhaustive()
     }
-}
-
-/// Shows hooks nothing of an error beyond its `Debug` output: the adapters' predicates judge a
-/// whole outcome (a response or an error), not the error alone.
-fn no_view<E>(_: &E) -> ErrorView<'_> {
-    ErrorView::new()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::RetryBudget;
     use crate::instrument::{OnRetryHook, RetryGuard};
+    use crate::{RetryBudget, RetryDetails};
     use std::sync::Arc;
     use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -204,45 +228,44 @@ mod tests {
         .timeout(Duration::from_secs(1));
 
     /// 503 and errors are retried; any other status is accepted.
+    #[cfg(any(feature = "tower", feature = "reqwest-middleware"))]
     fn on(outcome: &Result<u16, &str>) -> bool {
         matches!(outcome, Ok(503) | Err(_))
     }
 
-    fn name() -> Cow<'static, Name> {
-        Cow::Owned(Name::given("call"))
+    #[cfg(any(feature = "tower", feature = "reqwest-middleware"))]
+    fn settle(
+        driver: &mut Driver,
+        settings: &Settings,
+        outcome: Result<u16, &str>,
+        now: impl FnOnce() -> Instant,
+    ) -> Option<Duration> {
+        driver.settle(settings, "call", &on, &outcome, false, now)
     }
 
     #[test]
-    fn a_call_retries_failed_responses_and_errors_then_gives_up() {
+    #[cfg(any(feature = "tower", feature = "reqwest-middleware"))]
+    fn outcomes_are_retried_then_given_up_within_the_deadline() {
         let origin = Instant::now();
-        let mut call = CallLoop::start(&POLICY, || origin);
-        assert_eq!(call.deadline(), Some(origin + Duration::from_secs(1)));
-        assert_eq!(
-            call.remaining(|| origin + Duration::from_millis(400)),
-            Some(Duration::from_millis(600))
-        );
-        let extras = Extras::new();
+        let settings = Settings::new(POLICY);
         let at = |ms| move || origin + Duration::from_millis(ms);
-        let settle = |call: &mut CallLoop, outcome: Result<u16, &str>, ms| {
-            call.settle((&POLICY, &extras), &on, &outcome, false, name, at(ms))
-        };
-        assert_eq!(
-            settle(&mut call, Ok(503), 0),
-            Some(Duration::from_millis(100))
-        );
-        call.resume();
-        assert_eq!(
-            settle(&mut call, Err("e"), 100),
-            Some(Duration::from_millis(200))
-        );
-        call.resume();
-        assert_eq!(settle(&mut call, Err("e"), 300), None, "three attempts");
-        // An accepted response ends the call.
-        let mut call = CallLoop::start(&POLICY, || origin);
-        assert_eq!(settle(&mut call, Ok(404), 0), None);
-        // The deadline rule: a wait that would end at the deadline is not started.
-        let mut call = CallLoop::start(&POLICY, || origin);
-        assert_eq!(settle(&mut call, Ok(503), 900), None);
+        let mut driver = Driver::start(&POLICY, || origin);
+        assert_eq!(driver.deadline(), Some(origin + Duration::from_secs(1)));
+        let wait = settle(&mut driver, &settings, Ok(503), at(0));
+        assert_eq!(wait, Some(Duration::from_millis(100)));
+        drop(driver.next_attempt());
+        assert_eq!(driver.num(), 2);
+        let wait = settle(&mut driver, &settings, Err("e"), at(100));
+        assert_eq!(wait, Some(Duration::from_millis(200)));
+        drop(driver.next_attempt());
+        assert_eq!(settle(&mut driver, &settings, Err("e"), at(300)), None);
+        assert_eq!(driver.waited(), Duration::from_millis(300));
+        // An accepted response ends the loop.
+        let mut driver = Driver::start(&POLICY, || origin);
+        assert_eq!(settle(&mut driver, &settings, Ok(404), at(0)), None);
+        // A wait that would end at the deadline is not started.
+        let mut driver = Driver::start(&POLICY, || origin);
+        assert_eq!(settle(&mut driver, &settings, Ok(503), at(900)), None);
     }
 
     #[test]
@@ -256,37 +279,34 @@ mod tests {
         }
         let hook = OnRetryHook::new({
             let dropped = Arc::clone(&dropped);
-            move |_: &crate::RetryDetails<'_>| RetryGuard::new(Count(Arc::clone(&dropped)))
+            move |_: &RetryDetails<'_>| RetryGuard::new(Count(Arc::clone(&dropped)))
         });
         let budget = RetryBudget::quota(10, 5, 10);
-        let mut extras = Extras::new();
-        extras.hooks.push(hook);
-        extras.budget = Some(budget.clone());
-        let policy = POLICY.no_timeout();
-        let settings = (&policy, &extras);
+        let mut settings = Settings::new(POLICY.no_timeout());
+        settings.hooks.push(hook);
+        settings.budget = Some(budget.clone());
         let never = || -> Instant { unreachable!("no timeout, no clock") };
-        let mut call = CallLoop::start(&policy, never);
-        let wait = call.settle(settings, &on, &Ok(503), false, name, never);
+        let fail = |driver: &mut Driver, retry: bool| {
+            driver.failed(&settings, "call", &|_: &&str| retry, &"e", false, never)
+        };
+        let mut driver = Driver::start(&settings.policy, never);
+        let wait = fail(&mut driver, true);
         assert_eq!(wait, Some(Duration::from_millis(100)));
         assert_eq!(budget.available(), 5.0);
+        let guards = driver.next_attempt();
         assert_eq!(dropped.load(Ordering::SeqCst), 0, "kept over the wait");
-        call.resume();
+        drop(guards);
         assert_eq!(dropped.load(Ordering::SeqCst), 1);
-        assert_eq!(
-            call.settle(settings, &on, &Ok(200), false, name, never),
-            None
-        );
+        driver.succeeded(&settings);
         assert_eq!(budget.available(), 10.0, "the retry's cost is refunded");
-        // A call dropped mid-wait drops its guards once.
-        let mut call = CallLoop::start(&policy, never);
-        let _ = call.settle(settings, &on, &Err("e"), false, name, never);
-        drop(call);
+        // A loop dropped mid-wait drops its guards once.
+        let mut driver = Driver::start(&settings.policy, never);
+        assert_eq!(fail(&mut driver, true), Some(Duration::from_millis(100)));
+        drop(driver);
         assert_eq!(dropped.load(Ordering::SeqCst), 2);
-        // A last attempt refills the budget when its response is accepted, and only then.
-        let call = CallLoop::start(&policy, never);
-        call.settle_last(&extras, &on, &Ok(503));
-        assert_eq!(budget.available(), 5.0);
-        call.settle_last(&extras, &on, &Ok(200));
+        // A first attempt that succeeds refunds nothing it did not pay, but counts.
+        let driver = Driver::start(&settings.policy, never);
+        driver.succeeded(&settings);
         assert_eq!(budget.available(), 6.0);
     }
 }

@@ -178,7 +178,7 @@
 //! [`AsyncAttempt`] guards, with an inherent `next()` (no extension trait to import) and a
 //! [`Stream`](futures_core::Stream) implementation for combinators. [`AsyncAttempt::run`] takes a
 //! future factory or an async closure and has the sync guard's contract.
-//! [`AsyncRetryingCaller`] and [`BoundAsyncRetryingCaller`] mirror the sync callers. Dropping a
+//! [`AsyncRetryingCaller`] and [`AsyncRetryContext`] mirror the sync callers. Dropping a
 //! stream or a call's future at any point cancels the loop and leaves nothing running; both are
 //! `Send` when the futures they run are.
 //!
@@ -228,8 +228,8 @@
 //! then fails to compile with a message that says to enable a feature or pass a sleeper of your
 //! own.
 //!
-//! An attempt timeout (`attempt_timeout` on [streams](AttemptStream::attempt_timeout) and
-//! [callers](AsyncRetryingCaller::attempt_timeout)) cancels an attempt that hangs, after that
+//! An attempt timeout ([`attempt_timeout`](Retrying::attempt_timeout) on async callers, and on
+//! contexts before [`into_stream`](Retrying::into_stream)) cancels an attempt that hangs, after that
 //! long or at the loop's deadline, whichever comes first. It fails the attempt with
 //! [`AttemptTimedOut`] converted into the loop's error type, which the `on` predicate classifies
 //! like any other error; only loops with a timeout require `E: From<AttemptTimedOut>`, which
@@ -415,10 +415,10 @@
 
 mod backoff;
 mod budget;
+mod caller;
 mod clock;
 mod config;
 mod decision;
-#[cfg(any(feature = "tower", feature = "reqwest-middleware"))]
 mod driver;
 mod guard;
 pub mod instrument;
@@ -431,7 +431,7 @@ mod pushback;
 #[cfg(feature = "reqwest-middleware")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest-middleware")))]
 pub mod reqwest_middleware;
-mod setters;
+mod settings;
 mod sleep;
 mod state;
 mod stream;
@@ -446,6 +446,7 @@ mod typed;
 
 pub use backoff::Jitter;
 pub use budget::RetryBudget;
+pub use caller::{AsyncRetryContext, AsyncRetryingCaller};
 pub use clock::{Clock, SystemClock};
 pub use config::ConfigError;
 pub use decision::{Decision, OnCause, RetryOn, find_cause, has_cause, on_cause};
@@ -455,6 +456,7 @@ pub use instrument::{
 pub use nesting::{is_suppressing_nested, set_suppress_nested};
 pub use policy::RetryPolicy;
 pub use pushback::{parse_retry_after, retry_after};
+pub use settings::{Async, Blocking, Bound, Front, Retrying, Unbound, Waits};
 #[cfg(any(feature = "tokio", feature = "async-io"))]
 pub use sleep::DefaultSleep;
 #[doc(hidden)]
@@ -468,15 +470,12 @@ pub use sleep::{EnableTheTokioOrAsyncIoFeatureOrProvideASleeper, Sleeper};
 #[cfg(feature = "tokio")]
 pub use sleep::{TokioSleep, TokioSleeper};
 pub use state::RetryState;
-pub use stream::{
-    AsyncAttempt, AsyncCallerWithAttemptTimeout, AsyncRetryingCaller, AttemptStream,
-    BoundAsyncCallerWithAttemptTimeout, BoundAsyncRetryingCaller,
-};
+pub use stream::{AsyncAttempt, AttemptStream};
 pub use switches::{Testing, get_testing, is_active, is_testing, set_active, set_testing};
-pub use sync::{
-    Attempt, Attempts, BoundRetryingCaller, RetryContext, RetryingCaller, retry_context,
+pub use sync::{Attempt, Attempts, RetryContext, RetryingCaller, retry_context};
+pub use timeout::{
+    AttemptTimedOut, AttemptTimeout, AttemptTimeoutKind, AttemptTimeoutMode, NoAttemptTimeout,
 };
-pub use timeout::{AttemptTimedOut, AttemptTimeout, AttemptTimeoutMode, NoAttemptTimeout};
 pub use typed::{Typed, typed};
 
 #[cfg(feature = "macros")]

@@ -1,13 +1,10 @@
 //! The retry state machine: the one place that knows the formula, the limits and the switches.
 //!
 //! It is pure: time is passed in (lazily, so loops without a deadline never read a clock), it
-//! never sleeps, and its only randomness is the seedable generator of the jitter. The sync and
-//! async front ends drive it the same way:
-//!
-//! 1. [`Machine::start`] before the first attempt;
-//! 2. [`Machine::on_failure`] after each failed attempt, which says how long to wait or why to
-//!    give up;
-//! 3. [`Machine::next_attempt`] after the wait, before the next attempt.
+//! never sleeps, and its only randomness is the seedable generator of the jitter. The loop driver
+//! ([`crate::driver`]) is its only user: it builds a machine at a loop's first failure, asks
+//! [`Machine::on_failure`] after each failed attempt how long to wait or why to give up, and
+//! calls [`Machine::next_attempt`] after the wait.
 
 use std::num::NonZeroU32;
 use std::time::{Duration, Instant};
@@ -17,8 +14,8 @@ use crate::nesting;
 use crate::switches::{self, Mode};
 use crate::{Decision, RetryBudget, RetryPolicy};
 
-/// A retry that was decided: the front end calls the hooks, waits `wait`, then starts the next
-/// attempt.
+/// A retry that was decided: the driver calls the hooks, the front end waits `wait`, then starts
+/// the next attempt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Retry {
     /// How long to wait before the next attempt.
@@ -60,30 +57,31 @@ pub(crate) enum Step {
     GiveUp(GiveUp),
 }
 
-/// The per-loop state.
+/// What bounds a loop besides its policy, as the driver holds it: the shared budget, the loop's
+/// own nested-retry suppression choice (`None`: the process-wide one) and the deadline.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits<'a> {
+    pub(crate) budget: Option<&'a RetryBudget>,
+    pub(crate) suppress_nested: Option<bool>,
+    pub(crate) deadline: Option<Instant>,
+}
+
+/// The per-loop state, from the first failure on.
 ///
-/// The loop's [`RetryPolicy`] is not part of it: every step that needs the policy is given it by
-/// the front end, which holds it anyway (a caller, the state shared with guards), so that
-/// building a machine at a loop's first failure copies no configuration.
-///
-/// A field that owns something to drop must be checked in [`owns_nothing`](Self::owns_nothing),
-/// which a loop's shared state relies on to drop what it owns.
-#[derive(Debug)]
+/// The loop's policy and [`Limits`] are not part of it: the driver holds them anyway and passes
+/// them to every step, so that building a machine copies no configuration and owns nothing.
+#[derive(Clone, Debug)]
 pub(crate) struct Machine {
-    /// The number of the current attempt (1-based), 0 before the start.
+    /// The number of the current attempt (1-based).
     num: u32,
     /// The switches as this loop sees them, read at its first failure and kept for the rest of it.
     switches: Switches,
     /// Whether the current attempt failed by timing out (retries cost more in a quota).
     timed_out: bool,
-    /// The loop's own nested-retry suppression setting (`None`: the process-wide one).
-    suppress_nested: Option<bool>,
-    deadline: Option<Instant>,
     waited: Duration,
     /// The previous computed wait, for decorrelated jitter.
     previous: Duration,
     rng: Option<backoff::JitterRng>,
-    budget: Option<RetryBudget>,
     /// What the budget was paid for the retry that led to the current attempt.
     paid: u64,
 }
@@ -91,7 +89,7 @@ pub(crate) struct Machine {
 /// The switches (activation, testing mode, nested-retry suppression) as one loop sees them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Switches {
-    /// Not read yet: the loop has not failed.
+    /// Not read yet.
     Unread,
     /// Retrying as the policy says.
     Normal,
@@ -105,7 +103,6 @@ enum Switches {
 
 impl Switches {
     /// Reads the switches for a loop with `policy` and its own suppression `choice`.
-    #[inline]
     fn read(policy: &RetryPolicy, choice: Option<bool>) -> Self {
         match switches::mode() {
             Mode::Inactive => Self::Inactive,
@@ -117,60 +114,18 @@ impl Switches {
 }
 
 impl Machine {
-    /// A loop with `policy` that has not started.
+    /// A loop with `policy` whose first attempt is running.
     #[inline]
     pub(crate) const fn new(policy: &RetryPolicy) -> Self {
         Self {
-            num: 0,
+            num: 1,
             switches: Switches::Unread,
             timed_out: false,
-            suppress_nested: None,
-            deadline: None,
             waited: Duration::ZERO,
             previous: policy.get_wait_initial(),
             rng: None,
-            budget: None,
             paid: 0,
         }
-    }
-
-    /// Starts the first attempt. `now` is called only if the policy has a timeout.
-    #[inline]
-    pub(crate) fn start(&mut self, policy: &RetryPolicy, now: impl FnOnce() -> Instant) {
-        let start = start_time(policy, now);
-        self.start_at(deadline(policy, start));
-    }
-
-    /// Starts the first attempt of a loop whose deadline is `deadline` (from [`deadline`]), so
-    /// that a loop can read the time before its first attempt and build the machine only if
-    /// that attempt fails.
-    #[inline]
-    pub(crate) fn start_at(&mut self, deadline: Option<Instant>) {
-        self.num = 1;
-        self.deadline = deadline;
-    }
-
-    /// Sets the loop's own nested-retry suppression (`None`: the process-wide setting).
-    #[inline]
-    pub(crate) fn set_suppress_nested(&mut self, choice: Option<bool>) {
-        self.suppress_nested = choice;
-    }
-
-    /// The shared retry budget, if any.
-    pub(crate) fn budget(&self) -> Option<&RetryBudget> {
-        self.budget.as_ref()
-    }
-
-    /// Whether the machine owns nothing to drop: no budget (its other fields are `Copy`).
-    #[inline]
-    pub(crate) fn owns_nothing(&self) -> bool {
-        self.budget.is_none()
-    }
-
-    /// Attaches a shared retry budget.
-    #[inline]
-    pub(crate) fn set_budget(&mut self, budget: Option<RetryBudget>) {
-        self.budget = budget;
     }
 
     /// Marks the current attempt as timed out (a retry after it costs more in a quota).
@@ -178,12 +133,10 @@ impl Machine {
         self.timed_out = true;
     }
 
-    /// The current attempt succeeded: refills the budget, if any.
-    #[inline]
-    pub(crate) fn on_success(&self) {
-        if let Some(budget) = &self.budget {
-            budget.on_success(self.paid);
-        }
+    /// What the budget was paid for the retry that led to the current attempt, which its
+    /// success refunds.
+    pub(crate) const fn paid(&self) -> u64 {
+        self.paid
     }
 
     /// Starts the attempt after a retry.
@@ -199,18 +152,12 @@ impl Machine {
         self.num
     }
 
-    /// The deadline, if the policy has a timeout and it is representable.
-    #[inline]
-    pub(crate) const fn deadline(&self) -> Option<Instant> {
-        self.deadline
-    }
-
     /// The sum of the waits so far.
     pub(crate) const fn waited(&self) -> Duration {
         self.waited
     }
 
-    /// Decides what follows a failed attempt of a loop with `policy` (the one it was made for).
+    /// Decides what follows a failed attempt of a loop with `policy` and `limits`.
     ///
     /// `decide` (the user's `on` predicate) is not called when retrying is switched off; `now` is
     /// called only when a deadline must be checked.
@@ -218,11 +165,12 @@ impl Machine {
     pub(crate) fn on_failure(
         &mut self,
         policy: &RetryPolicy,
+        limits: Limits<'_>,
         decide: impl FnOnce() -> Decision,
         now: impl FnOnce() -> Instant,
     ) -> Step {
         if self.switches == Switches::Unread {
-            self.switches = Switches::read(policy, self.suppress_nested);
+            self.switches = Switches::read(policy, limits.suppress_nested);
         }
         if self.switches == Switches::Inactive {
             return Step::GiveUp(GiveUp::Inactive);
@@ -239,7 +187,7 @@ impl Machine {
             Switches::Inactive | Switches::Unread => return Step::GiveUp(GiveUp::Inactive),
         };
         // Budgets are neither consulted nor charged in testing mode.
-        let budget = if testing { None } else { self.budget.as_ref() };
+        let budget = if testing { None } else { limits.budget };
         if let Some(budget) = budget {
             budget.on_retryable_failure();
         }
@@ -249,7 +197,7 @@ impl Machine {
             return Step::GiveUp(GiveUp::AttemptsExhausted);
         }
         // A server wait over the ceiling ends the loop in testing mode too: testing mode changes
-        // waits and attempts, not the decisions a test is meant to see.
+        // waits, attempts, the deadline and budgets, not the decisions a test is meant to see.
         if let (Some(wait), Some(max)) = (custom, policy.get_retry_after_max()) {
             if wait > max {
                 return Step::GiveUp(GiveUp::RetryAfterTooLong);
@@ -264,7 +212,7 @@ impl Machine {
                 Some(wait) => wait,
                 None => backoff::wait(policy, self.num, &mut self.previous, &mut self.rng),
             };
-            if let Some(deadline) = self.deadline {
+            if let Some(deadline) = limits.deadline {
                 let now = now();
                 let ends = now.checked_add(wait);
                 if ends.is_none_or(|ends| ends >= deadline) {
@@ -292,26 +240,12 @@ impl Machine {
     }
 }
 
-/// A loop's first attempt succeeded: refills `budget`, if any (the machine of a caller is only
-/// built on a failure).
+/// The deadline of a loop with `policy` whose first attempt starts now: `None` (and no clock
+/// read) without a timeout; a deadline beyond what `Instant` can hold is no deadline at all.
 #[inline]
-pub(crate) fn first_attempt_succeeded(budget: Option<&RetryBudget>) {
-    if let Some(budget) = budget {
-        budget.on_success(0);
-    }
-}
-
-/// The deadline of a loop with `policy` whose first attempt started at `start` (from
-/// [`start_time`]); a deadline beyond what `Instant` can hold is no deadline at all.
-#[inline]
-pub(crate) fn deadline(policy: &RetryPolicy, start: Option<Instant>) -> Option<Instant> {
-    start?.checked_add(policy.get_timeout()?)
-}
-
-/// The start time a loop with `policy` needs: `None` (and no clock read) without a timeout.
-#[inline]
-pub(crate) fn start_time(policy: &RetryPolicy, now: impl FnOnce() -> Instant) -> Option<Instant> {
-    policy.get_timeout().map(|_| now())
+pub(crate) fn deadline(policy: &RetryPolicy, now: impl FnOnce() -> Instant) -> Option<Instant> {
+    let timeout = policy.get_timeout()?;
+    now().checked_add(timeout)
 }
 
 /// The lower bound of the computed wait after attempt `num` (see [`crate::Jitter`]), zero in
@@ -343,20 +277,47 @@ mod tests {
 
     const NO_JITTER: RetryPolicy = RetryPolicy::new().wait_jitter(Duration::ZERO);
 
-    /// A machine with the policy it was made for, which the front ends hold for it.
+    /// A machine with what the driver holds for it: the policy and the limits.
     struct TestMachine {
         policy: RetryPolicy,
         machine: Machine,
+        budget: Option<RetryBudget>,
+        suppress_nested: Option<bool>,
+        deadline: Option<Instant>,
     }
 
     impl TestMachine {
         fn new(policy: RetryPolicy) -> Self {
             let machine = Machine::new(&policy);
-            Self { policy, machine }
+            Self {
+                policy,
+                machine,
+                budget: None,
+                suppress_nested: None,
+                deadline: None,
+            }
         }
 
         fn start(&mut self, now: impl FnOnce() -> Instant) {
-            self.machine.start(&self.policy, now);
+            self.deadline = deadline(&self.policy, now);
+        }
+
+        fn set_budget(&mut self, budget: Option<RetryBudget>) {
+            self.budget = budget;
+        }
+
+        fn set_suppress_nested(&mut self, choice: Option<bool>) {
+            self.suppress_nested = choice;
+        }
+
+        fn deadline(&self) -> Option<Instant> {
+            self.deadline
+        }
+
+        fn on_success(&self) {
+            if let Some(budget) = &self.budget {
+                budget.on_success(self.machine.paid());
+            }
         }
 
         fn on_failure(
@@ -364,7 +325,12 @@ mod tests {
             decide: impl FnOnce() -> Decision,
             now: impl FnOnce() -> Instant,
         ) -> Step {
-            self.machine.on_failure(&self.policy, decide, now)
+            let limits = Limits {
+                budget: self.budget.as_ref(),
+                suppress_nested: self.suppress_nested,
+                deadline: self.deadline,
+            };
+            self.machine.on_failure(&self.policy, limits, decide, now)
         }
     }
 
@@ -540,7 +506,7 @@ mod tests {
             Step::GiveUp(GiveUp::BudgetExhausted)
         );
         assert_eq!(budget.available(), 7.0);
-        first_attempt_succeeded(Some(&budget));
+        budget.on_success(0);
         assert_eq!(budget.available(), 8.0);
     }
 

@@ -3,8 +3,8 @@
 
 use std::borrow::Cow;
 
-use crate::guard::Extras;
 use crate::name::Name;
+use crate::settings::{Retrying, Settings};
 use crate::{
     AsyncRetryingCaller, OnRetryHook, RetryBudget, RetryContext, RetryOn, RetryPolicy, SystemClock,
 };
@@ -66,13 +66,13 @@ pub fn clone_arg<T: RetryArg>(arg: &T) -> T {
 
 /// The settings of a function under `#[stamina::retry]` beyond its policy: a budget, the
 /// nesting choice, its own hooks (kept in a `static`). Made per call without allocating.
-pub struct Options(Extras);
+pub struct Options(Settings);
 
 impl Options {
     /// No budget, the process-wide nesting choice, no hooks of the function's own.
     #[inline]
     pub const fn new() -> Self {
-        Self(Extras::new())
+        Self(Settings::new(RetryPolicy::new()))
     }
 
     /// Every retry pays from `budget`.
@@ -95,6 +95,18 @@ impl Options {
         self.0.hooks.list = Cow::Borrowed(hooks);
         self
     }
+
+    /// The settings with `policy` and `name` (else the path of `F`, a closure in the function).
+    #[inline]
+    fn settings<F>(self, policy: RetryPolicy, name: Option<Cow<'static, str>>) -> Settings {
+        let mut settings = self.0;
+        settings.policy = policy;
+        settings.name = Some(match name {
+            Some(name) => Name::given(name),
+            None => Name::Static(crate::name::path_of::<F>()),
+        });
+        settings
+    }
 }
 
 impl Default for Options {
@@ -107,7 +119,7 @@ impl std::fmt::Debug for Options {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut d = f.debug_struct("Options");
         self.0.debug_fields(&mut d);
-        d.finish()
+        d.finish_non_exhaustive()
     }
 }
 
@@ -115,6 +127,10 @@ impl std::fmt::Debug for Options {
 /// [`RetryingCaller`](crate::RetryingCaller) with `policy` and `options`, named `name` (else
 /// after the function that holds `body`, its type included for a method), without building a
 /// caller on every call.
+///
+/// # Panics
+///
+/// If `policy` has an attempt timeout, which a blocking loop cannot apply.
 #[inline]
 pub fn call<R, On, F>(
     policy: RetryPolicy,
@@ -129,47 +145,69 @@ where
     On: RetryOn<R::Err>,
     F: FnMut() -> R,
 {
-    let name = match name {
-        Some(name) => Name::given(name),
-        None => Name::Static(crate::name::path_of::<F>()),
-    };
-    let result = crate::sync::call(&policy, &SystemClock, Some(&name), &options.0, &on, || {
-        body().into_result()
-    });
+    assert!(
+        policy.get_attempt_timeout().is_none(),
+        "stamina: a sync function cannot cut an attempt short: its policy must have no attempt_timeout",
+    );
+    let settings = options.settings::<F>(policy, name);
+    let result = crate::sync::call(&settings, &SystemClock, &on, || body().into_result());
     R::from_result(result)
 }
 
 /// The caller of an `async fn` under `#[stamina::retry]`: `policy` and `options`, named `name`
-/// (else after the function's per-attempt closure, which its path names).
+/// (else after the function's per-attempt closure, which its path names). `cut` says that the
+/// attribute gives an attempt timeout, which the generated code sets next and which replaces
+/// the policy's.
+///
+/// # Panics
+///
+/// If `policy` has an attempt timeout and the attribute gives none: the caller could not apply
+/// it.
 #[inline]
 pub fn async_caller(
     policy: RetryPolicy,
     name: Option<Cow<'static, str>>,
     options: Options,
+    cut: bool,
 ) -> AsyncRetryingCaller {
-    let caller = AsyncRetryingCaller::from_policy(policy).with_extras(options.0);
-    match name {
-        Some(name) => caller.name(name),
-        None => caller,
+    let mut settings = options.0;
+    settings.policy = checked(policy, cut);
+    settings.name = name.map(Name::given);
+    Retrying {
+        settings,
+        ..AsyncRetryingCaller::new()
     }
 }
 
 /// The attempt stream's context of an `async fn` under `#[stamina::retry]` whose attempts
 /// reborrow `&mut` arguments or `&mut self`: `policy` and `options`, named `name` (else after
 /// the function that holds `_within`, its type included for a method, as the callers name it).
+/// `cut` is [`async_caller`]'s.
+///
+/// # Panics
+///
+/// As [`async_caller`].
 #[inline]
 pub fn async_context<On, F>(
     on: On,
     policy: RetryPolicy,
     name: Option<Cow<'static, str>>,
     options: Options,
+    cut: bool,
     _within: F,
 ) -> RetryContext<On> {
-    let name = match name {
-        Some(name) => Name::given(name),
-        None => Name::Static(crate::name::path_of::<F>()),
-    };
-    crate::retry_context(on)
-        .policy(policy)
-        .with_name_and_extras(name, options.0)
+    let settings = options.settings::<F>(checked(policy, cut), name);
+    Retrying {
+        settings,
+        ..crate::retry_context(on)
+    }
+}
+
+/// `policy` for a function whose attribute gives an attempt timeout (`cut`) or not.
+fn checked(policy: RetryPolicy, cut: bool) -> RetryPolicy {
+    assert!(
+        cut || policy.get_attempt_timeout().is_none(),
+        "stamina: the policy of an `#[stamina::retry]` function has an attempt_timeout: give it as the attribute's `attempt_timeout` key",
+    );
+    policy.no_attempt_timeout()
 }

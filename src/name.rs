@@ -14,12 +14,6 @@ pub(crate) enum Name {
 }
 
 impl Name {
-    /// Whether the name owns nothing to drop (it is `'static`).
-    #[inline]
-    pub(crate) fn owns_nothing(&self) -> bool {
-        matches!(self, Self::Static(_))
-    }
-
     pub(crate) fn given(name: impl Into<Cow<'static, str>>) -> Self {
         match name.into() {
             Cow::Borrowed(name) => Self::Static(name),
@@ -32,24 +26,6 @@ impl Name {
         match self {
             Self::Static(name) => name,
             Self::Owned(name) => name,
-        }
-    }
-
-    /// The name, if it lives for the whole program.
-    #[inline]
-    pub(crate) fn as_static(&self) -> Option<&'static str> {
-        match self {
-            Self::Static(name) => Some(name),
-            Self::Owned(_) => None,
-        }
-    }
-
-    /// The name of a call of `F`: the given one, else the path of `F` (for a closure, the path
-    /// of the function that contains it).
-    pub(crate) fn for_call<F>(given: Option<&Name>) -> Cow<'_, Name> {
-        match given {
-            Some(name) => Cow::Borrowed(name),
-            None => Cow::Owned(Name::Static(path_of::<F>())),
         }
     }
 

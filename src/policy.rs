@@ -60,6 +60,7 @@ pub struct RetryPolicy {
     jitter: Jitter,
     retry_after_max: Option<Duration>,
     seed: Option<u64>,
+    attempt_timeout: Option<Duration>,
 }
 
 impl Default for RetryPolicy {
@@ -82,6 +83,7 @@ impl RetryPolicy {
             jitter: Jitter::Additive,
             retry_after_max: None,
             seed: None,
+            attempt_timeout: None,
         }
     }
 
@@ -248,6 +250,39 @@ impl RetryPolicy {
         self
     }
 
+    /// Gives each attempt at most `timeout`, or less when the loop's deadline comes first: an
+    /// attempt still running then is cancelled and fails with
+    /// [`AttemptTimedOut`](crate::AttemptTimedOut).
+    ///
+    /// Only loops that can cut an attempt short apply it: the async callers, streams and tower
+    /// layers that were given an attempt timeout with their own `attempt_timeout` setter (which
+    /// makes their error type convert from `AttemptTimedOut`), and the reqwest middleware, which
+    /// makes it the request's timeout. Giving a policy with an attempt timeout to any other loop
+    /// (a `for` loop, a blocking caller, an async caller without one) is refused: see
+    /// [`Retrying::policy`](crate::Retrying::policy). The key `attempt_timeout` of a config
+    /// string sets it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use stamina::RetryPolicy;
+    ///
+    /// let policy: RetryPolicy = "attempts=3 attempt_timeout=2s".parse()?;
+    /// assert_eq!(policy.get_attempt_timeout(), Some(Duration::from_secs(2)));
+    /// # Ok::<(), stamina::ConfigError>(())
+    /// ```
+    #[inline]
+    pub const fn attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.attempt_timeout = Some(timeout);
+        self
+    }
+
+    /// Removes the attempt timeout (the default).
+    #[inline]
+    pub const fn no_attempt_timeout(mut self) -> Self {
+        self.attempt_timeout = None;
+        self
+    }
+
     /// The attempts limit, `None` if unlimited.
     #[inline]
     pub const fn get_attempts(&self) -> Option<u32> {
@@ -305,6 +340,12 @@ impl RetryPolicy {
         self.seed
     }
 
+    /// The attempt timeout, `None` if there is none.
+    #[inline]
+    pub const fn get_attempt_timeout(&self) -> Option<Duration> {
+        self.attempt_timeout
+    }
+
     pub(crate) const fn attempts_limit(&self) -> Option<NonZeroU32> {
         self.attempts
     }
@@ -331,6 +372,9 @@ impl RetryPolicy {
         }
         if let Some(seed) = self.seed {
             d.field("seed", &seed);
+        }
+        if let Some(timeout) = self.attempt_timeout {
+            d.field("attempt_timeout", &HumanDuration(timeout));
         }
     }
 
@@ -361,6 +405,9 @@ impl RetryPolicy {
         }
         if let Some(seed) = self.seed {
             write!(f, "{sep}seed={seed}")?;
+        }
+        if let Some(timeout) = self.attempt_timeout {
+            write!(f, "{sep}attempt_timeout={}", HumanDuration(timeout))?;
         }
         Ok(())
     }

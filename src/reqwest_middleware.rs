@@ -19,7 +19,7 @@
 //!   names, [nested-retry suppression](crate::nesting) and the testing switches.
 //!
 //! Each request's timeout becomes the least of its own timeout, the middleware's
-//! [`attempt_timeout`](RetryMiddleware::attempt_timeout) and the time left before the deadline.
+//! [`attempt_timeout`](Retrying::attempt_timeout) and the time left before the deadline.
 //! reqwest lets a request's timeout replace the client's (`ClientBuilder::timeout`), so give
 //! the per-attempt limit to the middleware or to the requests, not to the client.
 //!
@@ -45,20 +45,20 @@
 //! [`Middleware`]: ::reqwest_middleware::Middleware
 
 use std::borrow::Cow;
-use std::fmt;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::time::Duration;
 
 use ::reqwest_middleware::reqwest::{self, Request, Response, StatusCode};
 use ::reqwest_middleware::{Error, Middleware, Next};
 
-use crate::driver::CallLoop;
-use crate::guard::{Extras, extras_setters};
-use crate::name::Name;
-use crate::setters::policy_setters;
-use crate::{Decision, DefaultSleeper, RetryOn, RetryPolicy, Sleeper, find_cause, nesting};
+use crate::driver::Driver;
+use crate::machine;
+use crate::settings::{Bound, Front, Retrying, Settings, Waits, sealed};
+use crate::timeout::AttemptTimeoutKind;
+use crate::{
+    Decision, DefaultSleeper, NoAttemptTimeout, RetryOn, RetryPolicy, Sleeper, find_cause, nesting,
+};
 
 /// The outcome of one attempt, which the `on` predicate classifies: the response, whatever its
 /// status, or the error of the rest of the chain.
@@ -148,13 +148,31 @@ fn transient(error: &reqwest::Error) -> bool {
         })
 }
 
+/// The front end of reqwest middlewares.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Reqwest;
+
+impl sealed::Sealed for Reqwest {}
+impl Front for Reqwest {
+    const NAMES: [&'static str; 2] = ["RetryMiddleware", "RetryMiddleware"];
+
+    /// The middleware applies an attempt timeout as the request's reqwest timeout, whatever
+    /// its mode.
+    fn cuts<M: AttemptTimeoutKind>() -> bool {
+        true
+    }
+}
+impl Waits for Reqwest {}
+
 /// A [`Middleware`] that retries a `ClientWithMiddleware`'s requests (see the
-/// [module docs](self)).
+/// [module docs](self)); its setters are [`Retrying`]'s.
 ///
 /// `on` decides about every [`Outcome`], a response as well as an error, returning `bool`, a
 /// `Duration` or a [`Decision`] (see [`RetryOn`]); the default is [`default_on`]. Place it
 /// first in the chain (`ClientBuilder::with`) so that the middlewares after it run for every
-/// attempt.
+/// attempt. Its [`attempt_timeout`](Retrying::attempt_timeout) becomes each request's reqwest
+/// timeout (or less: the time left before the deadline, or the request's own timeout); an
+/// attempt that runs out fails with reqwest's timeout error, which [`default_on`] retries.
 ///
 /// # Default
 ///
@@ -174,16 +192,8 @@ fn transient(error: &reqwest::Error) -> bool {
 ///     r#"RetryMiddleware { name: "inventory", attempts: 3, timeout: 10s"#
 /// ));
 /// ```
-#[derive(Clone)]
-#[must_use = "a RetryMiddleware does nothing until it is added to a client"]
-pub struct RetryMiddleware<On = fn(&Outcome) -> Decision, S = DefaultSleeper> {
-    policy: RetryPolicy,
-    extras: Extras,
-    name: Option<Name>,
-    on: On,
-    sleeper: S,
-    attempt_timeout: Option<Duration>,
-}
+pub type RetryMiddleware<On = fn(&Outcome) -> Decision, S = DefaultSleeper, M = NoAttemptTimeout> =
+    Retrying<Reqwest, Bound<On>, S, M>;
 
 impl RetryMiddleware {
     /// A middleware with the [default configuration](RetryPolicy#default) and [`default_on`].
@@ -199,13 +209,12 @@ impl RetryMiddleware {
     /// assert_eq!(middleware.get_policy().get_attempts(), Some(3));
     /// ```
     pub const fn from_policy(policy: RetryPolicy) -> Self {
-        Self {
-            policy,
-            extras: Extras::new(),
-            name: None,
-            on: default_on,
-            sleeper: DefaultSleeper {},
-            attempt_timeout: None,
+        Retrying {
+            settings: Settings::new(policy),
+            on: Bound(default_on),
+            time: DefaultSleeper {},
+            mode: NoAttemptTimeout,
+            front: Reqwest,
         }
     }
 }
@@ -216,75 +225,7 @@ impl Default for RetryMiddleware {
     }
 }
 
-impl<On, S> RetryMiddleware<On, S> {
-    policy_setters!();
-    extras_setters!();
-
-    /// Replaces the `on` predicate (see [`default_on`] for composing with the defaults).
-    ///
-    /// ```
-    /// use stamina::reqwest_middleware::{Outcome, RetryMiddleware};
-    ///
-    /// // Only connection failures: whatever the server answers is the answer.
-    /// let middleware = RetryMiddleware::new().on(|outcome: &Outcome| {
-    ///     matches!(outcome, Err(error) if error.is_connect())
-    /// });
-    /// # let _ = middleware;
-    /// ```
-    pub fn on<On2>(self, on: On2) -> RetryMiddleware<On2, S>
-    where
-        On2: RetryOn<Outcome>,
-    {
-        RetryMiddleware {
-            policy: self.policy,
-            extras: self.extras,
-            name: self.name,
-            on,
-            sleeper: self.sleeper,
-            attempt_timeout: self.attempt_timeout,
-        }
-    }
-
-    /// Names the calls for instrumentation and `Debug` output (by default, the request's
-    /// method and host).
-    pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
-        self.name = Some(Name::given(name));
-        self
-    }
-
-    /// Makes the calls wait on `sleeper` and measure their deadline on its clock (a
-    /// [`FakeSleeper`](crate::testing::FakeSleeper) in tests, say).
-    ///
-    /// ```
-    /// use stamina::testing::FakeSleeper;
-    ///
-    /// let sleeper = FakeSleeper::new();
-    /// let middleware = stamina::reqwest_middleware::RetryMiddleware::new().sleeper(sleeper.clone());
-    /// // ... send requests through a client with it, then:
-    /// assert!(sleeper.sleeps().is_empty());
-    /// # let _ = middleware;
-    /// ```
-    pub fn sleeper<S2: Sleeper>(self, sleeper: S2) -> RetryMiddleware<On, S2> {
-        RetryMiddleware {
-            policy: self.policy,
-            extras: self.extras,
-            name: self.name,
-            on: self.on,
-            sleeper,
-            attempt_timeout: self.attempt_timeout,
-        }
-    }
-
-    /// Gives each attempt at most `timeout`, as the request's reqwest timeout (or less: the
-    /// time left before the deadline, or the request's own timeout). An attempt that runs out
-    /// fails with reqwest's timeout error, which [`default_on`] retries.
-    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
-        self.attempt_timeout = Some(timeout);
-        self
-    }
-}
-
-impl<On, S> RetryMiddleware<On, S>
+impl<On, S, M> RetryMiddleware<On, S, M>
 where
     On: RetryOn<Outcome>,
     S: Sleeper,
@@ -296,65 +237,63 @@ where
         extensions: &mut http::Extensions,
         next: Next<'_>,
     ) -> ::reqwest_middleware::Result<Response> {
-        let mut call = CallLoop::start(&self.policy, || self.sleeper.now());
+        let settings = &self.settings;
+        let mut driver = Driver::start(&settings.policy, || self.time.now());
         // The copy the next attempt sends; `None` for a streaming body, which is sent once.
         let mut spare = request.try_clone();
         loop {
+            let remaining = machine::remaining(driver.deadline(), || self.time.now());
             let limit = [
                 request.timeout().copied(),
-                self.attempt_timeout,
-                call.remaining(|| self.sleeper.now()),
+                settings.policy.get_attempt_timeout(),
+                remaining,
             ];
             if let Some(limit) = limit.into_iter().flatten().min() {
                 *request.timeout_mut() = Some(limit);
             }
             let attempt = next.clone().run(request, extensions);
             let outcome = nesting::InAttemptFuture::new(attempt).await;
-            let wait = match &spare {
-                Some(copy) => {
-                    let timed_out = matches!(&outcome, Err(error) if error.is_timeout());
-                    let name = || self.name_for(copy);
-                    let settings = (&self.policy, &self.extras);
-                    let now = || self.sleeper.now();
-                    call.settle(settings, &self.on, &outcome, timed_out, name, now)
-                }
-                // Sent once: the outcome is the call's, whatever it is.
-                None => {
-                    call.settle_last(&self.extras, &self.on, &outcome);
-                    None
-                }
+            // A request that could not be copied is sent once: its outcome is the call's,
+            // whatever it is, and `on` is not asked.
+            let Some(copy) = &spare else {
+                return outcome;
             };
+            let timed_out = matches!(&outcome, Err(error) if error.is_timeout());
+            let name = self.name_for(copy);
+            let (on, now) = (&self.on.0, || self.time.now());
+            let wait = driver.settle(settings, &name, on, &outcome, timed_out, now);
             let (Some(wait), Some(next_request)) = (wait, spare.take()) else {
                 return outcome;
             };
             drop(outcome);
-            self.sleeper.sleep(wait).await;
+            self.time.sleep(wait).await;
             // The hooks' guards lived over the wait and end before the next attempt.
-            call.resume();
+            drop(driver.next_attempt());
             spare = next_request.try_clone();
             request = next_request;
         }
     }
 
     /// The name given, else the request's method and host (made for the hooks only).
-    fn name_for(&self, request: &Request) -> Cow<'_, Name> {
-        if let Some(name) = &self.name {
-            return Cow::Borrowed(name);
+    fn name_for(&self, request: &Request) -> Cow<'_, str> {
+        if let Some(name) = &self.settings.name {
+            return Cow::Borrowed(name.as_str());
         }
         let url = request.url();
         let host = url.host_str().unwrap_or_default();
-        Cow::Owned(Name::given(match url.port() {
+        Cow::Owned(match url.port() {
             Some(port) => format!("{} {host}:{port}", request.method()),
             None => format!("{} {host}", request.method()),
-        }))
+        })
     }
 }
 
-impl<On, S> Middleware for RetryMiddleware<On, S>
+impl<On, S, M> Middleware for RetryMiddleware<On, S, M>
 where
     On: RetryOn<Outcome> + Send + Sync + 'static,
     S: Sleeper + Send + Sync + 'static,
     S::Sleep: Send,
+    M: Send + Sync + 'static,
 {
     // The signature `#[async_trait]` gives the trait's `async fn handle`.
     fn handle<'life0, 'life1, 'life2, 'async_trait>(
@@ -370,21 +309,5 @@ where
         Self: 'async_trait,
     {
         Box::pin(self.retry(request, extensions, next))
-    }
-}
-
-impl<On, S> fmt::Debug for RetryMiddleware<On, S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("RetryMiddleware");
-        if let Some(name) = &self.name {
-            d.field("name", name);
-        }
-        self.policy.debug_fields(&mut d);
-        self.extras.debug_fields(&mut d);
-        if let Some(timeout) = self.attempt_timeout {
-            d.field("attempt_timeout", &crate::config::HumanDuration(timeout));
-        }
-        d.field("on", &format_args!("{}", std::any::type_name::<On>()))
-            .finish_non_exhaustive()
     }
 }

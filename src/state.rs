@@ -3,17 +3,23 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use crate::machine::{Machine, Step};
+use crate::driver::Driver;
+use crate::machine::Step;
+use crate::settings::Settings;
 use crate::{Decision, RetryBudget, RetryPolicy};
 
-/// The state of one retry loop, driven by hand: the same state machine that runs inside
+/// The state of one retry loop, driven by hand: the same loop driver that runs inside
 /// [`retry_context`](crate::retry_context) and the callers, without their clocks, sleeps or
 /// hooks.
 ///
 /// For code that cannot block or await between attempts: event loops, actors, job queues that
 /// reschedule a failed job, and simulations in virtual time. Time is passed in; nothing here
 /// reads a clock or sleeps. The process-wide and thread switches (testing mode, deactivation,
-/// nested-retry suppression) and budgets apply as in every other loop; on-retry hooks do not run.
+/// nested-retry suppression) and budgets apply as in every other loop; on-retry hooks do not run
+/// (there is no error to show them). A policy's
+/// [`attempt_timeout`](RetryPolicy::attempt_timeout) is yours to apply: read it with
+/// [`RetryPolicy::get_attempt_timeout`], and report an attempt it cut with
+/// [`mark_timed_out`](Self::mark_timed_out).
 ///
 /// ```
 /// use std::time::{Duration, Instant};
@@ -46,8 +52,9 @@ use crate::{Decision, RetryBudget, RetryPolicy};
 ///   `None`, a second `on_success` refunds nothing, and `start` and `next_attempt` do nothing;
 /// - a second `start`, and `next_attempt` without a pending wait, do nothing.
 pub struct RetryState {
-    policy: RetryPolicy,
-    machine: Machine,
+    settings: Settings,
+    driver: Driver,
+    timed_out: bool,
     phase: Phase,
 }
 
@@ -63,8 +70,9 @@ impl RetryState {
     /// A loop with `policy` that has not started.
     pub fn new(policy: RetryPolicy) -> Self {
         Self {
-            policy,
-            machine: Machine::new(&policy),
+            settings: Settings::new(policy),
+            driver: Driver::default(),
+            timed_out: false,
             phase: Phase::NotStarted,
         }
     }
@@ -72,7 +80,7 @@ impl RetryState {
     /// Makes every retry pay from a shared [`RetryBudget`]; when it cannot,
     /// [`on_failure`](Self::on_failure) returns `None`.
     pub fn budget(mut self, budget: &RetryBudget) -> Self {
-        self.machine.set_budget(Some(budget.clone()));
+        self.settings.budget = Some(budget.clone());
         self
     }
 
@@ -80,25 +88,28 @@ impl RetryState {
     /// loop has started.
     pub fn start(&mut self, now: Instant) {
         if self.phase == Phase::NotStarted {
-            self.machine.start(&self.policy, || now);
+            self.driver = Driver::start(&self.settings.policy, || now);
             self.phase = Phase::Running;
         }
     }
 
     /// The number of the current attempt, starting at 1 (0 before [`start`](Self::start)).
     pub fn attempt(&self) -> u32 {
-        self.machine.num()
+        match self.phase {
+            Phase::NotStarted => 0,
+            _ => self.driver.num(),
+        }
     }
 
     /// The sum of the waits so far.
     pub fn waited(&self) -> Duration {
-        self.machine.waited()
+        self.driver.waited()
     }
 
     /// Marks the current attempt as cut by a per-attempt timeout, so that a retry after it
     /// costs a retry quota its timeout cost.
     pub fn mark_timed_out(&mut self) {
-        self.machine.set_timed_out();
+        self.timed_out = true;
     }
 
     /// The current attempt failed at `now`, and the `on` predicate decided `decision` (`true`,
@@ -117,7 +128,11 @@ impl RetryState {
             Phase::Done => return None,
         }
         let decision = decision.into();
-        match self.machine.on_failure(&self.policy, || decision, || now) {
+        let timed_out = std::mem::take(&mut self.timed_out);
+        match self
+            .driver
+            .decide(&self.settings, || decision, timed_out, || now)
+        {
             Step::Retry(retry) => {
                 self.phase = Phase::Waiting;
                 Some(retry.wait)
@@ -132,7 +147,7 @@ impl RetryState {
     /// Starts the attempt that follows a wait. Does nothing unless a wait is pending.
     pub fn next_attempt(&mut self) {
         if self.phase == Phase::Waiting {
-            self.machine.next_attempt();
+            drop(self.driver.next_attempt());
             self.phase = Phase::Running;
         }
     }
@@ -142,7 +157,7 @@ impl RetryState {
     pub fn on_success(&mut self) {
         if self.phase != Phase::Done {
             self.phase = Phase::Done;
-            self.machine.on_success();
+            self.driver.succeeded(&self.settings);
         }
     }
 }
@@ -150,9 +165,9 @@ impl RetryState {
 impl fmt::Debug for RetryState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RetryState")
-            .field("attempt", &self.machine.num())
+            .field("attempt", &self.attempt())
             .field("phase", &self.phase)
-            .field("waited", &self.machine.waited())
+            .field("waited", &self.waited())
             .finish_non_exhaustive()
     }
 }

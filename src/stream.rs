@@ -1,27 +1,23 @@
-//! The asynchronous front end: `retry_context`'s stream of attempt guards, and the async callers.
+//! The async stream of attempt guards.
 
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use futures_core::stream::{FusedStream, Stream};
 use pin_project_lite::pin_project;
 
-use crate::guard::{Advance, Guard, Handle};
+use crate::guard::{Advance, Guard, Shared};
+use crate::settings::{Async, Blocking, Bound, Retrying};
 use crate::sleep::MaybeSleeper;
-use crate::timeout::{AttemptTimeout, AttemptTimeoutMode, NoAttemptTimeout, run_attempt};
-use crate::{DefaultSleeper, RetryContext, RetryOn, Sleeper};
+use crate::timeout::{AttemptTimeoutMode, NoAttemptTimeout, run_attempt};
+use crate::{DefaultSleeper, RetryOn, Sleeper};
 
-mod caller;
-
-pub use caller::{
-    AsyncCallerWithAttemptTimeout, AsyncRetryingCaller, BoundAsyncCallerWithAttemptTimeout,
-    BoundAsyncRetryingCaller,
-};
-
-impl<On, C, M> RetryContext<On, C, M> {
+impl<On, C, M> Retrying<Blocking, Bound<On>, C, M> {
     /// Turns the context into an async [`Stream`] of [`AsyncAttempt`] guards that waits on the
     /// [`DefaultSleeper`]: the async counterpart of iterating the context with `for`.
     ///
@@ -29,7 +25,7 @@ impl<On, C, M> RetryContext<On, C, M> {
     /// context becomes either a blocking iterator or a stream, so a loop moves from sync to async
     /// by changing `for attempt in context` into
     /// `let mut attempts = context.into_stream(); while let Some(attempt) = attempts.next().await`.
-    /// The stream takes its time from its sleeper, not from a [`clock`](Self::clock).
+    /// The stream takes its time from its sleeper, not from a [`clock`](Retrying::clock).
     ///
     /// Without the `tokio` or `async-io` feature the [`DefaultSleeper`] is a placeholder that is
     /// not a sleeper, so that using the stream fails to compile: use
@@ -65,8 +61,9 @@ impl<On, C, M> RetryContext<On, C, M> {
     /// # #[cfg(not(feature = "tokio"))]
     /// # fn main() {}
     /// ```
-    pub fn into_stream(self) -> AttemptStream<On, DefaultSleeper, M> {
-        self.stream_on(DefaultSleeper {})
+    #[track_caller]
+    pub fn into_stream(self) -> AttemptStream<On, DefaultSleeper> {
+        self.into_stream_with(DefaultSleeper {})
     }
 
     /// Turns the context into an async [`Stream`] of [`AsyncAttempt`] guards that waits on
@@ -91,55 +88,25 @@ impl<On, C, M> RetryContext<On, C, M> {
     /// assert_eq!(result, Err(std::fmt::Error));
     /// assert_eq!(sleeper.sleeps(), [100, 200].map(Duration::from_millis));
     /// ```
-    pub fn into_stream_with<S: Sleeper>(self, sleeper: S) -> AttemptStream<On, S, M> {
-        self.stream_on(sleeper)
+    #[track_caller]
+    pub fn into_stream_with<S: MaybeSleeper>(self, sleeper: S) -> AttemptStream<On, S> {
+        AttemptStream::new(Shared::for_loop(self.settings, self.on.0, sleeper))
     }
+}
 
-    fn stream_on<S: MaybeSleeper>(self, sleeper: S) -> AttemptStream<On, S, M> {
-        let (shared, mode) = self.into_shared(|_| sleeper);
-        AttemptStream {
-            shared: Some(shared),
-            sleep: None,
-            sleeping: false,
-            mode,
-        }
-    }
-
-    /// Cancels every attempt run through [`AsyncAttempt::run`] after `timeout`, or at the loop's
-    /// deadline if that comes first, once the context is a stream (see
-    /// [`AttemptStream::attempt_timeout`], which this sets in advance).
-    ///
-    /// A context with an attempt timeout only streams: a blocking attempt of a `for` loop cannot
-    /// be cut short, so it is no longer an iterator.
-    ///
-    /// ```
-    /// use std::{io, time::Duration};
-    ///
-    /// # #[cfg(feature = "tokio")]
-    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
-    /// # async fn main() {
-    /// let mut attempts = stamina::retry_context(|e: &io::Error| e.kind() == io::ErrorKind::TimedOut)
-    ///     .attempts(2)
-    ///     .attempt_timeout(Duration::from_secs(1))
-    ///     .into_stream();
-    /// let mut last = Ok(None);
-    /// while let Some(attempt) = attempts.next().await {
-    ///     // `std::io::Error` converts from `AttemptTimedOut`, with kind `TimedOut`.
-    ///     last = attempt.run(|| std::future::pending::<io::Result<()>>()).await;
-    /// }
-    /// assert_eq!(last.unwrap_err().kind(), io::ErrorKind::TimedOut);
-    /// # }
-    /// # #[cfg(not(feature = "tokio"))]
-    /// # fn main() {}
-    /// ```
-    pub fn attempt_timeout(self, timeout: Duration) -> RetryContext<On, C, AttemptTimeout> {
-        self.with_mode(AttemptTimeout::new(timeout))
+impl<On, S: MaybeSleeper, M> Retrying<Async, Bound<On>, S, M> {
+    /// Turns the context into an async [`Stream`] of [`AsyncAttempt`] guards that waits on its
+    /// sleeper, with its attempt timeout (see
+    /// [`RetryContext::into_stream`](Retrying::into_stream)).
+    #[track_caller]
+    pub fn into_stream(self) -> AttemptStream<On, S, M> {
+        AttemptStream::new(Shared::for_loop(self.settings, self.on.0, self.time))
     }
 }
 
 pin_project! {
-    /// The async stream of [`AsyncAttempt`] guards of a [`RetryContext`]; made by
-    /// [`RetryContext::into_stream`].
+    /// The async stream of [`AsyncAttempt`] guards of a context; made by
+    /// [`into_stream`](Retrying::into_stream).
     ///
     /// It yields the first attempt at once; after an attempt that recorded a retryable failure,
     /// it sleeps on its [`Sleeper`], then yields the next. It ends, and stays ended (it is fused),
@@ -160,63 +127,26 @@ pin_project! {
     #[must_use = "streams do nothing unless polled"]
     pub struct AttemptStream<On, S: MaybeSleeper = DefaultSleeper, M = NoAttemptTimeout> {
         // `None` once the loop is over.
-        shared: Option<Handle<On, S>>,
+        shared: Option<Arc<Shared<On, S>>>,
         sleep: Option<Pin<Box<S::Sleep>>>,
-        sleeping: bool,
-        mode: M,
+        // Whether the loop waits on `sleep` before the next attempt.
+        waiting: bool,
+        mode: PhantomData<fn() -> M>,
     }
 }
 
-impl<On, S: MaybeSleeper> AttemptStream<On, S> {
-    /// Cancels every attempt run through [`AsyncAttempt::run`] after `timeout`, or at the loop's
-    /// deadline if that comes first, and makes it fail with
-    /// [`AttemptTimedOut`](crate::AttemptTimedOut) converted into the attempt's error type (so
-    /// `run` then requires `E: From<AttemptTimedOut>`).
-    ///
-    /// Without it a hung call can eat the whole budget. The timeout applies in testing mode too
-    /// (only the total timeout is ignored there).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use stamina::AttemptTimedOut;
-    ///
-    /// #[derive(Debug, PartialEq)]
-    /// struct Timeout;
-    /// impl From<AttemptTimedOut> for Timeout {
-    ///     fn from(_: AttemptTimedOut) -> Self { Timeout }
-    /// }
-    ///
-    /// # #[cfg(feature = "tokio")]
-    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
-    /// # async fn main() {
-    /// let start = tokio::time::Instant::now();
-    /// let mut attempts = stamina::retry_context(|_: &Timeout| true)
-    ///     .attempts(2)
-    ///     .wait_jitter(Duration::ZERO)
-    ///     .into_stream()
-    ///     .attempt_timeout(Duration::from_secs(1));
-    /// let mut last = Ok(None);
-    /// while let Some(attempt) = attempts.next().await {
-    ///     last = attempt.run(|| std::future::pending::<Result<(), Timeout>>()).await;
-    /// }
-    /// assert_eq!(last, Err(Timeout));
-    /// // Two attempts of 1 s and one wait of 100 ms, on tokio's paused clock.
-    /// assert_eq!(start.elapsed(), Duration::from_millis(2100));
-    /// # }
-    /// # #[cfg(not(feature = "tokio"))]
-    /// # fn main() {}
-    /// ```
-    pub fn attempt_timeout(self, timeout: Duration) -> AttemptStream<On, S, AttemptTimeout> {
-        AttemptStream {
-            shared: self.shared,
-            sleep: self.sleep,
-            sleeping: self.sleeping,
-            mode: AttemptTimeout::new(timeout),
+impl<On, S: MaybeSleeper, M> AttemptStream<On, S, M> {
+    fn new(shared: Arc<Shared<On, S>>) -> Self {
+        Self {
+            shared: Some(shared),
+            sleep: None,
+            waiting: false,
+            mode: PhantomData,
         }
     }
 }
 
-impl<On, S: MaybeSleeper, M: Clone> AttemptStream<On, S, M> {
+impl<On, S: MaybeSleeper, M> AttemptStream<On, S, M> {
     /// The next attempt, or `None` when the loop is over: `while let Some(attempt) =
     /// attempts.next().await`. No extension trait needed.
     ///
@@ -245,33 +175,30 @@ impl<On, S: MaybeSleeper, M: Clone> AttemptStream<On, S, M> {
     where
         S: Sleeper,
     {
-        Next { stream: self }
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx))
     }
 }
 
-impl<On, S: Sleeper, M: Clone> Stream for AttemptStream<On, S, M> {
+impl<On, S: Sleeper, M> Stream for AttemptStream<On, S, M> {
     type Item = AsyncAttempt<On, S, M>;
 
-    #[inline]
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.project();
         let Some(shared) = this.shared.as_mut() else {
             return Poll::Ready(None);
         };
-        if !*this.sleeping {
-            match shared.advance(S::now) {
-                Advance::Attempt(guard) => {
-                    return Poll::Ready(Some(AsyncAttempt {
-                        guard,
-                        mode: this.mode.clone(),
-                    }));
+        if !*this.waiting {
+            match Shared::advance(shared, S::now) {
+                Advance::Attempt(num) => {
+                    let guard = Guard::new(shared, num);
+                    return Poll::Ready(Some(AsyncAttempt::new(guard)));
                 }
                 Advance::Wait(wait) => {
                     match this.sleep.as_mut() {
-                        Some(slot) => shared.time.reset(slot.as_mut(), wait),
+                        Some(sleep) => shared.time.reset(sleep.as_mut(), wait),
                         None => *this.sleep = Some(Box::pin(shared.time.sleep(wait))),
                     }
-                    *this.sleeping = true;
+                    *this.waiting = true;
                 }
                 Advance::End => {
                     *this.shared = None;
@@ -281,53 +208,33 @@ impl<On, S: Sleeper, M: Clone> Stream for AttemptStream<On, S, M> {
             }
         }
         if let Some(sleep) = this.sleep.as_mut() {
-            if sleep.as_mut().poll(cx).is_pending() {
-                return Poll::Pending;
-            }
+            ready!(sleep.as_mut().poll(cx));
         }
-        *this.sleeping = false;
-        Poll::Ready(Some(AsyncAttempt {
-            guard: shared.resume(),
-            mode: this.mode.clone(),
-        }))
+        *this.waiting = false;
+        let num = Shared::resume(shared);
+        Poll::Ready(Some(AsyncAttempt::new(Guard::new(shared, num))))
     }
 }
 
-impl<On, S: Sleeper, M: Clone> FusedStream for AttemptStream<On, S, M> {
+impl<On, S: Sleeper, M> FusedStream for AttemptStream<On, S, M> {
     fn is_terminated(&self) -> bool {
         self.shared.is_none()
     }
 }
 
-impl<On, S: MaybeSleeper, M: fmt::Debug> fmt::Debug for AttemptStream<On, S, M> {
+impl<On, S: MaybeSleeper, M> fmt::Debug for AttemptStream<On, S, M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("AttemptStream");
         match &self.shared {
             Some(shared) => {
                 shared.debug_fields(&mut d);
-                d.field("sleeping", &self.sleeping);
+                d.field("waiting", &self.waiting);
             }
             None => {
                 d.field("ended", &true);
             }
         }
-        d.field("attempt_timeout", &self.mode)
-            .finish_non_exhaustive()
-    }
-}
-
-/// The future of [`AttemptStream::next`]: the next attempt, or `None` when the loop is over.
-#[must_use = "futures do nothing unless you `.await` or poll them"]
-struct Next<'a, On, S: MaybeSleeper, M> {
-    stream: &'a mut AttemptStream<On, S, M>,
-}
-
-impl<On, S: Sleeper, M: Clone> Future for Next<'_, On, S, M> {
-    type Output = Option<AsyncAttempt<On, S, M>>;
-
-    #[inline]
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut *self.stream).poll_next(cx)
+        d.finish_non_exhaustive()
     }
 }
 
@@ -341,7 +248,16 @@ impl<On, S: Sleeper, M: Clone> Future for Next<'_, On, S, M> {
 #[must_use = "record the attempt's outcome with `run` or `record`, or the loop ends"]
 pub struct AsyncAttempt<On, S = DefaultSleeper, M = NoAttemptTimeout> {
     guard: Guard<On, S>,
-    mode: M,
+    mode: PhantomData<fn() -> M>,
+}
+
+impl<On, S, M> AsyncAttempt<On, S, M> {
+    fn new(guard: Guard<On, S>) -> Self {
+        Self {
+            guard,
+            mode: PhantomData,
+        }
+    }
 }
 
 impl<On, S: Sleeper, M> AsyncAttempt<On, S, M> {
@@ -392,7 +308,7 @@ impl<On, S: Sleeper, M> AsyncAttempt<On, S, M> {
     /// # });
     /// ```
     pub fn remaining(&self) -> Option<Duration> {
-        self.guard.remaining(|| self.guard.time().now())
+        self.guard.remaining(S::now)
     }
 
     /// The name the loop reports itself under.
@@ -406,7 +322,7 @@ impl<On, S: Sleeper, M> AsyncAttempt<On, S, M> {
     /// # });
     /// ```
     pub fn name(&self) -> String {
-        self.guard.name().to_string()
+        self.guard.shared().name().to_owned()
     }
 
     /// Runs the future that `f` makes as this attempt and records its outcome.
@@ -414,8 +330,8 @@ impl<On, S: Sleeper, M> AsyncAttempt<On, S, M> {
     /// `f` is a future factory (`|| async { .. }`, `|| client.get(url)`) or an async closure.
     /// Returns `Ok(Some(value))` on success, `Ok(None)` when the error is retryable and another
     /// attempt follows (the error is dropped), and `Err(error)`, unchanged, when the loop ends
-    /// with it. With an [`attempt_timeout`](AttemptStream::attempt_timeout), the future is
-    /// dropped once it runs past the timeout or the loop's deadline, and the attempt fails with
+    /// with it. With an [attempt timeout](Retrying::attempt_timeout), the future is dropped
+    /// once it runs past the timeout or the loop's deadline, and the attempt fails with
     /// [`AttemptTimedOut`](crate::AttemptTimedOut) converted into `E`.
     ///
     /// ```
@@ -453,10 +369,17 @@ impl<On, S: Sleeper, M> AsyncAttempt<On, S, M> {
         On: RetryOn<E>,
         M: AttemptTimeoutMode<E>,
     {
-        let (result, timed_out) =
-            run_attempt(&self.mode, self.guard.time(), self.guard.deadline(), f).await;
-        self.guard
-            .record(result, timed_out, || self.guard.time().now())
+        let shared = self.guard.shared();
+        let timeout = shared
+            .settings
+            .policy
+            .get_attempt_timeout()
+            .filter(|_| M::CUTS);
+        // Read only for a timer: loops that cut no attempt take no lock for it.
+        let deadline = timeout.and_then(|_| self.guard.deadline());
+        let attempt = run_attempt::<T, E, M, S, Fut>(&shared.time, timeout, deadline, f);
+        let (result, timed_out) = attempt.await;
+        self.guard.record(result, timed_out, S::now)
     }
 
     /// Records the outcome of this attempt, for code that cannot be wrapped in a future factory.
@@ -483,16 +406,15 @@ impl<On, S: Sleeper, M> AsyncAttempt<On, S, M> {
         E: fmt::Debug,
         On: RetryOn<E>,
     {
-        self.guard.record(result, false, || self.guard.time().now())
+        self.guard.record(result, false, S::now)
     }
 }
 
-impl<On, S, M: fmt::Debug> fmt::Debug for AsyncAttempt<On, S, M> {
+impl<On, S, M> fmt::Debug for AsyncAttempt<On, S, M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AsyncAttempt")
             .field("num", &self.guard.num())
-            .field("name", self.guard.name())
-            .field("attempt_timeout", &self.mode)
+            .field("name", &self.guard.shared().name())
             .finish_non_exhaustive()
     }
 }

@@ -1,29 +1,73 @@
-//! The synchronous front end: `retry_context`'s iterator of attempt guards, and the callers.
+//! The blocking front ends: `retry_context`'s iterator of attempt guards, and the callers.
 
-use std::any::Any;
-use std::borrow::Cow;
 use std::fmt;
 use std::iter::FusedIterator;
 use std::panic::Location;
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::guard::{Advance, Extras, Guard, Handle, extras_setters};
-use crate::name::Name;
-use crate::nesting;
-use crate::setters::policy_setters;
-use crate::timeout::{AttemptTimeout, NoAttemptTimeout};
-use crate::{Clock, RetryOn, RetryPolicy, SystemClock};
+use crate::driver::Driver;
+use crate::guard::{Advance, Guard, Shared};
+use crate::name::{self, Name};
+use crate::settings::{Blocking, Bound, Retrying, Settings, Unbound};
+use crate::{Clock, NoAttemptTimeout, RetryOn, RetryPolicy, SystemClock, nesting};
 
-mod caller;
+/// A blocking retry loop with its `on` predicate: iterate it as [`Attempt`] guards, or
+/// [`call`](Retrying::call) a function through it. Made by [`retry_context`], or by binding a
+/// predicate to a [`RetryingCaller`] with [`on`](Retrying::on).
+///
+/// # Default
+///
+/// [`RetryPolicy::new`]'s configuration and the [`SystemClock`]. See [`Retrying`] for the
+/// setters.
+pub type RetryContext<On, C = SystemClock> = Retrying<Blocking, Bound<On>, C, NoAttemptTimeout>;
 
-pub(crate) use caller::call;
-pub use caller::{BoundRetryingCaller, RetryingCaller};
+/// A reusable blocking retry configuration without an `on` predicate: give it one per call
+/// ([`call`](Retrying::call)), or bind one with [`on`](Retrying::on).
+///
+/// Cheap to clone and `Send + Sync` (with a `Send + Sync` clock). A call allocates nothing when
+/// its first attempt succeeds, nor per retry with the hooks off (see the
+/// [`instrument`](crate::instrument) module for what the default hooks allocate).
+///
+/// # Default
+///
+/// [`RetryPolicy::new`]'s configuration and the [`SystemClock`]. See [`Retrying`] for the
+/// setters.
+///
+/// ```
+/// use std::{io, time::Duration};
+///
+/// let caller = stamina::RetryingCaller::new()
+///     .attempts(5)
+///     .wait_initial(Duration::from_millis(1))
+///     .wait_jitter(Duration::ZERO);
+///
+/// let mut failures = 2;
+/// let value = caller.call(
+///     |e: &io::Error| e.kind() == io::ErrorKind::TimedOut,
+///     || {
+///         if failures > 0 {
+///             failures -= 1;
+///             return Err(io::Error::from(io::ErrorKind::TimedOut));
+///         }
+///         Ok("done")
+///     },
+/// )?;
+/// assert_eq!(value, "done");
+/// assert_eq!(
+///     format!("{caller:?}"),
+///     "RetryingCaller { attempts: 5, timeout: 45s, wait_initial: 1ms, wait_max: 5s, \
+///      wait_jitter: 0s, wait_exp_base: 2, .. }",
+/// );
+/// # Ok::<(), io::Error>(())
+/// ```
+pub type RetryingCaller<C = SystemClock> = Retrying<Blocking, Unbound, C, NoAttemptTimeout>;
 
 /// Starts a retry loop that retries on the errors for which `on` says so.
 ///
-/// The returned [`RetryContext`] is a builder (configure it with the [`RetryPolicy`] setters)
-/// that iterates as [`Attempt`] guards. Run the code to retry through [`Attempt::run`]; its
-/// result says how the loop goes on:
+/// The returned [`RetryContext`] is a builder (see [`Retrying`] for its setters) that iterates
+/// as [`Attempt`] guards. Run the code to retry through [`Attempt::run`]; its result says how the
+/// loop goes on:
 ///
 /// | `run` returns | meaning | the loop |
 /// |---|---|---|
@@ -74,114 +118,139 @@ pub use caller::{BoundRetryingCaller, RetryingCaller};
 /// would: keep the outcome in a variable, as above, so that such a loop ends with an error of
 /// yours rather than a panic after the loop.
 ///
-/// Unless given a [`name`](RetryContext::name), the context is named after the function that
+/// Unless given a [`name`](Retrying::name), the context is named after the function that
 /// holds its `on` closure (`app::Client::fetch`), or, when `on` is not a closure, the file of the
 /// call (`src/client.rs`): names that edits elsewhere in the file do not change, so they can label
 /// a time series. Name every loop that feeds a dashboard.
 #[track_caller]
 pub fn retry_context<On>(on: On) -> RetryContext<On> {
-    RetryContext {
-        policy: RetryPolicy::new(),
-        on,
-        clock: SystemClock,
-        name: Name::for_loop::<On>(Location::caller().file()),
-        extras: Extras::default(),
+    let mut settings = Settings::new(RetryPolicy::new());
+    settings.name = Some(Name::for_loop::<On>(Location::caller().file()));
+    Retrying {
+        settings,
+        on: Bound(on),
+        time: SystemClock,
         mode: NoAttemptTimeout,
+        front: Blocking,
     }
 }
 
-/// A configured retry loop, iterating as [`Attempt`] guards (or, through
-/// [`into_stream`](Self::into_stream), streaming [`AsyncAttempt`](crate::AsyncAttempt) guards);
-/// made by [`retry_context`].
-///
-/// # Default
-///
-/// [`RetryPolicy::new`]'s configuration, the [`SystemClock`] and no attempt timeout.
-///
-/// The third parameter says whether async attempts have a timeout (see
-/// [`attempt_timeout`](Self::attempt_timeout)); a context with one only streams, since a
-/// blocking attempt cannot be cut short.
-#[must_use = "a retry context does nothing unless it is iterated"]
-pub struct RetryContext<On, C = SystemClock, M = NoAttemptTimeout> {
-    policy: RetryPolicy,
-    on: On,
-    clock: C,
-    name: Name,
-    extras: Extras,
-    mode: M,
-}
-
-impl<On, C, M> RetryContext<On, C, M> {
-    policy_setters!();
-    extras_setters!();
-
-    /// Names the loop for instrumentation and `Debug` output (see [`retry_context`] for the
-    /// default).
-    pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
-        self.name = Name::given(name);
-        self
+impl RetryingCaller {
+    /// A caller with the [default configuration](RetryPolicy#default).
+    pub const fn new() -> Self {
+        Self::from_policy(RetryPolicy::new())
     }
 
-    /// Makes the loop take its time from `clock` and sleep on it, such as a
-    /// [`FakeClock`](crate::testing::FakeClock) in tests.
-    pub fn clock<C2: Clock>(self, clock: C2) -> RetryContext<On, C2, M> {
-        RetryContext {
-            policy: self.policy,
-            on: self.on,
-            clock,
-            name: self.name,
-            extras: self.extras,
-            mode: self.mode,
-        }
-    }
-
-    /// The same context named `name`, with the settings of `extras` (those of
-    /// `#[stamina::retry]`).
-    pub(crate) fn with_name_and_extras(mut self, name: Name, extras: Extras) -> Self {
-        self.name = name;
-        self.extras = extras;
-        self
-    }
-
-    /// The same context with attempt timeout `mode`.
-    pub(crate) fn with_mode<M2>(self, mode: M2) -> RetryContext<On, C, M2> {
-        RetryContext {
-            policy: self.policy,
-            on: self.on,
-            clock: self.clock,
-            name: self.name,
-            extras: self.extras,
-            mode,
-        }
-    }
-
-    /// The loop's shared state, taking its time from `time` (the clock is left behind), and
-    /// the attempt timeout mode.
-    #[inline(always)]
-    pub(crate) fn into_shared<T>(self, time: impl FnOnce(C) -> T) -> (Handle<On, T>, M) {
-        let shared = Handle::new(
-            self.policy,
-            self.on,
-            time(self.clock),
-            self.name,
-            self.extras,
+    /// A caller with `policy`'s configuration.
+    ///
+    /// # Panics
+    ///
+    /// If `policy` has an [attempt timeout](RetryPolicy::attempt_timeout), which a blocking
+    /// loop cannot apply (see [`Retrying::try_policy`]).
+    pub const fn from_policy(policy: RetryPolicy) -> Self {
+        assert!(
+            policy.get_attempt_timeout().is_none(),
+            "stamina: a blocking caller cannot cut an attempt short: its policy must have no attempt_timeout",
         );
-        (shared, self.mode)
+        Retrying {
+            settings: Settings::new(policy),
+            on: Unbound,
+            time: SystemClock,
+            mode: NoAttemptTimeout,
+            front: Blocking,
+        }
     }
 }
 
-impl<On, C, M: 'static> fmt::Debug for RetryContext<On, C, M> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("RetryContext");
-        d.field("name", &self.name);
-        self.policy.debug_fields(&mut d);
-        self.extras.debug_fields(&mut d);
-        // Shown when set only: sync contexts never have one.
-        if let Some(timeout) = (&self.mode as &dyn Any).downcast_ref::<AttemptTimeout>() {
-            d.field("attempt_timeout", timeout);
-        }
-        d.field("on", &format_args!("{}", std::any::type_name::<On>()))
-            .finish_non_exhaustive()
+impl Default for RetryingCaller {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<C: Clock> RetryingCaller<C> {
+    /// Calls `f` until it succeeds or the loop ends with its error, waiting between attempts on
+    /// the clock. Unless the caller is [named](Retrying::name), each call is named after the
+    /// type of `f` (for a closure, the path of the function that contains it).
+    ///
+    /// # Errors
+    ///
+    /// The last error of `f`, unchanged, when the loop ends with it: `on` says it is not worth
+    /// retrying, or the loop cannot retry (see [`Attempt::run`] for every case).
+    ///
+    /// # Panics
+    ///
+    /// A panic in `f`, `on` or an on-retry hook propagates unchanged.
+    #[inline]
+    pub fn call<T, E, On, F>(&self, on: On, f: F) -> Result<T, E>
+    where
+        E: fmt::Debug,
+        On: RetryOn<E>,
+        F: FnMut() -> Result<T, E>,
+    {
+        call(&self.settings, &self.time, &on, f)
+    }
+}
+
+impl<On, C: Clock> RetryContext<On, C> {
+    /// Calls `f` with the bound predicate until it succeeds or the loop ends with its error (see
+    /// [`RetryingCaller::call`]).
+    ///
+    /// ```
+    /// use std::io;
+    ///
+    /// let caller = stamina::RetryingCaller::new().attempts(3);
+    /// let on_reset = caller.on(|e: &io::Error| e.kind() == io::ErrorKind::ConnectionReset);
+    /// assert_eq!(on_reset.call(|| Ok::<_, io::Error>(7))?, 7);
+    /// # Ok::<(), io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The last error of `f`, unchanged.
+    #[inline]
+    pub fn call<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        E: fmt::Debug,
+        On: RetryOn<E>,
+        F: FnMut() -> Result<T, E>,
+    {
+        call(&self.settings, &self.time, &self.on.0, f)
+    }
+}
+
+/// The blocking callers' loop over the driver: the success path reads the clock (only with a
+/// timeout) and calls `f`; the loop itself allocates nothing (the hooks it calls may).
+#[inline]
+pub(crate) fn call<T, E, On, C, F>(
+    settings: &Settings,
+    clock: &C,
+    on: &On,
+    mut f: F,
+) -> Result<T, E>
+where
+    E: fmt::Debug,
+    On: RetryOn<E>,
+    C: Clock,
+    F: FnMut() -> Result<T, E>,
+{
+    let mut driver = Driver::start(&settings.policy, || clock.now());
+    loop {
+        let error = match nesting::in_attempt(&mut f) {
+            Ok(value) => {
+                driver.succeeded(settings);
+                return Ok(value);
+            }
+            Err(error) => error,
+        };
+        let name = settings.name_or_else(name::path_of::<F>);
+        let Some(wait) = driver.failed(settings, name, on, &error, false, || clock.now()) else {
+            return Err(error);
+        };
+        drop(error);
+        clock.sleep(wait);
+        // The hooks' guards lived over the wait and end right before the next attempt.
+        drop(driver.next_attempt());
     }
 }
 
@@ -189,9 +258,10 @@ impl<On, C: Clock> IntoIterator for RetryContext<On, C> {
     type Item = Attempt<On, C>;
     type IntoIter = Attempts<On, C>;
 
+    #[track_caller]
     fn into_iter(self) -> Self::IntoIter {
         Attempts {
-            shared: self.into_shared(|clock| clock).0,
+            shared: Shared::for_loop(self.settings, self.on.0, self.time),
         }
     }
 }
@@ -208,26 +278,27 @@ impl<On, C: Clock> IntoIterator for RetryContext<On, C> {
 /// panic ends the loop without counting as a success.
 ///
 /// The iterator and its guards share one allocation, made when iteration starts; attempts
-/// allocate nothing more with the hooks off (the built-in `log` and `metrics` hooks allocate for
-/// each retry they report).
+/// allocate nothing more with the hooks off.
 #[must_use = "iterators are lazy and do nothing unless consumed"]
 pub struct Attempts<On, C = SystemClock> {
-    shared: Handle<On, C>,
+    shared: Arc<Shared<On, C>>,
 }
 
 impl<On, C: Clock> Iterator for Attempts<On, C> {
     type Item = Attempt<On, C>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let guard = match self.shared.advance(C::now) {
-            Advance::Attempt(guard) => guard,
+        let num = match Shared::advance(&mut self.shared, C::now) {
+            Advance::Attempt(num) => num,
             Advance::Wait(wait) => {
                 self.shared.time.sleep(wait);
-                self.shared.resume()
+                Shared::resume(&mut self.shared)
             }
             Advance::End => return None,
         };
-        Some(Attempt { guard })
+        Some(Attempt {
+            guard: Guard::new(&self.shared, num),
+        })
     }
 }
 
@@ -282,12 +353,12 @@ impl<On, C: Clock> Attempt<On, C> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn remaining(&self) -> Option<Duration> {
-        self.guard.remaining(|| self.guard.time().now())
+        self.guard.remaining(C::now)
     }
 
     /// The name the loop reports itself under.
     pub fn name(&self) -> String {
-        self.guard.name().to_string()
+        self.guard.shared().name().to_owned()
     }
 
     /// Runs `f` as this attempt and records its outcome.
@@ -305,7 +376,7 @@ impl<On, C: Clock> Attempt<On, C> {
     /// - the next wait would end at or after the deadline;
     /// - the predicate asks for a wait beyond
     ///   [`retry_after_max`](crate::RetryPolicy::retry_after_max);
-    /// - the shared [`budget`](RetryContext::budget) cannot pay for another retry;
+    /// - the shared [`budget`](Retrying::budget) cannot pay for another retry;
     /// - retrying is switched off ([`set_active(false)`](crate::set_active));
     /// - the loop runs inside another loop's attempt with
     ///   [nested-retry suppression](crate::nesting) on.
@@ -336,7 +407,7 @@ impl<On, C: Clock> Attempt<On, C> {
         E: fmt::Debug,
         On: RetryOn<E>,
     {
-        self.guard.record(result, false, || self.guard.time().now())
+        self.guard.record(result, false, C::now)
     }
 }
 
@@ -344,7 +415,7 @@ impl<On, C> fmt::Debug for Attempt<On, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Attempt")
             .field("num", &self.guard.num())
-            .field("name", self.guard.name())
+            .field("name", &self.guard.shared().name())
             .finish_non_exhaustive()
     }
 }

@@ -110,7 +110,7 @@ impl From<AttemptTimedOut> for std::io::Error {
 }
 
 mod sealed {
-    //! Public in a private module: nameable by the public trait below, implementable or usable
+    //! Public in a private module: nameable by the public traits below, implementable or usable
     //! only here.
     #![allow(unreachable_pub)]
 
@@ -180,12 +180,20 @@ mod sealed {
     }
 }
 
-/// Whether async attempts run under a per-attempt timeout, at the type level: a loop or caller is
-/// [`NoAttemptTimeout`] until its `attempt_timeout` setter makes it [`AttemptTimeout`].
-///
-/// It exists so that only loops with a timeout require `E: From<AttemptTimedOut>`: every error
-/// type works with [`NoAttemptTimeout`], and with [`AttemptTimeout`] exactly the error types that
-/// convert from [`AttemptTimedOut`] do. The trait is sealed; it shows up in bounds only.
+/// Whether a loop's attempts can be cut at a timeout, at the type level: [`NoAttemptTimeout`]
+/// until an `attempt_timeout` setter makes it [`AttemptTimeout`]. Sealed: it shows up in bounds
+/// only.
+pub trait AttemptTimeoutKind: sealed::Sealed {
+    /// Whether the loop's error type converts from [`AttemptTimedOut`], so that an attempt
+    /// can be cut.
+    #[doc(hidden)]
+    const CUTS: bool;
+}
+
+/// The attempt timeout of a loop whose errors are `E`: only loops with a timeout require
+/// `E: From<AttemptTimedOut>`, so that every error type works with [`NoAttemptTimeout`], and
+/// with [`AttemptTimeout`] exactly the error types that convert from [`AttemptTimedOut`] do.
+/// Sealed: it shows up in bounds only.
 ///
 /// ```
 /// use std::time::Duration;
@@ -202,24 +210,24 @@ mod sealed {
     message = "an attempt timeout is set, so the error type `{E}` must implement `From<stamina::AttemptTimedOut>`",
     label = "`{E}` cannot represent a timed-out attempt"
 )]
-pub trait AttemptTimeoutMode<E>: sealed::Sealed {
+pub trait AttemptTimeoutMode<E>: AttemptTimeoutKind {
     /// The timer that an attempt races against, made from the sleeper's sleep `S`: its output
     /// is the attempt's error. Without a timeout it cannot exist, and an attempt holds nothing
     /// for it (its `Option` has no size).
     #[doc(hidden)]
     type Timer<S: Future<Output = ()>>: Future<Output = E>;
 
-    /// The timer of an attempt that starts now, if attempts have a timeout: it fires after the
-    /// timeout or at `deadline`, whichever comes first.
+    /// The timer of an attempt that starts now with `timeout`, if attempts can be cut: it
+    /// fires after the timeout or at `deadline`, whichever comes first.
     #[doc(hidden)]
     fn timer<S: Sleeper>(
-        &self,
         sleeper: &S,
+        timeout: Option<Duration>,
         deadline: Option<Instant>,
     ) -> Option<Self::Timer<S::Sleep>>;
 }
 
-/// Async attempts run without a per-attempt timeout (the default).
+/// Async attempts run without a per-attempt timeout (the default), whatever their error type.
 ///
 /// See [`AttemptTimeoutMode`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -227,72 +235,67 @@ pub struct NoAttemptTimeout;
 
 impl sealed::Sealed for NoAttemptTimeout {}
 
+impl AttemptTimeoutKind for NoAttemptTimeout {
+    const CUTS: bool = false;
+}
+
 impl<E> AttemptTimeoutMode<E> for NoAttemptTimeout {
     type Timer<S: Future<Output = ()>> = sealed::NoTimer<E>;
 
     #[inline]
-    fn timer<S: Sleeper>(&self, _: &S, _: Option<Instant>) -> Option<sealed::NoTimer<E>> {
+    fn timer<S: Sleeper>(
+        _: &S,
+        _: Option<Duration>,
+        _: Option<Instant>,
+    ) -> Option<sealed::NoTimer<E>> {
         None
     }
 }
 
-/// Async attempts are cancelled after this long, or at the loop's deadline if that comes first,
-/// and fail with [`AttemptTimedOut`] converted into the loop's error type.
+/// Async attempts are cancelled after the policy's
+/// [`attempt_timeout`](crate::RetryPolicy::attempt_timeout), or at the loop's deadline if that
+/// comes first, and fail with [`AttemptTimedOut`] converted into the loop's error type.
 ///
 /// Made by the `attempt_timeout` setters; see [`AttemptTimeoutMode`].
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct AttemptTimeout {
-    duration: Duration,
-}
-
-impl AttemptTimeout {
-    pub(crate) const fn new(duration: Duration) -> Self {
-        Self { duration }
-    }
-
-    /// The longest an attempt may run.
-    pub const fn duration(&self) -> Duration {
-        self.duration
-    }
-}
-
-impl fmt::Debug for AttemptTimeout {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "AttemptTimeout({})", HumanDuration(self.duration))
-    }
-}
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct AttemptTimeout;
 
 impl sealed::Sealed for AttemptTimeout {}
+
+impl AttemptTimeoutKind for AttemptTimeout {
+    const CUTS: bool = true;
+}
 
 impl<E: From<AttemptTimedOut>> AttemptTimeoutMode<E> for AttemptTimeout {
     type Timer<S: Future<Output = ()>> = sealed::Timer<S, E>;
 
     #[inline]
     fn timer<S: Sleeper>(
-        &self,
         sleeper: &S,
+        timeout: Option<Duration>,
         deadline: Option<Instant>,
     ) -> Option<sealed::Timer<S::Sleep, E>> {
         // The deadline is ignored in testing mode, as `remaining` says; the attempt timeout is
         // not.
+        let timeout = timeout?;
         let after = match machine::remaining(deadline, || sleeper.now()) {
-            Some(left) => left.min(self.duration),
-            None => self.duration,
+            Some(left) => left.min(timeout),
+            None => timeout,
         };
         Some(sealed::Timer::new(sleeper.sleep(after), after))
     }
 }
 
-/// Awaits `future` as one attempt: as is without an attempt timeout, otherwise cancelled (dropped)
-/// after the timeout or at `deadline`, whichever comes first. The output says whether the attempt
+/// Awaits `future` as one attempt: as is unless `M` cuts attempts, otherwise cancelled (dropped)
+/// after `timeout` or at `deadline`, whichever comes first. The output says whether the attempt
 /// timed out.
 ///
 /// A plain function returning a hand-written future, not an `async fn`: the arguments of an
 /// `async fn` stay in its state next to the locals made from them, which would hold the user's
 /// future twice in every loop's future.
 pub(crate) fn run_attempt<T, E, M, S, Fut>(
-    mode: &M,
     sleeper: &S,
+    timeout: Option<Duration>,
     deadline: Option<Instant>,
     make: impl FnOnce() -> Fut,
 ) -> RunAttempt<Fut, M::Timer<S::Sleep>>
@@ -306,7 +309,7 @@ where
     let future = nesting::InAttemptFuture::new(nesting::in_attempt(make));
     RunAttempt {
         future,
-        timer: mode.timer(sleeper, deadline),
+        timer: M::timer(sleeper, timeout, deadline),
     }
 }
 
@@ -360,7 +363,12 @@ mod tests {
     #[test]
     fn without_a_timeout_an_attempt_holds_nothing_for_one() {
         assert_eq!(std::mem::size_of::<Option<sealed::NoTimer<u64>>>(), 0);
-        let timer = NoAttemptTimeout.timer(&crate::testing::FakeSleeper::new(), None);
+        let sleeper = crate::testing::FakeSleeper::new();
+        let timer = <NoAttemptTimeout as AttemptTimeoutMode<std::io::Error>>::timer(
+            &sleeper,
+            Some(Duration::from_secs(1)),
+            None,
+        );
         let _: &Option<sealed::NoTimer<std::io::Error>> = &timer;
         assert!(timer.is_none());
     }
@@ -395,9 +403,6 @@ mod tests {
             after: Duration::from_millis(1500),
         };
         assert_eq!(error.to_string(), "attempt timed out after 1s500ms");
-        assert_eq!(
-            format!("{:?}", AttemptTimeout::new(Duration::from_secs(2))),
-            "AttemptTimeout(2s)"
-        );
+        assert_eq!(format!("{AttemptTimeout:?}"), "AttemptTimeout");
     }
 }

@@ -4,8 +4,8 @@ use std::io;
 
 use stamina::testing::{FakeClock, SwitchGuard, Testing, ThreadGuard};
 use stamina::{
-    Attempt, Attempts, BoundRetryingCaller, ConfigError, Decision, Jitter, OnCause, RetryBudget,
-    RetryContext, RetryPolicy, RetryingCaller, SystemClock,
+    Attempt, Attempts, ConfigError, Decision, Jitter, OnCause, RetryBudget, RetryContext,
+    RetryPolicy, RetryingCaller, SystemClock,
 };
 
 fn send_sync_unpin<T: Send + Sync + Unpin>() {}
@@ -27,19 +27,21 @@ fn public_types_are_send_sync_unpin() {
     send_sync_unpin::<SwitchGuard>();
     send_sync_unpin::<RetryContext<On>>();
     send_sync_unpin::<RetryContext<On, FakeClock>>();
-    send_sync_unpin::<RetryContext<On, SystemClock, stamina::AttemptTimeout>>();
+    send_sync_unpin::<
+        stamina::AsyncRetryContext<On, stamina::testing::FakeSleeper, stamina::AttemptTimeout>,
+    >();
     send_sync_unpin::<Attempts<On>>();
     send_sync_unpin::<Attempt<On>>();
     send_sync_unpin::<Attempts<On, FakeClock>>();
     send_sync_unpin::<RetryingCaller>();
     send_sync_unpin::<RetryingCaller<FakeClock>>();
-    send_sync_unpin::<BoundRetryingCaller<On>>();
+    send_sync_unpin::<RetryContext<On, FakeClock>>();
     send_sync_unpin::<stamina::OnRetryHook>();
     send_sync_unpin::<stamina::GiveUpReason>();
     send_sync_unpin::<stamina::instrument::ShowError>();
     send_sync_unpin::<stamina::instrument::Level>();
     send_sync_unpin::<stamina::Typed<On, io::Error>>();
-    send_sync_unpin::<stamina::BoundRetryingCaller<stamina::Typed<On, io::Error>>>();
+    send_sync_unpin::<stamina::RetryContext<stamina::Typed<On, io::Error>>>();
 }
 
 #[test]
@@ -92,9 +94,8 @@ mod async_types {
 
     use stamina::testing::FakeSleeper;
     use stamina::{
-        AsyncAttempt, AsyncRetryingCaller, AttemptStream, AttemptTimedOut, AttemptTimeout,
-        BoundAsyncRetryingCaller, EnableTheTokioOrAsyncIoFeatureOrProvideASleeper,
-        NoAttemptTimeout,
+        AsyncAttempt, AsyncRetryContext, AsyncRetryingCaller, AttemptStream, AttemptTimedOut,
+        AttemptTimeout, EnableTheTokioOrAsyncIoFeatureOrProvideASleeper, NoAttemptTimeout,
     };
 
     fn assert_send<T: Send>() {}
@@ -114,8 +115,8 @@ mod async_types {
         assert_sync::<AsyncAttempt<On, FakeSleeper>>();
         assert_send::<AsyncRetryingCaller<FakeSleeper>>();
         assert_sync::<AsyncRetryingCaller<FakeSleeper, AttemptTimeout>>();
-        assert_send::<BoundAsyncRetryingCaller<On, FakeSleeper>>();
-        assert_sync::<BoundAsyncRetryingCaller<On, FakeSleeper>>();
+        assert_send::<AsyncRetryContext<On, FakeSleeper>>();
+        assert_sync::<AsyncRetryContext<On, FakeSleeper>>();
         assert_send::<AttemptTimedOut>();
         assert_sync::<AttemptTimedOut>();
         assert_send::<FakeSleeper>();
@@ -138,7 +139,7 @@ mod async_types {
         assert_unpin::<AttemptStream<On, TokioSleeper>>();
         assert_send::<AsyncAttempt<On, TokioSleeper>>();
         assert_send::<AsyncRetryingCaller<TokioSleeper>>();
-        assert_sync::<BoundAsyncRetryingCaller<On, TokioSleeper>>();
+        assert_sync::<AsyncRetryContext<On, TokioSleeper>>();
         assert_send::<stamina::TokioSleep>();
         assert_sync::<stamina::TokioSleep>();
     }
@@ -189,13 +190,14 @@ mod async_types {
             .attempt_timeout(Duration::from_secs(1));
         let call = caller.call(|_: &Failed| true, || async { Ok::<_, Failed>(1) });
         assert_send_value(&call);
-        let bound = caller.on(|_: &Failed| true);
+        let bound = caller.clone().on(|_: &Failed| true);
         let bound_call = bound.call(|| async { Ok::<_, Failed>(1) });
         assert_send_value(&bound_call);
 
         let mut attempts = stamina::retry_context(|_: &Failed| true)
-            .into_stream_with(FakeSleeper::new())
-            .attempt_timeout(Duration::from_secs(1));
+            .attempt_timeout(Duration::from_secs(1))
+            .sleeper(FakeSleeper::new())
+            .into_stream();
         let next = attempts.next();
         assert_send_value(&next);
         drop(next);

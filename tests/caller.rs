@@ -80,7 +80,7 @@ fn bound_callers_are_reusable() {
     assert_eq!(clock.sleeps(), vec![Duration::from_millis(100); 3]);
     let cloned = bound.clone();
     assert_eq!(cloned.call(|| Ok::<_, io::Error>(1)).unwrap(), 1);
-    assert_eq!(bound.caller().get_policy().get_attempts(), Some(2));
+    assert_eq!(bound.get_policy().get_attempts(), Some(2));
 }
 
 #[test]
@@ -161,7 +161,7 @@ fn debug_shows_the_configuration() {
     let bound = RetryingCaller::new().seed(3).on(is_timeout);
     assert_eq!(
         format!("{bound:?}"),
-        "BoundRetryingCaller { attempts: 10, timeout: 45s, wait_initial: 100ms, wait_max: 5s, \
+        "RetryContext { attempts: 10, timeout: 45s, wait_initial: 100ms, wait_max: 5s, \
          wait_jitter: 1s, wait_exp_base: 2, seed: 3, on: caller::is_timeout, .. }"
     );
 }
@@ -199,7 +199,5 @@ fn a_bound_caller_takes_every_setting_after_on() {
         Err(std::fmt::Error)
     );
     assert_eq!(clock.sleeps(), [100, 200].map(Duration::from_millis));
-    assert!(
-        format!("{caller:?}").starts_with(r#"BoundRetryingCaller { name: "bound", attempts: 3"#)
-    );
+    assert!(format!("{caller:?}").starts_with(r#"RetryContext { name: "bound", attempts: 3"#));
 }

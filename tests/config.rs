@@ -248,12 +248,12 @@ fn every_kind_of_error_names_its_key() {
         (
             "tries=3",
             "tries",
-            "unknown key \"tries\": expected one of attempts, timeout, wait_initial, wait_max, wait_jitter, wait_exp_base, jitter, retry_after_max, seed",
+            "unknown key \"tries\": expected one of attempts, timeout, wait_initial, wait_max, wait_jitter, wait_exp_base, jitter, retry_after_max, seed, attempt_timeout",
         ),
         (
             "=3",
             "",
-            "unknown key \"\": expected one of attempts, timeout, wait_initial, wait_max, wait_jitter, wait_exp_base, jitter, retry_after_max, seed",
+            "unknown key \"\": expected one of attempts, timeout, wait_initial, wait_max, wait_jitter, wait_exp_base, jitter, retry_after_max, seed, attempt_timeout",
         ),
         ("seed=1 seed=2", "seed", "key seed is given more than once"),
         (

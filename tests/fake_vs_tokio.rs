@@ -89,7 +89,10 @@ async fn trace_stream<S: Sleeper + Clone>(sleeper: S, case: Case) -> Trace {
     let mut outcome = Ok(());
     match case.attempt_timeout {
         Some(t) => {
-            let mut attempts = context.into_stream_with(sleeper.clone()).attempt_timeout(t);
+            let mut attempts = context
+                .attempt_timeout(t)
+                .sleeper(sleeper.clone())
+                .into_stream();
             while let Some(attempt) = attempts.next().await {
                 starts.push(sleeper.now() - origin);
                 if let Err(e) = attempt.run(|| body(case, starts.len())).await {

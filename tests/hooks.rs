@@ -436,7 +436,6 @@ fn a_lazy_hook_brings_its_give_up_handler() {
     // first use.
     assert_eq!(
         caller
-            .caller()
             .clone()
             .retry_after_max(Duration::from_secs(1))
             .on(|_: &Flaky| Duration::from_secs(2))
@@ -446,7 +445,6 @@ fn a_lazy_hook_brings_its_give_up_handler() {
     assert_eq!(MADE.load(Ordering::SeqCst), 1);
     assert_eq!(
         caller
-            .caller()
             .clone()
             .attempts(2)
             .on(|_: &Flaky| true)

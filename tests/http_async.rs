@@ -339,8 +339,9 @@ async fn the_stream_classifies_a_timed_out_attempt() {
     })
     .wait_initial(Duration::from_millis(1))
     .wait_jitter(Duration::ZERO)
-    .into_stream_with(CutsHangs::new(&server))
-    .attempt_timeout(ATTEMPT_TIMEOUT);
+    .attempt_timeout(ATTEMPT_TIMEOUT)
+    .sleeper(CutsHangs::new(&server))
+    .into_stream();
     let mut calls = 0;
     let mut body = None;
     while let Some(attempt) = attempts.next().await {

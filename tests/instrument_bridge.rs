@@ -86,11 +86,7 @@ fn one_line_per_retry_with_log_bridged_into_tracing() {
             .all(|line| line.trim_start().starts_with("INFO ")),
         "{lines:#?}"
     );
-    let debug = caller
-        .caller()
-        .clone()
-        .log_level(Level::Debug)
-        .on(|_: &Flaky| true);
+    let debug = caller.clone().log_level(Level::Debug).on(|_: &Flaky| true);
     assert!(debug.call(|| Err::<(), _>(Flaky)).is_err());
     let lines = output.take();
     assert_eq!(lines.len(), 3, "{lines:#?}");

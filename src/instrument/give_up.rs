@@ -8,7 +8,6 @@ use super::registry::report;
 use super::registry::{no_process_hooks, with_process_hooks};
 use super::{Cause, ErrorView, Level, LoopHooks, ShowError};
 use crate::machine::GiveUp;
-use crate::name::Name;
 
 /// Why a retryable error ended a loop.
 ///
@@ -159,7 +158,7 @@ impl<'a> GiveUpDetails<'a> {
 /// `attempts` attempts and `waited` of waits; does nothing unless a retryable error ended a loop
 /// that was allowed to retry (see [`GiveUpReason`]).
 pub(crate) fn gave_up<'e, E: fmt::Debug>(
-    name: &Name,
+    name: &str,
     give_up: GiveUp,
     attempts: u32,
     waited: Duration,
@@ -182,7 +181,7 @@ pub(crate) fn gave_up<'e, E: fmt::Debug>(
         }
         let caused_by = Cause::new(error, view(error));
         let details = GiveUpDetails {
-            name: name.as_str(),
+            name,
             reason,
             attempts,
             waited,

@@ -98,38 +98,6 @@ impl IntoRetryGuard for Option<RetryGuard> {
 #[derive(Default)]
 pub(crate) struct Guards(pub(super) Vec<RetryGuard>);
 
-impl Guards {
-    /// No guards.
-    pub(crate) const fn new() -> Self {
-        Self(Vec::new())
-    }
-
-    /// Whether the list owns nothing to drop (it never held a guard).
-    #[inline]
-    pub(crate) fn owns_nothing(&self) -> bool {
-        self.0.capacity() == 0
-    }
-
-    /// Whether no hook returned a guard.
-    #[inline]
-    pub(crate) fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// Drops the guards: right before the next attempt. Without guards, which is the rule, the
-    /// empty list (which never allocated: only a guard's push allocates) is let go without a call
-    /// to its drop glue, which costs the per-retry loop a measurable share.
-    #[inline]
-    pub(crate) fn end(self) {
-        if self.0.is_empty() {
-            debug_assert_eq!(self.0.capacity(), 0);
-            std::mem::forget(self);
-        } else {
-            drop(self);
-        }
-    }
-}
-
 impl Drop for Guards {
     #[inline]
     fn drop(&mut self) {

@@ -11,7 +11,6 @@ use super::{
     Cause, ErrorView, Guards, LoopHooks, OnRetryHook, RetryDetails, log, metrics, tracing,
 };
 use crate::machine::Retry;
-use crate::name::Name;
 
 /// The built-in hook that counts retries and give-ups with the `metrics` facade.
 ///
@@ -316,7 +315,7 @@ pub fn reset_on_retry_hooks() {
 /// the thread's kept hooks (a lock read when the hooks changed since this thread's last retry).
 #[inline]
 pub(crate) fn retry_scheduled<'e, E: fmt::Debug>(
-    name: &Name,
+    name: &str,
     retry: &Retry,
     error: &'e E,
     view: impl FnOnce(&'e E) -> ErrorView<'e>,
@@ -335,13 +334,13 @@ pub(crate) fn retry_scheduled<'e, E: fmt::Debug>(
 /// The hooks' part of [`retry_scheduled`]: out of line and not generic, so that the loops with
 /// the hooks off stay small (inlined, it made their every retry slower).
 #[inline(never)]
-fn call_retry_hooks(name: &Name, retry: &Retry, cause: &Cause<'_>, local: &LoopHooks) -> Guards {
+fn call_retry_hooks(name: &str, retry: &Retry, cause: &Cause<'_>, local: &LoopHooks) -> Guards {
     if DEFAULTS_IN_FORCE.load(Ordering::Acquire) && local.list.is_empty() {
         // The built-in hooks alone, called without walking their list, in the order that
         // `default_on_retry_hooks` gives them.
         let mut guards = Guards::default();
         let report = report(&DEFAULTS, local, name);
-        let details = RetryDetails::new(name.as_str(), retry, cause, report);
+        let details = RetryDetails::new(name, retry, cause, report);
         if metrics::ENABLED {
             metrics::retry_scheduled(&details);
         }
@@ -359,7 +358,7 @@ fn call_retry_hooks(name: &Name, retry: &Retry, cause: &Cause<'_>, local: &LoopH
             return guards;
         }
         let report = report(process, local, name);
-        let details = RetryDetails::new(name.as_str(), retry, cause, report);
+        let details = RetryDetails::new(name, retry, cause, report);
         for hook in process.list.iter().chain(local.list.iter()) {
             hook.retry_scheduled(&details, &mut guards);
         }
@@ -371,7 +370,7 @@ fn call_retry_hooks(name: &Name, retry: &Retry, cause: &Cause<'_>, local: &LoopH
 /// `process` ones: the loop's settings, whether the `tracing` hook is among them and a
 /// subscriber takes its events, and the name if it is `'static`.
 #[inline(always)]
-pub(super) fn report(process: &ProcessHooks, local: &LoopHooks, name: &Name) -> Report {
+pub(super) fn report(process: &ProcessHooks, local: &LoopHooks, _name: &str) -> Report {
     let level = local.level();
     let traced = tracing::ENABLED
         && (process.traced || local.list.iter().any(|hook| hook.is(Builtin::Tracing)))
@@ -380,6 +379,6 @@ pub(super) fn report(process: &ProcessHooks, local: &LoopHooks, name: &Name) -> 
         show_error: local.show_error,
         level,
         traced,
-        static_name: name.as_static(),
+        static_name: None,
     }
 }

@@ -175,16 +175,6 @@ pub(crate) struct LoopHooks {
 }
 
 impl LoopHooks {
-    /// Whether the settings own nothing to drop: the list is borrowed, or owned and never
-    /// allocated (the other fields are `Copy`).
-    #[inline]
-    pub(crate) fn owns_nothing(&self) -> bool {
-        match &self.list {
-            Cow::Borrowed(_) => true,
-            Cow::Owned(list) => list.capacity() == 0,
-        }
-    }
-
     /// No hooks, the process-wide settings.
     pub(crate) const fn new() -> Self {
         Self {

@@ -146,6 +146,7 @@ fn expand(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
              cut; a sync function's attempt runs to its end (use a timeout in the code it calls)",
         ));
     }
+    let cut = attempt_timeout.is_some();
     let attempt_timeout = attempt_timeout
         .as_ref()
         .map(|(key, timeout)| quote_spanned!(key.span()=> .attempt_timeout(#timeout)));
@@ -173,6 +174,7 @@ fn expand(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
                 #policy,
                 #name,
                 #options,
+                #cut,
                 || {},
             )
             #attempt_timeout
@@ -199,7 +201,7 @@ fn expand(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
         }
     } else if is_async {
         let caller = quote! {
-            ::stamina::__private::async_caller(#policy, #name, #options) #attempt_timeout
+            ::stamina::__private::async_caller(#policy, #name, #options, #cut) #attempt_timeout
         };
         quote! {
             #caller

@@ -77,6 +77,7 @@ fn async_fn() {
             ::stamina::RetryPolicy::new().unlimited_attempts().no_timeout(),
             ::core::option::Option::Some(::core::convert::Into::into("get")),
             ::stamina::__private::Options::new(),
+            false,
         )
         .call(
             |e: &<io::Result<Vec<u8>> as ::stamina::__private::RetryResult>::Err| {
@@ -114,6 +115,7 @@ fn async_fn_with_mut_borrows_runs_on_an_attempt_stream() {
             ::stamina::RetryPolicy::new().attempts(3),
             ::core::option::Option::None,
             ::stamina::__private::Options::new(),
+            false,
             || {},
         )
         .into_stream();
@@ -235,6 +237,7 @@ fn the_other_keys_go_to_the_policy_the_options_and_a_static_hook() {
                 .budget(&(&self.budget))
                 .suppress_nested(true)
                 .hooks(&*__STAMINA_ON_RETRY),
+            true,
         )
         .attempt_timeout(::core::time::Duration::new(2, 0))
         .call(

@@ -1,0 +1,291 @@
+//! The service a [`RetryLayer`](super::RetryLayer) wraps around another, and the future of one
+//! retried call.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use pin_project_lite::pin_project;
+
+use super::clone::CloneRequest;
+use crate::driver::Driver;
+use crate::settings::{Bound, Front, Retrying, Waits, sealed};
+use crate::timeout::{AttemptTimeoutKind, AttemptTimeoutMode, RunAttempt, run_attempt};
+use crate::{RetryOn, Sleeper};
+
+/// The front end of tower layers, which copies requests with `C` (see
+/// [`CloneRequest`](super::CloneRequest)).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Tower<C> {
+    pub(crate) cloner: C,
+}
+
+impl<C> sealed::Sealed for Tower<C> {}
+impl<C> Front for Tower<C> {
+    const NAMES: [&'static str; 2] = ["RetryLayer", "RetryLayer"];
+}
+impl<C> Waits for Tower<C> {}
+
+/// What a [`Retry`] service and its futures need to know of their configuration's type: its
+/// sleeper and attempt timeout mode. Implemented by [`RetryLayer`](super::RetryLayer) only.
+pub trait Config: sealed::Sealed {
+    /// The sleeper the calls wait on.
+    #[doc(hidden)]
+    type Sleeper: Sleeper;
+    /// The attempt timeout mode.
+    #[doc(hidden)]
+    type Mode: AttemptTimeoutKind;
+}
+
+impl<On, S, M, C> sealed::Sealed for Retrying<Tower<C>, Bound<On>, S, M> {}
+impl<On, S: Sleeper, M: AttemptTimeoutKind, C> Config for Retrying<Tower<C>, Bound<On>, S, M> {
+    type Sleeper = S;
+    type Mode = M;
+}
+
+/// The service made by a [`RetryLayer`](super::RetryLayer) `L`: calls the wrapped service until
+/// `on` accepts the outcome or the attempts, the time or the budget are used up, and returns the
+/// last response or error unchanged.
+///
+/// Clones share the configuration. Each call takes the wrapped service that
+/// [`poll_ready`](::tower::Service::poll_ready) made ready, and leaves a clone of it in its
+/// place (so the wrapped service must be `Clone`, and cheap to clone, as clients are); the call
+/// awaits that service's readiness again before each retry.
+///
+/// ```
+/// use tower::Layer;
+///
+/// let echo = tower::service_fn(|n: u32| async move { Ok::<_, std::io::Error>(n) });
+/// let service = stamina::tower::RetryLayer::new(|outcome: &Result<u32, std::io::Error>| outcome.is_err())
+///     .layer(echo);
+/// let echo = service.into_inner(); // the wrapped service, unchanged
+/// # let _ = echo;
+/// ```
+pub struct Retry<Svc, L> {
+    pub(super) inner: Svc,
+    pub(super) layer: Arc<L>,
+}
+
+impl<Svc, L> Retry<Svc, L> {
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &Svc {
+        &self.inner
+    }
+
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut Svc {
+        &mut self.inner
+    }
+
+    /// Unwraps the service.
+    pub fn into_inner(self) -> Svc {
+        self.inner
+    }
+}
+
+impl<Svc: Clone, L> Clone for Retry<Svc, L> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            layer: Arc::clone(&self.layer),
+        }
+    }
+}
+
+impl<Svc: fmt::Debug, L: fmt::Debug> fmt::Debug for Retry<Svc, L> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Retry")
+            .field("inner", &self.inner)
+            .field("layer", &self.layer)
+            .finish()
+    }
+}
+
+impl<Svc, Req, On, S, M, C> ::tower::Service<Req>
+    for Retry<Svc, Retrying<Tower<C>, Bound<On>, S, M>>
+where
+    Svc: ::tower::Service<Req> + Clone,
+    Svc::Response: fmt::Debug,
+    Svc::Error: fmt::Debug,
+    On: RetryOn<Result<Svc::Response, Svc::Error>>,
+    S: Sleeper,
+    M: AttemptTimeoutMode<Svc::Error>,
+    C: CloneRequest<Req>,
+{
+    type Response = Svc::Response;
+    type Error = Svc::Error;
+    type Future = ResponseFuture<Svc, Req, Retrying<Tower<C>, Bound<On>, S, M>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Req) -> Self::Future {
+        // The service that `poll_ready` made ready goes with the call; a clone takes its place
+        // until the next `poll_ready`.
+        let fresh = self.inner.clone();
+        let mut service = std::mem::replace(&mut self.inner, fresh);
+        let layer = Arc::clone(&self.layer);
+        let driver = Driver::start(&layer.settings.policy, || layer.time.now());
+        let spare = layer.front.cloner.clone_request(&request);
+        let attempt = attempt::<Svc, Req, S, M>(&layer, &driver, &mut service, request);
+        ResponseFuture {
+            state: State::Calling { attempt },
+            service,
+            spare,
+            layer,
+            driver,
+        }
+    }
+}
+
+/// Sends `request` as one attempt. The call counts as inside the attempt, its synchronous part
+/// included.
+fn attempt<Svc, Req, S, M>(
+    layer: &Retrying<impl Sized, impl Sized, S, M>,
+    driver: &Driver,
+    service: &mut Svc,
+    request: Req,
+) -> RunAttempt<Svc::Future, M::Timer<S::Sleep>>
+where
+    Svc: ::tower::Service<Req>,
+    S: Sleeper,
+    M: AttemptTimeoutMode<Svc::Error>,
+{
+    let timeout = layer.settings.policy.get_attempt_timeout();
+    let deadline = driver.deadline();
+    run_attempt::<_, _, M, S, _>(&layer.time, timeout, deadline, || service.call(request))
+}
+
+type Sleep<L> = <<L as Config>::Sleeper as Sleeper>::Sleep;
+type Timer<L, E> = <<L as Config>::Mode as AttemptTimeoutMode<E>>::Timer<Sleep<L>>;
+
+pin_project! {
+    /// The future of a [`Retry`] service's call: the last response or error.
+    ///
+    /// Dropping it at any point cancels the call: the attempt's future or the wait is dropped,
+    /// and the hooks' guards with it, exactly once. It is `Send` when the wrapped service, its
+    /// future, the request, the outcome, the configuration and the sleep future are.
+    ///
+    /// # Panics
+    ///
+    /// Polling it again after it returned its output panics; a panic in the wrapped service,
+    /// the `on` predicate, the request cloner or a hook propagates.
+    #[must_use = "futures do nothing unless you `.await` or poll them"]
+    pub struct ResponseFuture<Svc, Req, L>
+    where
+        Svc: ::tower::Service<Req>,
+        L: Config,
+        L::Mode: AttemptTimeoutMode<Svc::Error>,
+    {
+        #[pin]
+        state: State<Svc::Future, Sleep<L>, Timer<L, Svc::Error>>,
+        service: Svc,
+        // The request the next attempt sends; `None` when it could not be copied, which makes
+        // the current attempt the last.
+        spare: Option<Req>,
+        layer: Arc<L>,
+        driver: Driver,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F, Sleep, Timer> {
+        /// An attempt's response future is running.
+        Calling { #[pin] attempt: RunAttempt<F, Timer> },
+        /// The wait before the next attempt.
+        Waiting { #[pin] sleep: Sleep },
+        /// Waiting for the service to be ready for the next attempt.
+        Readying,
+        /// The output was returned.
+        Done,
+    }
+}
+
+impl<Svc, Req, On, S, M, C> Future for ResponseFuture<Svc, Req, Retrying<Tower<C>, Bound<On>, S, M>>
+where
+    Svc: ::tower::Service<Req>,
+    Svc::Response: fmt::Debug,
+    Svc::Error: fmt::Debug,
+    On: RetryOn<Result<Svc::Response, Svc::Error>>,
+    S: Sleeper,
+    M: AttemptTimeoutMode<Svc::Error>,
+    C: CloneRequest<Req>,
+{
+    type Output = Result<Svc::Response, Svc::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let layer = &**this.layer;
+        loop {
+            match this.state.as_mut().project() {
+                StateProj::Calling { attempt } => {
+                    let (outcome, timed_out) = ready!(attempt.poll(cx));
+                    // A request that could not be copied is sent once: its outcome is the
+                    // call's, whatever it is, and `on` is not asked.
+                    let wait = match this.spare {
+                        Some(_) => {
+                            let name = layer.settings.name_or_else(crate::name::path_of::<Svc>);
+                            let now = || layer.time.now();
+                            let (on, settings) = (&layer.on.0, &layer.settings);
+                            this.driver
+                                .settle(settings, name, on, &outcome, timed_out, now)
+                        }
+                        None => None,
+                    };
+                    let Some(wait) = wait else {
+                        this.state.set(State::Done);
+                        return Poll::Ready(outcome);
+                    };
+                    drop(outcome);
+                    let sleep = layer.time.sleep(wait);
+                    this.state.set(State::Waiting { sleep });
+                }
+                StateProj::Waiting { sleep } => {
+                    ready!(sleep.poll(cx));
+                    // The hooks' guards lived over the wait and end before the next attempt.
+                    drop(this.driver.next_attempt());
+                    this.state.set(State::Readying);
+                }
+                StateProj::Readying => {
+                    if let Err(error) = ready!(this.service.poll_ready(cx)) {
+                        this.state.set(State::Done);
+                        return Poll::Ready(Err(error));
+                    }
+                    let Some(request) = this.spare.take() else {
+                        unreachable!("only a call with a spare request retries")
+                    };
+                    *this.spare = layer.front.cloner.clone_request(&request);
+                    let attempt =
+                        attempt::<Svc, Req, S, M>(layer, this.driver, this.service, request);
+                    this.state.set(State::Calling { attempt });
+                }
+                StateProj::Done => panic!("`ResponseFuture` polled after completion"),
+            }
+        }
+    }
+}
+
+impl<Svc, Req, L> fmt::Debug for ResponseFuture<Svc, Req, L>
+where
+    Svc: ::tower::Service<Req>,
+    L: Config,
+    L::Mode: AttemptTimeoutMode<Svc::Error>,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match self.state {
+            State::Calling { .. } => "calling",
+            State::Waiting { .. } => "waiting",
+            State::Readying => "readying",
+            State::Done => "done",
+        };
+        f.debug_struct("ResponseFuture")
+            .field("state", &format_args!("{state}"))
+            .field("driver", &self.driver)
+            .field("retryable", &self.spare.is_some())
+            .finish_non_exhaustive()
+    }
+}

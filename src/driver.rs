@@ -138,12 +138,21 @@ impl CallLoop {
         let (error, hooks) = (failure.error, &extras.hooks);
         match machine.on_failure(policy, decide, now) {
             Step::Retry(retry) => {
-                self.guards = instrument::retry_scheduled(&name(), &retry, error, no_view, hooks);
+                self.guards =
+                    instrument::retry_scheduled(name().as_str(), &retry, error, no_view, hooks);
                 Some(retry.wait)
             }
             Step::GiveUp(give_up) => {
                 let (attempts, waited) = (machine.num(), machine.waited());
-                instrument::gave_up(&name(), give_up, attempts, waited, error, no_view, hooks);
+                instrument::gave_up(
+                    name().as_str(),
+                    give_up,
+                    attempts,
+                    waited,
+                    error,
+                    no_view,
+                    hooks,
+                );
                 None
             }
         }
@@ -152,7 +161,7 @@ impl CallLoop {
     /// The wait is over: ends the hooks' guards and starts the next attempt.
     #[inline]
     pub(crate) fn resume(&mut self) {
-        std::mem::take(&mut self.guards).end();
+        drop(std::mem::take(&mut self.guards));
         if let Some(machine) = &mut self.machine {
             machine.next_attempt();
         }

@@ -68,6 +68,7 @@ impl Extras {
                 &unnamed
             }
         };
+        let name = name.as_str();
         instrument::retry_scheduled(name, retry, error, |e| on.error_view(e), &self.hooks)
     }
 
@@ -83,7 +84,15 @@ impl Extras {
         let name = Name::for_call::<F>(name);
         let (attempts, waited) = (machine.num(), machine.waited());
         let view = |e| on.error_view(e);
-        instrument::gave_up(&name, give_up, attempts, waited, error, view, &self.hooks);
+        instrument::gave_up(
+            name.as_str(),
+            give_up,
+            attempts,
+            waited,
+            error,
+            view,
+            &self.hooks,
+        );
     }
 
     /// Adds the settings that are set to a `Debug` struct.
@@ -255,7 +264,8 @@ fn drop_owned<On, T>(mut unique: UniqueArc<Shared<On, T>>) {
     let policy = shared.policy;
     let name = (!shared.name.owns_nothing())
         .then(|| std::mem::replace(&mut *shared.name, Name::Static("")));
-    let hooks = (!shared.hooks.owns_nothing()).then(|| std::mem::take(&mut *shared.hooks));
+    // A loop's hook list only grows: empty, it never allocated.
+    let hooks = (!shared.hooks.list.is_empty()).then(|| std::mem::take(&mut *shared.hooks));
     let state = shared
         .state
         .get_mut()
@@ -289,15 +299,16 @@ impl State {
     /// here (see [`drop_owned`]).
     #[inline]
     fn owns_nothing(&self) -> bool {
-        self.guards.owns_nothing() && self.machine.owns_nothing()
+        // Guards are never taken out of their list: empty, it never allocated.
+        self.guards.is_empty() && self.machine.owns_nothing()
     }
 
     /// A state that owns nothing.
-    const fn empty(policy: &RetryPolicy) -> Self {
+    fn empty(policy: &RetryPolicy) -> Self {
         Self {
             machine: Machine::new(policy),
             wait: Duration::ZERO,
-            guards: Guards::new(),
+            guards: Guards::default(),
         }
     }
 }
@@ -497,7 +508,7 @@ impl<On, T> Handle<On, T> {
             state: ManuallyDrop::new(Mutex::new(State {
                 machine: extras.machine(&policy),
                 wait: Duration::ZERO,
-                guards: Guards::new(),
+                guards: Guards::default(),
             })),
             hooks: ManuallyDrop::new(extras.hooks),
         })))
@@ -560,8 +571,7 @@ impl<On, T> Handle<On, T> {
         }
         let mut state = self.lock();
         // The hooks' guards lived over the wait and end right before the next attempt.
-        // `end` lets an empty list go without its drop glue.
-        std::mem::take(&mut state.guards).end();
+        drop(std::mem::take(&mut state.guards));
         self.hook_guards.store(false, Ordering::Relaxed);
         self.hand_out(&state)
     }
@@ -696,7 +706,7 @@ impl<On, T> Guard<On, T> {
                 // Under the lock, so that the guards are in place before the front end (possibly
                 // on another thread) can start the wait.
                 let guards = instrument::retry_scheduled(
-                    &shared.name,
+                    shared.name.as_str(),
                     &retry,
                     &error,
                     |e| shared.on.error_view(e),
@@ -706,7 +716,7 @@ impl<On, T> Guard<On, T> {
                 shared
                     .hook_guards
                     .store(!guards.is_empty(), Ordering::Relaxed);
-                std::mem::replace(&mut state.guards, guards).end();
+                drop(std::mem::replace(&mut state.guards, guards));
                 // The next attempt's number, so that the front end starts it without the lock.
                 state.machine.next_attempt();
                 state.wait = retry.wait;
@@ -722,7 +732,7 @@ impl<On, T> Guard<On, T> {
                 let (attempts, waited) = (state.machine.num(), state.machine.waited());
                 drop(state);
                 instrument::gave_up(
-                    &shared.name,
+                    shared.name.as_str(),
                     give_up,
                     attempts,
                     waited,

@@ -35,15 +35,6 @@ impl Name {
         }
     }
 
-    /// The name, if it lives for the whole program.
-    #[inline]
-    pub(crate) fn as_static(&self) -> Option<&'static str> {
-        match self {
-            Self::Static(name) => Some(name),
-            Self::Owned(_) => None,
-        }
-    }
-
     /// The name of a call of `F`: the given one, else the path of `F` (for a closure, the path
     /// of the function that contains it).
     pub(crate) fn for_call<F>(given: Option<&Name>) -> Cow<'_, Name> {

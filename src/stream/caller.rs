@@ -570,7 +570,7 @@ macro_rules! caller_loop {
                     drop(error);
                     sleeper.sleep(retry.wait).await;
                     // The hooks' guards live over the wait and end right before the next attempt.
-                    guards.end();
+                    drop(guards);
                     machine.next_attempt();
                 }
                 Step::GiveUp(give_up) => {

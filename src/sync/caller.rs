@@ -294,7 +294,7 @@ where
                 drop(error);
                 clock.sleep(retry.wait);
                 // The hooks' guards live over the wait and end right before the next attempt.
-                guards.end();
+                drop(guards);
                 machine.next_attempt();
             }
             Step::GiveUp(give_up) => {

@@ -98,6 +98,26 @@ fn attempt(num: u32) -> Result<(), Flaky> {
 
 const FLAKY: &str = "instrument_tracing::Flaky";
 
+/// What the `tracing` hook traces at `level` for the loop `name`, allowed 2 attempts without a
+/// deadline, that failed twice with a wait of `wait` between: the wait's span, the retry's
+/// event in it, and the give-up's event, each event with `extra` fields at its end.
+fn two_failures(level: &str, name: &str, wait: &str, extra: &str) -> [String; 4] {
+    [
+        format!(
+            "open {level} stamina stamina.retry_wait: callable={name} retry_num=1 wait_for={wait}"
+        ),
+        format!(
+            "event {level} stamina in stamina.retry_wait: message=retrying waited_so_far=0s \
+             max_attempts=2 remaining=none error_type={FLAKY}{extra}"
+        ),
+        "close stamina.retry_wait".to_owned(),
+        format!(
+            "event {level} stamina in -: message=gave up callable={name} \
+             reason=attempts_exhausted attempts=2 waited={wait} error_type={FLAKY}{extra}"
+        ),
+    ]
+}
+
 #[test]
 fn a_span_covers_each_wait_and_closes_before_the_next_attempt() {
     let lines = traced(|| {
@@ -186,23 +206,11 @@ fn testing_mode_traces_zero_waits() {
             .name("tested")
             .call(|_: &Flaky| true, || attempt(1));
     });
+    let [open, retry, close, give_up] = two_failures("WARN", "tested", "0s", "");
+    let attempt = "event INFO test in -: message=attempt 1".to_owned();
     assert_eq!(
         lines,
-        [
-            "event INFO test in -: message=attempt 1".to_owned(),
-            "open WARN stamina stamina.retry_wait: callable=tested retry_num=1 wait_for=0s"
-                .to_owned(),
-            format!(
-                "event WARN stamina in stamina.retry_wait: message=retrying waited_so_far=0s \
-                 max_attempts=2 remaining=none error_type={FLAKY}"
-            ),
-            "close stamina.retry_wait".to_owned(),
-            "event INFO test in -: message=attempt 1".to_owned(),
-            format!(
-                "event WARN stamina in -: message=gave up callable=tested reason=attempts_exhausted \
-                 attempts=2 waited=0s error_type={FLAKY}"
-            ),
-        ]
+        [attempt.clone(), open, retry, close, attempt, give_up]
     );
 }
 
@@ -292,22 +300,7 @@ fn the_tracing_hook_alone_traces_retries_and_give_ups() {
         assert_eq!(result, Err(Flaky));
     });
     stamina::instrument::reset_on_retry_hooks();
-    assert_eq!(
-        lines,
-        [
-            "open WARN stamina stamina.retry_wait: callable=alone retry_num=1 wait_for=100ms"
-                .to_owned(),
-            format!(
-                "event WARN stamina in stamina.retry_wait: message=retrying waited_so_far=0s \
-                 max_attempts=2 remaining=none error_type={FLAKY}"
-            ),
-            "close stamina.retry_wait".to_owned(),
-            format!(
-                "event WARN stamina in -: message=gave up callable=alone reason=attempts_exhausted \
-                 attempts=2 waited=100ms error_type={FLAKY}"
-            ),
-        ]
-    );
+    assert_eq!(lines, two_failures("WARN", "alone", "100ms", ""));
 }
 
 #[test]
@@ -333,31 +326,9 @@ fn the_error_is_shown_where_it_says_more_than_its_type_at_the_loops_level() {
         .into_iter()
         .filter(|l| !l.contains(" test "))
         .collect();
+    let debug = two_failures("INFO", "shown", "100ms", " caused_by=Flaky");
     assert_eq!(
         stamina,
-        [
-            "open INFO stamina stamina.retry_wait: callable=shown retry_num=1 wait_for=100ms"
-                .to_owned(),
-            format!(
-                "event INFO stamina in stamina.retry_wait: message=retrying waited_so_far=0s \
-                 max_attempts=2 remaining=none error_type={FLAKY} caused_by=Flaky"
-            ),
-            "close stamina.retry_wait".to_owned(),
-            format!(
-                "event INFO stamina in -: message=gave up callable=shown reason=attempts_exhausted \
-                 attempts=2 waited=100ms error_type={FLAKY} caused_by=Flaky"
-            ),
-            "open WARN stamina stamina.retry_wait: callable=shown retry_num=1 wait_for=100ms"
-                .to_owned(),
-            format!(
-                "event WARN stamina in stamina.retry_wait: message=retrying waited_so_far=0s \
-                 max_attempts=2 remaining=none error_type={FLAKY}"
-            ),
-            "close stamina.retry_wait".to_owned(),
-            format!(
-                "event WARN stamina in -: message=gave up callable=shown reason=attempts_exhausted \
-                 attempts=2 waited=100ms error_type={FLAKY}"
-            ),
-        ]
+        [debug, two_failures("WARN", "shown", "100ms", "")].concat()
     );
 }

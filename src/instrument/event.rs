@@ -160,11 +160,10 @@ pub struct Cause<'a> {
 
 impl<'a> Cause<'a> {
     pub(crate) fn new<E: fmt::Debug>(error: &'a E, view: ErrorView<'a>) -> Self {
-        let type_name = std::any::type_name::<E>();
         Self {
             debug: error,
             view,
-            type_name,
+            type_name: std::any::type_name::<E>(),
         }
     }
 
@@ -285,11 +284,9 @@ impl<'e> ErrorView<'e> {
 
     /// Shows `error` as itself, for downcasting (for an error type that is not an [`Error`]).
     pub fn of_any<E: 'static>(error: &'e E) -> Self {
-        let any: &dyn Any = error;
-        Self {
-            any: Some(any),
-            ..Self::new()
-        }
+        let mut view = Self::new();
+        view.any = Some(error);
+        view
     }
 
     /// Shows `error` as an [`Error`] (such as the error inside a box).

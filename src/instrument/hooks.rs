@@ -272,9 +272,7 @@ impl Guards {
 
 impl Drop for Guards {
     fn drop(&mut self) {
-        while let Some(guard) = self.0.pop() {
-            drop(guard);
-        }
+        self.0.drain(..).rev().for_each(drop);
     }
 }
 
@@ -381,15 +379,12 @@ fn process_hooks() -> Arc<[OnRetryHook]> {
 /// ```
 pub fn set_on_retry_hooks(hooks: impl IntoOnRetryHooks) {
     let hooks: Option<Arc<[OnRetryHook]>> = hooks.into_on_retry_hooks().map(Into::into);
+    let off = hooks.as_ref().is_some_and(|list| list.is_empty());
     let mut slot = HOOKS.write().unwrap_or_else(PoisonError::into_inner);
-    OFF.store(
-        hooks.as_ref().is_some_and(|list| list.is_empty()),
-        Ordering::Relaxed,
-    );
-    let replaced = std::mem::replace(&mut *slot, hooks);
-    // Dropped outside the lock: a hook's drop may set hooks of its own.
+    OFF.store(off, Ordering::Relaxed);
+    let _replaced = std::mem::replace(&mut *slot, hooks);
+    // The replaced hooks are dropped after the lock is let go: a hook's drop may set hooks.
     drop(slot);
-    drop(replaced);
 }
 
 /// What [`set_on_retry_hooks`] takes: a list of hooks (an array, a `Vec` or a slice), or an
@@ -514,15 +509,12 @@ pub(crate) fn retry_scheduled<'e, E: fmt::Debug>(
 ) -> Guards {
     let mut guards = Guards::default();
     if !off(local) {
-        dispatch(
-            name,
-            Cause::new(error, view(error)),
-            local,
-            |hook, event| {
-                let details = RetryDetails { event, retry };
-                guards.0.extend(hook.retry_scheduled(&details));
-            },
-        );
+        let cause = Cause::new(error, view(error));
+        dispatch(name, cause, local, |hook, event| {
+            guards
+                .0
+                .extend(hook.retry_scheduled(&RetryDetails { event, retry }));
+        });
     }
     guards
 }
@@ -543,19 +535,14 @@ pub(crate) fn gave_up<'e, E: fmt::Debug>(
         return;
     };
     if !off(local) {
-        dispatch(
-            name,
-            Cause::new(error, view(error)),
-            local,
-            |hook, event| {
-                let details = GiveUpDetails {
-                    event,
-                    reason,
-                    attempts,
-                    waited,
-                };
-                hook.gave_up(&details);
-            },
-        );
+        let cause = Cause::new(error, view(error));
+        dispatch(name, cause, local, |hook, event| {
+            hook.gave_up(&GiveUpDetails {
+                event,
+                reason,
+                attempts,
+                waited,
+            });
+        });
     }
 }

@@ -113,6 +113,33 @@ impl metrics::Recorder for Discard {
     }
 }
 
+/// A `tracing` subscriber that takes every span and event and keeps nothing.
+#[cfg(all(feature = "log", feature = "metrics", feature = "tracing"))]
+struct QuietSubscriber;
+
+#[cfg(all(feature = "log", feature = "metrics", feature = "tracing"))]
+impl tracing::Subscriber for QuietSubscriber {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+
+    fn event(&self, event: &tracing::Event<'_>) {
+        black_box(event);
+    }
+
+    fn enter(&self, _: &tracing::span::Id) {}
+
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
 /// An error type per `N`, for as many error types as wanted.
 #[cfg(all(feature = "log", feature = "metrics"))]
 #[derive(Debug)]
@@ -441,6 +468,16 @@ fn allocation_counts_and_sizes() {
                 allocations(|| guard_loop(ZERO_WAITS, 5)),
                 allocs(1 + 5 * PER_RETRY)
             );
+            // With a `tracing` subscriber, the `tracing` hook's span kept over each wait, and
+            // the list that holds it, two more (the `log` hook leaves the events to it).
+            #[cfg(feature = "tracing")]
+            tracing::subscriber::with_default(QuietSubscriber, || {
+                let _ = named.call(always, flaky(30));
+                assert_eq!(
+                    allocations(|| drop(named.call(always, flaky(3)))),
+                    allocs(3 * (PER_RETRY + 2))
+                );
+            });
         });
         // No logger (records off) and no recorder: the same.
         log::set_max_level(log::LevelFilter::Off);

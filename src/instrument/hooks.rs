@@ -338,7 +338,8 @@ pub fn default_on_retry_hooks() -> Vec<OnRetryHook> {
     ]
 }
 
-/// The name of the built-in `tracing` hook, by which the `log` hook knows that it is in force.
+/// The name of the built-in `tracing` hook, by which the `log` hook knows that it is in force
+/// (a renamed `tracing` hook still traces, and the `log` hook then logs the same events).
 pub(super) const TRACING_HOOK: &str = "stamina::tracing";
 
 /// The process-wide hooks set with [`set_on_retry_hooks`]; `None` means the defaults.

@@ -55,6 +55,10 @@ fn caused_by<'a>(event: &Event<'a>) -> Option<impl ::tracing::Value + use<'a>> {
 }
 
 fn retry_scheduled(d: &RetryDetails<'_>) -> Option<RetryGuard> {
+    // Without a subscriber that takes the event, no span either: not even a dead one to keep.
+    if !subscribed(d.level()) {
+        return None;
+    }
     let span = at_level!(
         d.level(),
         span!(

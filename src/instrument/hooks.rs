@@ -272,7 +272,10 @@ impl Guards {
 
 impl Drop for Guards {
     fn drop(&mut self) {
-        self.0.drain(..).rev().for_each(drop);
+        // Last made, first dropped; an empty list (the rule) costs one check.
+        while let Some(guard) = self.0.pop() {
+            drop(guard);
+        }
     }
 }
 

@@ -87,7 +87,7 @@ fn gave_up(d: &GiveUpDetails<'_>) {
     at_level!(
         d.level(),
         event!(
-            callable = %d.name(), reason = d.reason().as_str(), attempts = d.attempts(),
+            callable = %d.name(), reason = %d.reason(), attempts = d.attempts(),
             waited = %Readable(d.waited()), error_type = %d.caused_by().show(ShowError::Type),
             caused_by = caused_by(d), "gave up"
         )

@@ -302,13 +302,14 @@
 //! output may carry secrets, such as a URL with its query string. `error_type` is a short label
 //! of the type (`io::Error`), or one you pick with [`typed`]`(on).error_label(..)`. `callable`
 //! is the name given with `.name(..)`, else a name derived from the code that survives edits
-//! elsewhere (see [`RetryDetails::name`]); name every loop that feeds a dashboard. A give-up
+//! elsewhere (see [`Event::name`](instrument::Event::name)); name every loop that feeds a dashboard. A give-up
 //! (`stamina.retries_exhausted`, `stamina_retries_exhausted_total`) is reported when a loop that
 //! was allowed to retry still fails, with the [`GiveUpReason`]; errors that are not worth
 //! retrying, deactivated loops, suppressed nested loops and loops allowed a single attempt report
 //! nothing. On the success path no hook runs and nothing is recorded; callers allocate nothing
-//! there, guard loops allocate the state they share with their guards once per loop, and the
-//! default hooks allocate nothing per retry.
+//! there, guard loops allocate the state they share with their guards once per loop, and what
+//! the default hooks allocate per retry is
+//! [stated in `instrument`](instrument#what-the-default-hooks-allocate).
 //!
 //! Hooks are yours to add or replace: [`set_on_retry_hooks`] sets the process-wide list (an
 //! empty one turns the built-in instrumentation off, `None` restores it), and `on_retry` adds a

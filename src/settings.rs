@@ -317,7 +317,7 @@ impl<F: Front, On, T, M: AttemptTimeoutKind> Retrying<F, On, T, M> {
     }
 
     /// Names the loops for instrumentation and `Debug` output. Without a name, a loop is named
-    /// after its code (see [`RetryDetails::name`]); name every loop that feeds a dashboard.
+    /// after its code (see [`Event::name`](crate::instrument::Event::name)); name every loop that feeds a dashboard.
     pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
         self.settings.name = Some(Name::given(name));
         self

@@ -50,6 +50,9 @@ fn what_hooks_see_of_an_error_is_unpin() {
     fn unpin<T: Unpin>() {}
     unpin::<stamina::instrument::Cause<'static>>();
     unpin::<stamina::instrument::ErrorView<'static>>();
+    unpin::<stamina::instrument::Event<'static>>();
+    unpin::<stamina::RetryDetails<'static>>();
+    unpin::<stamina::instrument::GiveUpDetails<'static>>();
 }
 
 #[test]

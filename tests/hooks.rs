@@ -642,6 +642,205 @@ fn none_restores_the_default_hooks_as_in_python() {
     assert_eq!(names(get_on_retry_hooks()), ["b", "c"]);
 }
 
+/// The names of the counters a local debugging recorder holds after `f`, with their values.
+#[cfg(feature = "metrics")]
+fn counted(f: impl FnOnce()) -> Vec<(String, u64)> {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    metrics::with_local_recorder(&recorder, f);
+    let mut counted: Vec<_> = snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .map(|(key, _, _, value)| {
+            let DebugValue::Counter(count) = value else {
+                panic!("{key:?} is not a counter");
+            };
+            let labels: Vec<String> = key
+                .key()
+                .labels()
+                .map(|l| format!("{}={}", l.key(), l.value()))
+                .collect();
+            (
+                format!("{}{{{}}}", key.key().name(), labels.join(",")),
+                count,
+            )
+        })
+        .collect();
+    counted.sort();
+    counted
+}
+
+#[cfg(feature = "metrics")]
+#[test]
+fn none_after_an_empty_list_runs_the_default_hooks_again() {
+    let _r = registry();
+    let call = || {
+        let caller = RetryingCaller::new()
+            .attempts(2)
+            .clock(FakeClock::new())
+            .name("restored");
+        assert_eq!(caller.call(|_: &Flaky| true, fails(5)), Err(Flaky));
+    };
+    set_on_retry_hooks([]);
+    assert_eq!(counted(call), []);
+    set_on_retry_hooks(None);
+    assert_eq!(
+        counted(call),
+        [
+            (
+                "stamina_retries_exhausted_total{callable=restored,error_type=hooks::Flaky,\
+                 reason=attempts_exhausted}"
+                    .to_owned(),
+                1
+            ),
+            (
+                "stamina_retries_total{callable=restored,retry_num=1,error_type=hooks::Flaky}"
+                    .to_owned(),
+                1
+            ),
+        ]
+    );
+}
+
+#[cfg(feature = "metrics")]
+#[test]
+fn the_metrics_hook_alone_counts_retries_and_give_ups() {
+    let _r = registry();
+    set_on_retry_hooks([instrument::metrics_hook()]);
+    let got = counted(|| {
+        let caller = RetryingCaller::new()
+            .attempts(3)
+            .clock(FakeClock::new())
+            .name("alone");
+        assert_eq!(caller.call(|_: &Flaky| true, fails(5)), Err(Flaky));
+    });
+    assert_eq!(
+        got,
+        [
+            (
+                "stamina_retries_exhausted_total{callable=alone,error_type=hooks::Flaky,\
+                 reason=attempts_exhausted}"
+                    .to_owned(),
+                1
+            ),
+            (
+                "stamina_retries_total{callable=alone,retry_num=1,error_type=hooks::Flaky}"
+                    .to_owned(),
+                1
+            ),
+            (
+                "stamina_retries_total{callable=alone,retry_num=2,error_type=hooks::Flaky}"
+                    .to_owned(),
+                1
+            ),
+        ]
+    );
+}
+
+#[test]
+fn details_carry_the_settings_of_the_built_in_hooks() {
+    use stamina::instrument::{Level, ShowError};
+    let _r = registry();
+    let log = Log::default();
+    let (retries, give_ups) = (Arc::clone(&log), Arc::clone(&log));
+    let hook = OnRetryHook::new(move |d: &RetryDetails<'_>| {
+        let line = format!("retry {:?} {:?}", d.show_error(), d.level());
+        retries.lock().unwrap().push(line);
+    })
+    .on_give_up(move |d: &GiveUpDetails<'_>| {
+        let line = format!("give-up {:?} {:?}", d.show_error(), d.level());
+        give_ups.lock().unwrap().push(line);
+    });
+    set_on_retry_hooks([hook]);
+    let caller = RetryingCaller::new().attempts(2).clock(FakeClock::new());
+    // The process-wide settings, by default and once set.
+    assert_eq!(caller.call(|_: &Flaky| true, fails(5)), Err(Flaky));
+    instrument::set_show_error(ShowError::Display);
+    instrument::set_level(Level::Error);
+    assert_eq!(caller.call(|_: &Flaky| true, fails(5)), Err(Flaky));
+    // The loop's own, over the process-wide ones.
+    let own = caller.show_error(ShowError::Debug).log_level(Level::Info);
+    assert_eq!(own.call(|_: &Flaky| true, fails(5)), Err(Flaky));
+    instrument::set_show_error(ShowError::Type);
+    instrument::set_level(Level::Warn);
+    assert_eq!(
+        *log.lock().unwrap(),
+        [
+            "retry Type Warn",
+            "give-up Type Warn",
+            "retry Display Error",
+            "give-up Display Error",
+            "retry Debug Info",
+            "give-up Debug Info",
+        ]
+    );
+}
+
+/// An error type that is not an [`std::error::Error`], which wraps one.
+#[derive(Debug)]
+struct Status {
+    code: u16,
+    source: std::io::Error,
+}
+
+/// A predicate that shows hooks a [`Status`] as itself and its source as the error.
+struct OnStatus;
+
+impl stamina::RetryOn<Status> for OnStatus {
+    fn decide(&self, status: &Status) -> stamina::Decision {
+        (status.code == 503).into()
+    }
+
+    fn error_view<'e>(&self, status: &'e Status) -> instrument::ErrorView<'e> {
+        instrument::ErrorView::of_any(status).with_error(&status.source)
+    }
+}
+
+#[test]
+fn a_predicate_shows_an_error_that_is_not_an_error_and_the_one_it_wraps() {
+    let _r = registry();
+    set_on_retry_hooks([]);
+    let log = Log::default();
+    let record = Arc::clone(&log);
+    let caller = RetryingCaller::new()
+        .attempts(2)
+        .clock(FakeClock::new())
+        .on_retry(move |d: &RetryDetails<'_>| {
+            let cause = d.caused_by();
+            record.lock().unwrap().push(format!(
+                "debug={:?} code={:?} error={:?} type={} {}",
+                cause.as_debug(),
+                cause.downcast_ref::<Status>().map(|s| s.code),
+                cause.as_error().map(ToString::to_string),
+                cause.type_name(),
+                d.error_type(),
+            ));
+        });
+    let status = || Status {
+        code: 503,
+        source: std::io::Error::new(std::io::ErrorKind::TimedOut, "slow"),
+    };
+    assert!(caller.call(OnStatus, || Err::<(), _>(status())).is_err());
+    // A plain predicate over the same error shows its `Debug` output only.
+    assert!(
+        caller
+            .call(|_: &Status| true, || Err::<(), _>(status()))
+            .is_err()
+    );
+    let debug = r#"Status { code: 503, source: Custom { kind: TimedOut, error: "slow" } }"#;
+    assert_eq!(
+        *log.lock().unwrap(),
+        [
+            format!(
+                r#"debug={debug} code=Some(503) error=Some("slow") type=hooks::Status hooks::Status"#
+            ),
+            format!("debug={debug} code=None error=None type=hooks::Status hooks::Status"),
+        ]
+    );
+}
+
 #[cfg(feature = "metrics")]
 #[test]
 fn an_empty_registry_records_no_metrics() {

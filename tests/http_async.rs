@@ -396,7 +396,7 @@ async fn each_retry_reaches_the_hooks() {
                 details.retry_num(),
                 details.wait_for(),
                 details.waited_so_far(),
-                details.error_type(),
+                details.error_type().to_owned(),
             ));
         }
     });
@@ -412,14 +412,14 @@ async fn each_retry_reaches_the_hooks() {
                 1,
                 Duration::from_secs(2),
                 Duration::ZERO,
-                "http_async::FetchError"
+                "http_async::FetchError".to_owned()
             ),
             (
                 name,
                 2,
                 Duration::from_millis(200),
                 Duration::from_secs(2),
-                "http_async::FetchError"
+                "http_async::FetchError".to_owned()
             ),
         ]
     );

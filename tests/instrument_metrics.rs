@@ -407,3 +407,30 @@ fn loops_are_told_apart_by_their_names_text() {
     }
     assert_eq!(counted, expected);
 }
+
+#[test]
+fn a_prometheus_recorder_installed_after_the_first_retry_prints_help_lines() {
+    let caller = RetryingCaller::new()
+        .attempts(2)
+        .clock(FakeClock::new())
+        .name("late");
+    // The first retry and give-up of the process, with no recorder to describe the counters to.
+    assert_eq!(caller.call(|_: &Flaky| true, always_fails), Err(Flaky));
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    metrics::with_local_recorder(&recorder, || {
+        assert_eq!(caller.call(|_: &Flaky| true, always_fails), Err(Flaky));
+    });
+    let text = handle.render();
+    let mut help: Vec<&str> = text.lines().filter(|l| l.starts_with("# HELP")).collect();
+    // The exporter writes its metrics in no fixed order.
+    help.sort_unstable();
+    assert_eq!(
+        help,
+        [
+            "# HELP stamina_retries_exhausted_total Total number of retry loops that gave up.",
+            "# HELP stamina_retries_total Total number of retries.",
+        ],
+        "{text}"
+    );
+}

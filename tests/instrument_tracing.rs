@@ -96,9 +96,27 @@ fn attempt(num: u32) -> Result<(), Flaky> {
     Err(Flaky)
 }
 
-const FIELDS_TAIL: &str =
-    "error_type=instrument_tracing::Flaky caused_by=instrument_tracing::Flaky";
 const FLAKY: &str = "instrument_tracing::Flaky";
+
+/// What the `tracing` hook traces at `level` for the loop `name`, allowed 2 attempts without a
+/// deadline, that failed twice with a wait of `wait` between: the wait's span, the retry's
+/// event in it, and the give-up's event, each event with `extra` fields at its end.
+fn two_failures(level: &str, name: &str, wait: &str, extra: &str) -> [String; 4] {
+    [
+        format!(
+            "open {level} stamina stamina.retry_wait: callable={name} retry_num=1 wait_for={wait}"
+        ),
+        format!(
+            "event {level} stamina in stamina.retry_wait: message=retrying waited_so_far=0s \
+             max_attempts=2 remaining=none error_type={FLAKY}{extra}"
+        ),
+        "close stamina.retry_wait".to_owned(),
+        format!(
+            "event {level} stamina in -: message=gave up callable={name} \
+             reason=attempts_exhausted attempts=2 waited={wait} error_type={FLAKY}{extra}"
+        ),
+    ]
+}
 
 #[test]
 fn a_span_covers_each_wait_and_closes_before_the_next_attempt() {
@@ -123,27 +141,27 @@ fn a_span_covers_each_wait_and_closes_before_the_next_attempt() {
         lines,
         [
             "event INFO test in -: message=attempt 1".to_owned(),
-            "open INFO stamina stamina.retry_wait: callable=fetch retry_num=1 wait_for=100ms"
+            "open WARN stamina stamina.retry_wait: callable=fetch retry_num=1 wait_for=100ms"
                 .to_owned(),
             format!(
-                "event WARN stamina in stamina.retry_wait: message=stamina.retry_scheduled: fetch: attempt 1 of 3 \
-                 failed with {FLAKY}, retrying in 100ms callable=fetch retry_num=1 wait_for=100ms waited_so_far=0s max_attempts=3 remaining=none {FIELDS_TAIL}"
+                "event WARN stamina in stamina.retry_wait: message=retrying waited_so_far=0s \
+                 max_attempts=3 remaining=none error_type={FLAKY}"
             ),
             "event INFO test in -: message=sleep 100ms".to_owned(),
             "close stamina.retry_wait".to_owned(),
             "event INFO test in -: message=attempt 2".to_owned(),
-            "open INFO stamina stamina.retry_wait: callable=fetch retry_num=2 wait_for=200ms"
+            "open WARN stamina stamina.retry_wait: callable=fetch retry_num=2 wait_for=200ms"
                 .to_owned(),
             format!(
-                "event WARN stamina in stamina.retry_wait: message=stamina.retry_scheduled: fetch: attempt 2 of 3 \
-                 failed with {FLAKY}, retrying in 200ms callable=fetch retry_num=2 wait_for=200ms waited_so_far=100ms max_attempts=3 remaining=none {FIELDS_TAIL}"
+                "event WARN stamina in stamina.retry_wait: message=retrying waited_so_far=100ms \
+                 max_attempts=3 remaining=none error_type={FLAKY}"
             ),
             "event INFO test in -: message=sleep 200ms".to_owned(),
             "close stamina.retry_wait".to_owned(),
             "event INFO test in -: message=attempt 3".to_owned(),
             format!(
-                "event WARN stamina in -: message=stamina.retries_exhausted: fetch: gave up after 3 \
-                 attempts (attempts_exhausted) with {FLAKY} callable=fetch reason=attempts_exhausted attempts=3 waited=300ms {FIELDS_TAIL}"
+                "event WARN stamina in -: message=gave up callable=fetch reason=attempts_exhausted \
+                 attempts=3 waited=300ms error_type={FLAKY}"
             ),
         ]
     );
@@ -169,7 +187,7 @@ fn attempt_guards_keep_the_span_open_until_the_next_attempt() {
         kinds,
         [
             "event INFO test in -",
-            "open INFO stamina stamina.retry_wait",
+            "open WARN stamina stamina.retry_wait",
             "event WARN stamina in stamina.retry_wait",
             "event INFO test in -",
             "close stamina.retry_wait",
@@ -188,25 +206,11 @@ fn testing_mode_traces_zero_waits() {
             .name("tested")
             .call(|_: &Flaky| true, || attempt(1));
     });
+    let [open, retry, close, give_up] = two_failures("WARN", "tested", "0s", "");
+    let attempt = "event INFO test in -: message=attempt 1".to_owned();
     assert_eq!(
         lines,
-        [
-            "event INFO test in -: message=attempt 1".to_owned(),
-            "open INFO stamina stamina.retry_wait: callable=tested retry_num=1 wait_for=0s"
-                .to_owned(),
-            format!(
-                "event WARN stamina in stamina.retry_wait: message=stamina.retry_scheduled: tested: attempt 1 of \
-                 2 failed with {FLAKY}, retrying in 0s callable=tested retry_num=1 wait_for=0s waited_so_far=0s \
-                 max_attempts=2 remaining=none {FIELDS_TAIL}"
-            ),
-            "close stamina.retry_wait".to_owned(),
-            "event INFO test in -: message=attempt 1".to_owned(),
-            format!(
-                "event WARN stamina in -: message=stamina.retries_exhausted: tested: gave up after 2 attempts \
-                 (attempts_exhausted) with {FLAKY} callable=tested reason=attempts_exhausted attempts=2 \
-                 waited=0s {FIELDS_TAIL}"
-            ),
-        ]
+        [attempt.clone(), open, retry, close, attempt, give_up]
     );
 }
 
@@ -226,4 +230,105 @@ fn nothing_is_traced_without_a_retry() {
         );
     });
     assert_eq!(lines, Vec::<String>::new());
+}
+
+/// Where a `tracing_subscriber::fmt` subscriber writes.
+#[derive(Clone, Default)]
+struct Output(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Output {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The lines a `tracing_subscriber::fmt` subscriber (its default format, without colours)
+/// writes while `f` runs on this thread.
+fn formatted(f: impl FnOnce()) -> Vec<String> {
+    let output = Output::default();
+    let writer = output.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::with_default(subscriber, f);
+    let bytes = std::mem::take(&mut *output.0.lock().unwrap());
+    String::from_utf8(bytes)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn a_retry_is_one_short_line_under_fmt_with_each_fact_once() {
+    let lines = formatted(|| {
+        let result = RetryingCaller::new()
+            .attempts(2)
+            .clock(FakeClock::new())
+            .name("fetch")
+            .call(|_: &Flaky| true, || Err::<(), _>(Flaky));
+        assert_eq!(result, Err(Flaky));
+    });
+    let retry = &lines[0];
+    assert!(retry.contains(" WARN stamina.retry_wait{"), "{retry}");
+    assert!(retry.len() <= 200, "{} characters: {retry}", retry.len());
+    for fact in ["callable=", "retry_num=", "wait_for=", "error_type="] {
+        assert_eq!(retry.matches(fact).count(), 1, "{fact} in {retry}");
+    }
+    // The error's type is shown once: `caused_by` would say the same under `ShowError::Type`.
+    assert_eq!(retry.matches(FLAKY).count(), 1, "{retry}");
+}
+
+#[test]
+fn the_tracing_hook_alone_traces_retries_and_give_ups() {
+    // The other tests here trace the same with the defaults, which hold this hook too.
+    stamina::set_on_retry_hooks([stamina::instrument::tracing_hook()]);
+    let lines = traced(|| {
+        let result = RetryingCaller::new()
+            .attempts(2)
+            .wait_jitter(Duration::ZERO)
+            .no_timeout()
+            .clock(FakeClock::new())
+            .name("alone")
+            .call(|_: &Flaky| true, || Err::<(), _>(Flaky));
+        assert_eq!(result, Err(Flaky));
+    });
+    stamina::instrument::reset_on_retry_hooks();
+    assert_eq!(lines, two_failures("WARN", "alone", "100ms", ""));
+}
+
+#[test]
+fn the_error_is_shown_where_it_says_more_than_its_type_at_the_loops_level() {
+    use stamina::instrument::{Level, ShowError};
+    let caller = RetryingCaller::new()
+        .attempts(2)
+        .wait_jitter(Duration::ZERO)
+        .no_timeout()
+        .clock(FakeClock::new())
+        .name("shown");
+    let lines = traced(|| {
+        let debug = caller
+            .clone()
+            .show_error(ShowError::Debug)
+            .log_level(Level::Info);
+        assert_eq!(debug.call(|_: &Flaky| true, || attempt(1)), Err(Flaky));
+        // `Display` needs the error itself, which a plain predicate does not show: its type.
+        let display = caller.clone().show_error(ShowError::Display);
+        assert_eq!(display.call(|_: &Flaky| true, || attempt(1)), Err(Flaky));
+    });
+    let stamina: Vec<String> = lines
+        .into_iter()
+        .filter(|l| !l.contains(" test "))
+        .collect();
+    let debug = two_failures("INFO", "shown", "100ms", " caused_by=Flaky");
+    assert_eq!(
+        stamina,
+        [debug, two_failures("WARN", "shown", "100ms", "")].concat()
+    );
 }

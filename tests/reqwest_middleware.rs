@@ -410,7 +410,7 @@ async fn hooks_see_the_failed_response_or_error_under_the_call_s_name() {
                 details.name().to_owned(),
                 details.retry_num(),
                 details.wait_for(),
-                details.error_type(),
+                details.error_type().to_owned(),
             ));
         }
     };
@@ -422,12 +422,17 @@ async fn hooks_see_the_failed_response_or_error_under_the_call_s_name() {
     assert_eq!(
         *seen.lock().unwrap(),
         [
-            (name.clone(), 1, Duration::from_secs(2), "reqwest::Response"),
+            (
+                name.clone(),
+                1,
+                Duration::from_secs(2),
+                "reqwest::Response".to_owned()
+            ),
             (
                 name,
                 2,
                 Duration::from_millis(200),
-                "reqwest_middleware::Error"
+                "reqwest_middleware::Error".to_owned()
             ),
         ]
     );

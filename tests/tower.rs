@@ -470,7 +470,7 @@ async fn hooks_see_the_failed_response_or_error_under_the_call_s_name() {
                 details.name().to_owned(),
                 details.retry_num(),
                 details.wait_for(),
-                details.error_type(),
+                details.error_type().to_owned(),
             ));
         }
     };
@@ -488,9 +488,14 @@ async fn hooks_see_the_failed_response_or_error_under_the_call_s_name() {
                 name.clone(),
                 1,
                 Duration::from_secs(2),
-                "http::Response<hyper::Incoming>"
+                "http::Response<hyper::Incoming>".to_owned()
             ),
-            (name, 2, Duration::from_millis(200), "hyper_util::Error"),
+            (
+                name,
+                2,
+                Duration::from_millis(200),
+                "hyper_util::Error".to_owned()
+            ),
         ]
     );
     seen.lock().unwrap().clear();

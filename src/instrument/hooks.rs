@@ -1,10 +1,18 @@
-//! On-retry hooks: a function per scheduled retry, a give-up handler, lazy factories.
+//! The hook type, what hooks keep over a wait, the process-wide list, and the one way every
+//! event reaches the hooks in force.
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::fmt;
-use std::sync::{Arc, LazyLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, LazyLock, PoisonError, RwLock};
+use std::time::Duration;
 
-use super::{GiveUpDetails, Guards, IntoRetryGuard, RetryDetails, RetryGuard};
+use super::{
+    Cause, ErrorView, Event, GiveUpDetails, GiveUpReason, Level, RetryDetails, ShowError,
+    get_level, get_show_error,
+};
+use crate::machine::{GiveUp, Retry};
 
 type RetryFn = dyn Fn(&RetryDetails<'_>) -> Option<RetryGuard> + Send + Sync;
 type GiveUpFn = dyn Fn(&GiveUpDetails<'_>) + Send + Sync;
@@ -39,15 +47,12 @@ pub struct OnRetryHook {
     name: Cow<'static, str>,
     retry: RetryRepr,
     give_up: Option<Arc<GiveUpFn>>,
-    builtin: Option<Builtin>,
 }
 
-/// Which built-in hook a hook is, if it is one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Builtin {
-    Log,
-    Metrics,
-    Tracing,
+#[derive(Clone)]
+enum RetryRepr {
+    Direct(Arc<RetryFn>),
+    Lazy(Arc<LazyLock<OnRetryHook, Factory>>),
 }
 
 // A hook is only called, never left half-updated by this crate: a panic in a hook propagates to
@@ -55,12 +60,6 @@ pub(super) enum Builtin {
 // `catch_unwind`, as it was before it had any.
 impl std::panic::UnwindSafe for OnRetryHook {}
 impl std::panic::RefUnwindSafe for OnRetryHook {}
-
-#[derive(Clone)]
-enum RetryRepr {
-    Direct(Arc<RetryFn>),
-    Lazy(Arc<LazyLock<OnRetryHook, Factory>>),
-}
 
 impl OnRetryHook {
     /// A hook that calls `hook` for every scheduled retry; it may return a [`RetryGuard`] (or an
@@ -76,7 +75,6 @@ impl OnRetryHook {
                 hook(details).into_retry_guard()
             })),
             give_up: None,
-            builtin: None,
         }
     }
 
@@ -112,7 +110,6 @@ impl OnRetryHook {
             name: Cow::Borrowed(std::any::type_name::<F>()),
             retry: RetryRepr::Lazy(Arc::new(LazyLock::new(Box::new(factory)))),
             give_up: None,
-            builtin: None,
         }
     }
 
@@ -120,8 +117,8 @@ impl OnRetryHook {
     /// its attempts or its time are used up, the server asked for a wait beyond
     /// [`retry_after_max`](crate::RetryPolicy::retry_after_max), or its
     /// [`RetryBudget`](crate::RetryBudget) cannot pay for another retry (see
-    /// [`GiveUpReason`](super::GiveUpReason)). Errors that are not worth retrying, deactivated
-    /// loops, suppressed nested loops and loops allowed a single attempt call no handler.
+    /// [`GiveUpReason`]). Errors that are not worth retrying, deactivated loops, suppressed
+    /// nested loops and loops allowed a single attempt call no handler.
     pub fn on_give_up<G>(mut self, handler: G) -> Self
     where
         G: Fn(&GiveUpDetails<'_>) + Send + Sync + 'static,
@@ -142,54 +139,14 @@ impl OnRetryHook {
         &self.name
     }
 
-    /// Marks the hook as the built-in one of a backend.
-    pub(super) fn builtin(mut self, builtin: Builtin) -> Self {
-        self.builtin = Some(builtin);
-        self
-    }
-
-    /// Whether the hook is the built-in one of `backend`.
-    pub(super) fn is(&self, backend: Builtin) -> bool {
-        self.builtin == Some(backend)
-    }
-
-    /// Calls the hook for a scheduled retry. Always inlined into the loop over a loop's hooks
-    /// (the built-in hooks' calls cost more than their work there), with the lazy hooks' way out
-    /// of line.
-    #[inline(always)]
-    pub(super) fn retry_scheduled(&self, details: &RetryDetails<'_>, guards: &mut Guards) {
-        // A built-in hook's function is known: called directly, not through its `Arc`.
-        match self.builtin {
-            Some(Builtin::Metrics) => return super::metrics::retry_scheduled(details),
-            Some(Builtin::Log) => return super::log::retry_scheduled(details),
-            Some(Builtin::Tracing) => {
-                if let Some(guard) = super::tracing::retry_scheduled(details) {
-                    guards.0.push(guard);
-                }
-                return;
-            }
-            None => {}
-        }
+    fn retry_scheduled(&self, details: &RetryDetails<'_>) -> Option<RetryGuard> {
         match &self.retry {
-            RetryRepr::Direct(hook) => {
-                if let Some(guard) = hook(details) {
-                    guards.0.push(guard);
-                }
-            }
-            RetryRepr::Lazy(hook) => Self::lazy_retry_scheduled(hook, details, guards),
+            RetryRepr::Direct(hook) => hook(details),
+            RetryRepr::Lazy(hook) => LazyLock::force(hook).retry_scheduled(details),
         }
     }
 
-    #[inline(never)]
-    fn lazy_retry_scheduled(
-        hook: &LazyLock<OnRetryHook, Factory>,
-        details: &RetryDetails<'_>,
-        guards: &mut Guards,
-    ) {
-        LazyLock::force(hook).retry_scheduled(details, guards);
-    }
-
-    pub(super) fn gave_up(&self, details: &GiveUpDetails<'_>) {
+    fn gave_up(&self, details: &GiveUpDetails<'_>) {
         if let Some(handler) = &self.give_up {
             handler(details);
         }
@@ -206,5 +163,383 @@ impl fmt::Debug for OnRetryHook {
             .field("lazy", &matches!(self.retry, RetryRepr::Lazy(_)))
             .field("on_give_up", &self.give_up.is_some())
             .finish()
+    }
+}
+
+/// Something a hook keeps alive over the wait that follows a retry, such as a span or a timer.
+///
+/// It is dropped exactly once: right before the next attempt starts, or when the loop is dropped
+/// during the wait. Guards of one retry are dropped in the reverse order of the hooks that made
+/// them.
+///
+/// ```
+/// use std::time::Instant;
+/// use stamina::instrument::RetryGuard;
+///
+/// struct WaitTimer(Instant);
+///
+/// impl Drop for WaitTimer {
+///     fn drop(&mut self) {
+///         let waited = self.0.elapsed(); // report it somewhere
+/// #       let _ = waited;
+///     }
+/// }
+///
+/// # let _quiet = stamina::testing::thread_testing(stamina::testing::Testing::new().attempts(2));
+/// let caller = stamina::RetryingCaller::new()
+///     .on_retry(|_: &stamina::RetryDetails<'_>| RetryGuard::new(WaitTimer(Instant::now())));
+/// let _ = caller.call(|_: &std::fmt::Error| true, || Err::<(), _>(std::fmt::Error));
+/// ```
+///
+/// A guard whose `Drop` panics propagates that panic, except while the thread is already
+/// unwinding from another panic (the user's code panicked, or a clock's `sleep` did, while the
+/// loop held guards): then the guard's panic is caught and reported by the panic hook, because a
+/// second panic escaping a destructor during unwinding would abort the process.
+#[must_use = "a retry guard is dropped at once unless the hook returns it"]
+pub struct RetryGuard {
+    guard: Option<Box<dyn Send>>,
+    type_name: &'static str,
+}
+
+impl RetryGuard {
+    /// Wraps `guard`, which the loop drops right before the next attempt.
+    pub fn new<G: Send + 'static>(guard: G) -> Self {
+        Self {
+            guard: Some(Box::new(guard)),
+            type_name: std::any::type_name::<G>(),
+        }
+    }
+}
+
+impl Drop for RetryGuard {
+    fn drop(&mut self) {
+        let guard = self.guard.take();
+        if std::thread::panicking() {
+            // The panic hook has already reported this guard's panic, if any.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(guard)));
+        } else {
+            drop(guard);
+        }
+    }
+}
+
+impl fmt::Debug for RetryGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("RetryGuard")
+            .field(&format_args!("{}", self.type_name))
+            .finish()
+    }
+}
+
+/// What an on-retry hook may return: nothing (`()`), a [`RetryGuard`], or an
+/// `Option<RetryGuard>`.
+pub trait IntoRetryGuard {
+    /// The guard to keep over the wait, if any.
+    fn into_retry_guard(self) -> Option<RetryGuard>;
+}
+
+impl IntoRetryGuard for () {
+    fn into_retry_guard(self) -> Option<RetryGuard> {
+        None
+    }
+}
+
+impl IntoRetryGuard for RetryGuard {
+    fn into_retry_guard(self) -> Option<RetryGuard> {
+        Some(self)
+    }
+}
+
+impl IntoRetryGuard for Option<RetryGuard> {
+    fn into_retry_guard(self) -> Option<RetryGuard> {
+        self
+    }
+}
+
+/// The guards the hooks returned for one retry, dropped in reverse order when this is.
+///
+/// Allocates only when a hook returns a guard, and never lets one go before it is dropped: an
+/// empty list owns nothing.
+#[derive(Debug, Default)]
+pub(crate) struct Guards(Vec<RetryGuard>);
+
+impl Drop for Guards {
+    fn drop(&mut self) {
+        // Last made, first dropped; an empty list (the rule) costs one check.
+        while let Some(guard) = self.0.pop() {
+            drop(guard);
+        }
+    }
+}
+
+/// A loop's own instrumentation: its hooks (called after the process-wide ones) and its
+/// settings for the built-in hooks. The hooks are borrowed when they live in a `static` (those
+/// of `#[stamina::retry(on_retry = ..)]`), so that a loop made per call allocates nothing.
+#[derive(Clone, Default)]
+pub(crate) struct LoopHooks {
+    pub(crate) list: Cow<'static, [OnRetryHook]>,
+    pub(crate) show_error: Option<ShowError>,
+    pub(crate) level: Option<Level>,
+}
+
+impl LoopHooks {
+    /// No hooks, the process-wide settings.
+    pub(crate) const fn new() -> Self {
+        Self {
+            list: Cow::Borrowed(&[]),
+            show_error: None,
+            level: None,
+        }
+    }
+
+    /// Adds a hook after the others.
+    pub(crate) fn push(&mut self, hook: OnRetryHook) {
+        self.list.to_mut().push(hook);
+    }
+
+    /// Adds the settings that are set to a `Debug` struct.
+    pub(crate) fn debug_fields(&self, d: &mut fmt::DebugStruct<'_, '_>) {
+        if let Some(show) = &self.show_error {
+            d.field("show_error", show);
+        }
+        if let Some(level) = &self.level {
+            d.field("log_level", level);
+        }
+        if !self.list.is_empty() {
+            d.field("hooks", &self.list);
+        }
+    }
+}
+
+/// The built-in hooks of the enabled features, in this order: `metrics`, `log`, `tracing`.
+///
+/// These are the process-wide hooks until [`set_on_retry_hooks`] says otherwise.
+///
+/// ```
+/// let names: Vec<String> = stamina::instrument::default_on_retry_hooks()
+///     .iter()
+///     .map(|h| h.name().to_owned())
+///     .collect();
+/// # #[cfg(all(feature = "metrics", feature = "log"))]
+/// assert_eq!(names[..2], ["stamina::metrics", "stamina::log"]);
+/// ```
+pub fn default_on_retry_hooks() -> Vec<OnRetryHook> {
+    vec![
+        #[cfg(feature = "metrics")]
+        super::metrics_hook(),
+        #[cfg(feature = "log")]
+        super::log_hook(),
+        #[cfg(feature = "tracing")]
+        super::tracing_hook(),
+    ]
+}
+
+/// The name of the built-in `tracing` hook, by which the `log` hook knows that it is in force
+/// (a renamed `tracing` hook still traces, and the `log` hook then logs the same events).
+pub(super) const TRACING_HOOK: &str = "stamina::tracing";
+
+/// The process-wide hooks set with [`set_on_retry_hooks`]; `None` means the defaults.
+static HOOKS: RwLock<Option<Arc<[OnRetryHook]>>> = RwLock::new(None);
+
+/// The defaults, made at their first use and kept: a fixed list.
+static DEFAULTS: LazyLock<Arc<[OnRetryHook]>> = LazyLock::new(|| default_on_retry_hooks().into());
+
+/// Whether the process-wide list is empty, kept in step with [`HOOKS`] under its write lock.
+/// The one shortcut of this module: a retry with instrumentation off pays a relaxed load and
+/// nothing else (no lock, no reference count), which the per-retry floor with hooks off needs.
+static OFF: AtomicBool = AtomicBool::new(false);
+
+/// The process-wide hooks in force.
+fn process_hooks() -> Arc<[OnRetryHook]> {
+    let hooks = HOOKS.read().unwrap_or_else(PoisonError::into_inner);
+    Arc::clone(hooks.as_ref().unwrap_or(&DEFAULTS))
+}
+
+/// Replaces the process-wide hooks, which every loop calls before its own: a list turns them
+/// into that list (an empty one turns the process-wide instrumentation off, the built-in `log`,
+/// `metrics` and `tracing` hooks included), and `None` restores the defaults, as in Python's
+/// stamina.
+///
+/// Loops that are waiting keep the guards they have; the new hooks apply from the next retry
+/// on, on every thread. A retry that is calling the replaced hooks finishes with them.
+///
+/// ```
+/// // No log records, metrics or traces from retries:
+/// stamina::set_on_retry_hooks([]);
+/// assert!(stamina::get_on_retry_hooks().is_empty());
+/// // The built-in hooks again:
+/// stamina::set_on_retry_hooks(None);
+/// assert_eq!(
+///     stamina::get_on_retry_hooks().len(),
+///     stamina::instrument::default_on_retry_hooks().len(),
+/// );
+/// ```
+pub fn set_on_retry_hooks(hooks: impl IntoOnRetryHooks) {
+    let hooks: Option<Arc<[OnRetryHook]>> = hooks.into_on_retry_hooks().map(Into::into);
+    let off = hooks.as_ref().is_some_and(|list| list.is_empty());
+    let mut slot = HOOKS.write().unwrap_or_else(PoisonError::into_inner);
+    OFF.store(off, Ordering::Relaxed);
+    let _replaced = std::mem::replace(&mut *slot, hooks);
+    // The replaced hooks are dropped after the lock is let go: a hook's drop may set hooks.
+    drop(slot);
+}
+
+/// What [`set_on_retry_hooks`] takes: a list of hooks (an array, a `Vec` or a slice), or an
+/// `Option` of a `Vec` where `None` stands for the defaults.
+///
+/// A bare iterator is not accepted, so that `set_on_retry_hooks(None)` means what it means in
+/// Python (the defaults) rather than an empty list; collect an iterator into a `Vec` first.
+pub trait IntoOnRetryHooks: sealed::Sealed {
+    /// The hooks to set, or `None` for the defaults.
+    fn into_on_retry_hooks(self) -> Option<Vec<OnRetryHook>>;
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+impl sealed::Sealed for Vec<OnRetryHook> {}
+impl IntoOnRetryHooks for Vec<OnRetryHook> {
+    fn into_on_retry_hooks(self) -> Option<Vec<OnRetryHook>> {
+        Some(self)
+    }
+}
+
+impl<const N: usize> sealed::Sealed for [OnRetryHook; N] {}
+impl<const N: usize> IntoOnRetryHooks for [OnRetryHook; N] {
+    fn into_on_retry_hooks(self) -> Option<Vec<OnRetryHook>> {
+        Some(self.into())
+    }
+}
+
+impl sealed::Sealed for &[OnRetryHook] {}
+impl IntoOnRetryHooks for &[OnRetryHook] {
+    fn into_on_retry_hooks(self) -> Option<Vec<OnRetryHook>> {
+        Some(self.to_vec())
+    }
+}
+
+impl sealed::Sealed for Option<Vec<OnRetryHook>> {}
+impl IntoOnRetryHooks for Option<Vec<OnRetryHook>> {
+    fn into_on_retry_hooks(self) -> Option<Vec<OnRetryHook>> {
+        self
+    }
+}
+
+/// The process-wide hooks in force: the ones last set, else [`default_on_retry_hooks`].
+///
+/// ```
+/// let mut hooks = stamina::get_on_retry_hooks();
+/// let before = hooks.len();
+/// hooks.push(stamina::instrument::OnRetryHook::new(|_: &stamina::RetryDetails<'_>| {}));
+/// stamina::set_on_retry_hooks(hooks);
+/// assert_eq!(stamina::get_on_retry_hooks().len(), before + 1);
+/// stamina::instrument::reset_on_retry_hooks();
+/// ```
+pub fn get_on_retry_hooks() -> Vec<OnRetryHook> {
+    process_hooks().to_vec()
+}
+
+/// Restores the process-wide hooks to [`default_on_retry_hooks`], as `set_on_retry_hooks(None)`
+/// does.
+///
+/// ```
+/// stamina::set_on_retry_hooks([]);
+/// stamina::instrument::reset_on_retry_hooks();
+/// assert_eq!(
+///     stamina::get_on_retry_hooks().len(),
+///     stamina::instrument::default_on_retry_hooks().len(),
+/// );
+/// ```
+pub fn reset_on_retry_hooks() {
+    set_on_retry_hooks(None);
+}
+
+/// Whether a loop with `local` hooks has no hook to call.
+fn off(local: &LoopHooks) -> bool {
+    local.list.is_empty() && OFF.load(Ordering::Relaxed)
+}
+
+/// Calls `each` with every hook in force for a loop with `local` hooks (the process-wide ones,
+/// then the loop's own, in order) and the event they report: the loop's `name`, the error as
+/// `cause`, and the settings of the built-in hooks.
+fn dispatch<'a>(
+    name: &'a str,
+    cause: Cause<'a>,
+    local: &LoopHooks,
+    mut each: impl FnMut(&OnRetryHook, &Event<'a>),
+) {
+    let process = process_hooks();
+    let hooks = || process.iter().chain(local.list.iter());
+    let level = local.level.unwrap_or_else(get_level);
+    let event = Event {
+        name,
+        caused_by: cause,
+        error_type: OnceCell::new(),
+        show_error: local.show_error.unwrap_or_else(get_show_error),
+        level,
+        traced: hooks().any(|hook| hook.name() == TRACING_HOOK) && traced_at(level),
+    };
+    for hook in hooks() {
+        each(hook, &event);
+    }
+}
+
+#[cfg(feature = "tracing")]
+use super::tracing::subscribed as traced_at;
+
+/// Whether a `tracing` subscriber takes stamina's events at a level: never without the feature.
+#[cfg(not(feature = "tracing"))]
+fn traced_at(_: Level) -> bool {
+    false
+}
+
+/// Calls the hooks for a retry the state machine just decided, before the wait: the
+/// process-wide hooks, then `local` (the loop's own). Front ends keep the returned guards over
+/// the wait and drop them right before the next attempt.
+pub(crate) fn retry_scheduled<'e, E: fmt::Debug>(
+    name: &str,
+    retry: &Retry,
+    error: &'e E,
+    view: impl FnOnce(&'e E) -> ErrorView<'e>,
+    local: &LoopHooks,
+) -> Guards {
+    let mut guards = Guards::default();
+    if !off(local) {
+        let cause = Cause::new(error, view(error));
+        dispatch(name, cause, local, |hook, event| {
+            guards
+                .0
+                .extend(hook.retry_scheduled(&RetryDetails { event, retry }));
+        });
+    }
+    guards
+}
+
+/// Calls the hooks' give-up handlers when the state machine gave up with `give_up` after
+/// `attempts` attempts and `waited` of waits; does nothing unless a retryable error ended a loop
+/// that was allowed to retry (see [`GiveUpReason`]).
+pub(crate) fn gave_up<'e, E: fmt::Debug>(
+    name: &str,
+    give_up: GiveUp,
+    attempts: u32,
+    waited: Duration,
+    error: &'e E,
+    view: impl FnOnce(&'e E) -> ErrorView<'e>,
+    local: &LoopHooks,
+) {
+    let Some(reason) = GiveUpReason::reported(give_up, attempts) else {
+        return;
+    };
+    if !off(local) {
+        let cause = Cause::new(error, view(error));
+        dispatch(name, cause, local, |hook, event| {
+            hook.gave_up(&GiveUpDetails {
+                event,
+                reason,
+                attempts,
+                waited,
+            });
+        });
     }
 }

@@ -1,91 +1,71 @@
-//! The `log` backend: a record per retry and per give-up, or nothing without the feature.
+//! The `log` hook: a record per retry and per give-up.
 
-use super::OnRetryHook;
-use super::hooks::Builtin;
+use super::event::{Or, Readable};
+use super::{GiveUpDetails, Level, OnRetryHook, RetryDetails, ShowError};
 
-#[cfg(feature = "log")]
-mod imp {
-    use crate::instrument::format::{GiveUpMessage, Limit, MaybeDuration, Readable, RetryMessage};
-    use crate::instrument::{GiveUpDetails, Level, RetryDetails};
-
-    pub(super) const ENABLED: bool = true;
-
-    fn level(level: Level) -> ::log::Level {
-        match level {
-            Level::Error => ::log::Level::Error,
-            Level::Warn => ::log::Level::Warn,
-            Level::Info => ::log::Level::Info,
-            Level::Debug => ::log::Level::Debug,
-            Level::Trace => ::log::Level::Trace,
-        }
-    }
-
-    #[inline]
-    pub(super) fn retry_scheduled(details: &RetryDetails<'_>) {
-        if details.traced() {
-            // The `tracing` hook reports it; a record here would reach a `tracing` subscriber
-            // a second time through the `log` bridge.
-            return;
-        }
-        ::log::log!(
-            target: "stamina",
-            level(details.level()),
-            callable = details.name(),
-            retry_num = details.retry_num(),
-            wait_for:% = Readable(details.wait_for()),
-            waited_so_far:% = Readable(details.waited_so_far()),
-            max_attempts:% = Limit(details.attempts_limit()),
-            remaining:% = MaybeDuration(details.remaining()),
-            error_type = details.error_type(),
-            caused_by:% = details.caused_by().show(details.show_error());
-            "{}",
-            RetryMessage(details)
-        );
-    }
-
-    pub(super) fn gave_up(details: &GiveUpDetails<'_>) {
-        if details.traced() {
-            return;
-        }
-        ::log::log!(
-            target: "stamina",
-            level(details.level()),
-            callable = details.name(),
-            reason = details.reason().as_str(),
-            attempts = details.attempts(),
-            waited:% = Readable(details.waited()),
-            error_type = details.error_type(),
-            caused_by:% = details.caused_by().show(details.show_error());
-            "{}",
-            GiveUpMessage(details)
-        );
-    }
-}
-
-#[cfg(not(feature = "log"))]
-mod imp {
-    use crate::instrument::{GiveUpDetails, RetryDetails};
-
-    pub(super) const ENABLED: bool = false;
-
-    pub(super) fn retry_scheduled(_: &RetryDetails<'_>) {}
-
-    pub(super) fn gave_up(_: &GiveUpDetails<'_>) {}
-}
-
-/// Whether the feature is on, so that the hook belongs to the defaults.
-pub(super) const ENABLED: bool = imp::ENABLED;
-
-/// What the built-in hook does for a scheduled retry, for a direct call.
-#[inline]
-pub(super) fn retry_scheduled(details: &super::RetryDetails<'_>) {
-    imp::retry_scheduled(details)
-}
-
-/// The built-in `log` hook (which does nothing without the feature).
-pub(super) fn hook() -> OnRetryHook {
-    OnRetryHook::new(imp::retry_scheduled)
-        .on_give_up(imp::gave_up)
+/// The built-in hook that logs retries and give-ups with the `log` facade.
+///
+/// Every scheduled retry is a record at level warn ([`set_level`](super::set_level), or
+/// `.log_level(..)` on a loop), target `stamina`, whose message carries the essentials for
+/// loggers that print no key-values (`stamina.retry_scheduled: fetch: attempt 1 of 3 failed
+/// with io::Error, retrying in 100ms`), with the key-values `callable`, `retry_num`,
+/// `wait_for`, `waited_so_far` (durations as `humantime` writes them, to the millisecond, such
+/// as `1s500ms`), `max_attempts` (the limit, or `unlimited`), `remaining` (the time left before
+/// the deadline, or `none`), `error_type` and `caused_by` (the error as the
+/// [`ShowError`](super::ShowError) setting shows it: its type only by default). A give-up is a
+/// record at the same level (`stamina.retries_exhausted: fetch: gave up after 3 attempts
+/// (attempts_exhausted) with io::Error`), with `callable`, `reason`, `attempts` (made),
+/// `waited`, `error_type` and `caused_by`.
+///
+/// With the `tracing` feature, when the `tracing` hook (`tracing_hook()`) is in force (it is
+/// among the defaults) and a `tracing` subscriber takes stamina's events, this hook leaves them
+/// to it: through a `log`-to-`tracing` bridge (such as the one
+/// `tracing_subscriber::fmt().init()` installs) each retry would otherwise arrive twice.
+///
+/// ```
+/// let hooks = stamina::get_on_retry_hooks();
+/// assert!(hooks.iter().any(|h| h.name() == stamina::instrument::log_hook().name()));
+/// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "log")))]
+pub fn log_hook() -> OnRetryHook {
+    OnRetryHook::new(retry_scheduled)
+        .on_give_up(gave_up)
         .named("stamina::log")
-        .builtin(Builtin::Log)
+}
+
+/// `log`'s level for `level` (both list theirs from the most severe).
+fn level(level: Level) -> ::log::Level {
+    ::log::Level::iter()
+        .nth(level as usize)
+        .unwrap_or(::log::Level::Warn)
+}
+
+fn retry_scheduled(d: &RetryDetails<'_>) {
+    if d.traced {
+        return;
+    }
+    let (limit, caused_by) = (d.attempts_limit(), d.caused_by().show(d.show_error()));
+    ::log::log!(target: "stamina", level(d.level()),
+        callable = d.name(), retry_num = d.retry_num(), wait_for:% = Readable(d.wait_for()),
+        waited_so_far:% = Readable(d.waited_so_far()), max_attempts:% = Or(limit, "unlimited"),
+        remaining:% = Or(d.remaining().map(Readable), "none"),
+        error_type:% = d.caused_by().show(ShowError::Type), caused_by:% = caused_by;
+        "stamina.retry_scheduled: {}: attempt {}{}{} failed with {caused_by}, retrying in {}",
+        d.name(), d.retry_num(), if limit.is_some() { " of " } else { "" }, Or(limit, ""),
+        Readable(d.wait_for()),
+    );
+}
+
+fn gave_up(d: &GiveUpDetails<'_>) {
+    if d.traced {
+        return;
+    }
+    let caused_by = d.caused_by().show(d.show_error());
+    ::log::log!(target: "stamina", level(d.level()),
+        callable = d.name(), reason = d.reason().as_str(), attempts = d.attempts(),
+        waited:% = Readable(d.waited()), error_type:% = d.caused_by().show(ShowError::Type),
+        caused_by:% = caused_by;
+        "stamina.retries_exhausted: {}: gave up after {} attempt{} ({}) with {caused_by}",
+        d.name(), d.attempts(), if d.attempts() == 1 { "" } else { "s" }, d.reason(),
+    );
 }

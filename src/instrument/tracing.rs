@@ -1,124 +1,95 @@
-//! The `tracing` backend: an event per retry and per give-up and a span over every wait, or
-//! nothing without the feature.
+//! The `tracing` hook: a span over every wait with an event in it, and an event per give-up.
 
-use super::OnRetryHook;
-use super::hooks::Builtin;
+use super::event::{Or, Readable};
+use super::hooks::TRACING_HOOK;
+use super::{Event, GiveUpDetails, Level, OnRetryHook, RetryDetails, RetryGuard, ShowError};
 
-#[cfg(feature = "tracing")]
-mod imp {
-    use crate::instrument::format::{GiveUpMessage, Limit, MaybeDuration, Readable, RetryMessage};
-    use crate::instrument::{GiveUpDetails, Level, RetryDetails, RetryGuard};
+/// The built-in hook that traces retries and give-ups with `tracing`.
+///
+/// Every scheduled retry opens a span `stamina.retry_wait` (target `stamina`, fields
+/// `callable`, `retry_num` and `wait_for`) that stays open over the wait and closes right
+/// before the next attempt, and emits inside it an event `retrying` with the rest of the `log`
+/// record's fields (`waited_so_far`, `max_attempts`, `remaining`, `error_type`, and `caused_by`
+/// where it shows more than `error_type`), so that a formatted line states each once. A
+/// give-up is an event `gave up` with the give-up record's fields. Both are at level warn (see
+/// [`Level`](super::Level)), the span at the level of its event. Without a subscriber that
+/// takes stamina's events, it does nothing, and the `log` hook reports them.
+///
+/// ```
+/// let hooks = stamina::get_on_retry_hooks();
+/// assert!(hooks.iter().any(|h| h.name() == stamina::instrument::tracing_hook().name()));
+/// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+pub fn tracing_hook() -> OnRetryHook {
+    OnRetryHook::new(retry_scheduled)
+        .on_give_up(gave_up)
+        .named(TRACING_HOOK)
+}
 
-    pub(super) const ENABLED: bool = true;
-
-    /// `tracing`'s macros take their level as a constant: one call site per level.
-    macro_rules! at_level {
-        ($level:expr, $macro:ident!($($args:tt)*)) => {
-            match $level {
-                Level::Error => ::tracing::$macro!(target: "stamina", ::tracing::Level::ERROR, $($args)*),
-                Level::Warn => ::tracing::$macro!(target: "stamina", ::tracing::Level::WARN, $($args)*),
-                Level::Info => ::tracing::$macro!(target: "stamina", ::tracing::Level::INFO, $($args)*),
-                Level::Debug => ::tracing::$macro!(target: "stamina", ::tracing::Level::DEBUG, $($args)*),
-                Level::Trace => ::tracing::$macro!(target: "stamina", ::tracing::Level::TRACE, $($args)*),
-            }
-        };
-    }
-
-    /// Whether a subscriber takes stamina's events at `level`.
-    pub(super) fn subscribed(level: Level) -> bool {
-        at_level!(level, enabled!())
-    }
-
-    pub(super) fn retry_scheduled(details: &RetryDetails<'_>) -> Option<RetryGuard> {
-        if !details.traced() {
-            // No subscriber takes the event (the `log` hook reports it, if it is on), or the
-            // hook runs outside the built-in list's checks: nothing to trace.
-            return None;
+/// `tracing`'s macros take their level as a constant: one call site per level.
+macro_rules! at_level {
+    ($level:expr, $macro:ident!($($args:tt)*)) => {
+        match $level {
+            Level::Error => ::tracing::$macro!(target: "stamina", ::tracing::Level::ERROR, $($args)*),
+            Level::Warn => ::tracing::$macro!(target: "stamina", ::tracing::Level::WARN, $($args)*),
+            Level::Info => ::tracing::$macro!(target: "stamina", ::tracing::Level::INFO, $($args)*),
+            Level::Debug => ::tracing::$macro!(target: "stamina", ::tracing::Level::DEBUG, $($args)*),
+            Level::Trace => ::tracing::$macro!(target: "stamina", ::tracing::Level::TRACE, $($args)*),
         }
-        let span = ::tracing::info_span!(
-            target: "stamina",
+    };
+}
+
+/// Whether a subscriber takes stamina's events at `level`.
+pub(super) fn subscribed(level: Level) -> bool {
+    at_level!(level, enabled!())
+}
+
+/// The error as the event's setting shows it, unless that is its `error_type` again.
+fn caused_by<'a>(event: &Event<'a>) -> Option<impl ::tracing::Value + use<'a>> {
+    let (cause, how) = (event.caused_by(), event.show_error());
+    let as_type = matches!(
+        (how, cause.as_error()),
+        (ShowError::Type, _) | (ShowError::Display, None)
+    );
+    (!as_type).then(|| ::tracing::field::display(cause.show(how)))
+}
+
+fn retry_scheduled(d: &RetryDetails<'_>) -> Option<RetryGuard> {
+    // Without a subscriber that takes the event, no span either: not even a dead one to keep.
+    if !subscribed(d.level()) {
+        return None;
+    }
+    let span = at_level!(
+        d.level(),
+        span!(
             "stamina.retry_wait",
-            callable = details.name(),
-            retry_num = details.retry_num(),
-            wait_for = %Readable(details.wait_for()),
-        );
-        span.in_scope(|| {
-            at_level!(
-                details.level(),
-                event!(
-                    callable = details.name(),
-                    retry_num = details.retry_num(),
-                    wait_for = %Readable(details.wait_for()),
-                    waited_so_far = %Readable(details.waited_so_far()),
-                    max_attempts = %Limit(details.attempts_limit()),
-                    remaining = %MaybeDuration(details.remaining()),
-                    error_type = details.error_type(),
-                    caused_by = %details.caused_by().show(details.show_error()),
-                    "{}",
-                    RetryMessage(details)
-                )
-            );
-        });
-        // The span closes when the guard is dropped, right before the next attempt.
-        (!span.is_none()).then(|| RetryGuard::new(span))
-    }
-
-    pub(super) fn gave_up(details: &GiveUpDetails<'_>) {
-        if !details.traced() {
-            return;
-        }
+            callable = %d.name(), retry_num = d.retry_num(), wait_for = %Readable(d.wait_for()),
+        )
+    );
+    span.in_scope(|| {
         at_level!(
-            details.level(),
+            d.level(),
             event!(
-                callable = details.name(),
-                reason = details.reason().as_str(),
-                attempts = details.attempts(),
-                waited = %Readable(details.waited()),
-                error_type = details.error_type(),
-                caused_by = %details.caused_by().show(details.show_error()),
-                "{}",
-                GiveUpMessage(details)
+                waited_so_far = %Readable(d.waited_so_far()),
+                max_attempts = %Or(d.attempts_limit(), "unlimited"),
+                remaining = %Or(d.remaining().map(Readable), "none"),
+                error_type = %d.caused_by().show(ShowError::Type),
+                caused_by = caused_by(d),
+                "retrying"
             )
-        );
-    }
+        )
+    });
+    // The span closes when the guard is dropped, right before the next attempt.
+    (!span.is_none()).then(|| RetryGuard::new(span))
 }
 
-#[cfg(not(feature = "tracing"))]
-mod imp {
-    use crate::instrument::{GiveUpDetails, Level, RetryDetails, RetryGuard};
-
-    pub(super) const ENABLED: bool = false;
-
-    pub(super) fn subscribed(_: Level) -> bool {
-        false
-    }
-
-    pub(super) fn retry_scheduled(_: &RetryDetails<'_>) -> Option<RetryGuard> {
-        None
-    }
-
-    pub(super) fn gave_up(_: &GiveUpDetails<'_>) {}
-}
-
-/// Whether the feature is on, so that the hook belongs to the defaults.
-pub(super) const ENABLED: bool = imp::ENABLED;
-
-/// Whether a `tracing` subscriber takes stamina's events at `level` (never without the
-/// feature).
-pub(super) fn subscribed(level: super::Level) -> bool {
-    imp::subscribed(level)
-}
-
-/// What the built-in hook does for a scheduled retry, for a direct call.
-#[inline]
-pub(super) fn retry_scheduled(details: &super::RetryDetails<'_>) -> Option<super::RetryGuard> {
-    imp::retry_scheduled(details)
-}
-
-/// The built-in `tracing` hook (which does nothing without the feature).
-pub(super) fn hook() -> OnRetryHook {
-    OnRetryHook::new(imp::retry_scheduled)
-        .on_give_up(imp::gave_up)
-        .named("stamina::tracing")
-        .builtin(Builtin::Tracing)
+fn gave_up(d: &GiveUpDetails<'_>) {
+    at_level!(
+        d.level(),
+        event!(
+            callable = %d.name(), reason = %d.reason(), attempts = d.attempts(),
+            waited = %Readable(d.waited()), error_type = %d.caused_by().show(ShowError::Type),
+            caused_by = caused_by(d), "gave up"
+        )
+    );
 }

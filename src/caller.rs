@@ -339,7 +339,7 @@ where
             }
             (Err(error), timed_out) => (error, timed_out),
         };
-        let name = settings.name_or_else(name::path_of::<F>);
+        let name = || settings.name_or_else(name::path_of::<F>);
         let now = || sleeper.now();
         let Some(wait) = driver.failed(settings, name, on, &error, timed_out, now) else {
             return Err(error);
@@ -347,7 +347,7 @@ where
         drop(error);
         sleeper.sleep(wait).await;
         // The hooks' guards lived over the wait and end right before the next attempt.
-        drop(driver.next_attempt());
+        driver.next_attempt();
     }
 }
 
@@ -376,7 +376,7 @@ where
             }
             (Err(error), timed_out) => (error, timed_out),
         };
-        let name = settings.name_or_else(name::path_of::<F>);
+        let name = || settings.name_or_else(name::path_of::<F>);
         let now = || sleeper.now();
         let Some(wait) = driver.failed(settings, name, on, &error, timed_out, now) else {
             return Err(error);
@@ -384,6 +384,6 @@ where
         drop(error);
         sleeper.sleep(wait).await;
         // The hooks' guards lived over the wait and end right before the next attempt.
-        drop(driver.next_attempt());
+        driver.next_attempt();
     }
 }

@@ -18,7 +18,6 @@ use crate::settings::Settings;
 use crate::{Decision, RetryOn, RetryPolicy};
 
 /// One loop's progress.
-#[derive(Default)]
 pub(crate) struct Driver {
     deadline: Option<Instant>,
     /// Built at the first failure, so that a loop whose first attempt succeeds never pays for it.
@@ -31,11 +30,23 @@ impl Driver {
     /// Starts a loop with `policy` at its first attempt; `now` is read only with a timeout.
     #[inline]
     pub(crate) fn start(policy: &RetryPolicy, now: impl FnOnce() -> Instant) -> Self {
+        Self::after_first(machine::deadline(policy, now))
+    }
+
+    /// A loop whose first attempt started with `deadline` (from [`machine::deadline`]): for
+    /// front ends that make the driver only if that attempt fails.
+    #[inline]
+    pub(crate) const fn after_first(deadline: Option<Instant>) -> Self {
         Self {
-            deadline: machine::deadline(policy, now),
+            deadline,
             machine: None,
-            guards: Guards::default(),
+            guards: Guards(Vec::new()),
         }
+    }
+
+    /// A loop that has not started: no deadline yet.
+    pub(crate) const fn new() -> Self {
+        Self::after_first(None)
     }
 
     /// The number of the current attempt (1-based).
@@ -86,13 +97,14 @@ impl Driver {
 
     /// The attempt failed with `error`: returns how long to wait before the next attempt, the
     /// hooks having been told (their guards are kept over the wait), or `None` when the loop
-    /// ends with `error` (the give-up handlers having been told). `name` is the loop's name for
-    /// the hooks; `timed_out` says that the attempt was cut by its attempt timeout.
+    /// ends with `error` (the give-up handlers having been told). `name` makes the loop's name
+    /// for the hooks (only when one is called); `timed_out` says that the attempt was cut by its
+    /// attempt timeout.
     #[inline]
-    pub(crate) fn failed<E, On>(
+    pub(crate) fn failed<'n, E, On>(
         &mut self,
         settings: &Settings,
-        name: &str,
+        name: impl FnOnce() -> &'n str,
         on: &On,
         error: &E,
         timed_out: bool,
@@ -115,10 +127,10 @@ impl Driver {
     /// the budget refunded); anything else is a failure, as in [`failed`](Self::failed), whose
     /// cause the hooks see is the response or the error.
     #[cfg(any(feature = "tower", feature = "reqwest-middleware"))]
-    pub(crate) fn settle<T, E, On>(
+    pub(crate) fn settle<'n, T, E, On>(
         &mut self,
         settings: &Settings,
-        name: &str,
+        name: impl FnOnce() -> &'n str,
         on: &On,
         outcome: &Result<T, E>,
         timed_out: bool,
@@ -147,10 +159,11 @@ impl Driver {
         }
     }
 
-    fn fail<'e, E: fmt::Debug>(
+    #[inline]
+    fn fail<'n, 'e, E: fmt::Debug>(
         &mut self,
         settings: &Settings,
-        name: &str,
+        name: impl FnOnce() -> &'n str,
         failure: Failure<'e, E, impl FnOnce(&'e E) -> ErrorView<'e>>,
         decide: impl FnOnce() -> Decision,
         now: impl FnOnce() -> Instant,
@@ -163,7 +176,11 @@ impl Driver {
         let hooks = &settings.hooks;
         match self.decide(settings, decide, timed_out, now) {
             Step::Retry(retry) => {
-                self.guards = instrument::retry_scheduled(name, &retry, error, view, hooks);
+                let guards = instrument::retry_scheduled(name, &retry, error, view, hooks);
+                // Kept only when a hook made one: a loop with none (the rule) writes nothing.
+                if !guards.0.is_empty() {
+                    self.guards = guards;
+                }
                 Some(retry.wait)
             }
             Step::GiveUp(give_up) => {
@@ -174,14 +191,25 @@ impl Driver {
         }
     }
 
-    /// The wait is over: counts the next attempt and returns the hooks' guards, which the front
-    /// end drops right before that attempt starts.
+    /// Takes the hooks' guards, for a front end that keeps them over the wait itself and drops
+    /// them right before the next attempt.
     #[inline]
-    pub(crate) fn next_attempt(&mut self) -> Guards {
+    pub(crate) fn take_guards(&mut self) -> Guards {
+        if self.guards.0.is_empty() {
+            return Guards::default();
+        }
+        std::mem::take(&mut self.guards)
+    }
+
+    /// The wait is over: ends the hooks' guards, right before the next attempt, and counts it.
+    #[inline]
+    pub(crate) fn next_attempt(&mut self) {
+        if !self.guards.0.is_empty() {
+            drop(std::mem::take(&mut self.guards));
+        }
         if let Some(machine) = &mut self.machine {
             machine.next_attempt();
         }
-        std::mem::take(&mut self.guards)
     }
 }
 
@@ -240,7 +268,7 @@ mod tests {
         outcome: Result<u16, &str>,
         now: impl FnOnce() -> Instant,
     ) -> Option<Duration> {
-        driver.settle(settings, "call", &on, &outcome, false, now)
+        driver.settle(settings, || "call", &on, &outcome, false, now)
     }
 
     #[test]
@@ -253,11 +281,11 @@ mod tests {
         assert_eq!(driver.deadline(), Some(origin + Duration::from_secs(1)));
         let wait = settle(&mut driver, &settings, Ok(503), at(0));
         assert_eq!(wait, Some(Duration::from_millis(100)));
-        drop(driver.next_attempt());
+        driver.next_attempt();
         assert_eq!(driver.num(), 2);
         let wait = settle(&mut driver, &settings, Err("e"), at(100));
         assert_eq!(wait, Some(Duration::from_millis(200)));
-        drop(driver.next_attempt());
+        driver.next_attempt();
         assert_eq!(settle(&mut driver, &settings, Err("e"), at(300)), None);
         assert_eq!(driver.waited(), Duration::from_millis(300));
         // An accepted response ends the loop.
@@ -287,15 +315,14 @@ mod tests {
         settings.budget = Some(budget.clone());
         let never = || -> Instant { unreachable!("no timeout, no clock") };
         let fail = |driver: &mut Driver, retry: bool| {
-            driver.failed(&settings, "call", &|_: &&str| retry, &"e", false, never)
+            driver.failed(&settings, || "call", &|_: &&str| retry, &"e", false, never)
         };
         let mut driver = Driver::start(&settings.policy, never);
         let wait = fail(&mut driver, true);
         assert_eq!(wait, Some(Duration::from_millis(100)));
         assert_eq!(budget.available(), 5.0);
-        let guards = driver.next_attempt();
         assert_eq!(dropped.load(Ordering::SeqCst), 0, "kept over the wait");
-        drop(guards);
+        driver.next_attempt();
         assert_eq!(dropped.load(Ordering::SeqCst), 1);
         driver.succeeded(&settings);
         assert_eq!(budget.available(), 10.0, "the retry's cost is refunded");

@@ -8,8 +8,12 @@
 
 use std::fmt;
 use std::panic::Location;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
+
+// Without a weak count, telling whether a guard is alive is a load and letting go one change of
+// the count: the attempt stream's per-retry floor and the `for` loop's success floor need it.
+use triomphe::Arc;
 
 use crate::RetryOn;
 use crate::driver::Driver;
@@ -27,7 +31,7 @@ pub(crate) struct Shared<On, T> {
     state: Mutex<State>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct State {
     driver: Driver,
     phase: Phase,
@@ -51,8 +55,8 @@ enum Phase {
 pub(crate) enum Advance {
     /// Hand out attempt `n`.
     Attempt(u32),
-    /// Wait this long, then [`resume`](Shared::resume).
-    Wait(Duration),
+    /// Wait this long, drop the hooks' guards, then hand out attempt `n`.
+    Wait(Duration, Guards, u32),
     /// The loop is over.
     End,
 }
@@ -69,11 +73,15 @@ impl<On, T> Shared<On, T> {
     }
 
     fn new(settings: Settings, on: On, time: T) -> Arc<Self> {
+        let state = State {
+            driver: Driver::new(),
+            phase: Phase::NotStarted,
+        };
         Arc::new(Self {
             settings,
             on,
             time,
-            state: Mutex::default(),
+            state: Mutex::new(state),
         })
     }
 
@@ -110,22 +118,20 @@ impl<On, T> Shared<On, T> {
         state.advance(&this.settings)
     }
 
-    /// The wait that [`advance`](Self::advance) asked for is over: ends the hooks' guards and
-    /// returns the number of the attempt to hand out.
-    pub(crate) fn resume(this: &mut Arc<Self>) -> u32 {
-        let (guards, num) = match Arc::get_mut(this) {
-            Some(shared) => {
-                let state = shared
-                    .state
-                    .get_mut()
-                    .unwrap_or_else(PoisonError::into_inner);
-                state.resume()
+    /// The front end lets go of the loop: an attempt that ended without a guard left (a success
+    /// recorded, or a guard dropped) while it was running ends the loop as a success. Where a
+    /// guard is left, its drop does that.
+    pub(crate) fn finish(this: &mut Arc<Self>) {
+        if let Some(shared) = Arc::get_mut(this) {
+            let state = shared
+                .state
+                .get_mut()
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Phase::Running(_) = state.phase {
+                state.phase = Phase::Done;
+                state.driver.succeeded(&shared.settings);
             }
-            None => this.lock().resume(),
-        };
-        // The hooks' guards lived over the wait and end right before the next attempt.
-        drop(guards);
-        num
+        }
     }
 }
 
@@ -141,16 +147,17 @@ impl State {
                 self.driver.succeeded(settings);
                 Advance::End
             }
-            Phase::Waiting(wait) => Advance::Wait(wait),
+            Phase::Waiting(wait) => {
+                // The front end keeps the hooks' guards over the wait; no guard exists until
+                // it hands out the next attempt.
+                let guards = self.driver.take_guards();
+                self.driver.next_attempt();
+                let num = self.driver.num();
+                self.phase = Phase::Running(num);
+                Advance::Wait(wait, guards, num)
+            }
             Phase::Done => Advance::End,
         }
-    }
-
-    fn resume(&mut self) -> (Guards, u32) {
-        let guards = self.driver.next_attempt();
-        let num = self.driver.num();
-        self.phase = Phase::Running(num);
-        (guards, num)
     }
 }
 
@@ -206,21 +213,20 @@ impl<On, T> Guard<On, T> {
         On: RetryOn<E>,
     {
         self.recorded = true;
+        // A success takes no lock: the attempt stays running with no guard left, which the
+        // front end ends as a success when it moves on or lets go ([`Shared::finish`]).
+        let error = match result {
+            Ok(value) => return Ok(Some(value)),
+            Err(error) => error,
+        };
         let shared = &*self.shared;
         let mut state = shared.lock();
         if state.phase != Phase::Running(self.num) {
-            return result.map(Some);
+            return Err(error);
         }
         // Ended first, so that a panic in `on` or a hook leaves the loop over.
         state.phase = Phase::Done;
-        let error = match result {
-            Ok(value) => {
-                state.driver.succeeded(&shared.settings);
-                return Ok(Some(value));
-            }
-            Err(error) => error,
-        };
-        let (settings, name, now) = (&shared.settings, shared.name(), || now(&shared.time));
+        let (settings, name, now) = (&shared.settings, || shared.name(), || now(&shared.time));
         match state
             .driver
             .failed(settings, name, &shared.on, &error, timed_out, now)
@@ -288,11 +294,7 @@ mod tests {
 
     fn attempt(shared: &mut Arc<Shared<On, ()>>) -> Guard<On, ()> {
         match Shared::advance(shared, |()| Instant::now()) {
-            Advance::Attempt(num) => Guard::new(shared, num),
-            Advance::Wait(_) => {
-                let num = Shared::resume(shared);
-                Guard::new(shared, num)
-            }
+            Advance::Attempt(num) | Advance::Wait(_, _, num) => Guard::new(shared, num),
             Advance::End => panic!("expected an attempt"),
         }
     }
@@ -307,17 +309,11 @@ mod tests {
         let first = attempt(&mut shared);
         assert_eq!(first.num(), 1);
         assert_eq!(first.record(Err::<(), _>(1), false, now), Ok(None));
-        let Advance::Wait(wait) = Shared::advance(&mut shared, now) else {
+        let Advance::Wait(wait, _, 2) = Shared::advance(&mut shared, now) else {
             panic!("expected a wait before attempt 2")
         };
         assert_eq!(wait, Duration::from_millis(100));
-        assert!(matches!(
-            Shared::advance(&mut shared, now),
-            Advance::Wait(_)
-        ));
-        let num = Shared::resume(&mut shared);
-        let second = Guard::new(&shared, num);
-        assert_eq!(second.num(), 2);
+        let second = Guard::new(&shared, 2);
         assert_eq!(second.record(Err::<(), _>(2), false, now), Ok(None));
         let third = attempt(&mut shared);
         assert_eq!(third.num(), 3);
@@ -375,7 +371,7 @@ mod tests {
         entered.recv().unwrap();
         assert!(matches!(
             Shared::advance(&mut shared, now),
-            Advance::Wait(wait) if wait == Duration::from_millis(100)
+            Advance::Wait(wait, _, 2) if wait == Duration::from_millis(100)
         ));
         assert_eq!(recorder.join().unwrap(), Ok(None));
     }
@@ -388,12 +384,15 @@ mod tests {
         assert_eq!(first.record(Err::<(), _>(1), false, now), Ok(None));
         assert_eq!(budget.available(), 5.0);
         let second = attempt(&mut shared);
-        let stale = Guard::new(&shared, 2);
         assert_eq!(second.record(Ok::<_, u32>(2), false, now), Ok(Some(2)));
-        assert_eq!(budget.available(), 10.0);
+        // Refilled when the front end moves on.
+        assert_eq!(budget.available(), 5.0);
         assert!(matches!(Shared::advance(&mut shared, now), Advance::End));
+        assert_eq!(budget.available(), 10.0);
         // A stale guard's success refills nothing.
+        let stale = Guard::new(&shared, 2);
         assert_eq!(stale.record(Ok::<_, u32>(3), false, now), Ok(Some(3)));
+        assert!(matches!(Shared::advance(&mut shared, now), Advance::End));
         assert_eq!(budget.available(), 10.0);
     }
 }

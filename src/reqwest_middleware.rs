@@ -261,14 +261,14 @@ where
             let timed_out = matches!(&outcome, Err(error) if error.is_timeout());
             let name = self.name_for(copy);
             let (on, now) = (&self.on.0, || self.time.now());
-            let wait = driver.settle(settings, &name, on, &outcome, timed_out, now);
+            let wait = driver.settle(settings, || &name, on, &outcome, timed_out, now);
             let (Some(wait), Some(next_request)) = (wait, spare.take()) else {
                 return outcome;
             };
             drop(outcome);
             self.time.sleep(wait).await;
             // The hooks' guards lived over the wait and end before the next attempt.
-            drop(driver.next_attempt());
+            driver.next_attempt();
             spare = next_request.try_clone();
             request = next_request;
         }

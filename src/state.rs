@@ -71,7 +71,7 @@ impl RetryState {
     pub fn new(policy: RetryPolicy) -> Self {
         Self {
             settings: Settings::new(policy),
-            driver: Driver::default(),
+            driver: Driver::new(),
             timed_out: false,
             phase: Phase::NotStarted,
         }
@@ -147,7 +147,7 @@ impl RetryState {
     /// Starts the attempt that follows a wait. Does nothing unless a wait is pending.
     pub fn next_attempt(&mut self) {
         if self.phase == Phase::Waiting {
-            drop(self.driver.next_attempt());
+            self.driver.next_attempt();
             self.phase = Phase::Running;
         }
     }

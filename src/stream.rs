@@ -4,14 +4,15 @@ use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Mutex, PoisonError};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
+use triomphe::Arc;
 
 use futures_core::stream::{FusedStream, Stream};
-use pin_project_lite::pin_project;
 
 use crate::guard::{Advance, Guard, Shared};
+use crate::instrument::Guards;
 use crate::settings::{Async, Blocking, Bound, Retrying};
 use crate::sleep::MaybeSleeper;
 use crate::timeout::{AttemptTimeoutMode, NoAttemptTimeout, run_attempt};
@@ -104,43 +105,47 @@ impl<On, S: MaybeSleeper, M> Retrying<Async, Bound<On>, S, M> {
     }
 }
 
-pin_project! {
-    /// The async stream of [`AsyncAttempt`] guards of a context; made by
-    /// [`into_stream`](Retrying::into_stream).
-    ///
-    /// It yields the first attempt at once; after an attempt that recorded a retryable failure,
-    /// it sleeps on its [`Sleeper`], then yields the next. It ends, and stays ended (it is fused),
-    /// after a success, after an error that ends the loop, and after an attempt that was dropped
-    /// without recording an outcome, which counts as a success and refills a shared budget as a
-    /// recorded success does (as with the sync [`Attempts`](crate::Attempts)).
-    ///
-    /// Use its inherent [`next`](Self::next) without importing anything, or use it as a
-    /// [`Stream`] with any stream combinators. The stream is [`Unpin`], so `next()` needs no
-    /// pinning: it keeps its sleep future in a box made at its first wait, and resets it for the
-    /// next ones ([`Sleeper::reset`]), so a loop whose first attempt succeeds allocates only the
-    /// state it shares with its guards, and one that retries allocates once more.
-    ///
-    /// Dropping the stream (say, on cancellation) at any point, mid-wait included, ends the loop:
-    /// the sleep is dropped with it and nothing is left running. The stream is `Send` (`Sync`)
-    /// when the predicate and sleeper are `Send + Sync` and the sleep future is `Send` (`Sync`),
-    /// as with the tokio and async-io sleepers.
-    #[must_use = "streams do nothing unless polled"]
-    pub struct AttemptStream<On, S: MaybeSleeper = DefaultSleeper, M = NoAttemptTimeout> {
-        // `None` once the loop is over.
-        shared: Option<Arc<Shared<On, S>>>,
-        sleep: Option<Pin<Box<S::Sleep>>>,
-        // Whether the loop waits on `sleep` before the next attempt.
-        waiting: bool,
-        mode: PhantomData<fn() -> M>,
-    }
+/// The async stream of [`AsyncAttempt`] guards of a context; made by
+/// [`into_stream`](Retrying::into_stream).
+///
+/// It yields the first attempt at once; after an attempt that recorded a retryable failure,
+/// it sleeps on its [`Sleeper`], then yields the next. It ends, and stays ended (it is fused),
+/// after a success, after an error that ends the loop, and after an attempt that was dropped
+/// without recording an outcome, which counts as a success and refills a shared budget as a
+/// recorded success does (as with the sync [`Attempts`](crate::Attempts)).
+///
+/// Use its inherent [`next`](Self::next) without importing anything, or use it as a
+/// [`Stream`] with any stream combinators. The stream is [`Unpin`], so `next()` needs no
+/// pinning: it keeps its sleep future in a box made at its first wait, and resets it for the
+/// next ones ([`Sleeper::reset`]), so a loop whose first attempt succeeds allocates only the
+/// state it shares with its guards, and one that retries allocates once more.
+///
+/// Dropping the stream (say, on cancellation) at any point, mid-wait included, ends the loop:
+/// the sleep is dropped with it and nothing is left running. The stream is `Send` (`Sync`)
+/// when the predicate and sleeper are `Send + Sync` and the sleep future is `Send` (`Sync`),
+/// as with the tokio and async-io sleepers.
+#[must_use = "streams do nothing unless polled"]
+pub struct AttemptStream<On, S: MaybeSleeper = DefaultSleeper, M = NoAttemptTimeout> {
+    // `None` once the loop is over.
+    shared: Option<Arc<Shared<On, S>>>,
+    sleep: Option<Pin<Box<S::Sleep>>>,
+    // While the loop waits on `sleep`: the next attempt's number, and the hooks' guards kept
+    // over the wait (in a lock only so that the stream is `Sync`: it is only ever `get_mut`).
+    waiting: Option<u32>,
+    guards: Mutex<Guards>,
+    mode: PhantomData<fn() -> M>,
 }
+
+// Nothing of the stream is pinned (its sleep is pinned in its box), whatever its parts.
+impl<On, S: MaybeSleeper, M> Unpin for AttemptStream<On, S, M> {}
 
 impl<On, S: MaybeSleeper, M> AttemptStream<On, S, M> {
     fn new(shared: Arc<Shared<On, S>>) -> Self {
         Self {
             shared: Some(shared),
             sleep: None,
-            waiting: false,
+            waiting: None,
+            guards: Mutex::default(),
             mode: PhantomData,
         }
     }
@@ -183,26 +188,31 @@ impl<On, S: Sleeper, M> Stream for AttemptStream<On, S, M> {
     type Item = AsyncAttempt<On, S, M>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = self.project();
+        // Unpin: nothing of the stream is pinned; its sleep is, in its box.
+        let this = self.get_mut();
         let Some(shared) = this.shared.as_mut() else {
             return Poll::Ready(None);
         };
-        if !*this.waiting {
+        if this.waiting.is_none() {
             match Shared::advance(shared, S::now) {
                 Advance::Attempt(num) => {
                     let guard = Guard::new(shared, num);
                     return Poll::Ready(Some(AsyncAttempt::new(guard)));
                 }
-                Advance::Wait(wait) => {
+                Advance::Wait(wait, guards, num) => {
                     match this.sleep.as_mut() {
                         Some(sleep) => shared.time.reset(sleep.as_mut(), wait),
-                        None => *this.sleep = Some(Box::pin(shared.time.sleep(wait))),
+                        None => this.sleep = Some(Box::pin(shared.time.sleep(wait))),
                     }
-                    *this.waiting = true;
+                    this.waiting = Some(num);
+                    *this
+                        .guards
+                        .get_mut()
+                        .unwrap_or_else(PoisonError::into_inner) = guards;
                 }
                 Advance::End => {
-                    *this.shared = None;
-                    *this.sleep = None;
+                    this.shared = None;
+                    this.sleep = None;
                     return Poll::Ready(None);
                 }
             }
@@ -210,9 +220,22 @@ impl<On, S: Sleeper, M> Stream for AttemptStream<On, S, M> {
         if let Some(sleep) = this.sleep.as_mut() {
             ready!(sleep.as_mut().poll(cx));
         }
-        *this.waiting = false;
-        let num = Shared::resume(shared);
+        let num = this.waiting.take().unwrap_or(1);
+        // The hooks' guards lived over the wait and end right before the next attempt.
+        let guards = this
+            .guards
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        drop(std::mem::take(guards));
         Poll::Ready(Some(AsyncAttempt::new(Guard::new(shared, num))))
+    }
+}
+
+impl<On, S: MaybeSleeper, M> Drop for AttemptStream<On, S, M> {
+    fn drop(&mut self) {
+        if let Some(shared) = &mut self.shared {
+            Shared::finish(shared);
+        }
     }
 }
 
@@ -228,7 +251,7 @@ impl<On, S: MaybeSleeper, M> fmt::Debug for AttemptStream<On, S, M> {
         match &self.shared {
             Some(shared) => {
                 shared.debug_fields(&mut d);
-                d.field("waiting", &self.waiting);
+                d.field("waiting", &self.waiting.is_some());
             }
             None => {
                 d.field("ended", &true);

@@ -3,11 +3,12 @@
 use std::fmt;
 use std::iter::FusedIterator;
 use std::panic::Location;
-use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+use triomphe::Arc;
 
 use crate::driver::Driver;
 use crate::guard::{Advance, Guard, Shared};
+use crate::machine;
 use crate::name::{self, Name};
 use crate::settings::{Blocking, Bound, Retrying, Settings, Unbound};
 use crate::{Clock, NoAttemptTimeout, RetryOn, RetryPolicy, SystemClock, nesting};
@@ -219,8 +220,8 @@ impl<On, C: Clock> RetryContext<On, C> {
     }
 }
 
-/// The blocking callers' loop over the driver: the success path reads the clock (only with a
-/// timeout) and calls `f`; the loop itself allocates nothing (the hooks it calls may).
+/// The blocking callers' loop over the driver. The first attempt is made here, inlined into the
+/// caller, and reads the clock only with a timeout; the retries go out of line.
 #[inline]
 pub(crate) fn call<T, E, On, C, F>(
     settings: &Settings,
@@ -234,23 +235,49 @@ where
     C: Clock,
     F: FnMut() -> Result<T, E>,
 {
-    let mut driver = Driver::start(&settings.policy, || clock.now());
+    let deadline = machine::deadline(&settings.policy, || clock.now());
+    match nesting::in_attempt(&mut f) {
+        Ok(value) => {
+            Driver::after_first(deadline).succeeded(settings);
+            Ok(value)
+        }
+        Err(error) => retry(deadline, settings, clock, on, f, error),
+    }
+}
+
+/// The retries of a blocking call whose first attempt, with `deadline`, failed with `error`.
+#[inline(never)]
+fn retry<T, E, On, C, F>(
+    deadline: Option<Instant>,
+    settings: &Settings,
+    clock: &C,
+    on: &On,
+    mut f: F,
+    mut error: E,
+) -> Result<T, E>
+where
+    E: fmt::Debug,
+    On: RetryOn<E>,
+    C: Clock,
+    F: FnMut() -> Result<T, E>,
+{
+    let mut driver = Driver::after_first(deadline);
+    let name = || settings.name_or_else(name::path_of::<F>);
     loop {
-        let error = match nesting::in_attempt(&mut f) {
-            Ok(value) => {
-                driver.succeeded(settings);
-                return Ok(value);
-            }
-            Err(error) => error,
-        };
-        let name = settings.name_or_else(name::path_of::<F>);
         let Some(wait) = driver.failed(settings, name, on, &error, false, || clock.now()) else {
             return Err(error);
         };
         drop(error);
         clock.sleep(wait);
         // The hooks' guards lived over the wait and end right before the next attempt.
-        drop(driver.next_attempt());
+        driver.next_attempt();
+        error = match nesting::in_attempt(&mut f) {
+            Ok(value) => {
+                driver.succeeded(settings);
+                return Ok(value);
+            }
+            Err(error) => error,
+        };
     }
 }
 
@@ -261,7 +288,7 @@ impl<On, C: Clock> IntoIterator for RetryContext<On, C> {
     #[track_caller]
     fn into_iter(self) -> Self::IntoIter {
         Attempts {
-            shared: Shared::for_loop(self.settings, self.on.0, self.time),
+            shared: Some(Shared::for_loop(self.settings, self.on.0, self.time)),
         }
     }
 }
@@ -281,24 +308,39 @@ impl<On, C: Clock> IntoIterator for RetryContext<On, C> {
 /// allocate nothing more with the hooks off.
 #[must_use = "iterators are lazy and do nothing unless consumed"]
 pub struct Attempts<On, C = SystemClock> {
-    shared: Arc<Shared<On, C>>,
+    // `None` once the loop is over.
+    shared: Option<Arc<Shared<On, C>>>,
 }
 
 impl<On, C: Clock> Iterator for Attempts<On, C> {
     type Item = Attempt<On, C>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let num = match Shared::advance(&mut self.shared, C::now) {
+        let shared = self.shared.as_mut()?;
+        let num = match Shared::advance(shared, C::now) {
             Advance::Attempt(num) => num,
-            Advance::Wait(wait) => {
-                self.shared.time.sleep(wait);
-                Shared::resume(&mut self.shared)
+            Advance::Wait(wait, guards, num) => {
+                shared.time.sleep(wait);
+                // The hooks' guards lived over the wait and end right before the next attempt.
+                drop(guards);
+                num
             }
-            Advance::End => return None,
+            Advance::End => {
+                self.shared = None;
+                return None;
+            }
         };
         Some(Attempt {
-            guard: Guard::new(&self.shared, num),
+            guard: Guard::new(shared, num),
         })
+    }
+}
+
+impl<On, C> Drop for Attempts<On, C> {
+    fn drop(&mut self) {
+        if let Some(shared) = &mut self.shared {
+            Shared::finish(shared);
+        }
     }
 }
 
@@ -307,7 +349,12 @@ impl<On, C: Clock> FusedIterator for Attempts<On, C> {}
 impl<On, C> fmt::Debug for Attempts<On, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Attempts");
-        self.shared.debug_fields(&mut d);
+        match &self.shared {
+            Some(shared) => shared.debug_fields(&mut d),
+            None => {
+                d.field("ended", &true);
+            }
+        }
         d.finish_non_exhaustive()
     }
 }
@@ -343,7 +390,7 @@ impl<On, C: Clock> Attempt<On, C> {
     /// deadline header, a lock timeout.
     ///
     /// ```
-    /// use std::time::Duration;
+    /// use std::time::{Duration, Instant};
     ///
     /// for attempt in stamina::retry_context(|_: &std::io::Error| true).timeout(Duration::from_secs(10)) {
     ///     let left = attempt.remaining().unwrap();

@@ -256,21 +256,15 @@ impl IntoRetryGuard for Option<RetryGuard> {
     }
 }
 
-/// The guards the hooks returned for one retry, dropped in reverse order when this is.
+/// The guards the hooks returned for one retry, kept in reverse order so that dropping the list
+/// drops the last made first.
 ///
-/// Allocates only when a hook returns a guard, and never lets one go before it is dropped: an
-/// empty list owns nothing.
+/// Allocates only when a hook returns a guard: an empty list (the rule) owns nothing, and
+/// dropping it is one check.
 #[derive(Debug, Default)]
-pub(crate) struct Guards(Vec<RetryGuard>);
-
-impl Drop for Guards {
-    fn drop(&mut self) {
-        // Last made, first dropped; an empty list (the rule) costs one check.
-        while let Some(guard) = self.0.pop() {
-            drop(guard);
-        }
-    }
-}
+pub(crate) struct Guards(
+    #[allow(dead_code, reason = "held to be dropped")] pub(crate) Vec<RetryGuard>,
+);
 
 /// A loop's own instrumentation: its hooks (called after the process-wide ones) and its
 /// settings for the built-in hooks. The hooks are borrowed when they live in a `static` (those
@@ -456,6 +450,7 @@ pub fn reset_on_retry_hooks() {
 }
 
 /// Whether a loop with `local` hooks has no hook to call.
+#[inline]
 fn off(local: &LoopHooks) -> bool {
     local.list.is_empty() && OFF.load(Ordering::Relaxed)
 }
@@ -496,31 +491,40 @@ fn traced_at(_: Level) -> bool {
 
 /// Calls the hooks for a retry the state machine just decided, before the wait: the
 /// process-wide hooks, then `local` (the loop's own). Front ends keep the returned guards over
-/// the wait and drop them right before the next attempt.
-pub(crate) fn retry_scheduled<'e, E: fmt::Debug>(
-    name: &str,
+/// the wait and drop them right before the next attempt. The loop's name is made only when a
+/// hook is called.
+#[inline]
+pub(crate) fn retry_scheduled<'n, 'e, E: fmt::Debug>(
+    name: impl FnOnce() -> &'n str,
     retry: &Retry,
     error: &'e E,
     view: impl FnOnce(&'e E) -> ErrorView<'e>,
     local: &LoopHooks,
 ) -> Guards {
-    let mut guards = Guards::default();
-    if !off(local) {
-        let cause = Cause::new(error, view(error));
-        dispatch(name, cause, local, |hook, event| {
-            guards
-                .0
-                .extend(hook.retry_scheduled(&RetryDetails { event, retry }));
-        });
+    if off(local) {
+        return Guards::default();
     }
-    guards
+    retry_hooks(name(), retry, Cause::new(error, view(error)), local)
+}
+
+/// The hooks' part of [`retry_scheduled`], out of line so that a retry with the hooks off stays
+/// small.
+#[inline(never)]
+fn retry_hooks(name: &str, retry: &Retry, cause: Cause<'_>, local: &LoopHooks) -> Guards {
+    let mut guards = Vec::new();
+    dispatch(name, cause, local, |hook, event| {
+        guards.extend(hook.retry_scheduled(&RetryDetails { event, retry }));
+    });
+    // Dropped in the order they are kept: the last made first.
+    guards.reverse();
+    Guards(guards)
 }
 
 /// Calls the hooks' give-up handlers when the state machine gave up with `give_up` after
 /// `attempts` attempts and `waited` of waits; does nothing unless a retryable error ended a loop
 /// that was allowed to retry (see [`GiveUpReason`]).
-pub(crate) fn gave_up<'e, E: fmt::Debug>(
-    name: &str,
+pub(crate) fn gave_up<'n, 'e, E: fmt::Debug>(
+    name: impl FnOnce() -> &'n str,
     give_up: GiveUp,
     attempts: u32,
     waited: Duration,
@@ -533,7 +537,7 @@ pub(crate) fn gave_up<'e, E: fmt::Debug>(
     };
     if !off(local) {
         let cause = Cause::new(error, view(error));
-        dispatch(name, cause, local, |hook, event| {
+        dispatch(name(), cause, local, |hook, event| {
             hook.gave_up(&GiveUpDetails {
                 event,
                 reason,

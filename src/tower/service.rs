@@ -228,7 +228,7 @@ where
                     // call's, whatever it is, and `on` is not asked.
                     let wait = match this.spare {
                         Some(_) => {
-                            let name = layer.settings.name_or_else(crate::name::path_of::<Svc>);
+                            let name = || layer.settings.name_or_else(crate::name::path_of::<Svc>);
                             let now = || layer.time.now();
                             let (on, settings) = (&layer.on.0, &layer.settings);
                             this.driver
@@ -247,7 +247,7 @@ where
                 StateProj::Waiting { sleep } => {
                     ready!(sleep.poll(cx));
                     // The hooks' guards lived over the wait and end before the next attempt.
-                    drop(this.driver.next_attempt());
+                    this.driver.next_attempt();
                     this.state.set(State::Readying);
                 }
                 StateProj::Readying => {

@@ -337,6 +337,64 @@ async fn mut_reference_argument_is_reborrowed_per_attempt() {
     assert_eq!(buffer, [7, 7, 7]);
 }
 
+/// Arguments named as the locals of the generated code are still the arguments: those locals
+/// are out of the body's sight.
+#[stamina::retry(on = is_transient, attempts = 3)]
+async fn named_as_locals(
+    attempts: &mut Vec<u32>,
+    attempt: u32,
+    (ret, outcome): (u32, u32),
+    result: &Cell<u32>,
+) -> Result<usize, Error> {
+    attempts.push(attempt + ret + outcome);
+    result.set(result.get() + 1);
+    if attempts.len() < 3 {
+        return Err(Error::Transient(result.get()));
+    }
+    Ok(attempts.len())
+}
+
+#[stamina::retry(on = is_transient, attempts = 3)]
+async fn named_as_locals_shared(ret: u32, result: &Cell<u32>) -> Result<u32, Error> {
+    result.set(result.get() + ret);
+    if result.get() < 3 * ret {
+        return Err(Error::Transient(result.get()));
+    }
+    Ok(result.get())
+}
+
+#[tokio::test]
+async fn arguments_may_be_named_as_the_generated_locals() {
+    let _t = three_quick_attempts();
+    let (mut attempts, result) = (Vec::new(), Cell::new(0));
+    assert_eq!(
+        named_as_locals(&mut attempts, 1, (10, 100), &result).await,
+        Ok(3)
+    );
+    assert_eq!(attempts, [111, 111, 111]);
+    assert_eq!(result.get(), 3);
+    assert_eq!(named_as_locals_shared(2, &Cell::new(0)).await, Ok(6));
+}
+
+/// A `&mut` argument written as a pattern is reborrowed for each attempt too.
+#[stamina::retry(on = is_transient, attempts = 3)]
+async fn pair((count, log): &mut (u32, Vec<u32>)) -> Result<u32, Error> {
+    *count += 1;
+    log.push(*count);
+    if *count < 3 {
+        return Err(Error::Transient(*count));
+    }
+    Ok(*count)
+}
+
+#[tokio::test]
+async fn mut_reference_pattern_is_reborrowed_per_attempt() {
+    let _t = three_quick_attempts();
+    let mut state = (0, Vec::new());
+    assert_eq!(pair(&mut state).await, Ok(3));
+    assert_eq!(state, (3, vec![1, 2, 3]));
+}
+
 /// A `Send` client: its attributed methods' futures can be spawned on a multi-thread runtime.
 struct SendClient {
     calls: std::sync::atomic::AtomicU32,

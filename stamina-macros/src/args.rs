@@ -1,4 +1,4 @@
-//! The attribute's arguments: `key = value` pairs, checked and turned into caller setters.
+//! The attribute's arguments: `key = value` pairs, checked and turned into setter calls.
 
 use proc_macro2::{Literal, Span, TokenStream};
 use quote::{quote, quote_spanned};
@@ -27,31 +27,23 @@ const KEYS: &[&str] = &[
     "on_retry",
 ];
 
-/// The jitter families, as config strings name them.
-const JITTERS: &[(&str, &str)] = &[
-    ("additive", "Additive"),
-    ("full", "Full"),
-    ("equal", "Equal"),
-    ("decorrelated", "Decorrelated"),
-];
+/// The jitter families, as config strings name them; the variants of `Jitter` are these names
+/// capitalised.
+const JITTERS: &[&str] = &["additive", "full", "equal", "decorrelated"];
 
-/// The parsed and checked arguments.
+/// The checked arguments.
 pub(crate) struct Args {
     /// The `on` expression, as written.
     pub(crate) on: Expr,
-    /// The `name` expression, if given.
-    pub(crate) name: Option<Expr>,
     /// The `policy` expression the setters apply to, if given.
     pub(crate) policy: Option<Expr>,
-    /// Setter calls (`.attempts(3)`, `.timeout(..)`), in the order the keys were written.
+    /// The `name` expression, if given.
+    pub(crate) name: Option<Expr>,
+    /// `RetryPolicy` setter calls (`.attempts(3)`), in the order the keys were written.
     pub(crate) setters: Vec<TokenStream>,
-    /// The `budget` expression, applied to the caller (not part of the policy).
-    pub(crate) budget: Option<Expr>,
-    /// The `suppress_nested` expression.
-    pub(crate) suppress_nested: Option<Expr>,
-    /// The `on_retry` hook expression.
-    pub(crate) on_retry: Option<Expr>,
-    /// The `attempt_timeout` key and its duration.
+    /// Setter calls of the options beyond the policy: `budget`, `suppress_nested`, `on_retry`.
+    pub(crate) options: Vec<TokenStream>,
+    /// The `attempt_timeout` key and its setter call, made on the async caller or context.
     pub(crate) attempt_timeout: Option<(Ident, TokenStream)>,
 }
 
@@ -62,105 +54,44 @@ struct KeyValue {
 
 impl Parse for KeyValue {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
-        let key: Ident = input.parse()?;
+        let key = input.parse()?;
         input.parse::<Token![=]>()?;
         let value = input.parse()?;
         Ok(Self { key, value })
     }
 }
 
-/// Collects errors so that one compile reports all of them.
-#[derive(Default)]
-struct Errors(Option<syn::Error>);
-
-impl Errors {
-    fn push(&mut self, error: syn::Error) {
-        match &mut self.0 {
-            Some(errors) => errors.combine(error),
-            None => self.0 = Some(error),
-        }
-    }
-}
-
 impl Parse for Args {
+    /// Reports every mistake in the arguments at once.
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
         let pairs = Punctuated::<KeyValue, Token![,]>::parse_terminated(input)?;
-        let mut errors = Errors::default();
-        let mut seen: Vec<Ident> = Vec::new();
-        let mut on = None;
-        let mut name = None;
-        let mut policy = None;
-        let mut setters = Vec::new();
-        let mut budget = None;
-        let mut suppress_nested = None;
-        let mut on_retry = None;
-        let mut attempt_timeout = None;
+        let mut errors = Vec::new();
+        let mut seen = Vec::new();
+        let (mut on, mut policy, mut name) = (None, None, None);
+        let (mut setters, mut options, mut attempt_timeout) = (Vec::new(), Vec::new(), None);
         for KeyValue { key, value } in pairs {
             let key_name = key.to_string();
             if !KEYS.contains(&key_name.as_str()) {
-                errors.push(syn::Error::new(
-                    key.span(),
-                    format!(
-                        "unknown key `{key_name}`; expected one of: {}",
-                        KEYS.iter()
-                            .map(|k| format!("`{k}`"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                ));
+                let expected = one_of(KEYS, '`');
+                let message = format!("unknown key `{key_name}`; expected one of: {expected}");
+                errors.push(syn::Error::new(key.span(), message));
                 continue;
             }
-            if seen.contains(&key) {
-                errors.push(syn::Error::new(
-                    key.span(),
-                    format!("duplicate key `{key_name}`"),
-                ));
+            if seen.contains(&key_name) {
+                let message = format!("duplicate key `{key_name}`");
+                errors.push(syn::Error::new(key.span(), message));
                 continue;
             }
-            seen.push(key.clone());
-            let setter = match key_name.as_str() {
-                "on" => {
-                    on = Some(value);
-                    continue;
-                }
-                "name" => {
-                    name = Some(value);
-                    continue;
-                }
-                "budget" => {
-                    budget = Some(value);
-                    continue;
-                }
-                "policy" => {
-                    policy = Some(value);
-                    continue;
-                }
-                "suppress_nested" => {
-                    suppress_nested = Some(value);
-                    continue;
-                }
-                "on_retry" => {
-                    on_retry = Some(value);
-                    continue;
-                }
-                "attempt_timeout" => {
-                    match duration(&key, &value) {
-                        Ok(d) => attempt_timeout = Some((key, d)),
-                        Err(error) => errors.push(error),
-                    }
-                    continue;
-                }
-                "attempts" => attempts(&value),
-                "timeout" => timeout(&key, &value),
-                "wait_exp_base" => wait_exp_base(&value),
-                "jitter" => jitter(&value),
-                "seed" => seed(&value),
-                _ => duration(&key, &value).map(|d| quote_spanned!(key.span()=> .#key(#d))),
-            };
-            match setter {
-                Ok(setter) => setters.push(setter),
-                Err(error) => errors.push(error),
+            match (key_name.as_str(), setter(&key, &value)) {
+                ("on", _) => on = Some(value),
+                ("policy", _) => policy = Some(value),
+                ("name", _) => name = Some(value),
+                (_, Err(error)) => errors.push(error),
+                ("budget" | "suppress_nested" | "on_retry", Ok(setter)) => options.push(setter),
+                ("attempt_timeout", Ok(setter)) => attempt_timeout = Some((key, setter)),
+                (_, Ok(setter)) => setters.push(setter),
             }
+            seen.push(key_name);
         }
         if on.is_none() {
             errors.push(syn::Error::new(
@@ -169,177 +100,133 @@ impl Parse for Args {
                  such as `on = is_transient` or `on = |e: &MyError| e.is_timeout()`",
             ));
         }
-        match (errors.0, on) {
-            (Some(errors), _) => Err(errors),
-            (None, Some(on)) => Ok(Self {
-                on,
-                name,
-                policy,
-                setters,
-                budget,
-                suppress_nested,
-                on_retry,
-                attempt_timeout,
-            }),
-            (None, None) => unreachable!("a missing `on` is an error"),
+        let mut errors = errors.into_iter();
+        if let Some(mut error) = errors.next() {
+            error.extend(errors);
+            return Err(error);
         }
+        Ok(Self {
+            on: on.expect("a missing `on` is an error"),
+            policy,
+            name,
+            setters,
+            options,
+            attempt_timeout,
+        })
     }
 }
 
-/// `None`, `"unlimited"`, or a `u32` expression.
-fn attempts(value: &Expr) -> syn::Result<TokenStream> {
-    if is_none(value) {
-        return Ok(quote_spanned!(value.span()=> .unlimited_attempts()));
-    }
-    match value {
-        Expr::Lit(ExprLit {
-            lit: Lit::Str(s), ..
-        }) if s.value() == "unlimited" => Ok(quote_spanned!(s.span()=> .unlimited_attempts())),
-        Expr::Lit(ExprLit {
-            lit: Lit::Str(s), ..
-        }) => Err(syn::Error::new(
-            s.span(),
-            "expected a number of attempts, `None` or \"unlimited\"",
-        )),
-        Expr::Lit(ExprLit {
-            lit: Lit::Int(n), ..
-        }) if n.suffix().is_empty() => {
-            let n = n.base10_parse::<u32>().map_err(|_| {
-                syn::Error::new(
-                    n.span(),
-                    "the number of attempts must fit in a `u32`; use `None` for unlimited",
-                )
-            })?;
-            let lit = Literal::u32_unsuffixed(n);
-            Ok(quote_spanned!(value.span()=> .attempts(#lit)))
+/// The setter call for `key = value`: a literal is checked here (a humantime string becomes a
+/// `Duration`, so that a typo fails the build); any other expression is passed as written, for
+/// the compiler to check.
+fn setter(key: &Ident, value: &Expr) -> syn::Result<TokenStream> {
+    let key_name = key.to_string();
+    let span = value.span();
+    let none = quote!(#value).to_string() == "None";
+    let literal = match value {
+        Expr::Lit(ExprLit { lit, .. }) => Some(lit),
+        _ => None,
+    };
+    let value = match (key_name.as_str(), literal) {
+        ("attempts", Some(Lit::Str(s))) if s.value() == "unlimited" => {
+            return Ok(quote_spanned!(span=> .unlimited_attempts()));
         }
-        other => Ok(quote_spanned!(other.span()=> .attempts(#other))),
-    }
-}
-
-/// A jitter family by its config-string name (checked here), or a `Jitter` expression.
-fn jitter(value: &Expr) -> syn::Result<TokenStream> {
-    let Expr::Lit(ExprLit {
-        lit: Lit::Str(s), ..
-    }) = value
-    else {
-        return Ok(quote_spanned!(value.span()=> .jitter(#value)));
+        ("attempts", _) if none => return Ok(quote_spanned!(span=> .unlimited_attempts())),
+        ("attempts", Some(Lit::Str(_))) => {
+            let message = "expected a number of attempts, `None` or \"unlimited\"";
+            return Err(syn::Error::new(span, message));
+        }
+        ("timeout", _) if none => return Ok(quote_spanned!(span=> .no_timeout())),
+        (
+            "timeout" | "wait_initial" | "wait_max" | "wait_jitter" | "retry_after_max"
+            | "attempt_timeout",
+            Some(lit),
+        ) => duration(&key_name, lit)?,
+        ("wait_exp_base", _) => wait_exp_base(value)?,
+        ("jitter", Some(Lit::Str(s))) => jitter(s)?,
+        ("budget", _) => quote_spanned!(span=> &(#value)),
+        // The function's own hook, made once, on first use.
+        ("on_retry", _) => {
+            return Ok(quote_spanned! {span=>
+                .hooks({
+                    static __STAMINA_ON_RETRY: ::std::sync::LazyLock<[::stamina::OnRetryHook; 1]> =
+                        ::std::sync::LazyLock::new(|| [::stamina::OnRetryHook::new(#value)]);
+                    &*__STAMINA_ON_RETRY
+                })
+            });
+        }
+        _ => quote!(#value),
     };
-    let text = s.value();
-    let Some((_, variant)) = JITTERS.iter().find(|(name, _)| *name == text) else {
-        return Err(syn::Error::new(
-            s.span(),
-            format!(
-                "unknown jitter {text:?}; expected one of: {}",
-                JITTERS
-                    .iter()
-                    .map(|(name, _)| format!("{name:?}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        ));
-    };
-    let variant = Ident::new(variant, s.span());
-    Ok(quote_spanned!(s.span()=> .jitter(::stamina::Jitter::#variant)))
+    Ok(quote_spanned!(span=> .#key(#value)))
 }
 
-/// A `u64` literal (checked here) or expression.
-fn seed(value: &Expr) -> syn::Result<TokenStream> {
-    if let Expr::Lit(ExprLit {
-        lit: Lit::Int(n), ..
-    }) = value
-    {
-        let n = n
-            .base10_parse::<u64>()
-            .map_err(|_| syn::Error::new(n.span(), "the seed must fit in a `u64`"))?;
-        let lit = Literal::u64_unsuffixed(n);
-        return Ok(quote_spanned!(value.span()=> .seed(#lit)));
-    }
-    Ok(quote_spanned!(value.span()=> .seed(#value)))
-}
-
-/// `None`, or a duration.
-fn timeout(key: &Ident, value: &Expr) -> syn::Result<TokenStream> {
-    if is_none(value) {
-        return Ok(quote_spanned!(value.span()=> .no_timeout()));
-    }
-    let duration = duration(key, value)?;
-    Ok(quote_spanned!(key.span()=> .timeout(#duration)))
-}
-
-/// A humantime string, parsed here so that a typo fails the build, or a `Duration` expression.
-fn duration(key: &Ident, value: &Expr) -> syn::Result<TokenStream> {
-    match value {
-        Expr::Lit(ExprLit {
-            lit: Lit::Str(s), ..
-        }) => parse_duration(key, s),
-        Expr::Lit(ExprLit {
-            lit: Lit::Int(_) | Lit::Float(_),
-            ..
-        }) => Err(syn::Error::new(
-            value.span(),
-            format!(
+/// A duration literal: a humantime string, parsed here; a number, refused, since it has no unit.
+fn duration(key: &str, literal: &Lit) -> syn::Result<TokenStream> {
+    let s = match literal {
+        Lit::Str(s) => s,
+        Lit::Int(_) | Lit::Float(_) => {
+            let message = format!(
                 "a bare number has no unit: write `{key}` as a duration string such as \"100ms\" \
                  or \"10s\", or as a `Duration` expression"
-            ),
-        )),
-        other => Ok(quote!(#other)),
-    }
-}
-
-fn parse_duration(key: &Ident, s: &LitStr) -> syn::Result<TokenStream> {
+            );
+            return Err(syn::Error::new(literal.span(), message));
+        }
+        other => return Ok(quote!(#other)),
+    };
     let text = s.value();
     let duration = humantime::parse_duration(&text).map_err(|error| {
-        syn::Error::new(
-            s.span(),
-            format!("invalid duration {text:?} for `{key}`: {error}"),
-        )
+        let message = format!("invalid duration {text:?} for `{key}`: {error}");
+        syn::Error::new(s.span(), message)
     })?;
     let secs = Literal::u64_unsuffixed(duration.as_secs());
     let nanos = Literal::u32_unsuffixed(duration.subsec_nanos());
     Ok(quote_spanned!(s.span()=> ::core::time::Duration::new(#secs, #nanos)))
 }
 
-/// A number literal, checked here, or an `f64` expression (checked when the caller is built).
+/// A jitter family by its config-string name, as a `Jitter` variant.
+fn jitter(s: &LitStr) -> syn::Result<TokenStream> {
+    let name = s.value();
+    if !JITTERS.contains(&name.as_str()) {
+        let expected = one_of(JITTERS, '"');
+        let message = format!("unknown jitter {name:?}; expected one of: {expected}");
+        return Err(syn::Error::new(s.span(), message));
+    }
+    let variant = Ident::new(&(name[..1].to_uppercase() + &name[1..]), s.span());
+    Ok(quote_spanned!(s.span()=> ::stamina::Jitter::#variant))
+}
+
+/// A number literal, possibly negative, checked and written as an `f64`; any other expression
+/// as written (checked when the policy is built).
 fn wait_exp_base(value: &Expr) -> syn::Result<TokenStream> {
-    let literal = match value {
-        Expr::Lit(ExprLit { lit, .. }) => Some((lit, false)),
+    let (sign, unsigned) = match value {
         Expr::Unary(ExprUnary {
             op: UnOp::Neg(_),
             expr,
             ..
-        }) => match &**expr {
-            Expr::Lit(ExprLit { lit, .. }) => Some((lit, true)),
-            _ => None,
-        },
-        _ => None,
+        }) => (-1.0, &**expr),
+        _ => (1.0, value),
     };
-    let Some((lit, negative)) = literal else {
-        return Ok(quote_spanned!(value.span()=> .wait_exp_base(#value)));
+    let digits = match unsigned {
+        Expr::Lit(ExprLit {
+            lit: Lit::Float(float),
+            ..
+        }) => float.base10_digits(),
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(int), ..
+        }) => int.base10_digits(),
+        _ => return Ok(quote!(#value)),
     };
-    let parsed = match lit {
-        Lit::Float(f) => f.base10_parse::<f64>(),
-        Lit::Int(i) => i.base10_parse::<f64>(),
-        _ => Err(syn::Error::new(lit.span(), "expected a number")),
-    };
-    let base = parsed.map_err(|_| {
-        syn::Error::new(value.span(), "`wait_exp_base` must be a finite number >= 1")
-    })?;
-    let base = if negative { -base } else { base };
+    let base = sign * digits.parse::<f64>().unwrap_or(f64::NAN);
     if !base.is_finite() || base < 1.0 {
-        return Err(syn::Error::new(
-            value.span(),
-            format!("`wait_exp_base` must be a finite number >= 1, got {base}"),
-        ));
+        let message = format!("`wait_exp_base` must be a finite number >= 1, got {base}");
+        return Err(syn::Error::new(value.span(), message));
     }
-    let lit = Literal::f64_unsuffixed(base);
-    Ok(quote_spanned!(value.span()=> .wait_exp_base(#lit)))
+    let base = Literal::f64_unsuffixed(base);
+    Ok(quote!(#base))
 }
 
-/// Whether `value` is the path `None`.
-fn is_none(value: &Expr) -> bool {
-    match value {
-        Expr::Path(path) => path.qself.is_none() && path.path.is_ident("None"),
-        _ => false,
-    }
+/// `names`, each between `quote`s, separated by commas.
+fn one_of(names: &[&str], quote: char) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("{quote}{n}{quote}")).collect();
+    quoted.join(", ")
 }

@@ -100,9 +100,9 @@ use proc_macro::TokenStream;
 /// function, so every attempt gets its own view of them:
 ///
 /// - `&T` arguments and `&self` are shared by all attempts;
-/// - on a `fn`, `&mut T` arguments and `&mut self` are reborrowed for each attempt, so the body
-///   may use them freely; its result cannot borrow from them, since the next attempt needs them
-///   (on an `async fn` they are a compile error, see below);
+/// - `&mut T` arguments and `&mut self` are reborrowed for each attempt (on an `async fn`, across
+///   its `.await`s), so the body may use them freely; its result cannot borrow from them, since
+///   the next attempt needs them;
 /// - an argument taken by value is cloned for each attempt (so the body may consume it), which
 ///   requires `Clone`: a compile error points at an argument that is not. Take it by reference
 ///   instead if cloning is not wanted. A `_` argument is not cloned.
@@ -138,18 +138,18 @@ use proc_macro::TokenStream;
 /// # `async fn`
 ///
 /// On an `async fn` the attribute retries with `stamina::AsyncRetryingCaller` (which needs an
-/// async sleeper feature of `stamina`), allocation-free. `&mut T` arguments and `&mut self` are
-/// reborrowed for each attempt, across its `.await`s, as in a `fn`: such functions run on an
-/// attempt stream (`stamina::retry_context(..).into_stream()`, one allocation per call), which
-/// keeps their futures `Send` when the arguments are. The `stamina` crate's docs show one.
+/// async sleeper feature of `stamina`), allocation-free. A function with `&mut T` arguments or
+/// `&mut self` runs on an attempt stream instead (`stamina::retry_context(..).into_stream()`,
+/// one allocation per call), which keeps its future `Send` when the arguments are.
 ///
 /// # Errors at compile time
 ///
-/// A missing `on`, an unknown or repeated key, an invalid duration, an unknown jitter name, a
-/// seed beyond `u64`, a literal `wait_exp_base` below 1, `attempt_timeout` on a sync function,
-/// a function that does not return a `Result`, an argument taken by value that is not `Clone`,
-/// `&mut` arguments or `&mut self` on an `async fn`, a `const fn`, and an item that is not a
-/// function are compile errors that point at the culprit.
+/// A missing `on`, an unknown or repeated key, an invalid duration or a bare number given as
+/// one, an unknown jitter name, a number of attempts beyond `u32` or a seed beyond `u64`, a
+/// literal `wait_exp_base` below 1, a value of the wrong type, `attempt_timeout` on a sync
+/// function, a function that does not return a `Result`, an argument taken by value that is not
+/// `Clone`, a method taking `self` by value, a `const fn`, a function without a body, and an
+/// item that is not a function are compile errors that point at the culprit.
 #[proc_macro_attribute]
 pub fn retry(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::retry(args.into(), item.into()).into()

@@ -86,8 +86,8 @@ fn async_fn() {
             || {
                 let id = ::stamina::__private::clone_arg(&id);
                 async move {
-                    let __stamina_ret: io::Result<Vec<u8>> = { self.fetch(id).await };
-                    __stamina_ret
+                    let ret: io::Result<Vec<u8>> = { self.fetch(id).await };
+                    ret
                 }
             },
         )
@@ -110,7 +110,7 @@ fn async_fn_with_mut_borrows_runs_on_an_attempt_stream() {
     assert_eq!(
         out,
         r#"async fn get(&mut self, id: Id, log: &mut Vec<u8>) -> io::Result<Vec<u8>> {
-    let mut __stamina_attempts = ::stamina::__private::async_context(
+    let mut attempts = ::stamina::__private::async_context(
             is_transient,
             ::stamina::RetryPolicy::new().attempts(3),
             ::core::option::Option::None,
@@ -119,38 +119,21 @@ fn async_fn_with_mut_borrows_runs_on_an_attempt_stream() {
             || {},
         )
         .into_stream();
-    while let ::core::option::Option::Some(__stamina_attempt) = __stamina_attempts
-        .next()
-        .await
-    {
-        match __stamina_attempt
+    while let ::core::option::Option::Some(attempt) = attempts.next().await {
+        let outcome = attempt
             .run(async || {
                 let id = ::stamina::__private::clone_arg(&id);
                 let log = &mut *log;
-                let __stamina_ret: io::Result<Vec<u8>> = { self.fetch(id, log).await };
+                let ret: io::Result<Vec<u8>> = { self.fetch(id, log).await };
                 <io::Result<
                     Vec<u8>,
-                > as ::stamina::__private::RetryResult>::into_result(__stamina_ret)
+                > as ::stamina::__private::RetryResult>::into_result(ret)
             })
-            .await
-        {
-            ::core::result::Result::Ok(
-                ::core::option::Option::Some(__stamina_value),
-            ) => {
-                return <io::Result<
-                    Vec<u8>,
-                > as ::stamina::__private::RetryResult>::from_result(
-                    ::core::result::Result::Ok(__stamina_value),
-                );
-            }
-            ::core::result::Result::Ok(::core::option::Option::None) => {}
-            ::core::result::Result::Err(__stamina_value) => {
-                return <io::Result<
-                    Vec<u8>,
-                > as ::stamina::__private::RetryResult>::from_result(
-                    ::core::result::Result::Err(__stamina_value),
-                );
-            }
+            .await;
+        if let ::core::option::Option::Some(result) = outcome.transpose() {
+            return <io::Result<
+                Vec<u8>,
+            > as ::stamina::__private::RetryResult>::from_result(result);
         }
     }
     ::core::unreachable!("a stream of attempts ends with an outcome of `run`")
@@ -162,22 +145,31 @@ fn async_fn_with_mut_borrows_runs_on_an_attempt_stream() {
 #[test]
 fn pattern_arguments_are_renamed_and_destructured_per_attempt() {
     let out = expand(
-        quote!(on = f, wait_exp_base = 1.5),
+        quote!(on = f, wait_exp_base = 3),
         quote! {
-            fn f((a, b): (u32, u32), _: Token) -> Result<u32, E> { Ok(a + b) }
+            fn f((a, b): (u32, u32), _: Token, ref r: u32, (c, _): &mut (u32, u32), _: &mut u8, d: &u32) -> Result<u32, E> { Ok(a + b + r + *c + d) }
         },
     );
     assert_eq!(
         out,
-        r#"fn f(__stamina_arg0: (u32, u32), _: Token) -> Result<u32, E> {
+        r#"fn f(
+    __stamina_arg0: (u32, u32),
+    _: Token,
+    __stamina_arg2: u32,
+    __stamina_arg3: &mut (u32, u32),
+    _: &mut u8,
+    d: &u32,
+) -> Result<u32, E> {
     ::stamina::__private::call(
-        ::stamina::RetryPolicy::new().wait_exp_base(1.5),
+        ::stamina::RetryPolicy::new().wait_exp_base(3.0),
         ::core::option::Option::None,
         ::stamina::__private::Options::new(),
         f,
         || -> Result<u32, E> {
-            let (a, b): (u32, u32) = ::stamina::__private::clone_arg(&__stamina_arg0);
-            Ok(a + b)
+            let (a, b) = ::stamina::__private::clone_arg(&__stamina_arg0);
+            let ref r = ::stamina::__private::clone_arg(&__stamina_arg2);
+            let (c, _) = &mut *__stamina_arg3;
+            Ok(a + b + r + *c + d)
         },
     )
 }
@@ -222,12 +214,10 @@ fn the_other_keys_go_to_the_policy_the_options_and_a_static_hook() {
     assert_eq!(
         out,
         r#"async fn f(&self) -> Result<impl Display, E> {
-    static __STAMINA_ON_RETRY: ::std::sync::LazyLock<[::stamina::OnRetryHook; 1]> = ::std::sync::LazyLock::new(||
-    [::stamina::OnRetryHook::new(log_retry)]);
     ::stamina::__private::async_caller(
             {
-                let __stamina_policy: ::stamina::RetryPolicy = base();
-                __stamina_policy
+                let policy: ::stamina::RetryPolicy = base();
+                policy
             }
                 .jitter(::stamina::Jitter::Full)
                 .seed(7)
@@ -236,7 +226,14 @@ fn the_other_keys_go_to_the_policy_the_options_and_a_static_hook() {
             ::stamina::__private::Options::new()
                 .budget(&(&self.budget))
                 .suppress_nested(true)
-                .hooks(&*__STAMINA_ON_RETRY),
+                .hooks({
+                    static __STAMINA_ON_RETRY: ::std::sync::LazyLock<
+                        [::stamina::OnRetryHook; 1],
+                    > = ::std::sync::LazyLock::new(|| [
+                        ::stamina::OnRetryHook::new(log_retry),
+                    ]);
+                    &*__STAMINA_ON_RETRY
+                }),
             true,
         )
         .attempt_timeout(::core::time::Duration::new(2, 0))
@@ -244,8 +241,8 @@ fn the_other_keys_go_to_the_policy_the_options_and_a_static_hook() {
             f,
             || {
                 async move {
-                    let __stamina_ret: Result<_, E> = { Ok(1) };
-                    __stamina_ret
+                    let ret: Result<_, E> = { Ok(1) };
+                    ret
                 }
             },
         )

@@ -114,12 +114,14 @@ impl Driver {
         E: fmt::Debug,
         On: RetryOn<E>,
     {
-        let failure = Failure {
-            error,
-            view: |e| on.error_view(e),
-            timed_out,
-        };
-        self.fail(settings, name, failure, || on.decide(error), now)
+        let view = |e| on.error_view(e);
+        self.fail(
+            settings,
+            name,
+            (error, view, timed_out),
+            || on.decide(error),
+            now,
+        )
     }
 
     /// What an adapter does with an attempt's `outcome`, which `on` judges whole (a response
@@ -149,30 +151,27 @@ impl Driver {
                     self.succeeded(settings);
                     return None;
                 }
-                let failure = Failure::new(response, timed_out);
+                let failure = (response, no_view, timed_out);
                 self.fail(settings, name, failure, || decision, now)
             }
             Err(error) => {
-                let failure = Failure::new(error, timed_out);
+                let failure = (error, no_view, timed_out);
                 self.fail(settings, name, failure, || on.decide(outcome), now)
             }
         }
     }
 
+    /// A failed attempt: its error (or failed response), what hooks may see of it beyond its
+    /// `Debug` output, and whether its attempt timeout cut it.
     #[inline]
     fn fail<'n, 'e, E: fmt::Debug>(
         &mut self,
         settings: &Settings,
         name: impl FnOnce() -> &'n str,
-        failure: Failure<'e, E, impl FnOnce(&'e E) -> ErrorView<'e>>,
+        (error, view, timed_out): (&'e E, impl FnOnce(&'e E) -> ErrorView<'e>, bool),
         decide: impl FnOnce() -> Decision,
         now: impl FnOnce() -> Instant,
     ) -> Option<Duration> {
-        let Failure {
-            error,
-            view,
-            timed_out,
-        } = failure;
         let hooks = &settings.hooks;
         match self.decide(settings, decide, timed_out, now) {
             Step::Retry(retry) => {
@@ -191,16 +190,6 @@ impl Driver {
         }
     }
 
-    /// Takes the hooks' guards, for a front end that keeps them over the wait itself and drops
-    /// them right before the next attempt.
-    #[inline]
-    pub(crate) fn take_guards(&mut self) -> Guards {
-        if self.guards.0.is_empty() {
-            return Guards::default();
-        }
-        std::mem::take(&mut self.guards)
-    }
-
     /// The wait is over: ends the hooks' guards, right before the next attempt, and counts it.
     #[inline]
     pub(crate) fn next_attempt(&mut self) {
@@ -213,24 +202,10 @@ impl Driver {
     }
 }
 
-/// A failed attempt: its error (or failed response), what hooks may see of it, and whether its
-/// attempt timeout cut it.
-struct Failure<'e, E, V> {
-    error: &'e E,
-    view: V,
-    timed_out: bool,
-}
-
+/// Shows hooks nothing of an error beyond its `Debug` output.
 #[cfg(any(feature = "tower", feature = "reqwest-middleware"))]
-impl<'e, E> Failure<'e, E, fn(&'e E) -> ErrorView<'e>> {
-    /// A failure whose error hooks see through its `Debug` output only.
-    fn new(error: &'e E, timed_out: bool) -> Self {
-        Self {
-            error,
-            view: |_| ErrorView::new(),
-            timed_out,
-        }
-    }
+fn no_view<E>(_: &E) -> ErrorView<'_> {
+    ErrorView::new()
 }
 
 impl fmt::Debug for Driver {

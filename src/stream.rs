@@ -4,15 +4,12 @@ use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
-use std::sync::{Mutex, PoisonError};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
-use triomphe::Arc;
 
 use futures_core::stream::{FusedStream, Stream};
 
-use crate::guard::{Advance, Guard, Shared};
-use crate::instrument::Guards;
+use crate::guard::{Advance, Guard, Handle, Shared};
 use crate::settings::{Async, Blocking, Bound, Retrying};
 use crate::sleep::MaybeSleeper;
 use crate::timeout::{AttemptTimeoutMode, NoAttemptTimeout, run_attempt};
@@ -127,12 +124,10 @@ impl<On, S: MaybeSleeper, M> Retrying<Async, Bound<On>, S, M> {
 #[must_use = "streams do nothing unless polled"]
 pub struct AttemptStream<On, S: MaybeSleeper = DefaultSleeper, M = NoAttemptTimeout> {
     // `None` once the loop is over.
-    shared: Option<Arc<Shared<On, S>>>,
+    shared: Option<Handle<On, S>>,
     sleep: Option<Pin<Box<S::Sleep>>>,
-    // While the loop waits on `sleep`: the next attempt's number, and the hooks' guards kept
-    // over the wait (in a lock only so that the stream is `Sync`: it is only ever `get_mut`).
-    waiting: Option<u32>,
-    guards: Mutex<Guards>,
+    // Whether the loop waits on `sleep` before the next attempt.
+    waiting: bool,
     mode: PhantomData<fn() -> M>,
 }
 
@@ -140,12 +135,11 @@ pub struct AttemptStream<On, S: MaybeSleeper = DefaultSleeper, M = NoAttemptTime
 impl<On, S: MaybeSleeper, M> Unpin for AttemptStream<On, S, M> {}
 
 impl<On, S: MaybeSleeper, M> AttemptStream<On, S, M> {
-    fn new(shared: Arc<Shared<On, S>>) -> Self {
+    fn new(shared: Handle<On, S>) -> Self {
         Self {
             shared: Some(shared),
             sleep: None,
-            waiting: None,
-            guards: Mutex::default(),
+            waiting: false,
             mode: PhantomData,
         }
     }
@@ -193,22 +187,18 @@ impl<On, S: Sleeper, M> Stream for AttemptStream<On, S, M> {
         let Some(shared) = this.shared.as_mut() else {
             return Poll::Ready(None);
         };
-        if this.waiting.is_none() {
+        if !this.waiting {
             match Shared::advance(shared, S::now) {
                 Advance::Attempt(num) => {
                     let guard = Guard::new(shared, num);
                     return Poll::Ready(Some(AsyncAttempt::new(guard)));
                 }
-                Advance::Wait(wait, guards, num) => {
+                Advance::Wait(wait) => {
                     match this.sleep.as_mut() {
                         Some(sleep) => shared.time.reset(sleep.as_mut(), wait),
                         None => this.sleep = Some(Box::pin(shared.time.sleep(wait))),
                     }
-                    this.waiting = Some(num);
-                    *this
-                        .guards
-                        .get_mut()
-                        .unwrap_or_else(PoisonError::into_inner) = guards;
+                    this.waiting = true;
                 }
                 Advance::End => {
                     this.shared = None;
@@ -220,13 +210,8 @@ impl<On, S: Sleeper, M> Stream for AttemptStream<On, S, M> {
         if let Some(sleep) = this.sleep.as_mut() {
             ready!(sleep.as_mut().poll(cx));
         }
-        let num = this.waiting.take().unwrap_or(1);
-        // The hooks' guards lived over the wait and end right before the next attempt.
-        let guards = this
-            .guards
-            .get_mut()
-            .unwrap_or_else(PoisonError::into_inner);
-        drop(std::mem::take(guards));
+        this.waiting = false;
+        let num = Shared::resume(shared);
         Poll::Ready(Some(AsyncAttempt::new(Guard::new(shared, num))))
     }
 }
@@ -251,7 +236,7 @@ impl<On, S: MaybeSleeper, M> fmt::Debug for AttemptStream<On, S, M> {
         match &self.shared {
             Some(shared) => {
                 shared.debug_fields(&mut d);
-                d.field("waiting", &self.waiting.is_some());
+                d.field("waiting", &self.waiting);
             }
             None => {
                 d.field("ended", &true);

@@ -4,10 +4,9 @@ use std::fmt;
 use std::iter::FusedIterator;
 use std::panic::Location;
 use std::time::{Duration, Instant};
-use triomphe::Arc;
 
 use crate::driver::Driver;
-use crate::guard::{Advance, Guard, Shared};
+use crate::guard::{Advance, Guard, Handle, Shared};
 use crate::machine;
 use crate::name::{self, Name};
 use crate::settings::{Blocking, Bound, Retrying, Settings, Unbound};
@@ -309,7 +308,7 @@ impl<On, C: Clock> IntoIterator for RetryContext<On, C> {
 #[must_use = "iterators are lazy and do nothing unless consumed"]
 pub struct Attempts<On, C = SystemClock> {
     // `None` once the loop is over.
-    shared: Option<Arc<Shared<On, C>>>,
+    shared: Option<Handle<On, C>>,
 }
 
 impl<On, C: Clock> Iterator for Attempts<On, C> {
@@ -319,11 +318,9 @@ impl<On, C: Clock> Iterator for Attempts<On, C> {
         let shared = self.shared.as_mut()?;
         let num = match Shared::advance(shared, C::now) {
             Advance::Attempt(num) => num,
-            Advance::Wait(wait, guards, num) => {
+            Advance::Wait(wait) => {
                 shared.time.sleep(wait);
-                // The hooks' guards lived over the wait and end right before the next attempt.
-                drop(guards);
-                num
+                Shared::resume(shared)
             }
             Advance::End => {
                 self.shared = None;

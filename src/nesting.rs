@@ -32,8 +32,10 @@
 //! ```
 
 use std::cell::Cell;
-use std::marker::PhantomData;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 
 static SUPPRESS: AtomicBool = AtomicBool::new(false);
 
@@ -48,38 +50,30 @@ pub fn set_suppress_nested(suppress: bool) {
 }
 
 /// Whether nested-retry suppression is on process-wide.
-#[inline]
 pub fn is_suppressing_nested() -> bool {
     SUPPRESS.load(Ordering::Acquire)
 }
 
 /// Whether a loop with the per-loop setting `choice` runs nested and must not retry.
-#[inline]
 pub(crate) fn suppressed(choice: Option<bool>) -> bool {
-    choice.unwrap_or_else(is_suppressing_nested) && DEPTH.with(Cell::get) > 0
+    choice.unwrap_or_else(is_suppressing_nested) && DEPTH.get() > 0
 }
 
-/// Marks an attempt as running on this thread until dropped (also during a panic's unwinding).
-pub(crate) struct InAttempt {
-    _not_send: PhantomData<*const ()>,
+/// Runs `f` as an attempt: loops started inside see themselves nested.
+#[inline]
+pub(crate) fn in_attempt<R>(f: impl FnOnce() -> R) -> R {
+    DEPTH.set(DEPTH.get() + 1);
+    let _leave = Leave;
+    f()
 }
 
-impl InAttempt {
-    #[inline]
-    pub(crate) fn enter() -> Self {
-        // Each mark is dropped once, on its own thread (it is not `Send`): the depth neither
-        // underflows nor reaches `u32::MAX` (as many nested frames), so plain arithmetic does.
-        DEPTH.with(|d| d.set(d.get().wrapping_add(1)));
-        Self {
-            _not_send: PhantomData,
-        }
-    }
-}
+/// Ends the attempt [`in_attempt`] began when dropped, during a panic's unwinding too.
+struct Leave;
 
-impl Drop for InAttempt {
+impl Drop for Leave {
     #[inline]
     fn drop(&mut self) {
-        DEPTH.with(|d| d.set(d.get().wrapping_sub(1)));
+        DEPTH.set(DEPTH.get() - 1);
     }
 }
 
@@ -98,23 +92,12 @@ impl<F> InAttemptFuture<F> {
     }
 }
 
-impl<F: std::future::Future> std::future::Future for InAttemptFuture<F> {
+impl<F: Future> Future for InAttemptFuture<F> {
     type Output = F::Output;
 
-    fn poll(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Self::Output> {
-        let _mark = InAttempt::enter();
-        self.project().inner.poll(cx)
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        in_attempt(|| self.project().inner.poll(cx))
     }
-}
-
-/// Runs `f` as an attempt: loops started inside see themselves nested.
-#[inline]
-pub(crate) fn in_attempt<R>(f: impl FnOnce() -> R) -> R {
-    let _mark = InAttempt::enter();
-    f()
 }
 
 #[cfg(test)]

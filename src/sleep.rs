@@ -12,8 +12,6 @@ mod async_io_sleeper;
 mod default_sleeper;
 #[cfg(feature = "tokio")]
 mod tokio_sleeper;
-#[cfg(any(feature = "tokio", feature = "async-io"))]
-mod zero;
 
 #[cfg(feature = "async-io")]
 pub use async_io_sleeper::{AsyncIoSleep, AsyncIoSleeper};
@@ -21,8 +19,6 @@ pub use async_io_sleeper::{AsyncIoSleep, AsyncIoSleeper};
 pub use default_sleeper::{DefaultSleep, DefaultSleeper};
 #[cfg(feature = "tokio")]
 pub use tokio_sleeper::{TokioSleep, TokioSleeper};
-#[cfg(any(feature = "tokio", feature = "async-io"))]
-use zero::YieldOnce;
 
 /// The time source and sleep of async retry loops.
 ///
@@ -185,6 +181,17 @@ impl<S: Sleeper + ?Sized> Sleeper for Arc<S> {
     }
 }
 
+/// Polls a zero wait, which needs no timer: ready on the second poll, after waking the task once,
+/// so that a loop of zero waits (testing mode) lets other tasks run.
+#[cfg(any(feature = "tokio", feature = "async-io"))]
+fn yield_once(yielded: &mut bool, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+    if std::mem::replace(yielded, true) {
+        return std::task::Poll::Ready(());
+    }
+    cx.waker().wake_by_ref();
+    std::task::Poll::Pending
+}
+
 /// A [`Sleeper`], or the placeholder [`EnableTheTokioOrAsyncIoFeatureOrProvideASleeper`].
 ///
 /// It lets async streams be built with the [`DefaultSleeper`] whatever the features, so that the
@@ -232,3 +239,19 @@ pub type DefaultSleeper = EnableTheTokioOrAsyncIoFeatureOrProvideASleeper;
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct EnableTheTokioOrAsyncIoFeatureOrProvideASleeper;
+
+#[cfg(test)]
+#[cfg(any(feature = "tokio", feature = "async-io"))]
+mod tests {
+    use std::task::{Context, Poll};
+
+    use super::*;
+
+    #[test]
+    fn a_zero_wait_yields_once() {
+        let mut yielded = false;
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        assert_eq!(yield_once(&mut yielded, &mut cx), Poll::Pending);
+        assert_eq!(yield_once(&mut yielded, &mut cx), Poll::Ready(()));
+    }
+}

@@ -37,11 +37,11 @@
 //! assert_eq!(calls, 3); // forced to 3, and no wait took any time
 //! ```
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 mod task;
 
@@ -117,113 +117,67 @@ pub(crate) enum Mode {
     Inactive,
 }
 
-// The process-wide switches, packed: bit 32 inactive, bit 33 testing, bit 34 cap, bits 0-31 the
-// testing attempts. Zero is the default state (active, not testing).
-const INACTIVE: u64 = 1 << 32;
-const TESTING: u64 = 1 << 33;
-const CAP: u64 = 1 << 34;
-const ATTEMPTS: u64 = u32::MAX as u64;
-
-static GLOBAL: AtomicU64 = AtomicU64::new(0);
-/// How many thread overrides are alive, so that loops skip the thread-local read when none is.
-static THREAD_OVERRIDES: AtomicUsize = AtomicUsize::new(0);
-
-#[derive(Clone, Copy, Default)]
-struct ThreadState {
-    active: Option<bool>,
-    testing: Option<Option<Testing>>,
+/// One switch with a value: what a scoped guard restores and what a thread override sets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Switch {
+    Active(bool),
+    Testing(Option<Testing>),
 }
 
-/// One thread's live overrides, oldest first, each tagged with its guard's id so that a guard
-/// removes exactly its own entry whatever the drop order.
-#[derive(Default)]
-struct ThreadOverrides {
-    next_id: u64,
-    active: Vec<(u64, bool)>,
-    testing: Vec<(u64, Option<Testing>)>,
-}
-
-impl ThreadOverrides {
-    fn effective(&self) -> ThreadState {
-        ThreadState {
-            active: self.active.last().map(|&(_, a)| a),
-            testing: self.testing.last().map(|&(_, t)| t),
-        }
-    }
-}
+static ACTIVE: AtomicBool = AtomicBool::new(true);
+/// Process-wide testing mode: 0 when off, else the attempts shifted left by one over the cap.
+static TESTING: AtomicU64 = AtomicU64::new(0);
 
 thread_local! {
-    /// The overrides in force on this thread: the newest live one of each switch.
-    static THREAD: Cell<ThreadState> = const {
-        Cell::new(ThreadState { active: None, testing: None })
-    };
-    static OVERRIDES: RefCell<ThreadOverrides> = RefCell::new(ThreadOverrides::default());
+    /// This thread's live overrides, oldest first, each with its guard's id.
+    static OVERRIDES: RefCell<Vec<(u64, Switch)>> = const { RefCell::new(Vec::new()) };
 }
 
-fn pack_testing(testing: Option<Testing>) -> u64 {
-    match testing {
-        None => 0,
-        Some(t) => TESTING | if t.cap { CAP } else { 0 } | u64::from(t.attempts.get()),
+fn encode(testing: Option<Testing>) -> u64 {
+    testing.map_or(0, |t| u64::from(t.attempts.get()) << 1 | u64::from(t.cap))
+}
+
+fn decode(bits: u64) -> Option<Testing> {
+    let attempts = NonZeroU32::new((bits >> 1) as u32)?;
+    Some(Testing {
+        attempts,
+        cap: bits & 1 == 1,
+    })
+}
+
+/// Sets a process-wide switch, returning its previous value.
+fn swap(switch: Switch) -> Switch {
+    match switch {
+        Switch::Active(active) => Switch::Active(ACTIVE.swap(active, Ordering::AcqRel)),
+        Switch::Testing(testing) => {
+            Switch::Testing(decode(TESTING.swap(encode(testing), Ordering::AcqRel)))
+        }
     }
 }
 
-fn unpack_testing(bits: u64) -> Option<Testing> {
-    if bits & TESTING == 0 {
-        return None;
-    }
-    Some(
-        Testing::new()
-            .attempts((bits & ATTEMPTS) as u32)
-            .cap(bits & CAP != 0),
-    )
-}
-
+/// The switches in force on this thread: the process-wide ones, then this thread's overrides
+/// from the oldest, so that the newest of each switch wins.
 fn effective() -> (bool, Option<Testing>) {
-    let bits = GLOBAL.load(Ordering::Acquire);
-    let mut active = bits & INACTIVE == 0;
-    let mut testing = unpack_testing(bits);
-    if THREAD_OVERRIDES.load(Ordering::Acquire) != 0 {
-        let state = THREAD.with(Cell::get);
-        if let Some(a) = state.active {
-            active = a;
+    let mut active = ACTIVE.load(Ordering::Acquire);
+    let mut testing = decode(TESTING.load(Ordering::Acquire));
+    let _ = OVERRIDES.try_with(|overrides| {
+        for &(_, switch) in overrides.borrow().iter() {
+            match switch {
+                Switch::Active(a) => active = a,
+                Switch::Testing(t) => testing = t,
+            }
         }
-        if let Some(t) = state.testing {
-            testing = t;
-        }
-    }
+    });
     (active, testing)
 }
 
 /// The switches in force for a loop on this thread.
-#[inline]
 pub(crate) fn mode() -> Mode {
-    if GLOBAL.load(Ordering::Acquire) == 0 && THREAD_OVERRIDES.load(Ordering::Acquire) == 0 {
-        return Mode::Normal;
-    }
     match effective() {
         (false, _) => Mode::Inactive,
-        (true, Some(t)) => Mode::Testing(t),
+        (true, Some(testing)) => Mode::Testing(testing),
         (true, None) => Mode::Normal,
     }
-}
-
-fn swap_active(active: bool) -> bool {
-    let previous = if active {
-        GLOBAL.fetch_and(!INACTIVE, Ordering::AcqRel)
-    } else {
-        GLOBAL.fetch_or(INACTIVE, Ordering::AcqRel)
-    };
-    previous & INACTIVE == 0
-}
-
-fn swap_testing(testing: Option<Testing>) -> Option<Testing> {
-    let new = pack_testing(testing);
-    let previous = GLOBAL
-        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |bits| {
-            Some(bits & INACTIVE | new)
-        })
-        .unwrap_or_else(|bits| bits);
-    unpack_testing(previous)
 }
 
 /// Turns retrying on or off for the whole process.
@@ -238,7 +192,7 @@ fn swap_testing(testing: Option<Testing>) -> Option<Testing> {
 /// stamina::set_active(true);
 /// ```
 pub fn set_active(active: bool) {
-    swap_active(active);
+    swap(Switch::Active(active));
 }
 
 /// Whether retrying is on for loops running on this thread (thread override first, then the
@@ -262,7 +216,7 @@ pub fn is_active() -> bool {
 /// assert!(!stamina::is_testing());
 /// ```
 pub fn set_testing(testing: impl Into<Option<Testing>>) {
-    swap_testing(testing.into());
+    swap(Switch::Testing(testing.into()));
 }
 
 /// Whether testing mode is on for loops running on this thread.
@@ -275,37 +229,19 @@ pub fn get_testing() -> Option<Testing> {
     effective().1
 }
 
-enum Previous {
-    Active(bool),
-    Testing(Option<Testing>),
-}
-
 /// Restores one process-wide switch to its previous value when dropped.
 ///
 /// Returned by [`scoped_active`] and [`scoped_testing`]. Guards nest: dropping them in reverse
 /// order of creation (as scopes do) restores each earlier state in turn.
+#[derive(Debug)]
 #[must_use = "the previous state is restored when the guard is dropped, so it must be held"]
 pub struct SwitchGuard {
-    previous: Previous,
-}
-
-impl fmt::Debug for SwitchGuard {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("SwitchGuard");
-        match &self.previous {
-            Previous::Active(a) => d.field("restores_active", a),
-            Previous::Testing(t) => d.field("restores_testing", t),
-        };
-        d.finish()
-    }
+    previous: Switch,
 }
 
 impl Drop for SwitchGuard {
     fn drop(&mut self) {
-        match self.previous {
-            Previous::Active(a) => set_active(a),
-            Previous::Testing(t) => set_testing(t),
-        }
+        swap(self.previous);
     }
 }
 
@@ -320,7 +256,7 @@ impl Drop for SwitchGuard {
 /// ```
 pub fn scoped_active(active: bool) -> SwitchGuard {
     SwitchGuard {
-        previous: Previous::Active(swap_active(active)),
+        previous: swap(Switch::Active(active)),
     }
 }
 
@@ -341,7 +277,7 @@ pub fn scoped_active(active: bool) -> SwitchGuard {
 /// ```
 pub fn scoped_testing(testing: impl Into<Option<Testing>>) -> SwitchGuard {
     SwitchGuard {
-        previous: Previous::Testing(swap_testing(testing.into())),
+        previous: swap(Switch::Testing(testing.into())),
     }
 }
 
@@ -371,10 +307,18 @@ pub struct ThreadGuard {
     _not_send: PhantomData<*const ()>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Switch {
-    Active,
-    Testing,
+impl ThreadGuard {
+    /// Makes `switch` this thread's newest override.
+    fn new(switch: Switch) -> Self {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        OVERRIDES.with_borrow_mut(|overrides| overrides.push((id, switch)));
+        Self {
+            id,
+            switch,
+            _not_send: PhantomData,
+        }
+    }
 }
 
 impl fmt::Debug for ThreadGuard {
@@ -388,40 +332,11 @@ impl fmt::Debug for ThreadGuard {
 
 impl Drop for ThreadGuard {
     fn drop(&mut self) {
-        // `try_with`: a guard kept in another thread-local may outlive this thread's state, and a
-        // drop must never panic (it may run during unwinding).
+        // `try_with`: a guard kept in another thread-local may outlive this thread's overrides,
+        // and a drop must never panic (it may run during unwinding).
         let _ = OVERRIDES.try_with(|overrides| {
-            let Ok(mut overrides) = overrides.try_borrow_mut() else {
-                return;
-            };
-            match self.switch {
-                Switch::Active => overrides.active.retain(|&(id, _)| id != self.id),
-                Switch::Testing => overrides.testing.retain(|&(id, _)| id != self.id),
-            }
-            let effective = overrides.effective();
-            let _ = THREAD.try_with(|cell| cell.set(effective));
+            overrides.borrow_mut().retain(|&(id, _)| id != self.id);
         });
-        THREAD_OVERRIDES.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-fn thread_override(switch: Switch, active: bool, testing: Option<Testing>) -> ThreadGuard {
-    let id = OVERRIDES.with(|overrides| {
-        let mut overrides = overrides.borrow_mut();
-        let id = overrides.next_id;
-        overrides.next_id += 1;
-        match switch {
-            Switch::Active => overrides.active.push((id, active)),
-            Switch::Testing => overrides.testing.push((id, testing)),
-        }
-        THREAD.with(|cell| cell.set(overrides.effective()));
-        id
-    });
-    THREAD_OVERRIDES.fetch_add(1, Ordering::AcqRel);
-    ThreadGuard {
-        id,
-        switch,
-        _not_send: PhantomData,
     }
 }
 
@@ -432,7 +347,7 @@ fn thread_override(switch: Switch, active: bool, testing: Option<Testing>) -> Th
 /// not see the override; in async tests, scope the override to the test's future with
 /// [`with_active`] instead.
 pub fn thread_active(active: bool) -> ThreadGuard {
-    thread_override(Switch::Active, active, None)
+    ThreadGuard::new(Switch::Active(active))
 }
 
 /// Overrides testing mode for loops running on the current thread, until the guard is dropped:
@@ -447,8 +362,7 @@ pub fn thread_active(active: bool) -> ThreadGuard {
 /// std::thread::spawn(|| assert!(!stamina::is_testing())).join().unwrap();
 /// ```
 pub fn thread_testing(testing: impl Into<Option<Testing>>) -> ThreadGuard {
-    let testing = testing.into();
-    thread_override(Switch::Testing, true, testing)
+    ThreadGuard::new(Switch::Testing(testing.into()))
 }
 
 #[cfg(test)]
@@ -456,14 +370,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn packing_round_trips() {
+    fn the_testing_switch_round_trips() {
         for t in [
             None,
             Some(Testing::new()),
             Some(Testing::new().attempts(u32::MAX).cap(true)),
             Some(Testing::new().attempts(0)),
         ] {
-            assert_eq!(unpack_testing(pack_testing(t)), t);
+            assert_eq!(decode(encode(t)), t);
         }
         assert_eq!(Testing::new().attempts(0).get_attempts(), 1);
     }

@@ -60,11 +60,12 @@ use crate::{Clock, Sleeper};
 /// ```
 #[derive(Clone)]
 pub struct FakeClock {
-    inner: Arc<Mutex<FakeState>>,
+    origin: Instant,
+    state: Arc<Mutex<FakeState>>,
 }
 
+#[derive(Default)]
 struct FakeState {
-    origin: Instant,
     elapsed: Duration,
     /// Every sleep: the virtual time it began at, and its length.
     sleeps: Vec<(Duration, Duration)>,
@@ -83,16 +84,13 @@ impl FakeClock {
     /// A clock at virtual time zero, with no sleeps recorded.
     pub fn new() -> Self {
         Self {
-            inner: Arc::new(Mutex::new(FakeState {
-                origin: Instant::now(),
-                elapsed: Duration::ZERO,
-                sleeps: Vec::new(),
-            })),
+            origin: Instant::now(),
+            state: Arc::default(),
         }
     }
 
     fn state(&self) -> MutexGuard<'_, FakeState> {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Moves virtual time forward without recording a sleep (the time an attempt takes, say).
@@ -136,48 +134,30 @@ impl FakeClock {
 
     /// The sum of every sleep so far (saturating).
     pub fn slept(&self) -> Duration {
-        self.state()
-            .sleeps
-            .iter()
-            .fold(Duration::ZERO, |sum, &(_, d)| sum.saturating_add(d))
-    }
-
-    fn record_sleep(&self, duration: Duration) {
-        let mut state = self.state();
-        let began = state.elapsed;
-        state.sleeps.push((began, duration));
-        state.elapsed = state.elapsed.saturating_add(duration).min(FAKE_HORIZON);
+        self.sleeps()
+            .into_iter()
+            .fold(Duration::ZERO, Duration::saturating_add)
     }
 }
 
 impl Clock for FakeClock {
     fn now(&self) -> Instant {
-        let state = self.state();
-        state.origin + state.elapsed
+        self.origin + self.elapsed()
     }
 
     fn sleep(&self, duration: Duration) {
-        self.record_sleep(duration);
+        let mut state = self.state();
+        let began = state.elapsed;
+        state.sleeps.push((began, duration));
+        state.elapsed = began.saturating_add(duration).min(FAKE_HORIZON);
     }
 }
 
 impl fmt::Debug for FakeClock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = self.state();
         f.debug_struct("FakeClock")
-            .field("elapsed", &state.elapsed)
-            .field("sleeps", &Sleeps(&state.sleeps))
-            .finish()
-    }
-}
-
-/// The recorded sleeps' lengths, as `Debug` shows them.
-struct Sleeps<'a>(&'a [(Duration, Duration)]);
-
-impl fmt::Debug for Sleeps<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list()
-            .entries(self.0.iter().map(|(_, d)| d))
+            .field("elapsed", &self.elapsed())
+            .field("sleeps", &self.sleeps())
             .finish()
     }
 }
@@ -208,7 +188,7 @@ impl fmt::Debug for Sleeps<'_> {
 /// assert_eq!(sleeper.sleeps(), [100, 200, 400].map(Duration::from_millis));
 /// assert_eq!(sleeper.elapsed(), Duration::from_millis(700));
 /// ```
-#[derive(Clone, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct FakeSleeper {
     clock: FakeClock,
 }
@@ -216,9 +196,7 @@ pub struct FakeSleeper {
 impl FakeSleeper {
     /// A sleeper at virtual time zero, with no sleeps recorded.
     pub fn new() -> Self {
-        Self {
-            clock: FakeClock::new(),
-        }
+        Self::default()
     }
 
     /// Moves virtual time forward without recording a sleep (the time an attempt takes, say).
@@ -269,7 +247,7 @@ impl Future for FakeSleep {
 
     fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
         if let Some((clock, duration)) = self.pending.take() {
-            clock.record_sleep(duration);
+            clock.sleep(duration);
         }
         Poll::Ready(())
     }
@@ -288,16 +266,6 @@ impl Sleeper for FakeSleeper {
 
     fn now(&self) -> Instant {
         self.clock.now()
-    }
-}
-
-impl fmt::Debug for FakeSleeper {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = self.clock.state();
-        f.debug_struct("FakeSleeper")
-            .field("elapsed", &state.elapsed)
-            .field("sleeps", &Sleeps(&state.sleeps))
-            .finish()
     }
 }
 

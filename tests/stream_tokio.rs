@@ -339,9 +339,9 @@ async fn dropping_the_stream_mid_wait_leaves_nothing_behind() {
     .into_stream();
     let attempt = attempts.next().await.unwrap();
     assert_eq!(attempt.record(Err::<(), _>(Error::Fatal)), Ok(None));
-    // The wait is 100 ms: give up on it half way.
-    let next = tokio::time::timeout(ms(50), attempts.next()).await;
-    assert!(next.is_err(), "still waiting");
+    // The wait is 100 ms: give up on it 1 ms before its end, when it is still going.
+    let next = tokio::time::timeout(ms(99), attempts.next()).await;
+    assert!(next.is_err(), "the wait was over within 99 ms");
     drop(attempts);
     assert_eq!(
         Arc::strong_count(&calls),
@@ -379,8 +379,13 @@ async fn dropping_the_caller_future_mid_wait_or_mid_attempt_leaves_nothing_behin
             async { Err::<(), _>(Error::Transient(0)) }
         })
     };
-    // First attempt at 0, wait 100 ms: cancel at 50 ms, mid-wait.
-    assert!(tokio::time::timeout(ms(50), call).await.is_err());
+    // First attempt at 0, wait 100 ms: cancel at 99 ms, when the wait is still going.
+    assert!(tokio::time::timeout(ms(99), call).await.is_err());
+    assert_eq!(
+        calls.load(Ordering::Relaxed),
+        1,
+        "the wait was over within 99 ms"
+    );
     assert_eq!(Arc::strong_count(&calls), 1);
     tokio::time::sleep(Duration::from_secs(60)).await;
     assert_eq!(calls.load(Ordering::Relaxed), 1);

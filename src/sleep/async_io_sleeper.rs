@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use super::YieldOnce;
+use super::yield_once;
 use crate::Sleeper;
 
 /// Sleeps on async-io's timer, for smol, async-std and any executor (async-io drives its own
@@ -29,13 +29,11 @@ impl Sleeper for AsyncIoSleeper {
     type Sleep = AsyncIoSleep;
 
     fn sleep(&self, duration: Duration) -> Self::Sleep {
-        let inner = if duration.is_zero() {
-            Inner::Zero(YieldOnce::default())
-        } else {
+        AsyncIoSleep {
             // `Timer::after` never fires when the deadline cannot be represented.
-            Inner::Timer(async_io::Timer::after(duration))
-        };
-        AsyncIoSleep { inner }
+            timer: (!duration.is_zero()).then(|| async_io::Timer::after(duration)),
+            yielded: false,
+        }
     }
 
     fn now(&self) -> Instant {
@@ -45,9 +43,9 @@ impl Sleeper for AsyncIoSleeper {
     /// Sets a timer that was made for a non-zero wait again in place (`Timer::set_after`); a
     /// zero wait gets a single yield.
     fn reset(&self, mut sleep: Pin<&mut AsyncIoSleep>, duration: Duration) {
-        match &mut sleep.inner {
-            Inner::Timer(timer) if !duration.is_zero() => timer.set_after(duration),
-            inner => *inner = self.sleep(duration).inner,
+        match &mut sleep.timer {
+            Some(timer) if !duration.is_zero() => timer.set_after(duration),
+            _ => *sleep = self.sleep(duration),
         }
     }
 }
@@ -58,22 +56,19 @@ impl Sleeper for AsyncIoSleeper {
 #[derive(Debug)]
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct AsyncIoSleep {
-    inner: Inner,
-}
-
-#[derive(Debug)]
-enum Inner {
-    Zero(YieldOnce),
-    Timer(async_io::Timer),
+    // `None` for a zero wait.
+    timer: Option<async_io::Timer>,
+    yielded: bool,
 }
 
 impl Future for AsyncIoSleep {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        match &mut self.inner {
-            Inner::Zero(zero) => zero.poll(cx),
-            Inner::Timer(timer) => Pin::new(timer).poll(cx).map(drop),
+        let this = &mut *self;
+        match &mut this.timer {
+            Some(timer) => Pin::new(timer).poll(cx).map(drop),
+            None => yield_once(&mut this.yielded, cx),
         }
     }
 }

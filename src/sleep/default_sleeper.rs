@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use pin_project_lite::pin_project;
 
-use super::YieldOnce;
 use crate::Sleeper;
 use crate::config::HumanDuration;
 
@@ -57,14 +56,22 @@ impl Sleeper for DefaultSleeper {
     type Sleep = DefaultSleep;
 
     fn sleep(&self, duration: Duration) -> Self::Sleep {
-        let inner = if duration.is_zero() {
-            Inner::Zero {
-                zero: YieldOnce::default(),
-            }
-        } else {
-            timer(duration)
+        // A zero wait needs no runtime: tokio's sleeper yields without its timer.
+        #[cfg(feature = "tokio")]
+        if duration.is_zero() || in_tokio() {
+            let sleep = crate::TokioSleeper.sleep(duration);
+            return DefaultSleep {
+                inner: Inner::Tokio { sleep },
+            };
+        }
+        #[cfg(feature = "async-io")]
+        return DefaultSleep {
+            inner: Inner::AsyncIo {
+                sleep: crate::AsyncIoSleeper.sleep(duration),
+            },
         };
-        DefaultSleep { inner }
+        #[cfg(not(feature = "async-io"))]
+        panic!("{}", no_runtime(duration));
     }
 
     fn now(&self) -> Instant {
@@ -80,20 +87,15 @@ impl Sleeper for DefaultSleeper {
     /// sleep.
     fn reset(&self, sleep: Pin<&mut DefaultSleep>, duration: Duration) {
         let mut inner = sleep.project().inner;
-        if !duration.is_zero() {
-            match inner.as_mut().project() {
-                #[cfg(feature = "tokio")]
-                InnerProj::Tokio { sleep } if in_tokio() => {
-                    if let Some(deadline) = tokio::time::Instant::now().checked_add(duration) {
-                        return sleep.reset(deadline);
-                    }
-                }
-                #[cfg(feature = "async-io")]
-                InnerProj::AsyncIo { timer } if !in_tokio() => return timer.set_after(duration),
-                _ => {}
+        match inner.as_mut().project() {
+            #[cfg(feature = "tokio")]
+            InnerProj::Tokio { sleep } if in_tokio() => crate::TokioSleeper.reset(sleep, duration),
+            #[cfg(feature = "async-io")]
+            InnerProj::AsyncIo { sleep } if !in_tokio() => {
+                crate::AsyncIoSleeper.reset(sleep, duration);
             }
+            _ => inner.set(self.sleep(duration).inner),
         }
-        inner.set(self.sleep(duration).inner);
     }
 }
 
@@ -103,24 +105,6 @@ fn in_tokio() -> bool {
     return tokio::runtime::Handle::try_current().is_ok();
     #[cfg(not(feature = "tokio"))]
     return false;
-}
-
-/// The timer for a non-zero wait, from the runtime this thread is in.
-fn timer(duration: Duration) -> Inner {
-    #[cfg(feature = "tokio")]
-    if in_tokio() {
-        // tokio caps deadlines it cannot represent to "far in the future".
-        return Inner::Tokio {
-            sleep: tokio::time::sleep(duration),
-        };
-    }
-    #[cfg(feature = "async-io")]
-    return Inner::AsyncIo {
-        // `Timer::after` never fires when the deadline cannot be represented.
-        timer: async_io::Timer::after(duration),
-    };
-    #[cfg(not(feature = "async-io"))]
-    panic!("{}", no_runtime(duration));
 }
 
 /// What to do when a loop must wait outside a tokio runtime and async-io is off.
@@ -137,14 +121,14 @@ fn no_runtime(duration: Duration) -> String {
 }
 
 #[cfg(feature = "tokio")]
-type TokioTimer = tokio::time::Sleep;
+type TokioSleep = crate::TokioSleep;
 #[cfg(not(feature = "tokio"))]
-type TokioTimer = std::future::Pending<()>;
+type TokioSleep = std::future::Pending<()>;
 
 #[cfg(feature = "async-io")]
-type AsyncIoTimer = async_io::Timer;
+type AsyncIoSleep = crate::AsyncIoSleep;
 #[cfg(not(feature = "async-io"))]
-type AsyncIoTimer = std::future::Pending<()>;
+type AsyncIoSleep = std::future::Pending<()>;
 
 pin_project! {
     /// The future of [`DefaultSleeper::sleep`]: the runtime's timer, or a single yield for a
@@ -164,9 +148,8 @@ pin_project! {
     #[derive(Debug)]
     #[project = InnerProj]
     enum Inner {
-        Zero { zero: YieldOnce },
-        Tokio { #[pin] sleep: TokioTimer },
-        AsyncIo { timer: AsyncIoTimer },
+        Tokio { #[pin] sleep: TokioSleep },
+        AsyncIo { #[pin] sleep: AsyncIoSleep },
     }
 }
 
@@ -175,9 +158,8 @@ impl Future for DefaultSleep {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         match self.project().inner.project() {
-            InnerProj::Zero { zero } => zero.poll(cx),
             InnerProj::Tokio { sleep } => sleep.poll(cx),
-            InnerProj::AsyncIo { timer } => Pin::new(timer).poll(cx).map(drop),
+            InnerProj::AsyncIo { sleep } => sleep.poll(cx),
         }
     }
 }

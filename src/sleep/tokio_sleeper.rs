@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use pin_project_lite::pin_project;
 
-use super::YieldOnce;
+use super::yield_once;
 use crate::Sleeper;
 
 /// Sleeps on tokio's timer and reads tokio's clock, so loops follow `tokio::time::pause` and
@@ -32,17 +32,11 @@ impl Sleeper for TokioSleeper {
     type Sleep = TokioSleep;
 
     fn sleep(&self, duration: Duration) -> Self::Sleep {
-        let inner = if duration.is_zero() {
-            Inner::Zero {
-                zero: YieldOnce::default(),
-            }
-        } else {
+        TokioSleep {
             // tokio caps deadlines it cannot represent to "far in the future".
-            Inner::Timer {
-                sleep: tokio::time::sleep(duration),
-            }
-        };
-        TokioSleep { inner }
+            timer: (!duration.is_zero()).then(|| tokio::time::sleep(duration)),
+            yielded: false,
+        }
     }
 
     fn now(&self) -> Instant {
@@ -55,15 +49,12 @@ impl Sleeper for TokioSleeper {
     /// Like every tokio resource, the timer stays with the runtime that made it: a stream that
     /// waited on one runtime and is then driven by another keeps waiting on the first one's
     /// timer, which must still be running.
-    fn reset(&self, sleep: Pin<&mut TokioSleep>, duration: Duration) {
-        let mut inner = sleep.project().inner;
-        if let (false, InnerProj::Timer { sleep }) = (duration.is_zero(), inner.as_mut().project())
-        {
-            if let Some(deadline) = tokio::time::Instant::now().checked_add(duration) {
-                return sleep.reset(deadline);
-            }
+    fn reset(&self, mut sleep: Pin<&mut TokioSleep>, duration: Duration) {
+        let deadline = tokio::time::Instant::now().checked_add(duration);
+        match (sleep.as_mut().project().timer.as_pin_mut(), deadline) {
+            (Some(timer), Some(deadline)) if !duration.is_zero() => timer.reset(deadline),
+            _ => sleep.set(self.sleep(duration)),
         }
-        inner.set(self.sleep(duration).inner);
     }
 }
 
@@ -74,17 +65,10 @@ pin_project! {
     #[derive(Debug)]
     #[must_use = "futures do nothing unless you `.await` or poll them"]
     pub struct TokioSleep {
+        // `None` for a zero wait.
         #[pin]
-        inner: Inner,
-    }
-}
-
-pin_project! {
-    #[derive(Debug)]
-    #[project = InnerProj]
-    enum Inner {
-        Zero { zero: YieldOnce },
-        Timer { #[pin] sleep: tokio::time::Sleep },
+        timer: Option<tokio::time::Sleep>,
+        yielded: bool,
     }
 }
 
@@ -92,9 +76,10 @@ impl Future for TokioSleep {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        match self.project().inner.project() {
-            InnerProj::Zero { zero } => zero.poll(cx),
-            InnerProj::Timer { sleep } => sleep.poll(cx),
+        let this = self.project();
+        match this.timer.as_pin_mut() {
+            Some(timer) => timer.poll(cx),
+            None => yield_once(this.yielded, cx),
         }
     }
 }

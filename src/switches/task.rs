@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
 
-use super::{Switch, Testing, thread_override};
+use super::{Switch, Testing, ThreadGuard};
 
 /// Overrides testing mode for `future` alone: around every poll of it, on whatever thread polls
 /// it, loops see `testing` (`None` turns testing mode off).
@@ -54,7 +54,7 @@ pub fn with_testing<F: IntoFuture>(
 ) -> WithSwitch<F::IntoFuture> {
     WithSwitch {
         future: future.into_future(),
-        value: Value::Testing(testing.into()),
+        switch: Switch::Testing(testing.into()),
     }
 }
 
@@ -80,14 +80,8 @@ pub fn with_testing<F: IntoFuture>(
 pub fn with_active<F: IntoFuture>(active: bool, future: F) -> WithSwitch<F::IntoFuture> {
     WithSwitch {
         future: future.into_future(),
-        value: Value::Active(active),
+        switch: Switch::Active(active),
     }
-}
-
-#[derive(Clone, Copy)]
-enum Value {
-    Active(bool),
-    Testing(Option<Testing>),
 }
 
 pin_project! {
@@ -99,7 +93,7 @@ pin_project! {
     pub struct WithSwitch<F> {
         #[pin]
         future: F,
-        value: Value,
+        switch: Switch,
     }
 }
 
@@ -109,10 +103,7 @@ impl<F: Future> Future for WithSwitch<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
         // Ends this override only, when the poll returns or unwinds.
-        let _override = match *this.value {
-            Value::Active(active) => thread_override(Switch::Active, active, None),
-            Value::Testing(testing) => thread_override(Switch::Testing, true, testing),
-        };
+        let _override = ThreadGuard::new(*this.switch);
         this.future.poll(cx)
     }
 }
@@ -120,9 +111,9 @@ impl<F: Future> Future for WithSwitch<F> {
 impl<F> fmt::Debug for WithSwitch<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("WithSwitch");
-        match self.value {
-            Value::Active(active) => d.field("active", &active),
-            Value::Testing(testing) => d.field("testing", &testing),
+        match self.switch {
+            Switch::Active(active) => d.field("active", &active),
+            Switch::Testing(testing) => d.field("testing", &testing),
         };
         d.finish_non_exhaustive()
     }

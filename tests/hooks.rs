@@ -922,6 +922,11 @@ fn hooks_and_details_print_usefully() {
     let lazy = OnRetryHook::lazy(|| OnRetryHook::new(|_: &RetryDetails<'_>| {}));
     assert!(format!("{lazy:?}").contains("lazy: true"));
     assert_eq!(format!("{:?}", RetryGuard::new(5_u8)), "RetryGuard(u8)");
+    fn shown(_: instrument::Cause<'_>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("shown")
+    }
+    let show = instrument::ShowError::With(shown);
+    assert_eq!(format!("{show:?}"), "With(..)");
     let caller = RetryingCaller::new().on_retry_hook(hook);
     assert!(format!("{caller:?}").contains(r#"hooks: [OnRetryHook { name: "mine""#));
 }

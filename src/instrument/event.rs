@@ -40,7 +40,7 @@ use crate::machine::{GiveUp, Retry};
 /// instrument::set_show_error(ShowError::With(kind));
 /// # instrument::set_show_error(ShowError::Type);
 /// ```
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Default)]
 pub enum ShowError {
     /// The error's type (or its label, see [`Typed::error_label`](crate::Typed::error_label)),
     /// never its contents.
@@ -53,6 +53,18 @@ pub enum ShowError {
     Debug,
     /// What the function writes.
     With(fn(Cause<'_>, &mut fmt::Formatter<'_>) -> fmt::Result),
+}
+
+/// Names the variant; a function shows as `With(..)`, not as an address.
+impl fmt::Debug for ShowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Type => "Type",
+            Self::Display => "Display",
+            Self::Debug => "Debug",
+            Self::With(_) => "With(..)",
+        })
+    }
 }
 
 /// The level of the built-in hooks' `log` records and `tracing` events.

@@ -47,6 +47,9 @@ pub struct OnRetryHook {
     name: Cow<'static, str>,
     retry: RetryRepr,
     give_up: Option<Arc<GiveUpFn>>,
+    /// Whether this is the built-in `tracing` hook (however named), to which the `log` hook
+    /// leaves the events a subscriber takes.
+    pub(super) traces: bool,
 }
 
 #[derive(Clone)]
@@ -75,6 +78,7 @@ impl OnRetryHook {
                 hook(details).into_retry_guard()
             })),
             give_up: None,
+            traces: false,
         }
     }
 
@@ -110,6 +114,7 @@ impl OnRetryHook {
             name: Cow::Borrowed(std::any::type_name::<F>()),
             retry: RetryRepr::Lazy(Arc::new(LazyLock::new(Box::new(factory)))),
             give_up: None,
+            traces: false,
         }
     }
 
@@ -328,10 +333,6 @@ pub fn default_on_retry_hooks() -> Vec<OnRetryHook> {
     ]
 }
 
-/// The name of the built-in `tracing` hook, by which the `log` hook knows that it is in force
-/// (a renamed `tracing` hook still traces, and the `log` hook then logs the same events).
-pub(super) const TRACING_HOOK: &str = "stamina::tracing";
-
 /// The process-wide hooks set with [`set_on_retry_hooks`]; `None` means the defaults.
 static HOOKS: RwLock<Option<Arc<[OnRetryHook]>>> = RwLock::new(None);
 
@@ -473,7 +474,7 @@ fn dispatch<'a>(
         error_type: OnceCell::new(),
         show_error: local.show_error.unwrap_or_else(get_show_error),
         level,
-        traced: hooks().any(|hook| hook.name() == TRACING_HOOK) && traced_at(level),
+        traced: hooks().any(|hook| hook.traces) && traced_at(level),
     };
     for hook in hooks() {
         each(hook, &event);

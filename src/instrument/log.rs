@@ -17,9 +17,9 @@ use super::{GiveUpDetails, Level, OnRetryHook, RetryDetails, ShowError};
 /// (attempts_exhausted) with io::Error`), with `callable`, `reason`, `attempts` (made),
 /// `waited`, `error_type` and `caused_by`.
 ///
-/// With the `tracing` feature, when the `tracing` hook (`tracing_hook()`) is in force (it is
-/// among the defaults) and a `tracing` subscriber takes stamina's events, this hook leaves them
-/// to it: through a `log`-to-`tracing` bridge (such as the one
+/// With the `tracing` feature, when the `tracing` hook (`tracing_hook()`, under any name) is in
+/// force (it is among the defaults) and a `tracing` subscriber takes stamina's events, this hook
+/// leaves them to it: through a `log`-to-`tracing` bridge (such as the one
 /// `tracing_subscriber::fmt().init()` installs) each retry would otherwise arrive twice.
 ///
 /// ```

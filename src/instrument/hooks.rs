@@ -46,9 +46,9 @@ pub struct OnRetryHook {
     name: Cow<'static, str>,
     retry: Arc<RetryFn>,
     give_up: Option<Arc<GiveUpFn>>,
-    /// Whether this is the built-in `tracing` hook (however named), to which the `log` hook
-    /// leaves the events a subscriber takes.
-    pub(super) traces: bool,
+    /// For the built-in `tracing` hook (under any name): whether a subscriber takes stamina's
+    /// events at a level, so that the `log` hook leaves them to it.
+    pub(super) traces: Option<fn(Level) -> bool>,
 }
 
 // A hook is only called, never left half-updated by this crate: a panic in a hook propagates to
@@ -69,7 +69,7 @@ impl OnRetryHook {
             name: Cow::Borrowed(std::any::type_name::<F>()),
             retry: Arc::new(move |details: &RetryDetails<'_>| hook(details).into_retry_guard()),
             give_up: None,
-            traces: false,
+            traces: None,
         }
     }
 
@@ -368,27 +368,20 @@ pub trait IntoOnRetryHooks: sealed::Sealed {
 }
 
 mod sealed {
+    /// What [`IntoOnRetryHooks`](super::IntoOnRetryHooks) is implemented for.
     pub trait Sealed {}
+    /// The lists of hooks: an array, a `Vec`, a slice.
+    pub trait List {}
 }
 
-impl sealed::Sealed for Vec<OnRetryHook> {}
-impl IntoOnRetryHooks for Vec<OnRetryHook> {
-    fn into_on_retry_hooks(self) -> Option<Vec<OnRetryHook>> {
-        Some(self)
-    }
-}
+impl sealed::List for Vec<OnRetryHook> {}
+impl<const N: usize> sealed::List for [OnRetryHook; N] {}
+impl sealed::List for &[OnRetryHook] {}
 
-impl<const N: usize> sealed::Sealed for [OnRetryHook; N] {}
-impl<const N: usize> IntoOnRetryHooks for [OnRetryHook; N] {
+impl<T: sealed::List> sealed::Sealed for T {}
+impl<T: sealed::List + Into<Vec<OnRetryHook>>> IntoOnRetryHooks for T {
     fn into_on_retry_hooks(self) -> Option<Vec<OnRetryHook>> {
         Some(self.into())
-    }
-}
-
-impl sealed::Sealed for &[OnRetryHook] {}
-impl IntoOnRetryHooks for &[OnRetryHook] {
-    fn into_on_retry_hooks(self) -> Option<Vec<OnRetryHook>> {
-        Some(self.to_vec())
     }
 }
 
@@ -452,20 +445,11 @@ fn dispatch<'a>(
         error_type: OnceCell::new(),
         show_error: local.show_error.unwrap_or_else(get_show_error),
         level,
-        traced: hooks().any(|hook| hook.traces) && traced_at(level),
+        traced: hooks().any(|hook| hook.traces.is_some_and(|takes| takes(level))),
     };
     for hook in hooks() {
         each(hook, &event);
     }
-}
-
-#[cfg(feature = "tracing")]
-use super::tracing::subscribed as traced_at;
-
-/// Whether a `tracing` subscriber takes stamina's events at a level: never without the feature.
-#[cfg(not(feature = "tracing"))]
-fn traced_at(_: Level) -> bool {
-    false
 }
 
 /// Calls the hooks for a retry the state machine just decided, before the wait: the

@@ -23,7 +23,7 @@ pub fn tracing_hook() -> OnRetryHook {
     let mut hook = OnRetryHook::new(retry_scheduled)
         .on_give_up(gave_up)
         .named("stamina::tracing");
-    hook.traces = true;
+    hook.traces = Some(subscribed);
     hook
 }
 
@@ -41,7 +41,7 @@ macro_rules! at_level {
 }
 
 /// Whether a subscriber takes stamina's events at `level`.
-pub(super) fn subscribed(level: Level) -> bool {
+fn subscribed(level: Level) -> bool {
     at_level!(level, enabled!())
 }
 

@@ -917,11 +917,19 @@ fn hooks_and_details_print_usefully() {
     let hook = OnRetryHook::new(|_: &RetryDetails<'_>| {}).named("mine");
     assert_eq!(
         format!("{hook:?}"),
-        r#"OnRetryHook { name: "mine", lazy: false, on_give_up: false }"#
+        r#"OnRetryHook { name: "mine", on_give_up: false }"#
     );
     let lazy = OnRetryHook::lazy(|| OnRetryHook::new(|_: &RetryDetails<'_>| {}));
-    assert!(format!("{lazy:?}").contains("lazy: true"));
+    assert!(
+        format!("{lazy:?}")
+            .contains(r#"name: "hooks::hooks_and_details_print_usefully::{{closure}}""#)
+    );
     assert_eq!(format!("{:?}", RetryGuard::new(5_u8)), "RetryGuard(u8)");
+    fn shown(_: instrument::Cause<'_>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("shown")
+    }
+    let show = instrument::ShowError::With(shown);
+    assert_eq!(format!("{show:?}"), "With(..)");
     let caller = RetryingCaller::new().on_retry_hook(hook);
     assert!(format!("{caller:?}").contains(r#"hooks: [OnRetryHook { name: "mine""#));
 }

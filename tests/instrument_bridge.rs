@@ -116,5 +116,16 @@ fn one_line_per_retry_with_log_bridged_into_tracing() {
         "{lines:#?}"
     );
     assert_eq!(lines.len(), 3, "{lines:#?}");
+
+    // A renamed `tracing` hook still traces, and the `log` hook still leaves the events to it.
+    stamina::set_on_retry_hooks([
+        instrument::log_hook(),
+        instrument::tracing_hook().named("traces"),
+    ]);
+    assert!(caller.call(|| Err::<(), _>(Flaky)).is_err());
+    let lines = output.take();
+    assert_eq!(count(&lines, "stamina.retry_wait{"), 2, "{lines:#?}");
+    assert_eq!(count(&lines, "stamina.retr"), 2, "{lines:#?}");
+    assert_eq!(lines.len(), 3, "{lines:#?}");
     stamina::set_on_retry_hooks(None);
 }

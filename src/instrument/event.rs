@@ -40,7 +40,7 @@ use crate::machine::{GiveUp, Retry};
 /// instrument::set_show_error(ShowError::With(kind));
 /// # instrument::set_show_error(ShowError::Type);
 /// ```
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Default)]
 pub enum ShowError {
     /// The error's type (or its label, see [`Typed::error_label`](crate::Typed::error_label)),
     /// never its contents.
@@ -53,6 +53,18 @@ pub enum ShowError {
     Debug,
     /// What the function writes.
     With(fn(Cause<'_>, &mut fmt::Formatter<'_>) -> fmt::Result),
+}
+
+/// Names the variant; a function shows as `With(..)`, not as an address.
+impl fmt::Debug for ShowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Type => "Type",
+            Self::Display => "Display",
+            Self::Debug => "Debug",
+            Self::With(_) => "With(..)",
+        })
+    }
 }
 
 /// The level of the built-in hooks' `log` records and `tracing` events.
@@ -573,18 +585,12 @@ pub(super) fn short_type_name(full: &str) -> String {
 /// `alloc::boxed::Box<dyn core::error::Error + core::marker::Send + core::marker::Sync>`;
 /// `my_app::FetchError` for `my_app::client::FetchError`.
 fn write_short_type_name(full: &str, out: &mut impl fmt::Write) -> fmt::Result {
-    let mut rest = full;
-    while let Some(c) = rest.chars().next() {
-        let path = rest
-            .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
-            .unwrap_or(rest.len());
-        if path == 0 {
-            out.write_char(c)?;
-            rest = &rest[c.len_utf8()..];
-        } else {
-            write_short_path(&rest[..path], out)?;
-            rest = &rest[path..];
-        }
+    let not_path = |c: char| !(c.is_alphanumeric() || c == '_' || c == ':');
+    // Each piece is a path (perhaps empty) and the character that ends it.
+    for piece in full.split_inclusive(not_path) {
+        let path = piece.trim_end_matches(not_path);
+        write_short_path(path, out)?;
+        out.write_str(&piece[path.len()..])?;
     }
     Ok(())
 }
@@ -592,22 +598,16 @@ fn write_short_type_name(full: &str, out: &mut impl fmt::Write) -> fmt::Result {
 /// Writes the short form of one path: the last segment for the standard library's types
 /// (`io::Error` for its several `Error`s), else the crate and the last segment.
 fn write_short_path(path: &str, out: &mut impl fmt::Write) -> fmt::Result {
-    let (Some((first, _)), Some((_, last))) = (path.split_once("::"), path.rsplit_once("::"))
-    else {
+    let Some((first, rest)) = path.split_once("::") else {
         return out.write_str(path);
     };
-    if path.split("::").any(str::is_empty) {
-        return out.write_str(path);
-    }
-    if !["std", "core", "alloc"].contains(&first) {
-        return write!(out, "{first}::{last}");
-    }
+    let (modules, last) = rest.rsplit_once("::").unwrap_or(("", rest));
     // `error` modules are private: `std::io::error::Error` is `std::io::Error`.
-    let modules = &path[first.len()..path.len() - last.len()];
-    match modules
-        .rsplit("::")
-        .find(|m| !m.is_empty() && *m != "error")
-    {
+    let module = modules.rsplit("::").find(|m| !["", "error"].contains(m));
+    match module {
+        // A segment left empty (as in `main::{{closure}}`): as it is.
+        _ if path.split("::").any(str::is_empty) => out.write_str(path),
+        _ if !["std", "core", "alloc"].contains(&first) => write!(out, "{first}::{last}"),
         Some(module) if last == "Error" => write!(out, "{module}::{last}"),
         _ => out.write_str(last),
     }
@@ -629,13 +629,9 @@ impl fmt::Display for Readable {
                 text.split(' ').try_for_each(|part| self.0.write_str(part))
             }
         }
-        let millis = u64::try_from(self.0.as_millis()).unwrap_or(u64::MAX);
-        let cut = (millis > 0).then(|| Duration::from_millis(millis));
-        write!(
-            Unspaced(f),
-            "{}",
-            humantime::format_duration(cut.unwrap_or(self.0))
-        )
+        let millis = Duration::from_millis(self.0.as_millis().try_into().unwrap_or(u64::MAX));
+        let shown = if millis.is_zero() { self.0 } else { millis };
+        write!(Unspaced(f), "{}", humantime::format_duration(shown))
     }
 }
 

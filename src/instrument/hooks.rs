@@ -16,7 +16,6 @@ use crate::machine::{GiveUp, Retry};
 
 type RetryFn = dyn Fn(&RetryDetails<'_>) -> Option<RetryGuard> + Send + Sync;
 type GiveUpFn = dyn Fn(&GiveUpDetails<'_>) + Send + Sync;
-type Factory = Box<dyn FnOnce() -> OnRetryHook + Send>;
 
 /// An on-retry hook: a function called for every scheduled retry, optionally with a give-up
 /// handler, or a factory that makes one the first time it is needed.
@@ -45,14 +44,11 @@ type Factory = Box<dyn FnOnce() -> OnRetryHook + Send>;
 #[must_use = "a hook does nothing until it is registered or given to a loop"]
 pub struct OnRetryHook {
     name: Cow<'static, str>,
-    retry: RetryRepr,
+    retry: Arc<RetryFn>,
     give_up: Option<Arc<GiveUpFn>>,
-}
-
-#[derive(Clone)]
-enum RetryRepr {
-    Direct(Arc<RetryFn>),
-    Lazy(Arc<LazyLock<OnRetryHook, Factory>>),
+    /// For the built-in `tracing` hook (under any name): whether a subscriber takes stamina's
+    /// events at a level, so that the `log` hook leaves them to it.
+    pub(super) traces: Option<fn(Level) -> bool>,
 }
 
 // A hook is only called, never left half-updated by this crate: a panic in a hook propagates to
@@ -71,16 +67,16 @@ impl OnRetryHook {
     {
         Self {
             name: Cow::Borrowed(std::any::type_name::<F>()),
-            retry: RetryRepr::Direct(Arc::new(move |details: &RetryDetails<'_>| {
-                hook(details).into_retry_guard()
-            })),
+            retry: Arc::new(move |details: &RetryDetails<'_>| hook(details).into_retry_guard()),
             give_up: None,
+            traces: None,
         }
     }
 
     /// A hook made by `factory` the first time a loop needs it (its first retry or give-up),
     /// for hooks that are costly to set up: the factory runs once, on one thread, and every
-    /// other thread that needs the hook meanwhile waits for it.
+    /// other thread that needs the hook meanwhile waits for it. The made hook's give-up handler
+    /// is this hook's (so [`on_give_up`](Self::on_give_up) on this hook replaces it).
     ///
     /// # Panics
     ///
@@ -106,14 +102,14 @@ impl OnRetryHook {
     where
         F: FnOnce() -> OnRetryHook + Send + 'static,
     {
-        Self {
-            name: Cow::Borrowed(std::any::type_name::<F>()),
-            retry: RetryRepr::Lazy(Arc::new(LazyLock::new(Box::new(factory)))),
-            give_up: None,
-        }
+        let hook = Arc::new(LazyLock::new(factory));
+        let made = Arc::clone(&hook);
+        Self::new(move |details: &RetryDetails<'_>| (LazyLock::force(&hook).retry)(details))
+            .on_give_up(move |details: &GiveUpDetails<'_>| LazyLock::force(&made).gave_up(details))
+            .named(std::any::type_name::<F>())
     }
 
-    /// Adds a handler called once when a retryable error ends a loop that was allowed to retry:
+    /// Sets the handler called once when a retryable error ends a loop that was allowed to retry:
     /// its attempts or its time are used up, the server asked for a wait beyond
     /// [`retry_after_max`](crate::RetryPolicy::retry_after_max), or its
     /// [`RetryBudget`](crate::RetryBudget) cannot pay for another retry (see
@@ -139,19 +135,9 @@ impl OnRetryHook {
         &self.name
     }
 
-    fn retry_scheduled(&self, details: &RetryDetails<'_>) -> Option<RetryGuard> {
-        match &self.retry {
-            RetryRepr::Direct(hook) => hook(details),
-            RetryRepr::Lazy(hook) => LazyLock::force(hook).retry_scheduled(details),
-        }
-    }
-
     fn gave_up(&self, details: &GiveUpDetails<'_>) {
         if let Some(handler) = &self.give_up {
             handler(details);
-        }
-        if let RetryRepr::Lazy(hook) = &self.retry {
-            LazyLock::force(hook).gave_up(details);
         }
     }
 }
@@ -160,7 +146,6 @@ impl fmt::Debug for OnRetryHook {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OnRetryHook")
             .field("name", &self.name)
-            .field("lazy", &matches!(self.retry, RetryRepr::Lazy(_)))
             .field("on_give_up", &self.give_up.is_some())
             .finish()
     }
@@ -197,7 +182,7 @@ impl fmt::Debug for OnRetryHook {
 /// second panic escaping a destructor during unwinding would abort the process.
 #[must_use = "a retry guard is dropped at once unless the hook returns it"]
 pub struct RetryGuard {
-    guard: Option<Box<dyn Send>>,
+    guard: Box<dyn Send>,
     type_name: &'static str,
 }
 
@@ -205,7 +190,7 @@ impl RetryGuard {
     /// Wraps `guard`, which the loop drops right before the next attempt.
     pub fn new<G: Send + 'static>(guard: G) -> Self {
         Self {
-            guard: Some(Box::new(guard)),
+            guard: Box::new(guard),
             type_name: std::any::type_name::<G>(),
         }
     }
@@ -213,12 +198,12 @@ impl RetryGuard {
 
 impl Drop for RetryGuard {
     fn drop(&mut self) {
-        let guard = self.guard.take();
+        // Otherwise the guard is dropped after this, as any field, and a panic propagates.
         if std::thread::panicking() {
-            // The panic hook has already reported this guard's panic, if any.
+            // An empty box: no allocation. The panic hook has already reported the guard's
+            // panic, if any.
+            let guard = std::mem::replace(&mut self.guard, Box::new(()));
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(guard)));
-        } else {
-            drop(guard);
         }
     }
 }
@@ -328,15 +313,10 @@ pub fn default_on_retry_hooks() -> Vec<OnRetryHook> {
     ]
 }
 
-/// The name of the built-in `tracing` hook, by which the `log` hook knows that it is in force
-/// (a renamed `tracing` hook still traces, and the `log` hook then logs the same events).
-pub(super) const TRACING_HOOK: &str = "stamina::tracing";
-
-/// The process-wide hooks set with [`set_on_retry_hooks`]; `None` means the defaults.
-static HOOKS: RwLock<Option<Arc<[OnRetryHook]>>> = RwLock::new(None);
-
-/// The defaults, made at their first use and kept: a fixed list.
-static DEFAULTS: LazyLock<Arc<[OnRetryHook]>> = LazyLock::new(|| default_on_retry_hooks().into());
+/// The process-wide hooks: the defaults, made at their first use, until [`set_on_retry_hooks`]
+/// sets others.
+static HOOKS: LazyLock<RwLock<Arc<[OnRetryHook]>>> =
+    LazyLock::new(|| RwLock::new(default_on_retry_hooks().into()));
 
 /// Whether the process-wide list is empty, kept in step with [`HOOKS`] under its write lock.
 /// The one shortcut of this module: a retry with instrumentation off pays a relaxed load and
@@ -345,8 +325,7 @@ static OFF: AtomicBool = AtomicBool::new(false);
 
 /// The process-wide hooks in force.
 fn process_hooks() -> Arc<[OnRetryHook]> {
-    let hooks = HOOKS.read().unwrap_or_else(PoisonError::into_inner);
-    Arc::clone(hooks.as_ref().unwrap_or(&DEFAULTS))
+    Arc::clone(&HOOKS.read().unwrap_or_else(PoisonError::into_inner))
 }
 
 /// Replaces the process-wide hooks, which every loop calls before its own: a list turns them
@@ -369,10 +348,10 @@ fn process_hooks() -> Arc<[OnRetryHook]> {
 /// );
 /// ```
 pub fn set_on_retry_hooks(hooks: impl IntoOnRetryHooks) {
-    let hooks: Option<Arc<[OnRetryHook]>> = hooks.into_on_retry_hooks().map(Into::into);
-    let off = hooks.as_ref().is_some_and(|list| list.is_empty());
+    let hooks = hooks.into_on_retry_hooks();
+    let hooks: Arc<[OnRetryHook]> = hooks.unwrap_or_else(default_on_retry_hooks).into();
     let mut slot = HOOKS.write().unwrap_or_else(PoisonError::into_inner);
-    OFF.store(off, Ordering::Relaxed);
+    OFF.store(hooks.is_empty(), Ordering::Relaxed);
     let _replaced = std::mem::replace(&mut *slot, hooks);
     // The replaced hooks are dropped after the lock is let go: a hook's drop may set hooks.
     drop(slot);
@@ -389,27 +368,20 @@ pub trait IntoOnRetryHooks: sealed::Sealed {
 }
 
 mod sealed {
+    /// What [`IntoOnRetryHooks`](super::IntoOnRetryHooks) is implemented for.
     pub trait Sealed {}
+    /// The lists of hooks: an array, a `Vec`, a slice.
+    pub trait List {}
 }
 
-impl sealed::Sealed for Vec<OnRetryHook> {}
-impl IntoOnRetryHooks for Vec<OnRetryHook> {
-    fn into_on_retry_hooks(self) -> Option<Vec<OnRetryHook>> {
-        Some(self)
-    }
-}
+impl sealed::List for Vec<OnRetryHook> {}
+impl<const N: usize> sealed::List for [OnRetryHook; N] {}
+impl sealed::List for &[OnRetryHook] {}
 
-impl<const N: usize> sealed::Sealed for [OnRetryHook; N] {}
-impl<const N: usize> IntoOnRetryHooks for [OnRetryHook; N] {
+impl<T: sealed::List> sealed::Sealed for T {}
+impl<T: sealed::List + Into<Vec<OnRetryHook>>> IntoOnRetryHooks for T {
     fn into_on_retry_hooks(self) -> Option<Vec<OnRetryHook>> {
         Some(self.into())
-    }
-}
-
-impl sealed::Sealed for &[OnRetryHook] {}
-impl IntoOnRetryHooks for &[OnRetryHook] {
-    fn into_on_retry_hooks(self) -> Option<Vec<OnRetryHook>> {
-        Some(self.to_vec())
     }
 }
 
@@ -473,20 +445,11 @@ fn dispatch<'a>(
         error_type: OnceCell::new(),
         show_error: local.show_error.unwrap_or_else(get_show_error),
         level,
-        traced: hooks().any(|hook| hook.name() == TRACING_HOOK) && traced_at(level),
+        traced: hooks().any(|hook| hook.traces.is_some_and(|takes| takes(level))),
     };
     for hook in hooks() {
         each(hook, &event);
     }
-}
-
-#[cfg(feature = "tracing")]
-use super::tracing::subscribed as traced_at;
-
-/// Whether a `tracing` subscriber takes stamina's events at a level: never without the feature.
-#[cfg(not(feature = "tracing"))]
-fn traced_at(_: Level) -> bool {
-    false
 }
 
 /// Calls the hooks for a retry the state machine just decided, before the wait: the
@@ -513,7 +476,7 @@ pub(crate) fn retry_scheduled<'n, 'e, E: fmt::Debug>(
 fn retry_hooks(name: &str, retry: &Retry, cause: Cause<'_>, local: &LoopHooks) -> Guards {
     let mut guards = Vec::new();
     dispatch(name, cause, local, |hook, event| {
-        guards.extend(hook.retry_scheduled(&RetryDetails { event, retry }));
+        guards.extend((hook.retry)(&RetryDetails { event, retry }));
     });
     // Dropped in the order they are kept: the last made first.
     guards.reverse();
@@ -532,10 +495,8 @@ pub(crate) fn gave_up<'n, 'e, E: fmt::Debug>(
     view: impl FnOnce(&'e E) -> ErrorView<'e>,
     local: &LoopHooks,
 ) {
-    let Some(reason) = GiveUpReason::reported(give_up, attempts) else {
-        return;
-    };
-    if !off(local) {
+    let reason = GiveUpReason::reported(give_up, attempts);
+    if let Some(reason) = reason.filter(|_| !off(local)) {
         let cause = Cause::new(error, view(error));
         dispatch(name(), cause, local, |hook, event| {
             hook.gave_up(&GiveUpDetails {

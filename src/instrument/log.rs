@@ -1,7 +1,7 @@
 //! The `log` hook: a record per retry and per give-up.
 
 use super::event::{Or, Readable};
-use super::{GiveUpDetails, Level, OnRetryHook, RetryDetails, ShowError};
+use super::{Event, GiveUpDetails, OnRetryHook, RetryDetails, ShowError};
 
 /// The built-in hook that logs retries and give-ups with the `log` facade.
 ///
@@ -17,9 +17,9 @@ use super::{GiveUpDetails, Level, OnRetryHook, RetryDetails, ShowError};
 /// (attempts_exhausted) with io::Error`), with `callable`, `reason`, `attempts` (made),
 /// `waited`, `error_type` and `caused_by`.
 ///
-/// With the `tracing` feature, when the `tracing` hook (`tracing_hook()`) is in force (it is
-/// among the defaults) and a `tracing` subscriber takes stamina's events, this hook leaves them
-/// to it: through a `log`-to-`tracing` bridge (such as the one
+/// With the `tracing` feature, when the `tracing` hook (`tracing_hook()`, under any name) is in
+/// force (it is among the defaults) and a `tracing` subscriber takes stamina's events, this hook
+/// leaves them to it: through a `log`-to-`tracing` bridge (such as the one
 /// `tracing_subscriber::fmt().init()` installs) each retry would otherwise arrive twice.
 ///
 /// ```
@@ -33,19 +33,17 @@ pub fn log_hook() -> OnRetryHook {
         .named("stamina::log")
 }
 
-/// `log`'s level for `level` (both list theirs from the most severe).
-fn level(level: Level) -> ::log::Level {
-    ::log::Level::iter()
-        .nth(level as usize)
-        .unwrap_or(::log::Level::Warn)
+/// `log`'s level for the event (both list theirs from the most severe), unless the `tracing`
+/// hook takes the event.
+fn level(event: &Event<'_>) -> Option<::log::Level> {
+    let level = ::log::Level::iter().nth(event.level() as usize);
+    level.filter(|_| !event.traced)
 }
 
 fn retry_scheduled(d: &RetryDetails<'_>) {
-    if d.traced {
-        return;
-    }
+    let Some(level) = level(d) else { return };
     let (limit, caused_by) = (d.attempts_limit(), d.caused_by().show(d.show_error()));
-    ::log::log!(target: "stamina", level(d.level()),
+    ::log::log!(target: "stamina", level,
         callable = d.name(), retry_num = d.retry_num(), wait_for:% = Readable(d.wait_for()),
         waited_so_far:% = Readable(d.waited_so_far()), max_attempts:% = Or(limit, "unlimited"),
         remaining:% = Or(d.remaining().map(Readable), "none"),
@@ -57,11 +55,9 @@ fn retry_scheduled(d: &RetryDetails<'_>) {
 }
 
 fn gave_up(d: &GiveUpDetails<'_>) {
-    if d.traced {
-        return;
-    }
+    let Some(level) = level(d) else { return };
     let caused_by = d.caused_by().show(d.show_error());
-    ::log::log!(target: "stamina", level(d.level()),
+    ::log::log!(target: "stamina", level,
         callable = d.name(), reason = d.reason().as_str(), attempts = d.attempts(),
         waited:% = Readable(d.waited()), error_type:% = d.caused_by().show(ShowError::Type),
         caused_by:% = caused_by;

@@ -1,6 +1,6 @@
 //! The `metrics` hook: a counter of retries and one of give-ups.
 
-use ::metrics::{Key, KeyName, Label, Metadata, SharedString};
+use ::metrics::{SharedString, counter, describe_counter};
 
 use super::event::short_type_name;
 use super::{Event, GiveUpDetails, OnRetryHook, RetryDetails};
@@ -30,47 +30,32 @@ pub fn metrics_hook() -> OnRetryHook {
         .named("stamina::metrics")
 }
 
-/// A counter's name and its description.
-type Counter = (&'static str, &'static str);
-
-const RETRIES: Counter = ("stamina_retries_total", "Total number of retries.");
-const EXHAUSTED: Counter = (
-    "stamina_retries_exhausted_total",
-    "Total number of retry loops that gave up.",
-);
+// The counters are described and asked of the recorder in use at every event: a handle kept
+// across events could outlive its series (an exporter's idle timeout drops it) or belong to a
+// recorder no longer in use.
 
 fn retry_scheduled(d: &RetryDetails<'_>) {
-    let retry_num = Label::new("retry_num", d.retry_num().to_string());
-    increment(RETRIES, vec![callable(d), retry_num, error_type(d)]);
+    let (callable, retry_num) = (d.name().to_owned(), d.retry_num().to_string());
+    describe_counter!("stamina_retries_total", "Total number of retries.");
+    let counter = counter!("stamina_retries_total",
+        "callable" => callable, "retry_num" => retry_num, "error_type" => error_type(d));
+    counter.increment(1);
 }
 
 fn gave_up(d: &GiveUpDetails<'_>) {
-    let reason = Label::from_static_parts("reason", d.reason().as_str());
-    increment(EXHAUSTED, vec![callable(d), error_type(d), reason]);
+    let (callable, reason) = (d.name().to_owned(), d.reason().as_str());
+    let help = "Total number of retry loops that gave up.";
+    describe_counter!("stamina_retries_exhausted_total", help);
+    let counter = counter!("stamina_retries_exhausted_total",
+        "callable" => callable, "error_type" => error_type(d), "reason" => reason);
+    counter.increment(1);
 }
 
-fn callable(event: &Event<'_>) -> Label {
-    Label::new("callable", event.name().to_owned())
-}
-
-fn error_type(event: &Event<'_>) -> Label {
+/// The `error_type` label: the one the loop's predicate chose, else the error type's short name.
+fn error_type(event: &Event<'_>) -> SharedString {
     let cause = event.caused_by();
     match cause.label() {
-        Some(label) => Label::from_static_parts("error_type", label),
-        None => Label::new("error_type", short_type_name(cause.type_name())),
+        Some(label) => SharedString::const_str(label),
+        None => short_type_name(cause.type_name()).into(),
     }
-}
-
-/// Describes `counter` to the recorder in use and adds one to its series with `labels`. Both
-/// are asked of the recorder at every event: a handle kept across events could outlive its
-/// series (an exporter's idle timeout drops it) or belong to a recorder no longer in use.
-fn increment((name, description): Counter, labels: Vec<Label>) {
-    static METADATA: Metadata<'static> =
-        Metadata::new(module_path!(), ::metrics::Level::INFO, Some(module_path!()));
-    ::metrics::with_recorder(|recorder| {
-        let help = SharedString::const_str(description);
-        recorder.describe_counter(KeyName::from_const_str(name), None, help);
-        let key = Key::from_parts(name, labels);
-        recorder.register_counter(&key, &METADATA).increment(1);
-    });
 }

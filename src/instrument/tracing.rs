@@ -1,7 +1,6 @@
 //! The `tracing` hook: a span over every wait with an event in it, and an event per give-up.
 
 use super::event::{Or, Readable};
-use super::hooks::TRACING_HOOK;
 use super::{Event, GiveUpDetails, Level, OnRetryHook, RetryDetails, RetryGuard, ShowError};
 
 /// The built-in hook that traces retries and give-ups with `tracing`.
@@ -21,9 +20,11 @@ use super::{Event, GiveUpDetails, Level, OnRetryHook, RetryDetails, RetryGuard, 
 /// ```
 #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
 pub fn tracing_hook() -> OnRetryHook {
-    OnRetryHook::new(retry_scheduled)
+    let mut hook = OnRetryHook::new(retry_scheduled)
         .on_give_up(gave_up)
-        .named(TRACING_HOOK)
+        .named("stamina::tracing");
+    hook.traces = Some(subscribed);
+    hook
 }
 
 /// `tracing`'s macros take their level as a constant: one call site per level.
@@ -40,7 +41,7 @@ macro_rules! at_level {
 }
 
 /// Whether a subscriber takes stamina's events at `level`.
-pub(super) fn subscribed(level: Level) -> bool {
+fn subscribed(level: Level) -> bool {
     at_level!(level, enabled!())
 }
 

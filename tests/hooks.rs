@@ -410,6 +410,34 @@ fn give_up_handlers_run_once_for_retryable_errors_only() {
 }
 
 #[test]
+fn give_up_handlers_add_up_in_order_lazy_hooks_included() {
+    let _r = registry();
+    set_on_retry_hooks([]);
+    let log = Log::default();
+    let handler = |tag: &'static str| {
+        let log = Arc::clone(&log);
+        move |d: &GiveUpDetails<'_>| log.lock().unwrap().push(format!("{tag} {}", d.attempts()))
+    };
+    let made = handler("made");
+    let lazy =
+        OnRetryHook::lazy(move || OnRetryHook::new(|_: &RetryDetails<'_>| {}).on_give_up(made))
+            .on_give_up(handler("added"));
+    let plain = OnRetryHook::new(|_: &RetryDetails<'_>| {})
+        .on_give_up(handler("first"))
+        .on_give_up(handler("second"));
+    let caller = RetryingCaller::new()
+        .attempts(2)
+        .clock(FakeClock::new())
+        .on_retry_hook(lazy)
+        .on_retry_hook(plain);
+    assert_eq!(caller.call(|_: &Flaky| true, fails(5)), Err(Flaky));
+    assert_eq!(
+        *log.lock().unwrap(),
+        ["made 2", "added 2", "first 2", "second 2"]
+    );
+}
+
+#[test]
 fn a_lazy_hook_brings_its_give_up_handler() {
     let _r = registry();
     set_on_retry_hooks([]);

@@ -76,7 +76,7 @@ impl OnRetryHook {
     /// A hook made by `factory` the first time a loop needs it (its first retry or give-up),
     /// for hooks that are costly to set up: the factory runs once, on one thread, and every
     /// other thread that needs the hook meanwhile waits for it. The made hook's give-up handler
-    /// is this hook's (so [`on_give_up`](Self::on_give_up) on this hook replaces it).
+    /// runs first, then any added with [`on_give_up`](Self::on_give_up).
     ///
     /// # Panics
     ///
@@ -109,8 +109,9 @@ impl OnRetryHook {
             .named(std::any::type_name::<F>())
     }
 
-    /// Sets the handler called once when a retryable error ends a loop that was allowed to retry:
-    /// its attempts or its time are used up, the server asked for a wait beyond
+    /// Adds a handler (after those the hook has) called once when a retryable error ends a loop
+    /// that was allowed to retry: its attempts or its time are used up, the server asked for a
+    /// wait beyond
     /// [`retry_after_max`](crate::RetryPolicy::retry_after_max), or its
     /// [`RetryBudget`](crate::RetryBudget) cannot pay for another retry (see
     /// [`GiveUpReason`]). Errors that are not worth retrying, deactivated loops, suppressed
@@ -119,7 +120,13 @@ impl OnRetryHook {
     where
         G: Fn(&GiveUpDetails<'_>) + Send + Sync + 'static,
     {
-        self.give_up = Some(Arc::new(handler));
+        self.give_up = Some(match self.give_up.take() {
+            None => Arc::new(handler),
+            Some(first) => Arc::new(move |details: &GiveUpDetails<'_>| {
+                first(details);
+                handler(details);
+            }),
+        });
         self
     }
 

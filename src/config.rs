@@ -52,7 +52,8 @@ impl fmt::Display for RetryPolicy {
 ///
 /// Keys not given keep their [defaults](RetryPolicy#default); to keep an application's own
 /// defaults instead, parse over them with [`RetryPolicy::with_config`]. Durations use
-/// `humantime`'s units (`250ms`, `30s`, `1m30s`, `1.5h`, `2days`), up to [`Duration::MAX`].
+/// `humantime`'s units (`250ms`, `30s`, `1m30s`, `1.5h`, `2days`), up to [`Duration::MAX`], each
+/// part in whole nanoseconds: `1.5ns` is refused, not rounded.
 /// `attempts` also takes `unlimited` (or `none`); `timeout`, `retry_after_max`,
 /// `attempt_timeout` and `seed` take `none`; `seed` takes an integer; `jitter` one of
 /// `additive`, `full`, `equal`, `decorrelated`.
@@ -162,8 +163,15 @@ fn parse_value(
         })
     };
     let duration = || {
-        parse_duration(value)
-            .map_err(|e| invalid("a duration such as 30s or 250ms", Some(Box::new(e))))
+        parse_duration(value).map_err(|e| {
+            let expected = match e {
+                DurationError::FinerThanNanos(_) => {
+                    "a duration in whole nanoseconds (1ns is the finest step)"
+                }
+                _ => "a duration such as 30s or 250ms",
+            };
+            invalid(expected, Some(Box::new(e)))
+        })
     };
     Ok(match key {
         "attempts" => match value {
@@ -219,6 +227,7 @@ enum DurationError {
     NumberExpected(String),
     UnitExpected(String),
     UnknownUnit(String),
+    FinerThanNanos(String),
     TooLong,
 }
 
@@ -235,6 +244,9 @@ impl fmt::Display for DurationError {
                 "unknown unit {unit:?}: expected one of ns, us, ms, s, m, h, d, w, M, y \
                  (or their long forms)"
             ),
+            Self::FinerThanNanos(part) => {
+                write!(f, "{part} is not a whole number of nanoseconds")
+            }
             Self::TooLong => write!(
                 f,
                 "the duration is longer than the longest one, {}",
@@ -266,13 +278,15 @@ fn unit_nanos(unit: &str) -> Option<u128> {
 
 /// Parses a duration such as `1m30s`, `250ms`, `1.5h` or the printed form of [`Duration::MAX`]:
 /// numbers (an optional fraction) each followed by a unit, optionally separated by whitespace.
-/// All arithmetic is checked in nanoseconds, so a number of any length is either a duration or
-/// [`DurationError::TooLong`], never a panic.
+/// Every part must come to a whole number of nanoseconds ([`DurationError::FinerThanNanos`]
+/// otherwise): nothing is rounded. All arithmetic is checked in nanoseconds, so a number of any
+/// length is either a duration or an error, never a panic.
 fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     const NANOS_PER_SEC: u128 = 1_000_000_000;
     const MAX_NANOS: u128 = u64::MAX as u128 * NANOS_PER_SEC + (NANOS_PER_SEC - 1);
-    // Fraction digits past this many change the result by less than a nanosecond, and keep
-    // `fraction * unit` far below `u128::MAX` (1e20 * 3.2e16 < 3.4e38).
+    // A fraction with more significant digits than this is finer than a nanosecond in every
+    // unit (no unit's nanoseconds have more than 16 factors 2 or 16 factors 5), and this many
+    // keep `fraction * unit` far below `u128::MAX` (1e20 * 3.2e16 < 3.4e38).
     const FRACTION_DIGITS: usize = 20;
 
     let not_digit = |c: char| !c.is_ascii_digit();
@@ -302,6 +316,7 @@ fn parse_duration(text: &str) -> Result<Duration, DurationError> {
             .find(|c: char| !(c.is_ascii_alphabetic() || c == '\u{b5}'))
             .unwrap_or(after.len());
         let (unit, after) = after.split_at(unit_end);
+        let part = &rest[..rest.len() - after.len()];
         if unit.is_empty() {
             return Err(DurationError::UnitExpected(whole.to_owned()));
         }
@@ -315,12 +330,18 @@ fn parse_duration(text: &str) -> Result<Duration, DurationError> {
             })
             .and_then(|n| n.checked_mul(per_unit))
             .ok_or(DurationError::TooLong)?;
-        let fraction = &fraction[..fraction.len().min(FRACTION_DIGITS)];
+        let fraction = fraction.trim_end_matches('0');
+        if fraction.len() > FRACTION_DIGITS {
+            return Err(DurationError::FinerThanNanos(part.to_owned()));
+        }
         if !fraction.is_empty() {
             let (numerator, denominator) =
                 fraction.bytes().fold((0u128, 1u128), |(n, d), digit| {
                     (n * 10 + u128::from(digit - b'0'), d * 10)
                 });
+            if numerator * per_unit % denominator != 0 {
+                return Err(DurationError::FinerThanNanos(part.to_owned()));
+            }
             nanos = nanos
                 .checked_add(numerator * per_unit / denominator)
                 .ok_or(DurationError::TooLong)?;
@@ -613,6 +634,12 @@ mod tests {
             ("1.s", DurationError::NumberExpected("s".into())),
             ("5parsecs", DurationError::UnknownUnit("parsecs".into())),
             ("1s-", DurationError::NumberExpected("-".into())),
+            ("1.5ns", DurationError::FinerThanNanos("1.5ns".into())),
+            ("1s 0.5 ns", DurationError::FinerThanNanos("0.5 ns".into())),
+            (
+                "0.000000000000000000001y",
+                DurationError::FinerThanNanos("0.000000000000000000001y".into()),
+            ),
         ];
         for (text, expected) in errors {
             assert_eq!(parse_duration(text).as_ref(), Err(expected), "{text}");
@@ -642,8 +669,13 @@ mod tests {
         ) {
             let text: String = parts.iter().map(|(n, u)| format!("{n}{u}")).collect();
             let reference = std::panic::catch_unwind(|| humantime::parse_duration(&text));
-            if let Ok(Ok(expected)) = reference {
-                prop_assert_eq!(parse_duration(&text), Ok(expected), "{}", text);
+            // humantime drops what is finer than a nanosecond, which the crate's parser refuses.
+            match (reference, parse_duration(&text)) {
+                (Ok(Ok(expected)), Ok(parsed)) => prop_assert_eq!(parsed, expected, "{}", text),
+                (Ok(Ok(_)), Err(e)) => {
+                    prop_assert!(matches!(e, DurationError::FinerThanNanos(_)), "{}: {}", text, e);
+                }
+                _ => {}
             }
         }
     }

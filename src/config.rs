@@ -12,22 +12,12 @@ use std::time::Duration;
 use crate::{Jitter, RetryPolicy};
 
 /// A duration written compactly (`1m30s`, `100ms`), in a form `humantime` parses back.
-#[derive(Clone, Copy)]
 pub(crate) struct HumanDuration(pub(crate) Duration);
 
 impl fmt::Display for HumanDuration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let text = humantime::format_duration(self.0).to_string();
-        for part in text.split_whitespace() {
-            f.write_str(part)?;
-        }
-        Ok(())
-    }
-}
-
-impl fmt::Debug for HumanDuration {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
+        let spaced = humantime::format_duration(self.0).to_string();
+        f.write_str(&spaced.replace(' ', ""))
     }
 }
 
@@ -43,7 +33,12 @@ impl fmt::Debug for HumanDuration {
 /// ```
 impl fmt::Display for RetryPolicy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.write_fields(f, " ")
+        let mut separator = "";
+        self.fields(|key, value| {
+            write!(f, "{separator}{key}={value}")?;
+            separator = " ";
+            Ok(())
+        })
     }
 }
 

@@ -350,66 +350,45 @@ impl RetryPolicy {
         self.attempts
     }
 
-    /// Adds the fields to a `Debug` struct, durations written as in config strings.
-    pub(crate) fn debug_fields(&self, d: &mut fmt::DebugStruct<'_, '_>) {
+    /// Calls `field` with each key and value, durations written as in config strings: the one
+    /// list behind the config string ([`Display`](fmt::Display)) and the front ends' `Debug`.
+    pub(crate) fn fields(
+        &self,
+        mut field: impl FnMut(&'static str, &dyn fmt::Display) -> fmt::Result,
+    ) -> fmt::Result {
         match self.attempts {
-            Some(n) => d.field("attempts", &n),
-            None => d.field("attempts", &format_args!("unlimited")),
-        };
+            Some(n) => field("attempts", &n)?,
+            None => field("attempts", &"unlimited")?,
+        }
         match self.timeout {
-            Some(t) => d.field("timeout", &HumanDuration(t)),
-            None => d.field("timeout", &format_args!("none")),
-        };
-        d.field("wait_initial", &HumanDuration(self.wait_initial))
-            .field("wait_max", &HumanDuration(self.wait_max))
-            .field("wait_jitter", &HumanDuration(self.wait_jitter))
-            .field("wait_exp_base", &format_args!("{}", self.wait_exp_base));
+            Some(timeout) => field("timeout", &HumanDuration(timeout))?,
+            None => field("timeout", &"none")?,
+        }
+        field("wait_initial", &HumanDuration(self.wait_initial))?;
+        field("wait_max", &HumanDuration(self.wait_max))?;
+        field("wait_jitter", &HumanDuration(self.wait_jitter))?;
+        field("wait_exp_base", &self.wait_exp_base)?;
         if self.jitter != Jitter::Additive {
-            d.field("jitter", &format_args!("{}", self.jitter));
+            field("jitter", &self.jitter)?;
         }
         if let Some(ceiling) = self.retry_after_max {
-            d.field("retry_after_max", &HumanDuration(ceiling));
+            field("retry_after_max", &HumanDuration(ceiling))?;
         }
         if let Some(seed) = self.seed {
-            d.field("seed", &seed);
+            field("seed", &seed)?;
         }
         if let Some(timeout) = self.attempt_timeout {
-            d.field("attempt_timeout", &HumanDuration(timeout));
-        }
-    }
-
-    /// Writes the fields as `key=value` pairs separated by `sep`.
-    pub(crate) fn write_fields(&self, f: &mut fmt::Formatter<'_>, sep: &str) -> fmt::Result {
-        match self.attempts {
-            Some(n) => write!(f, "attempts={n}")?,
-            None => f.write_str("attempts=unlimited")?,
-        }
-        f.write_str(sep)?;
-        match self.timeout {
-            Some(t) => write!(f, "timeout={}", HumanDuration(t))?,
-            None => f.write_str("timeout=none")?,
-        }
-        write!(
-            f,
-            "{sep}wait_initial={}{sep}wait_max={}{sep}wait_jitter={}{sep}wait_exp_base={}",
-            HumanDuration(self.wait_initial),
-            HumanDuration(self.wait_max),
-            HumanDuration(self.wait_jitter),
-            self.wait_exp_base,
-        )?;
-        if self.jitter != Jitter::Additive {
-            write!(f, "{sep}jitter={}", self.jitter)?;
-        }
-        if let Some(ceiling) = self.retry_after_max {
-            write!(f, "{sep}retry_after_max={}", HumanDuration(ceiling))?;
-        }
-        if let Some(seed) = self.seed {
-            write!(f, "{sep}seed={seed}")?;
-        }
-        if let Some(timeout) = self.attempt_timeout {
-            write!(f, "{sep}attempt_timeout={}", HumanDuration(timeout))?;
+            field("attempt_timeout", &HumanDuration(timeout))?;
         }
         Ok(())
+    }
+
+    /// Adds the fields to a `Debug` struct.
+    pub(crate) fn debug_fields(&self, d: &mut fmt::DebugStruct<'_, '_>) {
+        let _ = self.fields(|key, value| {
+            d.field(key, &format_args!("{value}"));
+            Ok(())
+        });
     }
 }
 

@@ -133,7 +133,12 @@ impl RetryBudget {
     /// ```
     pub fn try_throttle(max_tokens: u32, token_ratio: f64) -> Result<Self, ConfigError> {
         if max_tokens == 0 {
-            return Err(ConfigError::invalid("max_tokens", "0", "a number >= 1"));
+            return Err(ConfigError::invalid(
+                "max_tokens",
+                "0",
+                "a number >= 1",
+                None,
+            ));
         }
         // The documented bound is checked on the value given, before rounding to thousandths.
         if !(token_ratio.is_finite() && token_ratio >= 0.001) {
@@ -141,6 +146,7 @@ impl RetryBudget {
                 "token_ratio",
                 token_ratio.to_string(),
                 "a finite number >= 0.001",
+                None,
             ));
         }
         let ratio = (token_ratio * MILLI as f64).round();

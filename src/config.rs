@@ -104,27 +104,23 @@ impl RetryPolicy {
     /// ```
     pub fn with_config(self, config: &str) -> Result<Self, ConfigError> {
         let mut policy = self;
-        let mut seen = 0u32;
-        for item in config.split(|c: char| c.is_whitespace() || c == ',') {
-            if item.is_empty() {
-                continue;
-            }
+        let mut seen = [false; KEYS.len()];
+        let items = config.split(|c: char| c.is_whitespace() || c == ',');
+        for item in items.filter(|item| !item.is_empty()) {
             let (key, value) = match item.split_once('=') {
                 Some((key, value)) => (key, Some(value)),
                 None => (item, None),
             };
             let Some(index) = KEYS.iter().position(|k| *k == key) else {
-                return Err(ConfigError::new(ErrorKind::UnknownKey(key.to_owned())));
+                return Err(ConfigError(ErrorKind::UnknownKey(key.to_owned())));
             };
             let key = KEYS[index];
             let Some(value) = value else {
-                return Err(ConfigError::new(ErrorKind::MissingValue(key)));
+                return Err(ConfigError(ErrorKind::MissingValue(key)));
             };
-            let bit = 1u32 << index;
-            if seen & bit != 0 {
-                return Err(ConfigError::new(ErrorKind::DuplicateKey(key)));
+            if std::mem::replace(&mut seen[index], true) {
+                return Err(ConfigError(ErrorKind::DuplicateKey(key)));
             }
-            seen |= bit;
             policy = parse_value(policy, key, value)?;
         }
         Ok(policy)
@@ -149,14 +145,7 @@ fn parse_value(
     key: &'static str,
     value: &str,
 ) -> Result<RetryPolicy, ConfigError> {
-    let invalid = |expected: &'static str, source: Option<Box<dyn Error + Send + Sync>>| {
-        ConfigError::new(ErrorKind::InvalidValue {
-            key,
-            value: value.to_owned(),
-            expected,
-            source,
-        })
-    };
+    let invalid = |expected, source| ConfigError::invalid(key, value, expected, source);
     let duration = || {
         parse_duration(value).map_err(|e| {
             let expected = match e {
@@ -168,23 +157,19 @@ fn parse_value(
             invalid(expected, Some(Box::new(e)))
         })
     };
-    Ok(match key {
-        "attempts" => match value {
-            "unlimited" | "none" => policy.unlimited_attempts(),
-            _ => policy.attempts(
-                value
-                    .parse()
-                    .map_err(|e| invalid("a whole number or `unlimited`", Some(Box::new(e))))?,
-            ),
-        },
-        "timeout" => match value {
-            "none" => policy.no_timeout(),
-            _ => policy.timeout(duration()?),
-        },
-        "wait_initial" => policy.wait_initial(duration()?),
-        "wait_max" => policy.wait_max(duration()?),
-        "wait_jitter" => policy.wait_jitter(duration()?),
-        "wait_exp_base" => {
+    Ok(match (key, value) {
+        ("attempts", "unlimited" | "none") => policy.unlimited_attempts(),
+        ("attempts", _) => policy.attempts(
+            value
+                .parse()
+                .map_err(|e| invalid("a whole number or `unlimited`", Some(Box::new(e))))?,
+        ),
+        ("timeout", "none") => policy.no_timeout(),
+        ("timeout", _) => policy.timeout(duration()?),
+        ("wait_initial", _) => policy.wait_initial(duration()?),
+        ("wait_max", _) => policy.wait_max(duration()?),
+        ("wait_jitter", _) => policy.wait_jitter(duration()?),
+        ("wait_exp_base", _) => {
             let base: f64 = value
                 .parse()
                 .map_err(|e| invalid("a number >= 1", Some(Box::new(e))))?;
@@ -192,26 +177,21 @@ fn parse_value(
                 .try_wait_exp_base(base)
                 .map_err(|e| invalid("a finite number >= 1", Some(Box::new(e))))?
         }
-        "jitter" => policy.jitter(
+        ("jitter", _) => policy.jitter(
             Jitter::from_name(value)
                 .ok_or_else(|| invalid("one of additive, full, equal, decorrelated", None))?,
         ),
-        "retry_after_max" => match value {
-            "none" => policy.no_retry_after_max(),
-            _ => policy.retry_after_max(duration()?),
-        },
-        "attempt_timeout" => match value {
-            "none" => policy.no_attempt_timeout(),
-            _ => policy.attempt_timeout(duration()?),
-        },
-        _ => {
-            match value {
-                "none" => policy.no_seed(),
-                _ => policy.seed(value.parse().map_err(|e| {
-                    invalid("an unsigned 64-bit integer or `none`", Some(Box::new(e)))
-                })?),
-            }
-        }
+        ("retry_after_max", "none") => policy.no_retry_after_max(),
+        ("retry_after_max", _) => policy.retry_after_max(duration()?),
+        ("attempt_timeout", "none") => policy.no_attempt_timeout(),
+        ("attempt_timeout", _) => policy.attempt_timeout(duration()?),
+        ("seed", "none") => policy.no_seed(),
+        // "seed", the last of `KEYS`
+        _ => policy.seed(
+            value
+                .parse()
+                .map_err(|e| invalid("an unsigned 64-bit integer or `none`", Some(Box::new(e))))?,
+        ),
     })
 }
 
@@ -284,73 +264,63 @@ fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     // keep `fraction * unit` far below `u128::MAX` (1e20 * 3.2e16 < 3.4e38).
     const FRACTION_DIGITS: usize = 20;
 
-    let not_digit = |c: char| !c.is_ascii_digit();
+    let digit = |c: char| c.is_ascii_digit();
     let mut rest = text.trim_start();
     if rest.is_empty() {
         return Err(DurationError::Empty);
     }
     let mut total: u128 = 0;
     while !rest.is_empty() {
-        let whole_end = rest.find(not_digit).unwrap_or(rest.len());
-        if whole_end == 0 {
+        let (whole, after) = split_after(rest, digit);
+        if whole.is_empty() {
             return Err(DurationError::NumberExpected(rest.to_owned()));
         }
-        let (whole, after) = rest.split_at(whole_end);
-        let (fraction, after) = match after.strip_prefix('.') {
-            Some(after) => {
-                let end = after.find(not_digit).unwrap_or(after.len());
-                if end == 0 {
-                    return Err(DurationError::NumberExpected(after.to_owned()));
-                }
-                (&after[..end], &after[end..])
-            }
-            None => ("", after),
-        };
-        let after = after.trim_start();
-        let unit_end = after
-            .find(|c: char| !(c.is_ascii_alphabetic() || c == '\u{b5}'))
-            .unwrap_or(after.len());
-        let (unit, after) = after.split_at(unit_end);
+        let dot = after.strip_prefix('.');
+        let (fraction, after) = dot.map_or(("", after), |after| split_after(after, digit));
+        if dot.is_some() && fraction.is_empty() {
+            return Err(DurationError::NumberExpected(after.to_owned()));
+        }
+        let (unit, after) = split_after(after.trim_start(), |c| {
+            c.is_ascii_alphabetic() || c == '\u{b5}'
+        });
         let part = &rest[..rest.len() - after.len()];
+        rest = after.trim_start();
         if unit.is_empty() {
             return Err(DurationError::UnitExpected(whole.to_owned()));
         }
         let per_unit =
             unit_nanos(unit).ok_or_else(|| DurationError::UnknownUnit(unit.to_owned()))?;
-
-        let mut nanos = whole
-            .bytes()
-            .try_fold(0u128, |n, digit| {
-                n.checked_mul(10)?.checked_add(u128::from(digit - b'0'))
-            })
-            .and_then(|n| n.checked_mul(per_unit))
-            .ok_or(DurationError::TooLong)?;
+        // Digits only: a number either parses or is too long for 128 bits.
+        let whole = whole
+            .parse::<u128>()
+            .ok()
+            .and_then(|n| n.checked_mul(per_unit));
+        let whole = whole.ok_or(DurationError::TooLong)?;
         let fraction = fraction.trim_end_matches('0');
         if fraction.len() > FRACTION_DIGITS {
             return Err(DurationError::FinerThanNanos(part.to_owned()));
         }
-        if !fraction.is_empty() {
-            let (numerator, denominator) =
-                fraction.bytes().fold((0u128, 1u128), |(n, d), digit| {
-                    (n * 10 + u128::from(digit - b'0'), d * 10)
-                });
-            if numerator * per_unit % denominator != 0 {
-                return Err(DurationError::FinerThanNanos(part.to_owned()));
-            }
-            nanos = nanos
-                .checked_add(numerator * per_unit / denominator)
-                .ok_or(DurationError::TooLong)?;
+        // An empty fraction is 0 / 1.
+        let numerator = fraction.parse::<u128>().unwrap_or(0) * per_unit;
+        let scale = 10u128.pow(fraction.len() as u32);
+        if numerator % scale != 0 {
+            return Err(DurationError::FinerThanNanos(part.to_owned()));
         }
-        total = total.checked_add(nanos).ok_or(DurationError::TooLong)?;
-        if total > MAX_NANOS {
-            return Err(DurationError::TooLong);
-        }
-        rest = after.trim_start();
+        let nanos = whole.checked_add(numerator / scale);
+        total = (nanos.and_then(|nanos| total.checked_add(nanos)))
+            .filter(|total| *total <= MAX_NANOS)
+            .ok_or(DurationError::TooLong)?;
     }
-    // In range: `total <= MAX_NANOS`, so the seconds fit a `u64`.
-    let secs = u64::try_from(total / NANOS_PER_SEC).map_err(|_| DurationError::TooLong)?;
-    let nanos = u32::try_from(total % NANOS_PER_SEC).map_err(|_| DurationError::TooLong)?;
-    Ok(Duration::new(secs, nanos))
+    // At most `MAX_NANOS`: the seconds fit a `u64`.
+    Ok(Duration::new(
+        (total / NANOS_PER_SEC) as u64,
+        (total % NANOS_PER_SEC) as u32,
+    ))
+}
+
+/// `text` split after its longest prefix of characters that satisfy `keep`.
+fn split_after(text: &str, keep: fn(char) -> bool) -> (&str, &str) {
+    text.split_at(text.find(|c| !keep(c)).unwrap_or(text.len()))
 }
 
 /// A configuration value that cannot work: a bad exponential base, a bad config string, a bad
@@ -358,9 +328,7 @@ fn parse_duration(text: &str) -> Result<Duration, DurationError> {
 ///
 /// Its `Display` names the offending key and value; [`key`](Self::key) returns the key and
 /// [`source`](Error::source) the underlying parse error, where there is one.
-pub struct ConfigError {
-    kind: ErrorKind,
-}
+pub struct ConfigError(ErrorKind);
 
 enum ErrorKind {
     ExpBase(f64),
@@ -377,31 +345,28 @@ enum ErrorKind {
 }
 
 impl ConfigError {
-    fn new(kind: ErrorKind) -> Self {
-        Self { kind }
-    }
-
     /// A bad exponential base.
     pub(crate) fn exp_base(base: f64) -> Self {
-        Self::new(ErrorKind::ExpBase(base))
+        Self(ErrorKind::ExpBase(base))
     }
 
     /// A policy with an attempt timeout, given to a loop that cannot cut an attempt short.
     pub(crate) fn attempt_timeout_refused() -> Self {
-        Self::new(ErrorKind::AttemptTimeoutRefused)
+        Self(ErrorKind::AttemptTimeoutRefused)
     }
 
-    /// A value out of its range, for settings outside the policy (budgets).
+    /// A value that does not parse or is out of its range, and why where there is a reason.
     pub(crate) fn invalid(
         key: &'static str,
         value: impl Into<String>,
         expected: &'static str,
+        source: Option<Box<dyn Error + Send + Sync>>,
     ) -> Self {
-        Self::new(ErrorKind::InvalidValue {
+        Self(ErrorKind::InvalidValue {
             key,
             value: value.into(),
             expected,
-            source: None,
+            source,
         })
     }
 
@@ -409,7 +374,7 @@ impl ConfigError {
     ///
     /// Every error of this crate names one; the `Option` leaves room for errors that do not.
     pub fn key(&self) -> Option<&str> {
-        match &self.kind {
+        match &self.0 {
             ErrorKind::ExpBase(_) => Some("wait_exp_base"),
             ErrorKind::AttemptTimeoutRefused => Some("attempt_timeout"),
             ErrorKind::UnknownKey(key) => Some(key),
@@ -422,7 +387,7 @@ impl ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.kind {
+        match &self.0 {
             ErrorKind::ExpBase(base) => {
                 write!(f, "wait_exp_base must be a finite number >= 1, got {base}")
             }
@@ -460,7 +425,7 @@ impl fmt::Debug for ConfigError {
 
 impl Error for ConfigError {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
-        match &self.kind {
+        match &self.0 {
             ErrorKind::InvalidValue {
                 source: Some(source),
                 ..

@@ -137,7 +137,7 @@ impl RetryBudget {
             let expected = "a finite number >= 0.001";
             return Err(ConfigError::invalid(
                 "token_ratio",
-                token_ratio.to_string(),
+                &token_ratio.to_string(),
                 expected,
                 None,
             ));

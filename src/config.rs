@@ -111,15 +111,18 @@ impl RetryPolicy {
                 Some((key, value)) => (key, Some(value)),
                 None => (item, None),
             };
+            let error = |message| Err(ConfigError::new(key, message));
             let Some(index) = KEYS.iter().position(|k| *k == key) else {
-                return Err(ConfigError(ErrorKind::UnknownKey(key.to_owned())));
+                return error(format!(
+                    "unknown key {key:?}: expected one of {}",
+                    KEYS.join(", ")
+                ));
             };
-            let key = KEYS[index];
             let Some(value) = value else {
-                return Err(ConfigError(ErrorKind::MissingValue(key)));
+                return error(format!("missing value for {key}: expected {key}=VALUE"));
             };
             if std::mem::replace(&mut seen[index], true) {
-                return Err(ConfigError(ErrorKind::DuplicateKey(key)));
+                return error(format!("key {key} is given more than once"));
             }
             policy = parse_value(policy, key, value)?;
         }
@@ -140,11 +143,7 @@ const KEYS: [&str; 10] = [
     "attempt_timeout",
 ];
 
-fn parse_value(
-    policy: RetryPolicy,
-    key: &'static str,
-    value: &str,
-) -> Result<RetryPolicy, ConfigError> {
+fn parse_value(policy: RetryPolicy, key: &str, value: &str) -> Result<RetryPolicy, ConfigError> {
     let invalid = |expected, source| ConfigError::invalid(key, value, expected, source);
     let duration = || {
         parse_duration(value).map_err(|e| {
@@ -328,89 +327,60 @@ fn split_after(text: &str, keep: fn(char) -> bool) -> (&str, &str) {
 ///
 /// Its `Display` names the offending key and value; [`key`](Self::key) returns the key and
 /// [`source`](Error::source) the underlying parse error, where there is one.
-pub struct ConfigError(ErrorKind);
-
-enum ErrorKind {
-    ExpBase(f64),
-    AttemptTimeoutRefused,
-    MissingValue(&'static str),
-    UnknownKey(String),
-    DuplicateKey(&'static str),
-    InvalidValue {
-        key: &'static str,
-        value: String,
-        expected: &'static str,
-        source: Option<Box<dyn Error + Send + Sync>>,
-    },
+pub struct ConfigError {
+    key: String,
+    message: String,
+    source: Option<Box<dyn Error + Send + Sync>>,
 }
 
 impl ConfigError {
+    fn new(key: &str, message: String) -> Self {
+        let key = key.to_owned();
+        Self {
+            key,
+            message,
+            source: None,
+        }
+    }
+
     /// A bad exponential base.
     pub(crate) fn exp_base(base: f64) -> Self {
-        Self(ErrorKind::ExpBase(base))
+        let message = format!("wait_exp_base must be a finite number >= 1, got {base}");
+        Self::new("wait_exp_base", message)
     }
 
     /// A policy with an attempt timeout, given to a loop that cannot cut an attempt short.
     pub(crate) fn attempt_timeout_refused() -> Self {
-        Self(ErrorKind::AttemptTimeoutRefused)
+        let message = "attempt_timeout cannot apply here: a blocking loop cannot cut an attempt \
+                       short, and an async one only after its own `attempt_timeout` setter";
+        Self::new("attempt_timeout", message.to_owned())
     }
 
     /// A value that does not parse or is out of its range, and why where there is a reason.
     pub(crate) fn invalid(
-        key: &'static str,
-        value: impl Into<String>,
-        expected: &'static str,
+        key: &str,
+        value: &str,
+        expected: &str,
         source: Option<Box<dyn Error + Send + Sync>>,
     ) -> Self {
-        Self(ErrorKind::InvalidValue {
-            key,
-            value: value.into(),
-            expected,
+        let message = format!("invalid value {value:?} for {key}: expected {expected}");
+        Self {
             source,
-        })
+            ..Self::new(key, message)
+        }
     }
 
     /// The configuration key the error is about: the unknown word itself for an unknown key.
     ///
     /// Every error of this crate names one; the `Option` leaves room for errors that do not.
     pub fn key(&self) -> Option<&str> {
-        match &self.0 {
-            ErrorKind::ExpBase(_) => Some("wait_exp_base"),
-            ErrorKind::AttemptTimeoutRefused => Some("attempt_timeout"),
-            ErrorKind::UnknownKey(key) => Some(key),
-            ErrorKind::MissingValue(key)
-            | ErrorKind::DuplicateKey(key)
-            | ErrorKind::InvalidValue { key, .. } => Some(key),
-        }
+        Some(&self.key)
     }
 }
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.0 {
-            ErrorKind::ExpBase(base) => {
-                write!(f, "wait_exp_base must be a finite number >= 1, got {base}")
-            }
-            ErrorKind::AttemptTimeoutRefused => f.write_str(
-                "attempt_timeout cannot apply here: a blocking loop cannot cut an attempt \
-                 short, and an async one only after its own `attempt_timeout` setter",
-            ),
-            ErrorKind::MissingValue(key) => {
-                write!(f, "missing value for {key}: expected {key}=VALUE")
-            }
-            ErrorKind::UnknownKey(key) => write!(
-                f,
-                "unknown key {key:?}: expected one of {}",
-                KEYS.join(", ")
-            ),
-            ErrorKind::DuplicateKey(key) => write!(f, "key {key} is given more than once"),
-            ErrorKind::InvalidValue {
-                key,
-                value,
-                expected,
-                ..
-            } => write!(f, "invalid value {value:?} for {key}: expected {expected}"),
-        }
+        f.write_str(&self.message)
     }
 }
 
@@ -425,13 +395,7 @@ impl fmt::Debug for ConfigError {
 
 impl Error for ConfigError {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
-        match &self.0 {
-            ErrorKind::InvalidValue {
-                source: Some(source),
-                ..
-            } => Some(&**source),
-            _ => None,
-        }
+        Some(self.source.as_deref()?)
     }
 }
 

@@ -145,17 +145,7 @@ const KEYS: [&str; 10] = [
 
 fn parse_value(policy: RetryPolicy, key: &str, value: &str) -> Result<RetryPolicy, ConfigError> {
     let invalid = |expected, source| ConfigError::invalid(key, value, expected, source);
-    let duration = || {
-        parse_duration(value).map_err(|e| {
-            let expected = match e {
-                DurationError::FinerThanNanos(_) => {
-                    "a duration in whole nanoseconds (1ns is the finest step)"
-                }
-                _ => "a duration such as 30s or 250ms",
-            };
-            invalid(expected, Some(Box::new(e)))
-        })
-    };
+    let duration = || parse_duration(value).map_err(|e| invalid(e.expected, Some(e.reason.into())));
     Ok(match (key, value) {
         ("attempts", "unlimited" | "none") => policy.unlimited_attempts(),
         ("attempts", _) => policy.attempts(
@@ -194,43 +184,20 @@ fn parse_value(policy: RetryPolicy, key: &str, value: &str) -> Result<RetryPolic
     })
 }
 
-/// Why a duration in a config string does not parse.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum DurationError {
-    Empty,
-    NumberExpected(String),
-    UnitExpected(String),
-    UnknownUnit(String),
-    FinerThanNanos(String),
-    TooLong,
+/// Why a duration in a config string does not parse: what its [`ConfigError`] says was expected,
+/// and the reason, the error's source.
+struct DurationError {
+    expected: &'static str,
+    reason: String,
 }
 
-impl fmt::Display for DurationError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Empty => f.write_str("the value is empty"),
-            Self::NumberExpected(at) => write!(f, "expected a number at {at:?}"),
-            Self::UnitExpected(number) => {
-                write!(f, "expected a unit such as s or ms after {number}")
-            }
-            Self::UnknownUnit(unit) => write!(
-                f,
-                "unknown unit {unit:?}: expected one of ns, us, ms, s, m, h, d, w, M, y \
-                 (or their long forms)"
-            ),
-            Self::FinerThanNanos(part) => {
-                write!(f, "{part} is not a whole number of nanoseconds")
-            }
-            Self::TooLong => write!(
-                f,
-                "the duration is longer than the longest one, {}",
-                HumanDuration(Duration::MAX)
-            ),
-        }
+impl DurationError {
+    /// A value that is not a duration at all.
+    fn malformed(reason: String) -> Self {
+        let expected = "a duration such as 30s or 250ms";
+        Self { expected, reason }
     }
 }
-
-impl Error for DurationError {}
 
 /// Nanoseconds per unit, with humantime's unit names (a month is 30.44 days, a year 365.25).
 fn unit_nanos(unit: &str) -> Option<u128> {
@@ -252,9 +219,9 @@ fn unit_nanos(unit: &str) -> Option<u128> {
 
 /// Parses a duration such as `1m30s`, `250ms`, `1.5h` or the printed form of [`Duration::MAX`]:
 /// numbers (an optional fraction) each followed by a unit, optionally separated by whitespace.
-/// Every part must come to a whole number of nanoseconds ([`DurationError::FinerThanNanos`]
-/// otherwise): nothing is rounded. All arithmetic is checked in nanoseconds, so a number of any
-/// length is either a duration or an error, never a panic.
+/// Every part must come to a whole number of nanoseconds: nothing is rounded. All arithmetic is
+/// checked in nanoseconds, so a number of any length is either a duration or an error, never a
+/// panic.
 fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     const NANOS_PER_SEC: u128 = 1_000_000_000;
     const MAX_NANOS: u128 = u64::MAX as u128 * NANOS_PER_SEC + (NANOS_PER_SEC - 1);
@@ -264,20 +231,31 @@ fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     const FRACTION_DIGITS: usize = 20;
 
     let digit = |c: char| c.is_ascii_digit();
+    let too_long = || {
+        let max = HumanDuration(Duration::MAX);
+        let reason = format!("the duration is longer than the longest one, {max}");
+        DurationError::malformed(reason)
+    };
+    let finer = |part: &str| DurationError {
+        expected: "a duration in whole nanoseconds (1ns is the finest step)",
+        reason: format!("{part} is not a whole number of nanoseconds"),
+    };
     let mut rest = text.trim_start();
     if rest.is_empty() {
-        return Err(DurationError::Empty);
+        return Err(DurationError::malformed("the value is empty".to_owned()));
     }
     let mut total: u128 = 0;
     while !rest.is_empty() {
         let (whole, after) = split_after(rest, digit);
         if whole.is_empty() {
-            return Err(DurationError::NumberExpected(rest.to_owned()));
+            let reason = format!("expected a number at {rest:?}");
+            return Err(DurationError::malformed(reason));
         }
         let dot = after.strip_prefix('.');
         let (fraction, after) = dot.map_or(("", after), |after| split_after(after, digit));
         if dot.is_some() && fraction.is_empty() {
-            return Err(DurationError::NumberExpected(after.to_owned()));
+            let reason = format!("expected a number at {after:?}");
+            return Err(DurationError::malformed(reason));
         }
         let (unit, after) = split_after(after.trim_start(), |c| {
             c.is_ascii_alphabetic() || c == '\u{b5}'
@@ -285,30 +263,35 @@ fn parse_duration(text: &str) -> Result<Duration, DurationError> {
         let part = &rest[..rest.len() - after.len()];
         rest = after.trim_start();
         if unit.is_empty() {
-            return Err(DurationError::UnitExpected(whole.to_owned()));
+            let reason = format!("expected a unit such as s or ms after {whole}");
+            return Err(DurationError::malformed(reason));
         }
-        let per_unit =
-            unit_nanos(unit).ok_or_else(|| DurationError::UnknownUnit(unit.to_owned()))?;
+        let per_unit = unit_nanos(unit).ok_or_else(|| {
+            DurationError::malformed(format!(
+                "unknown unit {unit:?}: expected one of ns, us, ms, s, m, h, d, w, M, y \
+                 (or their long forms)"
+            ))
+        })?;
         // Digits only: a number either parses or is too long for 128 bits.
         let whole = whole
             .parse::<u128>()
             .ok()
             .and_then(|n| n.checked_mul(per_unit));
-        let whole = whole.ok_or(DurationError::TooLong)?;
+        let whole = whole.ok_or_else(too_long)?;
         let fraction = fraction.trim_end_matches('0');
         if fraction.len() > FRACTION_DIGITS {
-            return Err(DurationError::FinerThanNanos(part.to_owned()));
+            return Err(finer(part));
         }
         // An empty fraction is 0 / 1.
         let numerator = fraction.parse::<u128>().unwrap_or(0) * per_unit;
         let scale = 10u128.pow(fraction.len() as u32);
         if numerator % scale != 0 {
-            return Err(DurationError::FinerThanNanos(part.to_owned()));
+            return Err(finer(part));
         }
         let nanos = whole.checked_add(numerator / scale);
         total = (nanos.and_then(|nanos| total.checked_add(nanos)))
             .filter(|total| *total <= MAX_NANOS)
-            .ok_or(DurationError::TooLong)?;
+            .ok_or_else(too_long)?;
     }
     // At most `MAX_NANOS`: the seconds fit a `u64`.
     Ok(Duration::new(
@@ -548,25 +531,32 @@ mod tests {
             ("1y", Duration::from_secs(31_557_600)),
         ];
         for (text, expected) in cases {
-            assert_eq!(parse_duration(text), Ok(*expected), "{text}");
+            assert_eq!(parse_duration(text).ok(), Some(*expected), "{text}");
         }
-        let errors: &[(&str, DurationError)] = &[
-            ("", DurationError::Empty),
-            ("   ", DurationError::Empty),
-            ("s", DurationError::NumberExpected("s".into())),
-            ("30", DurationError::UnitExpected("30".into())),
-            ("1.s", DurationError::NumberExpected("s".into())),
-            ("5parsecs", DurationError::UnknownUnit("parsecs".into())),
-            ("1s-", DurationError::NumberExpected("-".into())),
-            ("1.5ns", DurationError::FinerThanNanos("1.5ns".into())),
-            ("1s 0.5 ns", DurationError::FinerThanNanos("0.5 ns".into())),
+        let finer = |part: &str| format!("{part} is not a whole number of nanoseconds");
+        let errors: &[(&str, String)] = &[
+            ("", "the value is empty".into()),
+            ("   ", "the value is empty".into()),
+            ("s", "expected a number at \"s\"".into()),
+            ("30", "expected a unit such as s or ms after 30".into()),
+            ("1.s", "expected a number at \"s\"".into()),
+            (
+                "5parsecs",
+                "unknown unit \"parsecs\": expected one of ns, us, ms, s, m, h, d, w, M, y \
+                 (or their long forms)"
+                    .into(),
+            ),
+            ("1s-", "expected a number at \"-\"".into()),
+            ("1.5ns", finer("1.5ns")),
+            ("1s 0.5 ns", finer("0.5 ns")),
             (
                 "0.000000000000000000001y",
-                DurationError::FinerThanNanos("0.000000000000000000001y".into()),
+                finer("0.000000000000000000001y"),
             ),
         ];
         for (text, expected) in errors {
-            assert_eq!(parse_duration(text).as_ref(), Err(expected), "{text}");
+            let reason = parse_duration(text).map_err(|e| e.reason);
+            assert_eq!(reason.as_ref(), Err(expected), "{text}");
         }
     }
 
@@ -597,7 +587,8 @@ mod tests {
             match (reference, parse_duration(&text)) {
                 (Ok(Ok(expected)), Ok(parsed)) => prop_assert_eq!(parsed, expected, "{}", text),
                 (Ok(Ok(_)), Err(e)) => {
-                    prop_assert!(matches!(e, DurationError::FinerThanNanos(_)), "{}: {}", text, e);
+                    let finer = e.reason.ends_with("is not a whole number of nanoseconds");
+                    prop_assert!(finer, "{}: {}", text, e.reason);
                 }
                 _ => {}
             }

@@ -290,9 +290,6 @@ pub(crate) fn lower_bound(policy: &RetryPolicy, num: u32) -> Duration {
 
 /// A uniformly distributed duration in `[0, max]`.
 fn uniform(max: Duration, rng: &mut JitterRng) -> Duration {
-    if max.is_zero() {
-        return Duration::ZERO;
-    }
     match u64::try_from(max.as_nanos()) {
         Ok(nanos) => Duration::from_nanos(rng.up_to(nanos)),
         // Beyond 584 years of jitter nanosecond resolution is moot.

@@ -148,24 +148,15 @@ fn parse_value(policy: RetryPolicy, key: &str, value: &str) -> Result<RetryPolic
     let duration = || parse_duration(value).map_err(|e| invalid(e.expected, Some(e.reason.into())));
     Ok(match (key, value) {
         ("attempts", "unlimited" | "none") => policy.unlimited_attempts(),
-        ("attempts", _) => policy.attempts(
-            value
-                .parse()
-                .map_err(|e| invalid("a whole number or `unlimited`", Some(Box::new(e))))?,
-        ),
+        ("attempts", _) => policy.attempts(parse(key, value, "a whole number or `unlimited`")?),
         ("timeout", "none") => policy.no_timeout(),
         ("timeout", _) => policy.timeout(duration()?),
         ("wait_initial", _) => policy.wait_initial(duration()?),
         ("wait_max", _) => policy.wait_max(duration()?),
         ("wait_jitter", _) => policy.wait_jitter(duration()?),
-        ("wait_exp_base", _) => {
-            let base: f64 = value
-                .parse()
-                .map_err(|e| invalid("a number >= 1", Some(Box::new(e))))?;
-            policy
-                .try_wait_exp_base(base)
-                .map_err(|e| invalid("a finite number >= 1", Some(Box::new(e))))?
-        }
+        ("wait_exp_base", _) => policy
+            .try_wait_exp_base(parse(key, value, "a number >= 1")?)
+            .map_err(|e| invalid("a finite number >= 1", Some(Box::new(e))))?,
         ("jitter", _) => policy.jitter(
             Jitter::from_name(value)
                 .ok_or_else(|| invalid("one of additive, full, equal, decorrelated", None))?,
@@ -176,12 +167,18 @@ fn parse_value(policy: RetryPolicy, key: &str, value: &str) -> Result<RetryPolic
         ("attempt_timeout", _) => policy.attempt_timeout(duration()?),
         ("seed", "none") => policy.no_seed(),
         // "seed", the last of `KEYS`
-        _ => policy.seed(
-            value
-                .parse()
-                .map_err(|e| invalid("an unsigned 64-bit integer or `none`", Some(Box::new(e))))?,
-        ),
+        _ => policy.seed(parse(key, value, "an unsigned 64-bit integer or `none`")?),
     })
+}
+
+/// `value` parsed with [`FromStr`], or the error that says what `key` expected.
+fn parse<T: FromStr<Err: Error + Send + Sync + 'static>>(
+    key: &str,
+    value: &str,
+    expected: &str,
+) -> Result<T, ConfigError> {
+    let because = |e| ConfigError::invalid(key, value, expected, Some(Box::new(e)));
+    value.parse().map_err(because)
 }
 
 /// Why a duration in a config string does not parse: what its [`ConfigError`] says was expected,

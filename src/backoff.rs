@@ -27,16 +27,15 @@ pub(crate) fn exponential(policy: &RetryPolicy, retry_num: u32) -> Duration {
     from_nanos_f64(nanos).min(max)
 }
 
-/// [`exponential`] in nanoseconds for an `initial` and a `max` below 2^53 ns, which convert to
-/// `f64` exactly: the same value, with an integer shift for the default base 2 (multiplying by a
-/// power of two is exact in `f64`), so that the per-retry path needs no float power and no
-/// 128-bit conversion.
+/// [`exponential`] in nanoseconds for `initial` and `max`, the policy's, below 2^53 ns: for the
+/// default base 2 an integer shift, the same value (multiplying by a power of two is exact in
+/// `f64` there), so that the per-retry path needs no float power and no 128-bit conversion.
 #[inline(always)]
-fn exponential_nanos(initial: u64, max: u64, base: f64, retry_num: u32) -> u64 {
+fn exponential_nanos(policy: &RetryPolicy, initial: u64, max: u64, retry_num: u32) -> u64 {
     if initial >= max {
         return max;
     }
-    if base == 2.0 {
+    if policy.get_wait_exp_base() == 2.0 {
         let exponent = retry_num.saturating_sub(1);
         // `initial < max < 2^53`: the shift is exact until it passes `max`, and 0 stays 0. (No
         // early return for 0: the compiler would split every retry loop in two on it.)
@@ -44,22 +43,9 @@ fn exponential_nanos(initial: u64, max: u64, base: f64, retry_num: u32) -> u64 {
         let exact = exponent < initial.leading_zeros() || initial == 0;
         return if exact && shifted < max { shifted } else { max };
     }
-    exponential_nanos_f64(initial, max, base, retry_num)
-}
-
-/// [`exponential_nanos`] for a base other than 2, in `f64` (out of line: the default base
-/// keeps the retry loops small).
-#[inline(never)]
-fn exponential_nanos_f64(initial: u64, max: u64, base: f64, retry_num: u32) -> u64 {
-    if initial == 0 {
-        return 0;
-    }
-    let nanos = initial as f64 * factor(base, retry_num);
-    if nanos >= max as f64 {
-        return max;
-    }
-    // Below `max`, so below 2^53: a whole number of nanoseconds after rounding.
-    (nanos.round() as u64).min(max)
+    // Another base: the formula, out of line (the default base keeps the retry loops small);
+    // below `max`, so below 2^53 ns.
+    exponential(policy, retry_num).as_nanos() as u64
 }
 
 /// `base^(retry_num - 1)`.
@@ -255,7 +241,7 @@ fn family_wait_nanos(
             low + draw(high - low)
         }
     };
-    let exp = || exponential_nanos(initial, max, policy.get_wait_exp_base(), retry_num);
+    let exp = || exponential_nanos(policy, initial, max, retry_num);
     Some(match policy.get_jitter() {
         Jitter::Additive => {
             let jitter = exact_nanos(policy.get_wait_jitter())?;
@@ -737,7 +723,7 @@ mod tests {
             };
             prop_assert_eq!(exponential(&p, n), expected);
             if let (Some(initial), Some(max)) = (exact_nanos(initial), exact_nanos(max)) {
-                let nanos = exponential_nanos(initial, max, p.get_wait_exp_base(), n);
+                let nanos = exponential_nanos(&p, initial, max, n);
                 prop_assert_eq!(Duration::from_nanos(nanos), expected);
             }
         }

@@ -15,38 +15,27 @@ use crate::RetryPolicy;
 /// `min(wait_max, wait_initial * wait_exp_base^(retry_num - 1))`, saturating.
 ///
 /// The product is computed in `f64` and rounded to the nearest nanosecond.
-#[inline]
 pub(crate) fn exponential(policy: &RetryPolicy, retry_num: u32) -> Duration {
-    let initial = policy.get_wait_initial();
-    let max = policy.get_wait_max();
-    if let (Some(initial), Some(max)) = (exact_nanos(initial), exact_nanos(max)) {
-        let base = policy.get_wait_exp_base();
-        return Duration::from_nanos(exponential_nanos(initial, max, base, retry_num));
+    let (initial, max) = (policy.get_wait_initial(), policy.get_wait_max());
+    if initial.is_zero() || initial >= max {
+        return initial.min(max);
     }
-    if initial.is_zero() {
-        return Duration::ZERO;
-    }
-    if initial >= max {
-        return max;
-    }
-    let nanos = nanos_f64(initial) * factor(policy.get_wait_exp_base(), retry_num);
-    // NaN cannot arise here (the product of finite non-negative numbers or +inf), but it would
-    // land on the cap too.
-    if nanos.is_nan() || nanos >= nanos_f64(max) {
+    let nanos = initial.as_nanos() as f64 * factor(policy.get_wait_exp_base(), retry_num);
+    if nanos >= max.as_nanos() as f64 {
         return max;
     }
     from_nanos_f64(nanos).min(max)
 }
 
-/// [`exponential`] in nanoseconds for an `initial` and a `max` below 2^53 ns, which convert to
-/// `f64` exactly: the same value, with an integer shift for the default base 2 (multiplying by a
-/// power of two is exact in `f64`), so that the common case needs no float power.
+/// [`exponential`] in nanoseconds for `initial` and `max`, the policy's, below 2^53 ns: for the
+/// default base 2 an integer shift, the same value (multiplying by a power of two is exact in
+/// `f64` there), so that the per-retry path needs no float power and no 128-bit conversion.
 #[inline(always)]
-fn exponential_nanos(initial: u64, max: u64, base: f64, retry_num: u32) -> u64 {
+fn exponential_nanos(policy: &RetryPolicy, initial: u64, max: u64, retry_num: u32) -> u64 {
     if initial >= max {
         return max;
     }
-    if base == 2.0 {
+    if policy.get_wait_exp_base() == 2.0 {
         let exponent = retry_num.saturating_sub(1);
         // `initial < max < 2^53`: the shift is exact until it passes `max`, and 0 stays 0. (No
         // early return for 0: the compiler would split every retry loop in two on it.)
@@ -54,35 +43,18 @@ fn exponential_nanos(initial: u64, max: u64, base: f64, retry_num: u32) -> u64 {
         let exact = exponent < initial.leading_zeros() || initial == 0;
         return if exact && shifted < max { shifted } else { max };
     }
-    exponential_nanos_f64(initial, max, base, retry_num)
-}
-
-/// [`exponential_nanos`] for a base other than 2, in `f64` (out of line: the default base
-/// keeps the retry loops small).
-#[inline(never)]
-fn exponential_nanos_f64(initial: u64, max: u64, base: f64, retry_num: u32) -> u64 {
-    if initial == 0 {
-        return 0;
-    }
-    let nanos = initial as f64 * factor(base, retry_num);
-    if nanos.is_nan() || nanos >= max as f64 {
-        return max;
-    }
-    // Below `max`, so below 2^53: a whole number of nanoseconds after rounding.
-    round_nanos(nanos).min(max)
+    // Another base: the formula, out of line (the default base keeps the retry loops small);
+    // below `max`, so below 2^53 ns.
+    exponential(policy, retry_num).as_nanos() as u64
 }
 
 /// `base^(retry_num - 1)`.
-#[inline]
 fn factor(base: f64, retry_num: u32) -> f64 {
-    let exponent = retry_num.saturating_sub(1);
-    if base == 1.0 || exponent == 0 {
-        1.0
-    } else if let Ok(exponent) = i32::try_from(exponent) {
-        base.powi(exponent)
-    } else {
-        // Any base > 1 to a power beyond i32::MAX is infinite.
-        f64::INFINITY
+    match i32::try_from(retry_num.saturating_sub(1)) {
+        _ if base == 1.0 => 1.0,
+        Ok(exponent) => base.powi(exponent),
+        // Any base above 1 to a power beyond `i32::MAX` is infinite.
+        Err(_) => f64::INFINITY,
     }
 }
 
@@ -97,16 +69,6 @@ fn exact_nanos(duration: Duration) -> Option<u64> {
         Some(duration.as_secs() * 1_000_000_000 + u64::from(duration.subsec_nanos()))
     } else {
         None
-    }
-}
-
-/// `duration` in nanoseconds as `f64`, rounded to nearest as `as_nanos() as f64` is, without the
-/// 128-bit conversion when the count fits 64 bits.
-#[inline]
-fn nanos_f64(duration: Duration) -> f64 {
-    match u64::try_from(duration.as_nanos()) {
-        Ok(nanos) => nanos as f64,
-        Err(_) => duration.as_nanos() as f64,
     }
 }
 
@@ -217,25 +179,25 @@ fn wait_beyond_nanos(
     previous: Duration,
     rng: &mut Option<JitterRng>,
 ) -> Duration {
-    family_wait(policy, retry_num, previous, |low, high| {
-        low.saturating_add(uniform(high.saturating_sub(low), loop_rng(rng, policy)))
+    family_wait(policy, retry_num, previous, |span| {
+        uniform(span, loop_rng(rng, policy))
     })
 }
 
-/// The family formulas, with the uniform draw `draw(low, high)` (in `[low, high]`) passed in, so
-/// that they can be checked against fixed draws. `draw` is not called when `low == high`.
+/// The family formulas, with the uniform draw `draw(span)` (in `[0, span]`) passed in, so that
+/// they can be checked against fixed draws. `draw` is not called for an empty span.
 fn family_wait(
     policy: &RetryPolicy,
     retry_num: u32,
     previous: Duration,
-    mut draw: impl FnMut(Duration, Duration) -> Duration,
+    mut draw: impl FnMut(Duration) -> Duration,
 ) -> Duration {
     let max = policy.get_wait_max();
     let mut between = |low: Duration, high: Duration| {
         if high <= low {
             low
         } else {
-            draw(low, high).clamp(low, high)
+            low + draw(high - low)
         }
     };
     match policy.get_jitter() {
@@ -279,7 +241,7 @@ fn family_wait_nanos(
             low + draw(high - low)
         }
     };
-    let exp = || exponential_nanos(initial, max, policy.get_wait_exp_base(), retry_num);
+    let exp = || exponential_nanos(policy, initial, max, retry_num);
     Some(match policy.get_jitter() {
         Jitter::Additive => {
             let jitter = exact_nanos(policy.get_wait_jitter())?;
@@ -314,9 +276,6 @@ pub(crate) fn lower_bound(policy: &RetryPolicy, num: u32) -> Duration {
 
 /// A uniformly distributed duration in `[0, max]`.
 fn uniform(max: Duration, rng: &mut JitterRng) -> Duration {
-    if max.is_zero() {
-        return Duration::ZERO;
-    }
     match u64::try_from(max.as_nanos()) {
         Ok(nanos) => Duration::from_nanos(rng.up_to(nanos)),
         // Beyond 584 years of jitter nanosecond resolution is moot.
@@ -335,11 +294,8 @@ fn loop_rng<'a>(rng: &'a mut Option<JitterRng>, policy: &RetryPolicy) -> &'a mut
 /// line: inlined, the seeding is hoisted into every loop that might draw.
 #[cold]
 #[inline(never)]
-pub(crate) fn rng(policy: &RetryPolicy) -> JitterRng {
-    match policy.get_seed() {
-        Some(seed) => JitterRng::seeded(seed),
-        None => JitterRng::seeded(thread_next()),
-    }
+fn rng(policy: &RetryPolicy) -> JitterRng {
+    JitterRng::seeded(policy.get_seed().unwrap_or_else(thread_next))
 }
 
 /// The increment of the thread's generator (wyrand's: odd, so the state visits every `u64`).
@@ -388,24 +344,13 @@ fn thread_draw(span: u64) -> u64 {
 
 /// Converts a non-negative number of nanoseconds to a `Duration`, rounded to the nearest
 /// nanosecond (halves away from zero), saturating at `Duration::MAX`.
-#[inline]
 fn from_nanos_f64(nanos: f64) -> Duration {
-    if nanos <= 0.0 || nanos.is_nan() {
-        Duration::ZERO
-    } else if nanos < u64::MAX as f64 {
-        Duration::from_nanos(round_nanos(nanos))
+    if nanos.is_nan() || nanos < u64::MAX as f64 {
+        // `as` turns NaN and negative numbers into 0.
+        Duration::from_nanos(nanos.round() as u64)
     } else {
         Duration::try_from_secs_f64(nanos / 1e9).unwrap_or(Duration::MAX)
     }
-}
-
-/// `nanos.round() as u64` for `0 <= nanos < 2^64`, without the call into libm: the truncation and
-/// the fraction are exact (below 2^53 by Sterbenz' lemma; from 2^53 on every `f64` is a whole
-/// number).
-#[inline]
-fn round_nanos(nanos: f64) -> u64 {
-    let whole = nanos as u64;
-    whole + u64::from(nanos - whole as f64 >= 0.5)
 }
 
 #[cfg(test)]
@@ -639,7 +584,7 @@ mod tests {
         let ms = Duration::from_millis;
         let base = RetryPolicy::new(); // 100 ms, x2, 5 s cap, 1 s jitter
         let at = |p: &RetryPolicy, n: u32, prev: Duration, q: u32| {
-            family_wait(p, n, prev, &mut |low, high| low + (high - low) * q / 4)
+            family_wait(p, n, prev, |span| span * q / 4)
         };
         let cases: &[(Jitter, u32, Duration, [Duration; 3])] = &[
             // n = 3: w = 400 ms.
@@ -750,8 +695,8 @@ mod tests {
             }
         }
 
-        /// The integer and 64-bit shortcuts give exactly the plain formula's result: the
-        /// 128-bit conversions, `powi` and `round`.
+        /// [`exponential`] and its per-retry shortcut give exactly the plain formula's result:
+        /// the 128-bit conversions, `powi` and `round`.
         #[test]
         fn exponential_matches_the_float_formula(p in any_policy(), n in prop_oneof![1u32..80, any::<u32>()]) {
             let (initial, max) = (p.get_wait_initial(), p.get_wait_max());
@@ -777,6 +722,10 @@ mod tests {
                 }
             };
             prop_assert_eq!(exponential(&p, n), expected);
+            if let (Some(initial), Some(max)) = (exact_nanos(initial), exact_nanos(max)) {
+                let nanos = exponential_nanos(&p, initial, max, n);
+                prop_assert_eq!(Duration::from_nanos(nanos), expected);
+            }
         }
 
         /// The nanosecond path gives the `Duration` formulas' waits, from the same draws.
@@ -791,9 +740,7 @@ mod tests {
             let mut prev = previous;
             let fast = wait(&p, n, &mut prev, &mut rng);
             let mut reference_rng = JitterRng::seeded(seed);
-            let reference = family_wait(&p, n, previous, |low, high| {
-                low.saturating_add(uniform(high.saturating_sub(low), &mut reference_rng))
-            });
+            let reference = family_wait(&p, n, previous, |span| uniform(span, &mut reference_rng));
             prop_assert_eq!(fast, reference);
             // The same number of draws: the generators are in the same state.
             if let Some(mut rng) = rng {

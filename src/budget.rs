@@ -67,21 +67,14 @@ pub struct RetryBudget {
 
 struct Inner {
     rules: Rules,
+    capacity: u64,
     tokens: AtomicU64,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 enum Rules {
-    Quota {
-        capacity: u64,
-        retry_cost: u64,
-        timeout_cost: u64,
-        success_reward: u64,
-    },
-    Throttle {
-        max: u64,
-        ratio: u64,
-    },
+    Quota { retry_cost: u64, timeout_cost: u64 },
+    Throttle { ratio: u64 },
 }
 
 impl RetryBudget {
@@ -94,15 +87,14 @@ impl RetryBudget {
     /// A retry quota with its own capacity and costs (the bucket starts full). A success gives
     /// back the cost of the retry that led to it, or 1 token when it needed no retry.
     pub fn quota(capacity: u32, retry_cost: u32, timeout_cost: u32) -> Self {
-        let capacity = u64::from(capacity) * MILLI;
-        Self::with_rules(
+        let milli = |tokens| u64::from(tokens) * MILLI;
+        let (retry_cost, timeout_cost) = (milli(retry_cost), milli(timeout_cost));
+        Self::full(
             Rules::Quota {
-                capacity,
-                retry_cost: u64::from(retry_cost) * MILLI,
-                timeout_cost: u64::from(timeout_cost) * MILLI,
-                success_reward: MILLI,
+                retry_cost,
+                timeout_cost,
             },
-            capacity,
+            milli(capacity),
         )
     }
 
@@ -133,32 +125,36 @@ impl RetryBudget {
     /// ```
     pub fn try_throttle(max_tokens: u32, token_ratio: f64) -> Result<Self, ConfigError> {
         if max_tokens == 0 {
-            return Err(ConfigError::invalid("max_tokens", "0", "a number >= 1"));
+            return Err(ConfigError::invalid(
+                "max_tokens",
+                "0",
+                "a number >= 1",
+                None,
+            ));
         }
         // The documented bound is checked on the value given, before rounding to thousandths.
         if !(token_ratio.is_finite() && token_ratio >= 0.001) {
+            let expected = "a finite number >= 0.001";
             return Err(ConfigError::invalid(
                 "token_ratio",
-                token_ratio.to_string(),
-                "a finite number >= 0.001",
+                &token_ratio.to_string(),
+                expected,
+                None,
             ));
         }
-        let ratio = (token_ratio * MILLI as f64).round();
         let max = u64::from(max_tokens) * MILLI;
-        // Any ratio above the whole bucket refills it in one success.
-        let ratio = if ratio >= max as f64 {
-            max
-        } else {
-            ratio as u64
-        };
-        Ok(Self::with_rules(Rules::Throttle { max, ratio }, max))
+        // Any ratio above the whole bucket refills it in one success (`as` saturates).
+        let ratio = ((token_ratio * MILLI as f64).round() as u64).min(max);
+        Ok(Self::full(Rules::Throttle { ratio }, max))
     }
 
-    fn with_rules(rules: Rules, tokens: u64) -> Self {
+    fn full(rules: Rules, capacity: u64) -> Self {
+        let tokens = AtomicU64::new(capacity);
         Self {
             inner: Arc::new(Inner {
                 rules,
-                tokens: AtomicU64::new(tokens),
+                capacity,
+                tokens,
             }),
         }
     }
@@ -170,11 +166,7 @@ impl RetryBudget {
 
     /// The most tokens the budget holds.
     pub fn capacity(&self) -> f64 {
-        let max = match self.inner.rules {
-            Rules::Quota { capacity, .. } => capacity,
-            Rules::Throttle { max, .. } => max,
-        };
-        max as f64 / MILLI as f64
+        self.inner.capacity as f64 / MILLI as f64
     }
 
     /// Whether `other` is a clone of this budget (shares its tokens).
@@ -202,13 +194,13 @@ impl RetryBudget {
             Rules::Quota {
                 retry_cost,
                 timeout_cost,
-                ..
             } => {
                 let cost = if timed_out { timeout_cost } else { retry_cost };
                 self.update(|t| t.checked_sub(cost)).ok().map(|_| cost)
             }
-            Rules::Throttle { max, .. } => {
-                (self.inner.tokens.load(Ordering::Acquire) > max / 2).then_some(0)
+            Rules::Throttle { .. } => {
+                let tokens = self.inner.tokens.load(Ordering::Acquire);
+                (tokens > self.inner.capacity / 2).then_some(0)
             }
         }
     }
@@ -216,14 +208,12 @@ impl RetryBudget {
     /// A successful attempt, `paid` being the cost of the retry that led to it (0 for a success
     /// on the first attempt).
     pub(crate) fn on_success(&self, paid: u64) {
-        let (gain, cap) = match self.inner.rules {
-            Rules::Quota {
-                capacity,
-                success_reward,
-                ..
-            } => (if paid > 0 { paid } else { success_reward }, capacity),
-            Rules::Throttle { max, ratio } => (ratio, max),
+        let gain = match self.inner.rules {
+            Rules::Quota { .. } if paid > 0 => paid,
+            Rules::Quota { .. } => MILLI,
+            Rules::Throttle { ratio } => ratio,
         };
+        let cap = self.inner.capacity;
         let _ = self.update(|t| (t < cap).then(|| t.saturating_add(gain).min(cap)));
     }
 }
@@ -235,12 +225,11 @@ impl fmt::Debug for RetryBudget {
             Rules::Quota {
                 retry_cost,
                 timeout_cost,
-                ..
             } => d
                 .field("kind", &format_args!("quota"))
                 .field("retry_cost", &(retry_cost / MILLI))
                 .field("timeout_cost", &(timeout_cost / MILLI)),
-            Rules::Throttle { ratio, .. } => d
+            Rules::Throttle { ratio } => d
                 .field("kind", &format_args!("throttle"))
                 .field("token_ratio", &(ratio as f64 / MILLI as f64)),
         };

@@ -71,7 +71,6 @@ impl Default for RetryPolicy {
 
 impl RetryPolicy {
     /// The default policy (see the [type-level docs](Self#default)).
-    #[inline]
     pub const fn new() -> Self {
         Self {
             attempts: NonZeroU32::new(10),
@@ -88,18 +87,13 @@ impl RetryPolicy {
     }
 
     /// Makes at most `attempts` calls, the first one included. `0` behaves as `1`.
-    #[inline]
     pub const fn attempts(mut self, attempts: u32) -> Self {
-        self.attempts = match NonZeroU32::new(attempts) {
-            Some(n) => Some(n),
-            None => Some(NonZeroU32::MIN),
-        };
+        self.attempts = NonZeroU32::new(if attempts == 0 { 1 } else { attempts });
         self
     }
 
     /// Removes the limit on the number of attempts: only the timeout (if any) and the `on`
     /// predicate end the loop.
-    #[inline]
     pub const fn unlimited_attempts(mut self) -> Self {
         self.attempts = None;
         self
@@ -110,21 +104,18 @@ impl RetryPolicy {
     ///
     /// The loop never starts a wait that would end at or after the deadline: it gives up at once
     /// with the last error instead. A zero timeout therefore means exactly one attempt.
-    #[inline]
     pub const fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
     }
 
     /// Removes the total time budget: only the attempts limit and the `on` predicate end the loop.
-    #[inline]
     pub const fn no_timeout(mut self) -> Self {
         self.timeout = None;
         self
     }
 
     /// Sets the exponential part of the first wait.
-    #[inline]
     pub const fn wait_initial(mut self, wait: Duration) -> Self {
         self.wait_initial = wait;
         self
@@ -134,14 +125,12 @@ impl RetryPolicy {
     ///
     /// Waits requested by the `on` predicate itself (a [`Duration`] or
     /// [`Decision::RetryAfter`](crate::Decision::RetryAfter)) are not capped.
-    #[inline]
     pub const fn wait_max(mut self, wait: Duration) -> Self {
         self.wait_max = wait;
         self
     }
 
     /// Sets the upper bound of the uniform random jitter added to each wait (zero turns it off).
-    #[inline]
     pub const fn wait_jitter(mut self, jitter: Duration) -> Self {
         self.wait_jitter = jitter;
         self
@@ -155,7 +144,6 @@ impl RetryPolicy {
     /// `stamina: wait_exp_base must be a finite number >= 1, got {base}`. Use
     /// [`try_wait_exp_base`](Self::try_wait_exp_base) for values that come from outside.
     #[track_caller]
-    #[inline]
     pub fn wait_exp_base(self, base: f64) -> Self {
         match self.try_wait_exp_base(base) {
             Ok(policy) => policy,
@@ -176,7 +164,6 @@ impl RetryPolicy {
     /// let err = RetryPolicy::new().try_wait_exp_base(0.5).unwrap_err();
     /// assert_eq!(err.to_string(), "wait_exp_base must be a finite number >= 1, got 0.5");
     /// ```
-    #[inline]
     pub fn try_wait_exp_base(mut self, base: f64) -> Result<Self, ConfigError> {
         if base.is_finite() && base >= 1.0 {
             self.wait_exp_base = base;
@@ -189,7 +176,6 @@ impl RetryPolicy {
     /// Chooses how the waits are randomised: [`Jitter::Additive`] (Python stamina's, the default),
     /// [`Jitter::Full`], [`Jitter::Equal`] or [`Jitter::Decorrelated`]. See [`Jitter`] for the
     /// formulas and the order of cap and jitter.
-    #[inline]
     pub const fn jitter(mut self, jitter: Jitter) -> Self {
         self.jitter = jitter;
         self
@@ -219,7 +205,6 @@ impl RetryPolicy {
     /// assert_eq!(calls, 1);
     /// assert!(clock.sleeps().is_empty());
     /// ```
-    #[inline]
     pub const fn retry_after_max(mut self, ceiling: Duration) -> Self {
         self.retry_after_max = Some(ceiling);
         self
@@ -227,7 +212,6 @@ impl RetryPolicy {
 
     /// Removes the ceiling on waits asked for by the `on` predicate (the default): such waits are
     /// then bounded by the total timeout only.
-    #[inline]
     pub const fn no_retry_after_max(mut self) -> Self {
         self.retry_after_max = None;
         self
@@ -237,14 +221,12 @@ impl RetryPolicy {
     /// the same on every run (for tests and simulations): the loop then draws from a generator of its
     /// own, seeded with `seed`. By default the jitter comes from a generator per thread, seeded
     /// from the operating system's randomness.
-    #[inline]
     pub const fn seed(mut self, seed: u64) -> Self {
         self.seed = Some(seed);
         self
     }
 
     /// Removes the seed (the default): the jitter comes from the thread's generator.
-    #[inline]
     pub const fn no_seed(mut self) -> Self {
         self.seed = None;
         self
@@ -270,21 +252,18 @@ impl RetryPolicy {
     /// assert_eq!(policy.get_attempt_timeout(), Some(Duration::from_secs(2)));
     /// # Ok::<(), stamina::ConfigError>(())
     /// ```
-    #[inline]
     pub const fn attempt_timeout(mut self, timeout: Duration) -> Self {
         self.attempt_timeout = Some(timeout);
         self
     }
 
     /// Removes the attempt timeout (the default).
-    #[inline]
     pub const fn no_attempt_timeout(mut self) -> Self {
         self.attempt_timeout = None;
         self
     }
 
     /// The attempts limit, `None` if unlimited.
-    #[inline]
     pub const fn get_attempts(&self) -> Option<u32> {
         match self.attempts {
             Some(n) => Some(n.get()),
@@ -293,55 +272,46 @@ impl RetryPolicy {
     }
 
     /// The total time budget, `None` if there is none.
-    #[inline]
     pub const fn get_timeout(&self) -> Option<Duration> {
         self.timeout
     }
 
     /// The exponential part of the first wait.
-    #[inline]
     pub const fn get_wait_initial(&self) -> Duration {
         self.wait_initial
     }
 
     /// The cap on computed waits.
-    #[inline]
     pub const fn get_wait_max(&self) -> Duration {
         self.wait_max
     }
 
     /// The upper bound of the jitter.
-    #[inline]
     pub const fn get_wait_jitter(&self) -> Duration {
         self.wait_jitter
     }
 
     /// The growth factor of the exponential part.
-    #[inline]
     pub const fn get_wait_exp_base(&self) -> f64 {
         self.wait_exp_base
     }
 
     /// The jitter family.
-    #[inline]
     pub const fn get_jitter(&self) -> Jitter {
         self.jitter
     }
 
     /// The ceiling on waits asked for by the `on` predicate, `None` if there is none.
-    #[inline]
     pub const fn get_retry_after_max(&self) -> Option<Duration> {
         self.retry_after_max
     }
 
     /// The jitter seed, `None` if every loop draws its own.
-    #[inline]
     pub const fn get_seed(&self) -> Option<u64> {
         self.seed
     }
 
     /// The attempt timeout, `None` if there is none.
-    #[inline]
     pub const fn get_attempt_timeout(&self) -> Option<Duration> {
         self.attempt_timeout
     }
@@ -350,66 +320,45 @@ impl RetryPolicy {
         self.attempts
     }
 
-    /// Adds the fields to a `Debug` struct, durations written as in config strings.
-    pub(crate) fn debug_fields(&self, d: &mut fmt::DebugStruct<'_, '_>) {
+    /// Calls `field` with each key and value, durations written as in config strings: the one
+    /// list behind the config string ([`Display`](fmt::Display)) and the front ends' `Debug`.
+    pub(crate) fn fields(
+        &self,
+        mut field: impl FnMut(&'static str, &dyn fmt::Display) -> fmt::Result,
+    ) -> fmt::Result {
         match self.attempts {
-            Some(n) => d.field("attempts", &n),
-            None => d.field("attempts", &format_args!("unlimited")),
-        };
+            Some(n) => field("attempts", &n)?,
+            None => field("attempts", &"unlimited")?,
+        }
         match self.timeout {
-            Some(t) => d.field("timeout", &HumanDuration(t)),
-            None => d.field("timeout", &format_args!("none")),
-        };
-        d.field("wait_initial", &HumanDuration(self.wait_initial))
-            .field("wait_max", &HumanDuration(self.wait_max))
-            .field("wait_jitter", &HumanDuration(self.wait_jitter))
-            .field("wait_exp_base", &format_args!("{}", self.wait_exp_base));
+            Some(timeout) => field("timeout", &HumanDuration(timeout))?,
+            None => field("timeout", &"none")?,
+        }
+        field("wait_initial", &HumanDuration(self.wait_initial))?;
+        field("wait_max", &HumanDuration(self.wait_max))?;
+        field("wait_jitter", &HumanDuration(self.wait_jitter))?;
+        field("wait_exp_base", &self.wait_exp_base)?;
         if self.jitter != Jitter::Additive {
-            d.field("jitter", &format_args!("{}", self.jitter));
+            field("jitter", &self.jitter)?;
         }
         if let Some(ceiling) = self.retry_after_max {
-            d.field("retry_after_max", &HumanDuration(ceiling));
+            field("retry_after_max", &HumanDuration(ceiling))?;
         }
         if let Some(seed) = self.seed {
-            d.field("seed", &seed);
+            field("seed", &seed)?;
         }
         if let Some(timeout) = self.attempt_timeout {
-            d.field("attempt_timeout", &HumanDuration(timeout));
-        }
-    }
-
-    /// Writes the fields as `key=value` pairs separated by `sep`.
-    pub(crate) fn write_fields(&self, f: &mut fmt::Formatter<'_>, sep: &str) -> fmt::Result {
-        match self.attempts {
-            Some(n) => write!(f, "attempts={n}")?,
-            None => f.write_str("attempts=unlimited")?,
-        }
-        f.write_str(sep)?;
-        match self.timeout {
-            Some(t) => write!(f, "timeout={}", HumanDuration(t))?,
-            None => f.write_str("timeout=none")?,
-        }
-        write!(
-            f,
-            "{sep}wait_initial={}{sep}wait_max={}{sep}wait_jitter={}{sep}wait_exp_base={}",
-            HumanDuration(self.wait_initial),
-            HumanDuration(self.wait_max),
-            HumanDuration(self.wait_jitter),
-            self.wait_exp_base,
-        )?;
-        if self.jitter != Jitter::Additive {
-            write!(f, "{sep}jitter={}", self.jitter)?;
-        }
-        if let Some(ceiling) = self.retry_after_max {
-            write!(f, "{sep}retry_after_max={}", HumanDuration(ceiling))?;
-        }
-        if let Some(seed) = self.seed {
-            write!(f, "{sep}seed={seed}")?;
-        }
-        if let Some(timeout) = self.attempt_timeout {
-            write!(f, "{sep}attempt_timeout={}", HumanDuration(timeout))?;
+            field("attempt_timeout", &HumanDuration(timeout))?;
         }
         Ok(())
+    }
+
+    /// Adds the fields to a `Debug` struct.
+    pub(crate) fn debug_fields(&self, d: &mut fmt::DebugStruct<'_, '_>) {
+        let _ = self.fields(|key, value| {
+            d.field(key, &format_args!("{value}"));
+            Ok(())
+        });
     }
 }
 

@@ -1,5 +1,6 @@
 //! Server pushback: the HTTP `Retry-After` header (RFC 9110, section 10.2.3).
 
+use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Parses a `Retry-After` header value into the wait it asks for, as of `now`.
@@ -98,54 +99,35 @@ const LONG_DAYS: [&str; 7] = [
 /// An HTTP-date in any of RFC 9110's three formats, as seconds since the Unix epoch (negative
 /// before it). `now` (nanoseconds since the epoch) places two-digit years.
 fn parse_http_date(value: &str, now: i128) -> Option<i64> {
-    let (year, month, day, time) = if let Some((name, rest)) = value.split_once(", ") {
-        if DAYS.contains(&name) {
-            // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT"
-            let mut parts = rest.split(' ');
-            let day = two_digits(parts.next()?)?;
-            let month = month(parts.next()?)?;
-            let year = four_digits(parts.next()?)?;
-            let time = parts.next()?;
-            (parts.next()? == "GMT" && parts.next().is_none()).then_some(())?;
-            (i64::from(year), month, day, time)
-        } else if LONG_DAYS.contains(&name) {
-            // rfc850-date: "Sunday, 06-Nov-94 08:49:37 GMT"
-            let mut parts = rest.split(' ');
-            let mut date = parts.next()?.split('-');
-            let day = two_digits(date.next()?)?;
-            let month = month(date.next()?)?;
-            let yy = two_digits(date.next()?)?;
-            date.next().is_none().then_some(())?;
-            let time = parts.next()?;
-            (parts.next()? == "GMT" && parts.next().is_none()).then_some(())?;
-            (two_digit_year(yy, now), month, day, time)
-        } else {
-            return None;
+    let words: Vec<&str> = value.split(' ').collect();
+    let (year, month, day, time): (i64, _, u32, _) = match words[..] {
+        // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT"
+        [name, day, month, year, time, "GMT"] if named(name, &DAYS) => {
+            (digits(year, 4)?, month, digits(day, 2)?, time)
         }
-    } else {
-        // asctime-date: "Sun Nov  6 08:49:37 1994" (the day padded with a space)
-        let rest = value.get(4..)?;
-        DAYS.contains(&value.get(..3)?).then_some(())?;
-        (value.as_bytes().get(3) == Some(&b' ')).then_some(())?;
-        let month = month(rest.get(..3)?)?;
-        (rest.as_bytes().get(3) == Some(&b' ')).then_some(())?;
-        let day_text = rest.get(4..6)?;
-        let day = match day_text.as_bytes() {
-            [b' ', d] if d.is_ascii_digit() => u32::from(d - b'0'),
-            _ => two_digits(day_text)?,
-        };
-        let mut parts = rest.get(6..)?.split(' ');
-        parts.next().filter(|p| p.is_empty())?;
-        let time = parts.next()?;
-        let year = four_digits(parts.next()?)?;
-        parts.next().is_none().then_some(())?;
-        (i64::from(year), month, day, time)
+        // rfc850-date: "Sunday, 06-Nov-94 08:49:37 GMT"
+        [name, date, time, "GMT"] if named(name, &LONG_DAYS) => {
+            let [day, month, yy] = date.split('-').collect::<Vec<_>>()[..] else {
+                return None;
+            };
+            let year = two_digit_year(digits(yy, 2)?, now);
+            (year, month, digits(day, 2)?, time)
+        }
+        // asctime-date: "Sun Nov  6 08:49:37 1994" (a day below 10 padded with a space)
+        [name, month, "", day, time, year] if DAYS.contains(&name) => {
+            (digits(year, 4)?, month, digits(day, 1)?, time)
+        }
+        [name, month, day, time, year] if DAYS.contains(&name) => {
+            (digits(year, 4)?, month, digits(day, 2)?, time)
+        }
+        _ => return None,
     };
-    let mut hms = time.split(':');
-    let hour = two_digits(hms.next()?)?;
-    let minute = two_digits(hms.next()?)?;
-    let second = two_digits(hms.next()?)?;
-    hms.next().is_none().then_some(())?;
+    let month = MONTHS.iter().position(|m| *m == month)? as u32 + 1;
+    let [hour, minute, second] = time.split(':').collect::<Vec<_>>()[..] else {
+        return None;
+    };
+    let (hour, minute, second): (u32, u32, u32) =
+        (digits(hour, 2)?, digits(minute, 2)?, digits(second, 2)?);
     if hour > 23 || minute > 59 || second > 60 || day == 0 || day > days_in_month(year, month) {
         return None;
     }
@@ -153,16 +135,15 @@ fn parse_http_date(value: &str, now: i128) -> Option<i64> {
     Some(days * 86_400 + i64::from(hour * 3600 + minute * 60 + second))
 }
 
-fn two_digits(s: &str) -> Option<u32> {
-    (s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok())?
+/// Whether `word` is one of `names` followed by a comma.
+fn named(word: &str, names: &[&str]) -> bool {
+    word.strip_suffix(',')
+        .is_some_and(|name| names.contains(&name))
 }
 
-fn four_digits(s: &str) -> Option<u32> {
-    (s.len() == 4 && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok())?
-}
-
-fn month(s: &str) -> Option<u32> {
-    MONTHS.iter().position(|m| *m == s).map(|i| i as u32 + 1)
+/// `text` as a number if it is exactly `len` ASCII digits.
+fn digits<T: FromStr>(text: &str, len: usize) -> Option<T> {
+    (text.len() == len && text.bytes().all(|b| b.is_ascii_digit())).then(|| text.parse().ok())?
 }
 
 /// RFC 9110: a two-digit year more than 50 years in the future is the most recent past year

@@ -278,3 +278,105 @@ fn every_kind_of_error_names_its_key() {
         assert_eq!(err.to_string(), *message, "{input}");
     }
 }
+
+/// A duration finer than a nanosecond cannot be held: it is refused, not rounded (to a shorter
+/// wait, or to a zero timeout that would mean one attempt).
+#[test]
+fn durations_finer_than_a_nanosecond_are_refused() {
+    let expected = "expected a duration in whole nanoseconds (1ns is the finest step)";
+    let cases = [
+        ("wait_max=1.5ns", "wait_max", "1.5ns"),
+        ("timeout=0.0000000001ns", "timeout", "0.0000000001ns"),
+        ("timeout=0.0000000001s", "timeout", "0.0000000001s"),
+        ("wait_initial=1s0.5ns", "wait_initial", "1s0.5ns"),
+        ("wait_jitter=0.1ns", "wait_jitter", "0.1ns"),
+        (
+            "retry_after_max=1.0000000001s",
+            "retry_after_max",
+            "1.0000000001s",
+        ),
+        (
+            "attempt_timeout=0.000000000000000000000000001y",
+            "attempt_timeout",
+            "0.000000000000000000000000001y",
+        ),
+    ];
+    for (input, key, value) in cases {
+        let err = input.parse::<RetryPolicy>().unwrap_err();
+        assert_eq!(err.key(), Some(key), "{input}");
+        assert_eq!(
+            err.to_string(),
+            format!("invalid value {value:?} for {key}: {expected}"),
+            "{input}"
+        );
+    }
+    // Fractions that come to whole nanoseconds are exact, trailing zeros included.
+    let exact = [
+        ("1.5us", Duration::from_nanos(1_500)),
+        ("1.000000001s", Duration::new(1, 1)),
+        ("2.000000000000000000000000000ns", Duration::from_nanos(2)),
+        ("0.00000000001h", Duration::from_nanos(36)),
+        ("0.000ns", Duration::ZERO),
+    ];
+    for (value, duration) in exact {
+        let policy: Result<RetryPolicy, _> = format!("timeout={value}").parse();
+        assert_eq!(
+            policy.map(|p| p.get_timeout()).ok(),
+            Some(Some(duration)),
+            "{value}"
+        );
+    }
+}
+
+/// Nanoseconds per unit, as the docs give them (a month is 30.44 days, a year 365.25).
+const UNITS: [(&str, u128); 10] = [
+    ("ns", 1),
+    ("us", 1_000),
+    ("ms", 1_000_000),
+    ("s", 1_000_000_000),
+    ("m", 60_000_000_000),
+    ("h", 3_600_000_000_000),
+    ("d", 86_400_000_000_000),
+    ("w", 604_800_000_000_000),
+    ("M", 2_630_016_000_000_000),
+    ("y", 31_557_600_000_000_000),
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3000))]
+
+    /// `whole.fraction unit` is accepted exactly when it comes to a whole number of nanoseconds,
+    /// and then it is that number, which the policy prints back exactly.
+    #[test]
+    fn accepted_durations_are_exact_and_print_back(
+        whole in prop_oneof![0u32..10, any::<u32>()],
+        fraction in "[0-9]{0,12}",
+        (unit, per_unit) in prop::sample::select(UNITS.to_vec()),
+    ) {
+        let text = if fraction.is_empty() {
+            format!("{whole}{unit}")
+        } else {
+            format!("{whole}.{fraction}{unit}")
+        };
+        let scale = 10u128.pow(fraction.len() as u32);
+        let numerator = (u128::from(whole) * scale + fraction.parse().unwrap_or(0)) * per_unit;
+        let parsed = format!("timeout={text}").parse::<RetryPolicy>();
+        if numerator % scale == 0 {
+            let nanos = numerator / scale;
+            let expected = Duration::new((nanos / 1_000_000_000) as u64, (nanos % 1_000_000_000) as u32);
+            let policy = parsed.map_err(|e| TestCaseError::fail(format!("{text}: {e}")))?;
+            prop_assert_eq!(policy.get_timeout(), Some(expected), "{}", text);
+            let printed = policy.to_string();
+            let again: RetryPolicy = printed.parse().map_err(|e| TestCaseError::fail(format!("{printed}: {e}")))?;
+            prop_assert_eq!(again.get_timeout(), Some(expected), "{} printed as {}", text, printed);
+        } else {
+            let err = parsed.err().map(|e| e.to_string());
+            prop_assert_eq!(
+                err,
+                Some(format!(
+                    "invalid value {text:?} for timeout: expected a duration in whole nanoseconds (1ns is the finest step)"
+                ))
+            );
+        }
+    }
+}

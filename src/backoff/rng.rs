@@ -22,15 +22,10 @@ pub(crate) struct JitterRng {
 }
 
 impl JitterRng {
-    /// The generator for a seed: the same seed, the same sequence, on every platform.
-    pub(crate) const fn seeded(mut seed: u64) -> Self {
-        let mut s = [0; 4];
-        let mut i = 0;
-        while i < s.len() {
-            seed = seed.wrapping_add(GOLDEN_GAMMA);
-            s[i] = split_mix(seed);
-            i += 1;
-        }
+    /// The generator for a seed: the same seed, the same sequence, on every platform. The
+    /// state is SplitMix64's first four outputs, the `i`-th mixing `seed + i * GOLDEN_GAMMA`.
+    pub(crate) fn seeded(seed: u64) -> Self {
+        let s = [1, 2, 3, 4].map(|i| split_mix(seed.wrapping_add(GOLDEN_GAMMA.wrapping_mul(i))));
         Self { s }
     }
 
@@ -95,7 +90,7 @@ impl fmt::Debug for JitterRng {
 
 /// SplitMix64's output function (Steele, Lea and Flood, 2014): a bijection that mixes a counter
 /// into well-distributed bits.
-pub(super) const fn split_mix(mut z: u64) -> u64 {
+const fn split_mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)

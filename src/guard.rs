@@ -152,74 +152,69 @@ impl<On, T> Shared<On, T> {
         self.settings.name_or_else(|| "")
     }
 
-    /// Moves the loop on after the previous attempt: starts it, says how long to wait before
-    /// the next attempt, or ends it (an attempt still running when asked for the next one ended
-    /// without an outcome, which counts as a success).
-    pub(crate) fn advance(this: &mut Handle<On, T>, now: impl FnOnce(&T) -> Instant) -> Advance {
-        // No guard alive (the usual case: the last one recorded its outcome): no lock.
+    /// Runs `f` on the loop's state: without the lock when no guard is alive (the usual case:
+    /// the last one recorded its outcome), under it otherwise.
+    fn with_state<R>(
+        this: &mut Handle<On, T>,
+        f: impl FnOnce(&mut State, &Settings, &T) -> R,
+    ) -> R {
         if let Some(shared) = this.get_mut() {
             let state = shared
                 .state
                 .get_mut()
                 .unwrap_or_else(PoisonError::into_inner);
-            if state.phase == Phase::NotStarted {
-                state.driver = Driver::start(&shared.settings.policy, || now(&shared.time));
-            }
-            return state.advance(&shared.settings);
+            return f(state, &shared.settings, &shared.time);
         }
-        let mut state = this.lock();
-        if state.phase == Phase::NotStarted {
-            // Not reached: no guard exists before the start.
-            state.driver = Driver::start(&this.settings.policy, || now(&this.time));
-        }
-        state.advance(&this.settings)
+        f(&mut this.lock(), &this.settings, &this.time)
+    }
+
+    /// Moves the loop on after the previous attempt: starts it, says how long to wait before
+    /// the next attempt, or ends it (an attempt still running when asked for the next one ended
+    /// without an outcome, which counts as a success).
+    pub(crate) fn advance(this: &mut Handle<On, T>, now: impl FnOnce(&T) -> Instant) -> Advance {
+        Self::with_state(this, |state, settings, time| {
+            state.advance(settings, || now(time))
+        })
     }
 
     /// The wait that [`advance`](Self::advance) asked for is over: ends the hooks' guards and
     /// returns the number of the attempt to hand out.
     pub(crate) fn resume(this: &mut Handle<On, T>) -> u32 {
-        match this.get_mut() {
-            Some(shared) => shared
-                .state
-                .get_mut()
-                .unwrap_or_else(PoisonError::into_inner)
-                .resume(),
-            None => this.lock().resume(),
-        }
+        Self::with_state(this, |state, _, _| state.resume())
     }
 
-    /// The front end lets go of the loop: an attempt that ended without a guard left (a success
-    /// recorded, or a guard dropped) while it was running ends the loop as a success. Where a
-    /// guard is left, its drop does that.
+    /// The front end lets go of the loop: an attempt still running (a success was recorded, or
+    /// its guard is still held) ends the loop as a success.
     pub(crate) fn finish(this: &mut Handle<On, T>) {
-        if let Some(shared) = this.get_mut() {
-            let state = shared
-                .state
-                .get_mut()
-                .unwrap_or_else(PoisonError::into_inner);
+        Self::with_state(this, |state, settings, _| {
             if let Phase::Running(_) = state.phase {
-                state.phase = Phase::Done;
-                state.driver.succeeded(&shared.settings);
+                state.end(settings);
             }
-        }
+        });
     }
 }
 
 impl State {
-    fn advance(&mut self, settings: &Settings) -> Advance {
+    fn advance(&mut self, settings: &Settings, now: impl FnOnce() -> Instant) -> Advance {
         match self.phase {
             Phase::NotStarted => {
+                self.driver = Driver::start(&settings.policy, now);
                 self.phase = Phase::Running(1);
                 Advance::Attempt(1)
             }
             Phase::Running(_) => {
-                self.phase = Phase::Done;
-                self.driver.succeeded(settings);
+                self.end(settings);
                 Advance::End
             }
             Phase::Waiting(wait) => Advance::Wait(wait),
             Phase::Done => Advance::End,
         }
+    }
+
+    /// The running attempt ended without a failure: the loop ends as a success.
+    fn end(&mut self, settings: &Settings) {
+        self.phase = Phase::Done;
+        self.driver.succeeded(settings);
     }
 
     fn resume(&mut self) -> u32 {
@@ -328,9 +323,9 @@ impl<On, T> Drop for Guard<On, T> {
 }
 
 impl<On, T> Shared<On, T> {
-    /// Adds the loop's state and settings to a `Debug` struct.
+    /// Adds the loop's settings and state to a `Debug` struct.
     pub(crate) fn debug_fields(&self, d: &mut fmt::DebugStruct<'_, '_>) {
-        d.field("name", &self.name());
+        self.settings.debug_fields(d);
         // Left out while a guard records on another thread.
         if let Ok(state) = self.state.try_lock() {
             let attempt = match state.phase {
@@ -341,9 +336,6 @@ impl<On, T> Shared<On, T> {
                 .field("phase", &state.phase)
                 .field("waited", &state.driver.waited());
         }
-        let mut settings = self.settings.clone();
-        settings.name = None;
-        settings.debug_fields(d);
     }
 }
 

@@ -501,8 +501,8 @@ async fn the_stream_types_print_their_state() {
     assert_eq!(
         format!("{attempts:?}"),
         format!(
-            "AttemptStream {{ name: \"printed\", attempt: 0, phase: NotStarted, waited: 0ns, \
-             {settings}, attempt_timeout: 2s, waiting: false, .. }}"
+            "AttemptStream {{ name: \"printed\", {settings}, attempt_timeout: 2s, attempt: 0, \
+             phase: NotStarted, waited: 0ns, waiting: false, .. }}"
         )
     );
     let first = attempts.next().await.unwrap();

@@ -20,8 +20,7 @@ use crate::{Decision, RetryOn, RetryPolicy};
 /// One loop's progress.
 pub(crate) struct Driver {
     deadline: Option<Instant>,
-    /// Built at the first failure, so that a loop whose first attempt succeeds never pays for it.
-    machine: Option<Machine>,
+    machine: Machine,
     /// What the hooks keep over the current wait.
     guards: Guards,
 }
@@ -30,35 +29,44 @@ impl Driver {
     /// Starts a loop with `policy` at its first attempt; `now` is read only with a timeout.
     #[inline]
     pub(crate) fn start(policy: &RetryPolicy, now: impl FnOnce() -> Instant) -> Self {
-        Self::after_first(machine::deadline(policy, now))
+        Self::after_first(policy, machine::deadline(policy, now))
     }
 
-    /// A loop whose first attempt started with `deadline` (from [`machine::deadline`]): for
-    /// front ends that make the driver only if that attempt fails.
+    /// A loop with `policy` whose first attempt started with `deadline` (from
+    /// [`machine::deadline`]): for front ends that make the driver only if that attempt fails.
     #[inline]
-    pub(crate) const fn after_first(deadline: Option<Instant>) -> Self {
+    pub(crate) const fn after_first(policy: &RetryPolicy, deadline: Option<Instant>) -> Self {
         Self {
             deadline,
-            machine: None,
+            machine: Machine::new(policy),
             guards: Guards(Vec::new()),
         }
     }
 
-    /// A loop that has not started: no deadline yet.
-    pub(crate) const fn new() -> Self {
-        Self::after_first(None)
+    /// The first attempt of a loop made before it started begins now: the loop's deadline
+    /// runs from here.
+    #[inline]
+    pub(crate) fn begin(&mut self, policy: &RetryPolicy, now: impl FnOnce() -> Instant) {
+        self.deadline = machine::deadline(policy, now);
+    }
+
+    /// The first attempt of a loop succeeded: refunds the budget what a success brings (a
+    /// front end that made no driver for it).
+    #[inline]
+    pub(crate) fn first_succeeded(settings: &Settings) {
+        if let Some(budget) = &settings.budget {
+            budget.on_success(0);
+        }
     }
 
     /// The number of the current attempt (1-based).
     pub(crate) fn num(&self) -> u32 {
-        self.machine.as_ref().map_or(1, Machine::num)
+        self.machine.num()
     }
 
     /// The sum of the waits so far.
     pub(crate) fn waited(&self) -> Duration {
-        self.machine
-            .as_ref()
-            .map_or(Duration::ZERO, Machine::waited)
+        self.machine.waited()
     }
 
     /// The loop's deadline, if its policy has a timeout.
@@ -70,7 +78,7 @@ impl Driver {
     #[inline]
     pub(crate) fn succeeded(&self, settings: &Settings) {
         if let Some(budget) = &settings.budget {
-            budget.on_success(self.machine.as_ref().map_or(0, Machine::paid));
+            budget.on_success(self.machine.paid());
         }
     }
 
@@ -85,14 +93,11 @@ impl Driver {
         timed_out: bool,
         now: impl FnOnce() -> Instant,
     ) -> Step {
-        let machine = self
-            .machine
-            .get_or_insert_with(|| Machine::new(&settings.policy));
         if timed_out {
-            machine.set_timed_out();
+            self.machine.set_timed_out();
         }
         let limits = settings.limits(self.deadline);
-        machine.on_failure(&settings.policy, limits, decide, now)
+        self.machine.on_failure(&settings.policy, limits, decide, now)
     }
 
     /// The attempt failed with `error`: returns how long to wait before the next attempt, the
@@ -196,9 +201,7 @@ impl Driver {
         if !self.guards.0.is_empty() {
             drop(std::mem::take(&mut self.guards));
         }
-        if let Some(machine) = &mut self.machine {
-            machine.next_attempt();
-        }
+        self.machine.next_attempt();
     }
 }
 

@@ -7,7 +7,6 @@
 //! [`Guard::record`]; one dropped without an outcome ends the loop as a success would.
 
 use std::fmt;
-use std::mem::ManuallyDrop;
 use std::ops::Deref;
 use std::panic::Location;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -15,7 +14,7 @@ use std::time::{Duration, Instant};
 
 // Without a weak count, telling whether a guard is alive is a load and letting go one change of
 // the count: the attempt stream's per-retry floor and the `for` loop's success floor need it.
-use triomphe::{Arc, UniqueArc};
+use triomphe::Arc;
 
 use crate::RetryOn;
 use crate::driver::Driver;
@@ -24,21 +23,17 @@ use crate::name::Name;
 use crate::settings::Settings;
 
 /// The configuration and the loop's state, shared by the iterator or stream and its guards.
-///
-/// What it owns is held in `ManuallyDrop`, so that it has no drop glue and is written straight
-/// into its allocation: a value with drop glue is built on the stack first and copied over, a
-/// copy that stalls on the stores that just made it (a third of a `for` loop's cost, measured
-/// with `cargo bench --bench per_retry`). The last [`Handle`] drops what it owns.
 pub(crate) struct Shared<On, T> {
-    pub(crate) settings: ManuallyDrop<Settings>,
-    pub(crate) on: ManuallyDrop<On>,
+    pub(crate) settings: Settings,
+    pub(crate) on: On,
     /// The clock or sleeper the loop takes its time from.
-    pub(crate) time: ManuallyDrop<T>,
-    state: ManuallyDrop<Mutex<State>>,
+    pub(crate) time: T,
+    state: Mutex<State>,
 }
 
-/// A hold on a loop's shared state: the front end's and every guard's.
-pub(crate) struct Handle<On, T>(Option<Arc<Shared<On, T>>>);
+/// A hold on a loop's shared state: the front end's and every guard's. The last one drops it,
+/// whichever it is and on whatever thread.
+pub(crate) struct Handle<On, T>(Arc<Shared<On, T>>);
 
 impl<On, T> Handle<On, T> {
     /// Another hold on the same state.
@@ -48,7 +43,7 @@ impl<On, T> Handle<On, T> {
 
     /// The state, if this is the only hold on it: no guard is alive.
     fn get_mut(&mut self) -> Option<&mut Shared<On, T>> {
-        Arc::get_mut(self.0.as_mut()?)
+        Arc::get_mut(&mut self.0)
     }
 }
 
@@ -56,35 +51,7 @@ impl<On, T> Deref for Handle<On, T> {
     type Target = Shared<On, T>;
 
     fn deref(&self) -> &Shared<On, T> {
-        match &self.0 {
-            Some(shared) => shared,
-            // Taken only by the hold's own drop.
-            None => unreachable!("a loop's state is held until its handle is dropped"),
-        }
-    }
-}
-
-impl<On, T> Drop for Handle<On, T> {
-    /// The last hold drops what the state owns, whichever it is and on whatever thread.
-    fn drop(&mut self) {
-        let Some(unique) = self.0.take().and_then(Arc::into_unique) else {
-            return;
-        };
-        let Shared {
-            settings,
-            on,
-            time,
-            state,
-        } = UniqueArc::into_inner(unique);
-        // All taken out before any is dropped, so that a drop that panics (a hook's guard's)
-        // leaves the others to be dropped as the panic unwinds.
-        let owned = (
-            ManuallyDrop::into_inner(settings),
-            ManuallyDrop::into_inner(on),
-            ManuallyDrop::into_inner(time),
-            ManuallyDrop::into_inner(state),
-        );
-        drop(owned);
+        &self.0
     }
 }
 
@@ -122,6 +89,7 @@ impl<On, T> Shared<On, T> {
     /// The state of a loop with these settings, named after its `on` closure or the file of the
     /// caller unless it has a name.
     #[track_caller]
+    #[inline]
     pub(crate) fn for_loop(mut settings: Settings, on: On, time: T) -> Handle<On, T> {
         if settings.name.is_none() {
             settings.name = Some(Name::for_loop::<On>(Location::caller().file()));
@@ -129,17 +97,18 @@ impl<On, T> Shared<On, T> {
         Self::allocate(settings, on, time)
     }
 
+    #[inline]
     fn allocate(settings: Settings, on: On, time: T) -> Handle<On, T> {
         let state = State {
-            driver: Driver::new(),
+            driver: Driver::after_first(&settings.policy, None),
             phase: Phase::NotStarted,
         };
-        Handle(Some(Arc::new(Self {
-            settings: ManuallyDrop::new(settings),
-            on: ManuallyDrop::new(on),
-            time: ManuallyDrop::new(time),
-            state: ManuallyDrop::new(Mutex::new(state)),
-        })))
+        Handle(Arc::new(Self {
+            settings,
+            on,
+            time,
+            state: Mutex::new(state),
+        }))
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -154,6 +123,7 @@ impl<On, T> Shared<On, T> {
 
     /// Runs `f` on the loop's state: without the lock when no guard is alive (the usual case:
     /// the last one recorded its outcome), under it otherwise.
+    #[inline]
     fn with_state<R>(
         this: &mut Handle<On, T>,
         f: impl FnOnce(&mut State, &Settings, &T) -> R,
@@ -171,6 +141,7 @@ impl<On, T> Shared<On, T> {
     /// Moves the loop on after the previous attempt: starts it, says how long to wait before
     /// the next attempt, or ends it (an attempt still running when asked for the next one ended
     /// without an outcome, which counts as a success).
+    #[inline]
     pub(crate) fn advance(this: &mut Handle<On, T>, now: impl FnOnce(&T) -> Instant) -> Advance {
         Self::with_state(this, |state, settings, time| {
             state.advance(settings, || now(time))
@@ -185,6 +156,7 @@ impl<On, T> Shared<On, T> {
 
     /// The front end lets go of the loop: an attempt still running (a success was recorded, or
     /// its guard is still held) ends the loop as a success.
+    #[inline]
     pub(crate) fn finish(this: &mut Handle<On, T>) {
         Self::with_state(this, |state, settings, _| {
             if let Phase::Running(_) = state.phase {
@@ -198,7 +170,7 @@ impl State {
     fn advance(&mut self, settings: &Settings, now: impl FnOnce() -> Instant) -> Advance {
         match self.phase {
             Phase::NotStarted => {
-                self.driver = Driver::start(&settings.policy, now);
+                self.driver.begin(&settings.policy, now);
                 self.phase = Phase::Running(1);
                 Advance::Attempt(1)
             }
@@ -294,7 +266,7 @@ impl<On, T> Guard<On, T> {
         let (settings, name, now) = (&shared.settings, || shared.name(), || now(&shared.time));
         match state
             .driver
-            .failed(settings, name, &*shared.on, &error, timed_out, now)
+            .failed(settings, name, &shared.on, &error, timed_out, now)
         {
             Some(wait) => {
                 state.phase = Phase::Waiting(wait);

@@ -391,6 +391,30 @@
 //! [`RetryState`] is the state machine itself, driven by hand, for event loops, job queues and
 //! simulations.
 //!
+//! # How the crate is built
+//!
+//! One pure core, one loop driver, thin front ends; data flows one way, from the configuration
+//! through the state machine and the driver to the front end the code uses. Nothing below the
+//! front ends sleeps or reads a clock by itself: time comes from the [`Clock`] or [`Sleeper`]
+//! in use, so tests on a fake clock or tokio's paused clock never wait for real.
+//!
+//! | module (file) | holds |
+//! |---|---|
+//! | `policy`, `config` | [`RetryPolicy`], its defaults and setters, and its config strings |
+//! | `backoff` | the wait after each attempt: the exponent without overflow, the [`Jitter`] families, the seedable generator |
+//! | `decision`, `typed` | what `on` returns ([`Decision`], [`RetryOn`]) and the predicate helpers |
+//! | `machine` | the state machine: the one place that knows the formula, the limits and the switches |
+//! | `driver` | the loop driver: the one place that turns a failed attempt into "wait this long" or "give up", and tells the hooks |
+//! | `settings` | [`Retrying`], the configuration every front end embeds, with its setters |
+//! | `sync`, `guard` | the blocking front ends: [`retry_context`]'s iterator of guards (sharing their state in `guard`) and [`RetryingCaller`] |
+//! | `stream`, `caller`, `timeout` | the async front ends: the [`AttemptStream`], [`AsyncRetryingCaller`], the per-attempt timeout |
+//! | `state` | [`RetryState`], the driver by hand |
+//! | `tower`, `reqwest_middleware` | the adapters, each a front end over the same driver |
+//! | `clock`, `sleep` | [`Clock`] and [`Sleeper`], and the runtimes' sleepers |
+//! | [`instrument`] | the hooks, their registry, and the `log`, `metrics` and `tracing` hooks |
+//! | [`switches`], [`nesting`], [`testing`], `budget`, `pushback` | the switches, nested-retry suppression, the fakes, [`RetryBudget`], `Retry-After` |
+//! | `macro_support`, `name` | what `#[stamina::retry]`'s code calls, and the names loops report |
+//!
 //! # Features
 //!
 //! | feature | default | enables |

@@ -103,6 +103,7 @@ enum Switches {
 
 impl Switches {
     /// Reads the switches for a loop with `policy` and its own suppression `choice`.
+    #[inline]
     fn read(policy: &RetryPolicy, choice: Option<bool>) -> Self {
         match switches::mode() {
             Mode::Inactive => Self::Inactive,
@@ -172,20 +173,21 @@ impl Machine {
         if self.switches == Switches::Unread {
             self.switches = Switches::read(policy, limits.suppress_nested);
         }
-        if self.switches == Switches::Inactive {
-            return Step::GiveUp(GiveUp::Inactive);
-        }
+        let (limit, testing) = match self.switches {
+            Switches::Normal => (policy.attempts_limit(), false),
+            Switches::Testing(limit) => (Some(limit), true),
+            // `on` is not asked when retrying is switched off.
+            Switches::Inactive | Switches::Unread => return Step::GiveUp(GiveUp::Inactive),
+            Switches::Nested => (None, false),
+        };
         let custom = match decide() {
             Decision::DontRetry => return Step::GiveUp(GiveUp::NotRetryable),
             Decision::Retry => None,
             Decision::RetryAfter(wait) => Some(wait),
         };
-        let (limit, testing) = match self.switches {
-            Switches::Normal => (policy.attempts_limit(), false),
-            Switches::Testing(limit) => (Some(limit), true),
-            Switches::Nested => return Step::GiveUp(GiveUp::Nested),
-            Switches::Inactive | Switches::Unread => return Step::GiveUp(GiveUp::Inactive),
-        };
+        if self.switches == Switches::Nested {
+            return Step::GiveUp(GiveUp::Nested);
+        }
         // Budgets are neither consulted nor charged in testing mode.
         let budget = if testing { None } else { limits.budget };
         if let Some(budget) = budget {

@@ -71,6 +71,7 @@ impl Default for RetryPolicy {
 
 impl RetryPolicy {
     /// The default policy (see the [type-level docs](Self#default)).
+    #[inline]
     pub const fn new() -> Self {
         Self {
             attempts: NonZeroU32::new(10),

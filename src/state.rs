@@ -71,7 +71,7 @@ impl RetryState {
     pub fn new(policy: RetryPolicy) -> Self {
         Self {
             settings: Settings::new(policy),
-            driver: Driver::new(),
+            driver: Driver::after_first(&policy, None),
             timed_out: false,
             phase: Phase::NotStarted,
         }

@@ -41,7 +41,7 @@ use std::cell::RefCell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 mod task;
 
@@ -128,6 +128,10 @@ static ACTIVE: AtomicBool = AtomicBool::new(true);
 /// Process-wide testing mode: 0 when off, else the attempts shifted left by one over the cap.
 static TESTING: AtomicU64 = AtomicU64::new(0);
 
+/// How many thread overrides are alive in the process: while none is, no loop reads its
+/// thread's list (a thread-local access per loop is a fifth of a retry's cost).
+static OVERRIDES_ALIVE: AtomicUsize = AtomicUsize::new(0);
+
 thread_local! {
     /// This thread's live overrides, oldest first, each with its guard's id.
     static OVERRIDES: RefCell<Vec<(u64, Switch)>> = const { RefCell::new(Vec::new()) };
@@ -157,9 +161,19 @@ fn swap(switch: Switch) -> Switch {
 
 /// The switches in force on this thread: the process-wide ones, then this thread's overrides
 /// from the oldest, so that the newest of each switch wins.
+#[inline]
 fn effective() -> (bool, Option<Testing>) {
-    let mut active = ACTIVE.load(Ordering::Acquire);
-    let mut testing = decode(TESTING.load(Ordering::Acquire));
+    let active = ACTIVE.load(Ordering::Acquire);
+    let testing = decode(TESTING.load(Ordering::Acquire));
+    if OVERRIDES_ALIVE.load(Ordering::Acquire) == 0 {
+        return (active, testing);
+    }
+    overridden(active, testing)
+}
+
+/// `effective` where some thread has overrides.
+#[inline(never)]
+fn overridden(mut active: bool, mut testing: Option<Testing>) -> (bool, Option<Testing>) {
     let _ = OVERRIDES.try_with(|overrides| {
         for &(_, switch) in overrides.borrow().iter() {
             match switch {
@@ -172,6 +186,7 @@ fn effective() -> (bool, Option<Testing>) {
 }
 
 /// The switches in force for a loop on this thread.
+#[inline]
 pub(crate) fn mode() -> Mode {
     match effective() {
         (false, _) => Mode::Inactive,
@@ -313,6 +328,7 @@ impl ThreadGuard {
         static NEXT_ID: AtomicU64 = AtomicU64::new(0);
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         OVERRIDES.with_borrow_mut(|overrides| overrides.push((id, switch)));
+        OVERRIDES_ALIVE.fetch_add(1, Ordering::AcqRel);
         Self {
             id,
             switch,
@@ -337,6 +353,7 @@ impl Drop for ThreadGuard {
         let _ = OVERRIDES.try_with(|overrides| {
             overrides.borrow_mut().retain(|&(id, _)| id != self.id);
         });
+        OVERRIDES_ALIVE.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

@@ -137,6 +137,7 @@ pub fn retry_context<On>(on: On) -> RetryContext<On> {
 
 impl RetryingCaller {
     /// A caller with the [default configuration](RetryPolicy#default).
+    #[inline]
     pub const fn new() -> Self {
         Self::from_policy(RetryPolicy::new())
     }
@@ -147,6 +148,7 @@ impl RetryingCaller {
     ///
     /// If `policy` has an [attempt timeout](RetryPolicy::attempt_timeout), which a blocking
     /// loop cannot apply (see [`Retrying::try_policy`]).
+    #[inline]
     pub const fn from_policy(policy: RetryPolicy) -> Self {
         assert!(
             policy.get_attempt_timeout().is_none(),
@@ -234,20 +236,22 @@ where
     C: Clock,
     F: FnMut() -> Result<T, E>,
 {
-    let deadline = machine::deadline(&settings.policy, || clock.now());
+    // Only the start is read here: the deadline is worked out if the attempt fails.
+    let started = settings.policy.get_timeout().map(|_| clock.now());
     match nesting::in_attempt(&mut f) {
         Ok(value) => {
-            Driver::after_first(deadline).succeeded(settings);
+            Driver::first_succeeded(settings);
             Ok(value)
         }
-        Err(error) => retry(deadline, settings, clock, on, f, error),
+        Err(error) => retry(started, settings, clock, on, f, error),
     }
 }
 
-/// The retries of a blocking call whose first attempt, with `deadline`, failed with `error`.
+/// The retries of a blocking call whose first attempt, `started` then (with a timeout), failed
+/// with `error`.
 #[inline(never)]
 fn retry<T, E, On, C, F>(
-    deadline: Option<Instant>,
+    started: Option<Instant>,
     settings: &Settings,
     clock: &C,
     on: &On,
@@ -260,7 +264,8 @@ where
     C: Clock,
     F: FnMut() -> Result<T, E>,
 {
-    let mut driver = Driver::after_first(deadline);
+    let deadline = started.and_then(|started| machine::deadline(&settings.policy, || started));
+    let mut driver = Driver::after_first(&settings.policy, deadline);
     let name = || settings.name_or_else(name::path_of::<F>);
     loop {
         let Some(wait) = driver.failed(settings, name, on, &error, false, || clock.now()) else {

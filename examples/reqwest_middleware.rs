@@ -3,10 +3,12 @@
 //!
 //! - HTTP defaults: connection failures, timeouts, resets and 408, 429, 500, 502, 503, 504 are
 //!   retried, after the server's `Retry-After`; other 4xx come back at once;
-//! - each request's timeout is capped by the attempt timeout and by the time left before the
-//!   deadline, so a hung server cannot hold the call past it;
+//! - the attempt timeout and the deadline cut an attempt still waiting for its response, so a
+//!   hung server cannot hold the call past them; a response's body is the caller's to read;
 //! - a request with a streaming body is sent once: its response comes back as it is;
-//! - every retry reaches the hooks: here, the `log` records printed by `env_logger`.
+//! - every retry reaches the hooks: here, the `log` records printed by `env_logger` and the
+//!   `metrics` counters rendered by the Prometheus exporter, which report a response by its
+//!   status code and an error by its class (`reset`, `timeout`).
 //!
 //! `cargo run --example reqwest_middleware --features reqwest-middleware` (against a flaky
 //! server on 127.0.0.1)
@@ -24,12 +26,15 @@ use support::{FlakyServer, Reply};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), reqwest_middleware::Error> {
-    // stamina's warn records (target `stamina`), printed by a logger.
+    // stamina's warn records (target `stamina`), printed by a logger, and its counters.
     env_logger::Builder::new()
         .parse_filters("stamina=warn")
         .format_timestamp(None)
         .target(env_logger::Target::Stdout)
         .init();
+    let prometheus = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .expect("a metrics recorder");
     let server = FlakyServer::start([
         // GET /orders
         Reply::status(503),
@@ -38,7 +43,7 @@ async fn main() -> Result<(), reqwest_middleware::Error> {
         Reply::ok("[order 1, order 2]"),
         // GET /missing
         Reply::status(404),
-        // GET /report: two attempts fit in its 3 s
+        // GET /report: two attempts fit in its 500 ms
         Reply::Hang,
         Reply::Hang,
         // POST /upload, with a streaming body
@@ -66,15 +71,16 @@ async fn main() -> Result<(), reqwest_middleware::Error> {
         );
     }
 
-    // The report hangs: its timeout is the least of the attempt timeout (2 s) and the time
-    // left; the call ends with reqwest's timeout error after the attempts that fit in 3 s.
+    // The report hangs: each attempt is cut at the least of the attempt timeout (200 ms) and
+    // the time left; the call ends with the last cut attempt's error after the attempts that
+    // fit in 500 ms.
     let started = std::time::Instant::now();
     let short = ClientBuilder::new(reqwest::Client::new())
         .with(
             RetryMiddleware::new()
-                .timeout(Duration::from_secs(3))
+                .timeout(Duration::from_millis(500))
                 .wait_jitter(Duration::ZERO)
-                .attempt_timeout(Duration::from_secs(2)),
+                .attempt_timeout(Duration::from_millis(200)),
         )
         .build();
     let report = short.get(server.url("/report")).send().await;
@@ -92,5 +98,6 @@ async fn main() -> Result<(), reqwest_middleware::Error> {
     println!("POST /upload (streaming): {}", response.status());
 
     println!("requests served: {}", server.hits());
+    print!("{}", prometheus.render());
     Ok(())
 }

@@ -1,11 +1,14 @@
 //! Retries in a tower stack: a hyper client wrapped by `stamina::tower::RetryLayer`.
 //!
-//! - the predicate sees the response or the error: 5xx and 429 are retried, after the server's
-//!   `Retry-After` when it sent one, other statuses are the answer;
-//! - `http` requests are copied for each attempt with `clone_http_request`;
-//! - a per-attempt timeout cuts a hung request (the errors are boxed first, so that a timed-out
-//!   attempt can be one of them), and a total deadline bounds the whole call;
-//! - every retry reaches the hooks: here, the `log` records printed by `env_logger`.
+//! - `stamina::http::HttpOn`, the HTTP classification the reqwest middleware uses too, sees the
+//!   response or the error: 408, 429, 500, 502, 503 and 504 are retried, after the server's
+//!   `Retry-After` when it sent one, and so are connection failures, timeouts and resets;
+//!   other statuses are the answer;
+//! - `http` requests with a `Clone` body are `Clone`: each attempt sends a copy;
+//! - a per-attempt timeout cuts a hung request (with one, the service's errors are
+//!   `tower::BoxError`s, the hyper client's in the box), and a total deadline bounds the call;
+//! - every retry reaches the hooks: here, the `log` records printed by `env_logger`, which
+//!   report a response by its status code and an error by its class (`timeout`).
 //!
 //! `cargo run --example tower --features tower,tokio` (against a flaky server on 127.0.0.1)
 
@@ -14,30 +17,15 @@ mod support;
 
 use std::time::Duration;
 
-use http::{Request, Response};
+use http::Request;
 use http_body_util::{BodyExt, Full};
-use hyper::body::{Bytes, Incoming};
+use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use stamina::Decision;
-use stamina::tower::{RetryLayer, clone_http_request};
+use stamina::http::HttpOn;
+use stamina::tower::RetryLayer;
 use support::{FlakyServer, Reply};
 use tower::{BoxError, ServiceBuilder, ServiceExt};
-
-/// What is worth retrying: 5xx and 429 (after `Retry-After`), and transport errors, timed-out
-/// attempts included. Any other response is the answer, a 404 too.
-fn on(outcome: &Result<Response<Incoming>, BoxError>) -> Decision {
-    match outcome {
-        Ok(response) if response.status().is_server_error() || response.status() == 429 => response
-            .headers()
-            .get(http::header::RETRY_AFTER)
-            .and_then(|value| value.to_str().ok())
-            .and_then(stamina::retry_after)
-            .map_or(Decision::Retry, Decision::RetryAfter),
-        Ok(_) => Decision::DontRetry,
-        Err(_) => Decision::Retry,
-    }
-}
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), BoxError> {
@@ -59,17 +47,15 @@ async fn main() -> Result<(), BoxError> {
         Reply::status(404),
     ]);
 
-    let retry = RetryLayer::new(on)
+    let retry = RetryLayer::new(HttpOn::new())
         .name("orders.client")
         .attempts(4)
         .timeout(Duration::from_secs(5))
         .wait_initial(Duration::from_millis(50))
         .wait_jitter(Duration::from_millis(50))
-        .attempt_timeout(Duration::from_millis(500))
-        .clone_requests_with(clone_http_request);
+        .attempt_timeout(Duration::from_millis(500));
     let client = ServiceBuilder::new()
         .layer(retry)
-        .map_err(BoxError::from)
         .service(Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>());
 
     for path in ["/orders", "/slow", "/missing"] {

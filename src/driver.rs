@@ -97,7 +97,8 @@ impl Driver {
             self.machine.set_timed_out();
         }
         let limits = settings.limits(self.deadline);
-        self.machine.on_failure(&settings.policy, limits, decide, now)
+        self.machine
+            .on_failure(&settings.policy, limits, decide, now)
     }
 
     /// The attempt failed with `error`: returns how long to wait before the next attempt, the
@@ -132,14 +133,16 @@ impl Driver {
     /// What an adapter does with an attempt's `outcome`, which `on` judges whole (a response
     /// as well as an error): a response that `on` accepts ends the loop as a success (`None`,
     /// the budget refunded); anything else is a failure, as in [`failed`](Self::failed), whose
-    /// cause the hooks see is the response or the error.
+    /// cause the hooks see is the response or the error, shown as `view` says.
     #[cfg(any(feature = "tower", feature = "reqwest-middleware"))]
-    pub(crate) fn settle<'n, T, E, On>(
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn settle<'n, 'e, T, E, On>(
         &mut self,
         settings: &Settings,
         name: impl FnOnce() -> &'n str,
         on: &On,
-        outcome: &Result<T, E>,
+        outcome: &'e Result<T, E>,
+        view: impl FnOnce() -> ErrorView<'e>,
         timed_out: bool,
         now: impl FnOnce() -> Instant,
     ) -> Option<Duration>
@@ -156,11 +159,11 @@ impl Driver {
                     self.succeeded(settings);
                     return None;
                 }
-                let failure = (response, no_view, timed_out);
+                let failure = (response, |_| view(), timed_out);
                 self.fail(settings, name, failure, || decision, now)
             }
             Err(error) => {
-                let failure = (error, no_view, timed_out);
+                let failure = (error, |_| view(), timed_out);
                 self.fail(settings, name, failure, || on.decide(outcome), now)
             }
         }
@@ -205,12 +208,6 @@ impl Driver {
     }
 }
 
-/// Shows hooks nothing of an error beyond its `Debug` output.
-#[cfg(any(feature = "tower", feature = "reqwest-middleware"))]
-fn no_view<E>(_: &E) -> ErrorView<'_> {
-    ErrorView::new()
-}
-
 impl fmt::Debug for Driver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Driver")
@@ -246,7 +243,15 @@ mod tests {
         outcome: Result<u16, &str>,
         now: impl FnOnce() -> Instant,
     ) -> Option<Duration> {
-        driver.settle(settings, || "call", &on, &outcome, false, now)
+        driver.settle(
+            settings,
+            || "call",
+            &on,
+            &outcome,
+            ErrorView::new,
+            false,
+            now,
+        )
     }
 
     #[test]

@@ -77,6 +77,8 @@ mod metrics;
 #[cfg(feature = "tracing")]
 mod tracing;
 
+#[cfg(feature = "tower")]
+pub(crate) use event::short_type_name;
 pub use event::{
     Cause, ErrorView, Event, GiveUpDetails, GiveUpReason, Level, RetryDetails, ShowError,
     get_level, get_show_error, set_level, set_show_error,

@@ -446,6 +446,12 @@ mod config;
 mod decision;
 mod driver;
 mod guard;
+#[cfg(any(feature = "tower", feature = "reqwest-middleware"))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "tower", feature = "reqwest-middleware")))
+)]
+pub mod http;
 pub mod instrument;
 mod machine;
 mod macro_support;

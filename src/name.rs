@@ -29,6 +29,26 @@ impl Name {
         }
     }
 
+    /// The name of a layer's service when it has none: the wrapped service's type `T` as people
+    /// write it (see [`short_type_name`](crate::instrument::short_type_name)), without its
+    /// generic arguments, and at most 64 bytes from its end (`hyper_util::Client` for
+    /// `hyper_util::client::legacy::client::Client<HttpConnector, Full<Bytes>>`). One name per
+    /// type, whatever its arguments.
+    #[cfg(feature = "tower")]
+    pub(crate) fn for_service<T>() -> Self {
+        let full = std::any::type_name::<T>();
+        let path = strip_closures(full.split('<').next().unwrap_or(full));
+        let short = crate::instrument::short_type_name(path);
+        let mut cut = short.len().saturating_sub(64);
+        while !short.is_char_boundary(cut) {
+            cut += 1;
+        }
+        match &short[cut..] {
+            "" => Self::Static("service"),
+            short => Self::Owned(short.into()),
+        }
+    }
+
     /// The name of a loop whose `on` predicate is an `On`, made in `file`: for a closure, the
     /// path of the function that contains it; else the file (a line number would change with
     /// every edit above the loop).
@@ -104,5 +124,24 @@ mod tests {
             Name::for_loop::<fn(&u32) -> bool>("src/main.rs").as_str(),
             "src/main.rs"
         );
+    }
+
+    #[test]
+    #[cfg(feature = "tower")]
+    fn services_are_named_after_their_type_without_arguments_in_64_bytes_at_most() {
+        struct Client<T>(T);
+        let name = |name: Name| name.as_str().to_owned();
+        assert_eq!(
+            name(Name::for_service::<Client<Vec<String>>>()),
+            "stamina::Client"
+        );
+        assert_eq!(name(Name::for_service::<std::vec::Vec<u8>>()), "Vec");
+        assert_eq!(name(Name::for_service::<(u8, u8)>()), "(u8, u8)");
+        struct AVeryLongNameIndeedForATypeThatTakesMoreThanSixtyFourBytesToWrite;
+        let long = name(Name::for_service::<
+            AVeryLongNameIndeedForATypeThatTakesMoreThanSixtyFourBytesToWrite,
+        >());
+        assert_eq!(long.len(), 64);
+        assert!(long.ends_with("ForATypeThatTakesMoreThanSixtyFourBytesToWrite"));
     }
 }

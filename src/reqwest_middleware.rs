@@ -1,4 +1,4 @@
-//! Retries for [reqwest] clients: a [`Middleware`] for `reqwest-middleware`'s
+//! Retries for `reqwest` clients: a [`Middleware`] for `reqwest-middleware`'s
 //! `ClientWithMiddleware`, driven by the same state machine as every other loop of this crate.
 //!
 //! [`RetryMiddleware::new`] has HTTP defaults ([`default_on`]): connection failures, timeouts,
@@ -11,17 +11,31 @@
 //!
 //! - `Retry-After` is honoured, bounded by the attempts, the deadline and
 //!   [`retry_after_max`](crate::RetryPolicy::retry_after_max);
-//! - a total deadline that no wait runs past, and whose time left caps each request's timeout;
+//! - a total deadline that no wait runs past and that cuts an attempt still waiting for its
+//!   response, without cutting the body of the response it returns;
 //! - a request whose body cannot be cloned (a stream) is sent once and its response or error
 //!   returned, where `reqwest-retry` fails it without sending it;
 //! - the last response or error comes back unchanged, not wrapped;
 //! - shared [budgets](crate::RetryBudget), hooks (`log`, `metrics`, `tracing` and your own),
 //!   names, [nested-retry suppression](crate::nesting) and the testing switches.
 //!
-//! Each request's timeout becomes the least of its own timeout, the middleware's
-//! [`attempt_timeout`](Retrying::attempt_timeout) and the time left before the deadline.
-//! reqwest lets a request's timeout replace the client's (`ClientBuilder::timeout`), so give
-//! the per-attempt limit to the middleware or to the requests, not to the client.
+//! The deadline and the middleware's [`attempt_timeout`](Retrying::attempt_timeout) bound each
+//! attempt until its response's head arrives, on tokio's timer as reqwest's timeouts are (the
+//! [sleeper](Retrying::sleeper) is for the waits between attempts, so that a
+//! [`FakeSleeper`](crate::testing::FakeSleeper) in a test skips the waits without cutting real
+//! requests short): an attempt still waiting then is dropped and
+//! fails with [`AttemptTimedOut`] (as a middleware error), which [`default_on`] retries. The
+//! response the middleware returns is the caller's to read, for as long as it takes: a
+//! download or a stream of events is not cut by a deadline that was about the attempts.
+//! The request's own timeout (`RequestBuilder::timeout`, or the client's) is left as it is,
+//! and covers the body as reqwest says.
+//!
+//! The hooks report a response by its status code (`503`) and an error by its
+//! [`Transport`](crate::http::Transport) class (`connect`, `timeout`, `reset`, `body`,
+//! `other`), whatever the predicate, and can downcast the `reqwest::Response` or the
+//! [`reqwest_middleware::Error`] from
+//! [`Cause::downcast_ref`](crate::instrument::Cause::downcast_ref); no URL appears in a label
+//! or a log line unless [`ShowError::Debug`](crate::instrument::ShowError::Debug) is chosen.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -44,20 +58,20 @@
 //!
 //! [`Middleware`]: ::reqwest_middleware::Middleware
 
-use std::borrow::Cow;
 use std::future::Future;
-use std::io;
 use std::pin::Pin;
 
-use ::reqwest_middleware::reqwest::{self, Request, Response, StatusCode};
+use ::reqwest_middleware::reqwest::{Method, Request, Response};
 use ::reqwest_middleware::{Error, Middleware, Next};
 
 use crate::driver::Driver;
+use crate::http::HttpOn;
 use crate::machine;
 use crate::settings::{Bound, Front, Retrying, Settings, Waits, sealed};
-use crate::timeout::AttemptTimeoutKind;
+use crate::timeout::{AttemptTimeoutKind, run_attempt};
 use crate::{
-    Decision, DefaultSleeper, NoAttemptTimeout, RetryOn, RetryPolicy, Sleeper, find_cause, nesting,
+    AttemptTimedOut, AttemptTimeout, Decision, DefaultSleeper, NoAttemptTimeout, RetryOn,
+    RetryPolicy, Sleeper, TokioSleeper,
 };
 
 /// The outcome of one attempt, which the `on` predicate classifies: the response, whatever its
@@ -73,15 +87,12 @@ use crate::{
 /// ```
 pub type Outcome = Result<Response, Error>;
 
-/// The `on` predicate of [`RetryMiddleware::new`]: HTTP's transient failures.
-///
-/// | outcome | decision |
-/// |---|---|
-/// | 408, 429, 500, 502, 503, 504 with a valid `Retry-After` | [`Decision::RetryAfter`] the wait it asks for |
-/// | 408, 429, 500, 502, 503, 504 otherwise | [`Decision::Retry`] (backoff) |
-/// | any other response, other 4xx and 5xx included | [`Decision::DontRetry`] |
-/// | a connection that failed, timed out or was reset or closed mid-request | [`Decision::Retry`] |
-/// | any other error (a bad URL, a redirect loop, a body or decoding error, a middleware's error) | [`Decision::DontRetry`] |
+/// The `on` predicate of [`RetryMiddleware::new`]: HTTP's transient failures, as
+/// [`stamina::http::default_on`](crate::http::default_on) reads them (the same for the tower
+/// layer): 408, 429, 500, 502, 503 and 504 (after the wait a `Retry-After` asks for), a
+/// connection that failed, timed out or broke, and an attempt the middleware cut
+/// ([`AttemptTimedOut`]); not other responses, nor other errors (a bad URL, a redirect loop, a
+/// body or decoding error, another middleware's error).
 ///
 /// It retries every method. Compose it in a predicate of your own to narrow it, for instance to
 /// never resend a `POST` after it may have reached the server:
@@ -98,54 +109,7 @@ pub type Outcome = Result<Response, Error>;
 /// # let _ = middleware;
 /// ```
 pub fn default_on(outcome: &Outcome) -> Decision {
-    match outcome {
-        Ok(response) => {
-            let retryable = matches!(
-                response.status(),
-                StatusCode::REQUEST_TIMEOUT
-                    | StatusCode::TOO_MANY_REQUESTS
-                    | StatusCode::INTERNAL_SERVER_ERROR
-                    | StatusCode::BAD_GATEWAY
-                    | StatusCode::SERVICE_UNAVAILABLE
-                    | StatusCode::GATEWAY_TIMEOUT
-            );
-            if !retryable {
-                return Decision::DontRetry;
-            }
-            let header = response.headers().get(reqwest::header::RETRY_AFTER);
-            match header.and_then(|value| value.to_str().ok()) {
-                Some(value) => {
-                    crate::retry_after(value).map_or(Decision::Retry, Decision::RetryAfter)
-                }
-                None => Decision::Retry,
-            }
-        }
-        Err(Error::Reqwest(error)) => transient(error).into(),
-        Err(Error::Middleware(_)) => Decision::DontRetry,
-    }
-}
-
-/// Whether a transport error is worth another attempt: the connection failed, timed out, or
-/// broke or was closed while the request was in flight.
-fn transient(error: &reqwest::Error) -> bool {
-    if error.is_connect() || error.is_timeout() {
-        return true;
-    }
-    if !error.is_request() {
-        return false;
-    }
-    let closed = find_cause::<hyper::Error>(error)
-        .is_some_and(|cause| cause.is_incomplete_message() || cause.is_canceled());
-    closed
-        || find_cause::<io::Error>(error).is_some_and(|cause| {
-            matches!(
-                cause.kind(),
-                io::ErrorKind::ConnectionReset
-                    | io::ErrorKind::ConnectionAborted
-                    | io::ErrorKind::BrokenPipe
-                    | io::ErrorKind::UnexpectedEof
-            )
-        })
+    crate::http::default_on(outcome)
 }
 
 /// The front end of reqwest middlewares.
@@ -156,8 +120,7 @@ impl sealed::Sealed for Reqwest {}
 impl Front for Reqwest {
     const NAMES: [&'static str; 2] = ["RetryMiddleware", "RetryMiddleware"];
 
-    /// The middleware applies an attempt timeout as the request's reqwest timeout, whatever
-    /// its mode.
+    /// The middleware cuts attempts at its attempt timeout, whatever its mode.
     fn cuts<M: AttemptTimeoutKind>() -> bool {
         true
     }
@@ -170,15 +133,17 @@ impl Waits for Reqwest {}
 /// `on` decides about every [`Outcome`], a response as well as an error, returning `bool`, a
 /// `Duration` or a [`Decision`] (see [`RetryOn`]); the default is [`default_on`]. Place it
 /// first in the chain (`ClientBuilder::with`) so that the middlewares after it run for every
-/// attempt. Its [`attempt_timeout`](Retrying::attempt_timeout) becomes each request's reqwest
-/// timeout (or less: the time left before the deadline, or the request's own timeout); an
-/// attempt that runs out fails with reqwest's timeout error, which [`default_on`] retries.
+/// attempt. Its [`attempt_timeout`](Retrying::attempt_timeout) and its deadline bound each
+/// attempt until the response's head arrives; an attempt that runs out fails with
+/// [`AttemptTimedOut`], which [`default_on`] retries.
 ///
 /// # Default
 ///
 /// [`RetryPolicy::new`]'s configuration (10 attempts, a 45-second deadline, ..),
 /// [`default_on`], the [`DefaultSleeper`] (tokio's), no attempt timeout, and the request's
-/// method and host (`GET example.com`) as the name the hooks report.
+/// method after the middleware's name (`RetryMiddleware GET`) as the name the hooks report:
+/// one of ten names whatever the URLs, so that a metric keeps a bounded number of series. Name
+/// each middleware after the service it calls (`.name("inventory")`) to tell them apart.
 ///
 /// ```
 /// use std::time::Duration;
@@ -239,30 +204,34 @@ where
     ) -> ::reqwest_middleware::Result<Response> {
         let settings = &self.settings;
         let mut driver = Driver::start(&settings.policy, || self.time.now());
+        let name = self.name_for(&request);
         // The copy the next attempt sends; `None` for a streaming body, which is sent once.
         let mut spare = request.try_clone();
         loop {
-            let remaining = machine::remaining(driver.deadline(), || self.time.now());
-            let limit = [
-                request.timeout().copied(),
+            // The attempt timeout and the deadline bound the attempt until the response's head
+            // arrives, on tokio's timer as reqwest's own timeouts are (the sleeper, a fake one
+            // in tests, is for the waits); reading the body is the caller's.
+            let limits = [
                 settings.policy.get_attempt_timeout(),
-                remaining,
+                machine::remaining(driver.deadline(), || self.time.now()),
             ];
-            if let Some(limit) = limit.into_iter().flatten().min() {
-                *request.timeout_mut() = Some(limit);
-            }
-            let attempt = next.clone().run(request, extensions);
-            let outcome = nesting::InAttemptFuture::new(attempt).await;
+            let limit = limits.into_iter().flatten().min();
+            let attempt = || next.clone().run(request, extensions);
+            let (outcome, timed_out) =
+                run_attempt::<_, _, AttemptTimeout, _, _>(&TokioSleeper, limit, None, attempt)
+                    .await;
             // A request that could not be copied is sent once: its outcome is the call's,
             // whatever it is, and `on` is not asked.
-            let Some(copy) = &spare else {
+            let Some(next_request) = spare.take() else {
                 return outcome;
             };
-            let timed_out = matches!(&outcome, Err(error) if error.is_timeout());
-            let name = self.name_for(copy);
             let (on, now) = (&self.on.0, || self.time.now());
-            let wait = driver.settle(settings, || &name, on, &outcome, timed_out, now);
-            let (Some(wait), Some(next_request)) = (wait, spare.take()) else {
+            let view = || {
+                on.error_view(&outcome)
+                    .or(HttpOn::new().error_view(&outcome))
+            };
+            let wait = driver.settle(settings, || name, on, &outcome, view, timed_out, now);
+            let Some(wait) = wait else {
                 return outcome;
             };
             drop(outcome);
@@ -274,17 +243,34 @@ where
         }
     }
 
-    /// The name given, else the request's method and host (made for the hooks only).
-    fn name_for(&self, request: &Request) -> Cow<'_, str> {
+    /// The name given, else the middleware's and the request's method (`RetryMiddleware GET`):
+    /// one of ten, whatever the requests.
+    fn name_for(&self, request: &Request) -> &str {
         if let Some(name) = &self.settings.name {
-            return Cow::Borrowed(name.as_str());
+            return name.as_str();
         }
-        let url = request.url();
-        let host = url.host_str().unwrap_or_default();
-        Cow::Owned(match url.port() {
-            Some(port) => format!("{} {host}:{port}", request.method()),
-            None => format!("{} {host}", request.method()),
-        })
+        match *request.method() {
+            Method::GET => "RetryMiddleware GET",
+            Method::HEAD => "RetryMiddleware HEAD",
+            Method::POST => "RetryMiddleware POST",
+            Method::PUT => "RetryMiddleware PUT",
+            Method::DELETE => "RetryMiddleware DELETE",
+            Method::PATCH => "RetryMiddleware PATCH",
+            Method::OPTIONS => "RetryMiddleware OPTIONS",
+            Method::CONNECT => "RetryMiddleware CONNECT",
+            Method::TRACE => "RetryMiddleware TRACE",
+            _ => "RetryMiddleware",
+        }
+    }
+}
+
+/// An attempt that the deadline or the [attempt timeout](Retrying::attempt_timeout) cut, as the
+/// middleware returns it: a middleware error holding the [`AttemptTimedOut`], which
+/// [`default_on`] retries and [`Transport::of`](crate::http::Transport::of) classes as a
+/// timeout.
+impl From<AttemptTimedOut> for Error {
+    fn from(error: AttemptTimedOut) -> Self {
+        Self::middleware(error)
     }
 }
 

@@ -17,50 +17,48 @@
 //!   response or the error as its cause.
 //!
 //! Each attempt sends a copy of the request, made with the layer's [`CloneRequest`] before the
-//! previous attempt was sent: [`Cloned`] (for `Clone` requests, the default),
-//! [`clone_http_request`] (for `http::Request`s with a `Clone` body) or a closure of your own.
-//! A request that cannot be cloned (a streaming body) is sent once and its outcome returned as
-//! is. Before every retry the wrapped service's [`poll_ready`](::tower::Service::poll_ready) is
+//! previous attempt was sent: [`Cloned`] (the default, for `Clone` requests: an
+//! `http::Request` is `Clone` when its body is) or a closure of your own. A request that
+//! cannot be copied (a streaming body) is sent once and its outcome returned as it is, without
+//! asking `on`. Before every retry the wrapped service's [`poll_ready`](::tower::Service::poll_ready) is
 //! awaited, so its back-pressure holds for retries too; an error from it ends the call with
 //! that error.
+//!
+//! For an HTTP client, [`HttpOn`](crate::http::HttpOn) is the predicate: the classification
+//! the reqwest middleware uses too ([`stamina::http::default_on`](crate::http::default_on):
+//! 408, 429 and 5xx gateways and unavailability after `Retry-After`, connection failures,
+//! timeouts and resets), with labels the hooks report (`503`, `connect`, `timeout`, ..). Its
+//! errors are read through [`TransportError`](crate::http::TransportError), which the boxed
+//! errors of tower stacks have: box a client's own error type under the layer
+//! (`map_err(BoxError::from)`), or set an [`attempt_timeout`](RetryLayer::attempt_timeout),
+//! which makes the service's errors `BoxError`s.
 //!
 //! ```
 //! use std::time::Duration;
 //! use http::{Request, Response, StatusCode};
-//! use stamina::Decision;
-//! use tower::{Layer, ServiceExt};
-//!
-//! /// 5xx and 429 are retried, after `Retry-After` when the server sent one; errors are not.
-//! fn on<E>(outcome: &Result<Response<&'static str>, E>) -> Decision {
-//!     match outcome {
-//!         Ok(response) if response.status().is_server_error() || response.status() == 429 => {
-//!             let header = response.headers().get(http::header::RETRY_AFTER);
-//!             match header.and_then(|v| v.to_str().ok()).and_then(stamina::retry_after) {
-//!                 Some(wait) => Decision::RetryAfter(wait),
-//!                 None => Decision::Retry,
-//!             }
-//!         }
-//!         Ok(_) | Err(_) => Decision::DontRetry,
-//!     }
-//! }
+//! use stamina::http::HttpOn;
+//! use tower::{BoxError, Layer, ServiceExt};
 //!
 //! # #[cfg(feature = "tokio")]
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)]
-//! # async fn main() -> Result<(), std::convert::Infallible> {
+//! # async fn main() -> Result<(), BoxError> {
 //! let calls = std::sync::atomic::AtomicU32::new(0);
-//! let flaky = tower::service_fn(|_: Request<&'static str>| {
+//! let flaky = tower::service_fn(|_: Request<String>| {
 //!     let n = calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-//!     let status = if n < 2 { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
-//!     async move { Ok::<_, std::convert::Infallible>(Response::builder().status(status).body("hi").unwrap()) }
+//!     let busy = Response::builder().status(StatusCode::SERVICE_UNAVAILABLE).header("retry-after", "2");
+//!     let response = if n < 2 { busy.body("busy") } else { Response::builder().body("hi") };
+//!     async move { Ok::<_, BoxError>(response.unwrap()) }
 //! });
-//! let service = stamina::tower::RetryLayer::new(on)
+//! let service = stamina::tower::RetryLayer::new(HttpOn::new())
+//!     .name("greeter")
 //!     .attempts(5)
 //!     .timeout(Duration::from_secs(10))
-//!     .clone_requests_with(stamina::tower::clone_http_request)
 //!     .layer(flaky);
-//! let response = service.oneshot(Request::new("ping")).await?;
+//! let started = tokio::time::Instant::now();
+//! let response = service.oneshot(Request::new("ping".to_owned())).await?;
 //! assert_eq!(response.status(), StatusCode::OK);
 //! assert_eq!(calls.into_inner(), 3);
+//! assert_eq!(started.elapsed(), Duration::from_secs(4)); // as the server asked, twice
 //! # Ok(())
 //! # }
 //! # #[cfg(not(feature = "tokio"))]
@@ -72,9 +70,10 @@ mod service;
 
 use std::sync::Arc;
 
-pub use clone::{CloneRequest, Cloned, clone_http_request};
-pub use service::{Config, ResponseFuture, Retry, Tower};
+pub use clone::{CloneRequest, Cloned};
+pub use service::{BoxError, Config, ErrorMode, ResponseFuture, Retry, Tower};
 
+use crate::name::Name;
 use crate::settings::{Bound, Retrying, Settings};
 use crate::{DefaultSleeper, NoAttemptTimeout, RetryPolicy};
 
@@ -89,8 +88,11 @@ use crate::{DefaultSleeper, NoAttemptTimeout, RetryPolicy};
 /// # Default
 ///
 /// [`RetryPolicy::new`]'s configuration (10 attempts, a 45-second deadline, ..), the
-/// [`DefaultSleeper`], no attempt timeout, requests copied with [`Cloned`], and the wrapped
-/// service's type as the name the hooks report.
+/// [`DefaultSleeper`], no attempt timeout, requests copied with [`Cloned`], and as the name the
+/// hooks report the wrapped service's type as people write it, without its generic arguments
+/// and at most 64 bytes (`hyper_util::Client`): one name per service type, so that a metric
+/// keeps a bounded number of series. Name each layer after what it calls
+/// (`.name("inventory")`) to tell them apart.
 ///
 /// ```
 /// use std::time::Duration;
@@ -161,32 +163,35 @@ impl<On> RetryLayer<On> {
 }
 
 impl<On, S, M, C> RetryLayer<On, S, M, C> {
-    /// Copies requests with `cloner` instead of [`Clone`]: [`clone_http_request`] for
-    /// `http::Request`s, or a closure `Fn(&Req) -> Option<Req>` that returns `None` for a
-    /// request that must not be sent twice (see [`CloneRequest`]).
+    /// Copies requests with `cloner` instead of [`Clone`]: a closure `Fn(&Req) -> Option<Req>`
+    /// that returns `None` for a request that must not be sent twice (see [`CloneRequest`]).
     ///
     /// ```
     /// use std::sync::atomic::{AtomicU32, Ordering};
     /// use tower::{Layer, ServiceExt};
     ///
+    /// /// A payload that is bytes, which can be sent again, or a one-shot stream.
+    /// enum Payload {
+    ///     Bytes(Vec<u8>),
+    ///     Stream(Box<dyn Iterator<Item = u8> + Send>),
+    /// }
+    ///
     /// let calls = AtomicU32::new(0);
-    /// let flaky = tower::service_fn(|request: http::Request<String>| {
+    /// let flaky = tower::service_fn(|_: Payload| {
     ///     let first = calls.fetch_add(1, Ordering::Relaxed) == 0;
-    ///     async move {
-    ///         if first {
-    ///             return Err(std::io::Error::other("reset"));
-    ///         }
-    ///         Ok(http::Response::new(request.into_body()))
-    ///     }
+    ///     async move { if first { Err(std::io::Error::other("reset")) } else { Ok(200) } }
     /// });
-    /// let service = stamina::tower::RetryLayer::new(
-    ///     |outcome: &Result<http::Response<String>, std::io::Error>| outcome.is_err(),
-    /// )
+    /// let service = stamina::tower::RetryLayer::new(|outcome: &Result<u16, std::io::Error>| {
+    ///     outcome.is_err()
+    /// })
     /// .sleeper(stamina::testing::FakeSleeper::new())
-    /// .clone_requests_with(stamina::tower::clone_http_request)
+    /// .clone_requests_with(|payload: &Payload| match payload {
+    ///     Payload::Bytes(bytes) => Some(Payload::Bytes(bytes.clone())),
+    ///     Payload::Stream(_) => None,
+    /// })
     /// .layer(flaky);
-    /// let response = futures::executor::block_on(service.oneshot(http::Request::new("hi".into())))?;
-    /// assert_eq!(response.body(), "hi"); // sent twice
+    /// let status = futures::executor::block_on(service.oneshot(Payload::Bytes(vec![1])))?;
+    /// assert_eq!((status, calls.into_inner()), (200, 2)); // sent twice
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn clone_requests_with<C2>(self, cloner: C2) -> RetryLayer<On, S, M, C2> {
@@ -204,9 +209,13 @@ impl<Svc, On: Clone, S: Clone, M: Clone, C: Clone> ::tower::Layer<Svc> for Retry
     type Service = Retry<Svc, Self>;
 
     fn layer(&self, inner: Svc) -> Self::Service {
+        let mut layer = self.clone();
+        if layer.settings.name.is_none() {
+            layer.settings.name = Some(Name::for_service::<Svc>());
+        }
         Retry {
             inner,
-            layer: Arc::new(self.clone()),
+            layer: Arc::new(layer),
         }
     }
 }

@@ -21,7 +21,7 @@ use reqwest_middleware::{ClientBuilder, ClientWithMiddleware, Middleware, Next};
 use stamina::instrument::{GiveUpDetails, GiveUpReason, OnRetryHook};
 use stamina::reqwest_middleware::{Outcome, RetryMiddleware, default_on};
 use stamina::testing::{FakeSleeper, Testing, thread_active, thread_testing};
-use stamina::{AsyncRetryingCaller, Decision, RetryBudget, parse_retry_after};
+use stamina::{AsyncRetryingCaller, AttemptTimedOut, Decision, RetryBudget, parse_retry_after};
 use support::{FlakyServer, Reply};
 
 type BoxFuture<'a> =
@@ -307,7 +307,16 @@ async fn connections_closed_without_an_answer_are_retried() {
 async fn a_streaming_body_is_sent_once() {
     let server = FlakyServer::start([reply(503, "busy"), Reply::ok("never asked for")]);
     let sleeper = FakeSleeper::new();
-    let (client, _) = with_recorder(middleware(&sleeper));
+    // `on` is not asked about the outcome of a request that cannot be sent again.
+    let asked = Arc::new(Mutex::new(0));
+    let on = {
+        let asked = Arc::clone(&asked);
+        move |outcome: &Outcome| {
+            *asked.lock().unwrap() += 1;
+            default_on(outcome)
+        }
+    };
+    let (client, _) = with_recorder(middleware(&sleeper).on(on));
     let result = client
         .post(server.url("/upload"))
         .body(streaming_body())
@@ -329,51 +338,75 @@ async fn a_streaming_body_is_sent_once() {
     );
     assert_eq!(server.hits(), 1);
     assert!(sleeper.sleeps().is_empty());
+    assert_eq!(*asked.lock().unwrap(), 0);
 }
 
+/// The deadline and the attempt timeout cut an attempt still waiting for its response's head,
+/// after the time left then (the least of the two): each cut attempt fails with an
+/// `AttemptTimedOut` that says after how long, which the defaults retry. The requests keep
+/// their own timeouts. (Real time for the cuts, a few tens of milliseconds; virtual time for the
+/// waits.)
 #[tokio::test]
-async fn the_time_left_caps_each_request_s_timeout() {
-    // Each attempt takes 50 ms of virtual time: the waits 100, 200 and 400 ms and the attempts
-    // use up the 1 s deadline, and the time left caps every request's timeout.
-    let server = FlakyServer::start([]);
+async fn attempts_still_waiting_for_their_head_are_cut_at_the_time_left() {
+    let server = FlakyServer::start([Reply::Hang, Reply::Hang, Reply::Hang, Reply::Hang]);
     let sleeper = FakeSleeper::new();
-    let on = {
-        let sleeper = sleeper.clone();
-        move |outcome: &Outcome| {
-            sleeper.advance(Duration::from_millis(50));
-            let _ = outcome;
-            Decision::Retry
+    let cuts = Arc::new(Mutex::new(Vec::new()));
+    let record = {
+        let cuts = Arc::clone(&cuts);
+        move |details: &stamina::RetryDetails<'_>| {
+            let error = details
+                .caused_by()
+                .downcast_ref::<reqwest_middleware::Error>();
+            let Some(reqwest_middleware::Error::Middleware(error)) = error else {
+                panic!("not a middleware error: {:?}", details.caused_by());
+            };
+            let timed_out = error.downcast_ref::<AttemptTimedOut>().unwrap();
+            cuts.lock()
+                .unwrap()
+                .push((timed_out.after(), details.error_type().to_owned()));
         }
     };
-    let (client, recorder) =
-        with_recorder(middleware(&sleeper).timeout(Duration::from_secs(1)).on(on));
-    let result = client.get(server.url("/")).send().await;
-    assert_eq!(status_and_body(result).await, (200, "ok".to_owned()));
-    // Attempts start at 0, 150, 400 and 850 ms; the next wait (800 ms) would cross the deadline.
-    assert_eq!(
-        recorder.timeouts(),
-        [1000, 850, 600, 150].map(|t| Some(Duration::from_millis(t)))
-    );
-    assert_eq!(sleeper.sleeps(), ms(&[100, 200, 400]));
-
-    // The attempt timeout and the request's own timeout take part too: the least one wins.
-    let sleeper = FakeSleeper::new();
+    // A 90 ms deadline and a 20 ms backoff, at most 40 ms: the first attempt is cut after 90
+    // ms, the second (20 ms of waits later) after 70 ms, the third (60 ms later) after 30 ms;
+    // the next wait, 40 ms, would cross the deadline. The waits are virtual: only the hung
+    // attempts take real time, 190 ms in all.
     let (client, recorder) = with_recorder(
         middleware(&sleeper)
-            .attempts(3)
-            .timeout(Duration::from_millis(500))
-            .attempt_timeout(Duration::from_millis(450))
+            .timeout(Duration::from_millis(90))
+            .wait_initial(Duration::from_millis(20))
+            .wait_max(Duration::from_millis(40))
+            .on_retry(record),
+    );
+    let call = client.get(server.url("/")).send();
+    let error = tokio::time::timeout(Duration::from_secs(5), call)
+        .await
+        .expect("the deadline ends the call")
+        .unwrap_err();
+    let reqwest_middleware::Error::Middleware(error) = error else {
+        panic!("not a middleware error: {error:?}");
+    };
+    let last = error.downcast_ref::<AttemptTimedOut>().unwrap();
+    assert_eq!(last.after(), Duration::from_millis(30));
+    let cut = |ms| (Duration::from_millis(ms), "timeout".to_owned());
+    assert_eq!(*cuts.lock().unwrap(), [cut(90), cut(70)]);
+    assert_eq!(sleeper.sleeps(), ms(&[20, 40]));
+    assert_eq!(server.hits(), 3);
+    assert_eq!(recorder.timeouts(), [None, None, None]);
+
+    // The attempt timeout takes part too, the least limit wins, and a request's own timeout
+    // is left as it is.
+    let server = FlakyServer::start([Reply::Hang]);
+    let (client, recorder) = with_recorder(
+        middleware(&sleeper)
+            .attempts(2)
+            .attempt_timeout(Duration::from_millis(30))
             .on(|_: &Outcome| true),
     );
-    let request = client
-        .get(server.url("/"))
-        .timeout(Duration::from_millis(420));
-    assert!(request.send().await.is_ok());
-    assert_eq!(
-        recorder.timeouts(),
-        [420, 400, 200].map(|t| Some(Duration::from_millis(t)))
-    );
-    // Without a deadline or limits, the requests keep their timeouts, here none.
+    let request = client.get(server.url("/")).timeout(Duration::from_secs(3));
+    let response = tokio::time::timeout(Duration::from_secs(5), request.send()).await;
+    assert_eq!(response.unwrap().unwrap().status(), 200);
+    assert_eq!(recorder.timeouts(), [Some(Duration::from_secs(3)); 2]);
+    // Without a deadline or limits, nothing is cut and nothing is set.
     let (client, recorder) = with_recorder(
         middleware(&sleeper)
             .no_timeout()
@@ -384,20 +417,48 @@ async fn the_time_left_caps_each_request_s_timeout() {
     assert_eq!(recorder.timeouts(), [None, None]);
 }
 
-/// A hung server cannot hold the caller past the deadline. (Real time: the request's timeout
-/// is reqwest's.)
+/// The deadline is about the attempts: a response that came back before it is read whole,
+/// however long its body takes. (Real time: the body ends 150 ms after a 50 ms deadline.)
+#[tokio::test]
+async fn a_slow_body_behind_a_short_deadline_is_read_whole() {
+    let server = FlakyServer::start([Reply::SlowBody {
+        first: "first half, ".to_owned(),
+        pause: Duration::from_millis(150),
+        rest: "second half".to_owned(),
+    }]);
+    let client = ClientBuilder::new(reqwest_client())
+        .with(RetryMiddleware::new().timeout(Duration::from_millis(50)))
+        .build();
+    let read = async {
+        let response = client.get(server.url("/")).send().await?;
+        Ok::<_, reqwest_middleware::Error>(response.text().await?)
+    };
+    let body = tokio::time::timeout(Duration::from_secs(5), read)
+        .await
+        .unwrap();
+    assert_eq!(body.unwrap(), "first half, second half");
+}
+
+/// A hung server cannot hold the caller past the deadline: the attempt is cut then, with an
+/// `AttemptTimedOut`. (Real time, 200 ms.)
 #[tokio::test]
 async fn a_hung_request_ends_at_the_deadline() {
     let server = FlakyServer::start([Reply::Hang, Reply::ok("too late")]);
     let (client, recorder) =
         with_recorder(RetryMiddleware::new().timeout(Duration::from_millis(200)));
-    let start = std::time::Instant::now();
-    let error = client.get(server.url("/slow")).send().await.unwrap_err();
-    assert!(error.is_timeout(), "{error:?}");
-    assert!(start.elapsed() >= Duration::from_millis(190));
+    let call = client.get(server.url("/slow")).send();
+    let error = tokio::time::timeout(Duration::from_secs(5), call)
+        .await
+        .expect("the deadline ends the call")
+        .unwrap_err();
+    let reqwest_middleware::Error::Middleware(error) = &error else {
+        panic!("not a middleware error: {error:?}");
+    };
+    // The time left when the attempt started, on the real clock.
+    let after = error.downcast_ref::<AttemptTimedOut>().unwrap().after();
+    assert!(after <= Duration::from_millis(200) && after > Duration::from_millis(100));
     assert_eq!(recorder.attempts(), 1);
-    let timeout = recorder.timeouts()[0].unwrap();
-    assert!(timeout <= Duration::from_millis(200) && timeout > Duration::from_millis(100));
+    assert_eq!(recorder.timeouts(), [None]);
 }
 
 #[tokio::test]
@@ -418,22 +479,12 @@ async fn hooks_see_the_failed_response_or_error_under_the_call_s_name() {
     let sleeper = FakeSleeper::new();
     let (client, _) = with_recorder(middleware(&sleeper).on_retry(record.clone()));
     assert!(client.get(server.url("/")).send().await.is_ok());
-    let name = format!("GET {}", server.addr());
+    let name = "RetryMiddleware GET".to_owned();
     assert_eq!(
         *seen.lock().unwrap(),
         [
-            (
-                name.clone(),
-                1,
-                Duration::from_secs(2),
-                "reqwest::Response".to_owned()
-            ),
-            (
-                name,
-                2,
-                Duration::from_millis(200),
-                "reqwest_middleware::Error".to_owned()
-            ),
+            (name.clone(), 1, Duration::from_secs(2), "503".to_owned()),
+            (name, 2, Duration::from_millis(200), "reset".to_owned()),
         ]
     );
     seen.lock().unwrap().clear();
@@ -639,7 +690,7 @@ async fn side_by_side_with_reqwest_retry() {
     let other = through_reqwest_retry(get_url, &b.url("/"), ms(10), None, ms(2000)).await;
     assert_eq!(
         stamina,
-        Seen::new(2, "[2s]", "the 200 response", [Some(45_000), Some(43_000)])
+        Seen::new(2, "[2s]", "the 200 response", [None, None])
     );
     assert_eq!(
         other,
@@ -653,10 +704,7 @@ async fn side_by_side_with_reqwest_retry() {
     let (a, b) = (flaky(), flaky());
     let stamina = through_stamina(post_stream, &a.url("/"), |m| m).await;
     let other = through_reqwest_retry(post_stream, &b.url("/"), ms(10), None, ms(2000)).await;
-    assert_eq!(
-        stamina,
-        Seen::new(1, "[]", "the 503 response", [Some(45_000)])
-    );
+    assert_eq!(stamina, Seen::new(1, "[]", "the 503 response", [None]));
     let not_cloneable =
         "an error: Request object is not cloneable. Are you passing a streaming body?";
     assert_eq!(other, Seen::new(0, "[]", not_cloneable, []));
@@ -672,7 +720,7 @@ async fn side_by_side_with_reqwest_retry() {
     })
     .await;
     let other = through_reqwest_retry(get_url, &b.url("/"), ms(200), Some(ms(50)), ms(2000)).await;
-    assert_eq!(stamina, Seen::new(1, "[]", "the 503 response", [Some(50)]));
+    assert_eq!(stamina, Seen::new(1, "[]", "the 503 response", [None]));
     assert_eq!(
         other,
         Seen::new(2, "[200ms]", "the 503 response", [None, None])
@@ -686,14 +734,13 @@ async fn side_by_side_with_reqwest_retry() {
     drop(closed);
     let stamina = through_stamina(get_url, &url, |m| m.attempts(4)).await;
     let other = through_reqwest_retry(get_url, &url, ms(10), None, ms(2000)).await;
-    let timeouts = [45_000, 44_900, 44_700, 44_300].map(Some);
     assert_eq!(
         stamina,
         Seen::new(
             4,
             "[100ms, 200ms, 400ms]",
             "reqwest's connect error",
-            timeouts
+            [None; 4]
         )
     );
     let wrapped = "an error: Request failed after 3 retries";
@@ -721,4 +768,28 @@ async fn side_by_side_with_reqwest_retry() {
             );
         }
     }
+}
+
+/// `attempt_timeout` is a key of config strings, which the middleware applies: a hung attempt
+/// is cut after it and retried. (Real time: two cuts of 40 ms.)
+#[tokio::test]
+async fn an_attempt_timeout_from_a_config_string_cuts_hung_attempts() {
+    let policy: stamina::RetryPolicy =
+        "attempts=2 attempt_timeout=40ms wait_initial=0s wait_jitter=0s"
+            .parse()
+            .unwrap();
+    let server = FlakyServer::start([Reply::Hang, Reply::Hang]);
+    let (client, recorder) = with_recorder(RetryMiddleware::new().policy(policy));
+    let call = client.get(server.url("/")).send();
+    let error = tokio::time::timeout(Duration::from_secs(5), call)
+        .await
+        .expect("the attempt timeout ends the call")
+        .unwrap_err();
+    let reqwest_middleware::Error::Middleware(error) = error else {
+        panic!("not a middleware error: {error:?}");
+    };
+    let timed_out = error.downcast_ref::<AttemptTimedOut>().unwrap();
+    assert_eq!(timed_out.after(), Duration::from_millis(40));
+    assert_eq!(recorder.attempts(), 2);
+    assert_eq!(server.hits(), 2);
 }

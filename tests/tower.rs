@@ -20,9 +20,10 @@ use hyper::body::{Bytes, Incoming};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use stamina::http::{HttpOn, Transport};
 use stamina::instrument::{GiveUpDetails, GiveUpReason, OnRetryHook};
 use stamina::testing::{FakeSleeper, Testing, thread_active, thread_testing};
-use stamina::tower::{RetryLayer, clone_http_request};
+use stamina::tower::RetryLayer;
 use stamina::{
     AsyncRetryingCaller, AttemptTimedOut, Decision, NoAttemptTimeout, RetryBudget,
     parse_retry_after,
@@ -33,7 +34,6 @@ use tower::{BoxError, Layer, Service, ServiceBuilder, ServiceExt};
 type HyperClient = Client<HttpConnector, Full<Bytes>>;
 type Outcome = Result<Response<Incoming>, hyper_util::client::legacy::Error>;
 type OnFn = fn(&Outcome) -> Decision;
-type CloneFn = fn(&Request<Full<Bytes>>) -> Option<Request<Full<Bytes>>>;
 
 /// Sun, 06 Nov 1994 08:48:20 GMT: the "now" against which HTTP-dates are read.
 fn now() -> SystemTime {
@@ -86,12 +86,12 @@ async fn read(response: Response<Incoming>) -> (u16, String) {
     (status, String::from_utf8(body.to_vec()).unwrap())
 }
 
-/// The layer for the hyper client: no jitter, a fake sleeper, `http` requests cloned.
-fn layer(sleeper: &FakeSleeper) -> RetryLayer<OnFn, FakeSleeper, NoAttemptTimeout, CloneFn> {
+/// The layer for the hyper client: no jitter, a fake sleeper; `http` requests whose body is
+/// `Clone` are `Clone`.
+fn layer(sleeper: &FakeSleeper) -> RetryLayer<OnFn, FakeSleeper, NoAttemptTimeout> {
     RetryLayer::new(on_status as OnFn)
         .wait_jitter(Duration::ZERO)
         .sleeper(sleeper.clone())
-        .clone_requests_with(clone_http_request as CloneFn)
 }
 
 #[tokio::test]
@@ -165,11 +165,22 @@ async fn the_last_response_or_error_comes_back_unchanged() {
     assert_eq!(sleeper.sleeps(), ms(&[100, 200]));
 }
 
+/// A request that cannot be copied is sent once and its outcome returned as it is: `on` is not
+/// asked about it, for a response or an error.
 #[tokio::test]
 async fn a_request_that_cannot_be_cloned_is_sent_once() {
     let server = FlakyServer::start([Reply::status(503), Reply::Reset, Reply::ok("hello")]);
     let sleeper = FakeSleeper::new();
-    let service = layer(&sleeper)
+    let asked = Arc::new(AtomicU32::new(0));
+    let on = {
+        let asked = Arc::clone(&asked);
+        move |outcome: &Outcome| {
+            asked.fetch_add(1, Ordering::SeqCst);
+            on_status(outcome)
+        }
+    };
+    let service = RetryLayer::new(on)
+        .sleeper(sleeper.clone())
         .clone_requests_with(|_: &Request<Full<Bytes>>| None)
         .layer(hyper_client());
     let response = service
@@ -181,10 +192,13 @@ async fn a_request_that_cannot_be_cloned_is_sent_once() {
     assert!(service.oneshot(get(&server.url("/"))).await.is_err());
     assert_eq!(server.hits(), 2);
     assert!(sleeper.sleeps().is_empty());
+    assert_eq!(asked.load(Ordering::SeqCst), 0);
 }
 
-/// The attempt timeout cuts a hung request, which is retried. (Real time: the timeout races
-/// real I/O; the wait between the attempts is 1 ms.)
+/// The attempt timeout cuts a hung request, which is retried. With an attempt timeout the
+/// service's errors are `BoxError`s, whatever the wrapped service's (here hyper-util's), so no
+/// `map_err` is needed. (Real time: the timeout races real I/O; the wait between the attempts
+/// is 1 ms.)
 #[tokio::test]
 async fn a_hung_request_is_cut_by_the_attempt_timeout() {
     let server = FlakyServer::start([Reply::Hang, Reply::ok("hello")]);
@@ -195,7 +209,6 @@ async fn a_hung_request_is_cut_by_the_attempt_timeout() {
     .wait_initial(Duration::from_millis(1))
     .wait_jitter(Duration::ZERO)
     .attempt_timeout(Duration::from_millis(200))
-    .clone_requests_with(clone_http_request)
     .on_retry({
         let seen = Arc::clone(&seen);
         move |details: &stamina::RetryDetails<'_>| {
@@ -204,10 +217,7 @@ async fn a_hung_request_is_cut_by_the_attempt_timeout() {
                 .push(format!("{:?}", details.caused_by()));
         }
     });
-    let service = ServiceBuilder::new()
-        .layer(retry)
-        .map_err(BoxError::from)
-        .service(hyper_client());
+    let service = ServiceBuilder::new().layer(retry).service(hyper_client());
     let start = std::time::Instant::now();
     let response = service.oneshot(get(&server.url("/slow"))).await.unwrap();
     assert_eq!(read(response).await, (200, "hello".to_owned()));
@@ -480,7 +490,8 @@ async fn hooks_see_the_failed_response_or_error_under_the_call_s_name() {
         .on_retry(record.clone())
         .layer(hyper_client());
     assert!(service.oneshot(get(&server.url("/"))).await.is_ok());
-    let name = std::any::type_name::<HyperClient>().to_owned();
+    // Named after the wrapped service's type, without its arguments.
+    let name = "hyper_util::Client".to_owned();
     assert_eq!(
         *seen.lock().unwrap(),
         [
@@ -506,6 +517,98 @@ async fn hooks_see_the_failed_response_or_error_under_the_call_s_name() {
         .layer(hyper_client());
     assert!(service.oneshot(get(&server.url("/"))).await.is_ok());
     assert_eq!(seen.lock().unwrap()[0].0, "inventory");
+}
+
+/// Over a boxed-error stack, `HttpOn` shows the hooks what happened: a response's status code
+/// and an error's transport class as the label, and the response or the error to downcast.
+#[tokio::test]
+async fn http_outcomes_are_labelled_by_status_and_transport_class() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = {
+        let seen = Arc::clone(&seen);
+        move |details: &stamina::RetryDetails<'_>| {
+            let cause = details.caused_by();
+            let status = cause
+                .downcast_ref::<Response<Incoming>>()
+                .map(|response| response.status().as_u16());
+            let class = cause
+                .downcast_ref::<BoxError>()
+                .map(|e| Transport::of(&**e));
+            let label = details.error_type().to_owned();
+            seen.lock().unwrap().push((label, status, class));
+        }
+    };
+    let server = FlakyServer::start([Reply::status(503), Reply::Reset, Reply::status(429)]);
+    let sleeper = FakeSleeper::new();
+    let service = ServiceBuilder::new()
+        .layer(
+            RetryLayer::new(HttpOn::new())
+                .sleeper(sleeper.clone())
+                .on_retry(record),
+        )
+        .map_err(BoxError::from)
+        .service(hyper_client());
+    let response = service.oneshot(get(&server.url("/"))).await.unwrap();
+    assert_eq!(read(response).await, (200, "ok".to_owned()));
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            ("503".to_owned(), Some(503), None),
+            ("reset".to_owned(), None, Some(Transport::Reset)),
+            ("429".to_owned(), Some(429), None),
+        ]
+    );
+    // Nobody listens: every connection is refused, a `connect` failure retried to the end.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", closed.local_addr().unwrap());
+    drop(closed);
+    seen.lock().unwrap().clear();
+    let labels = Arc::new(Mutex::new(Vec::new()));
+    let service = ServiceBuilder::new()
+        .layer(
+            RetryLayer::new(HttpOn::new())
+                .attempts(2)
+                .sleeper(sleeper.clone())
+                .on_retry({
+                    let labels = Arc::clone(&labels);
+                    move |details: &stamina::RetryDetails<'_>| {
+                        labels.lock().unwrap().push(details.error_type().to_owned());
+                    }
+                }),
+        )
+        .map_err(BoxError::from)
+        .service(hyper_client());
+    let error = service.oneshot(get(&url)).await.unwrap_err();
+    assert_eq!(Transport::of(&*error), Transport::Connect);
+    assert_eq!(*labels.lock().unwrap(), ["connect"]);
+}
+
+/// `attempt_timeout` is a key of config strings: a layer with an attempt timeout applies one
+/// from a policy (a hung request is cut after it and retried), a layer without refuses it with
+/// an error that names the key.
+#[tokio::test]
+async fn an_attempt_timeout_from_a_config_string_applies_where_it_can() {
+    let policy: stamina::RetryPolicy =
+        "attempts=2 attempt_timeout=40ms wait_initial=0s wait_jitter=0s"
+            .parse()
+            .unwrap();
+    let refused = RetryLayer::new(HttpOn::new())
+        .try_policy(policy)
+        .unwrap_err();
+    assert_eq!(refused.key(), Some("attempt_timeout"));
+    let server = FlakyServer::start([Reply::Hang, Reply::ok("hello")]);
+    let retry = RetryLayer::new(HttpOn::new())
+        .attempt_timeout(Duration::from_secs(60))
+        .try_policy(policy)
+        .unwrap();
+    let service = ServiceBuilder::new().layer(retry).service(hyper_client());
+    let call = service.oneshot(get(&server.url("/")));
+    let response = tokio::time::timeout(Duration::from_secs(5), call).await;
+    assert_eq!(
+        read(response.unwrap().unwrap()).await,
+        (200, "hello".to_owned())
+    );
+    assert_eq!(server.hits(), 2);
 }
 
 #[test]

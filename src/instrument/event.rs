@@ -573,7 +573,7 @@ impl GiveUpDetails<'_> {
 }
 
 /// The short name of the type whose [`std::any::type_name`] is `full`, in one allocation.
-pub(super) fn short_type_name(full: &str) -> String {
+pub(crate) fn short_type_name(full: &str) -> String {
     // Never longer than the full name.
     let mut short = String::with_capacity(full.len());
     let _ = write_short_type_name(full, &mut short);

@@ -2,10 +2,15 @@
 
 /// Makes the copy of a request that the next attempt sends, or says that there is none.
 ///
-/// Implemented by [`Cloned`] (for `Clone` requests), by every closure or function
-/// `Fn(&Req) -> Option<Req>`, such as [`clone_http_request`]. Returning `None` makes the
-/// attempt that is about to be sent the last one: its outcome is returned whatever it is,
+/// Implemented by [`Cloned`] (for `Clone` requests, the default) and by every closure or
+/// function `Fn(&Req) -> Option<Req>`. Returning `None` makes the attempt that is about to be
+/// sent the last one: its outcome is returned whatever it is, and `on` is not asked about it,
 /// which is what a request with a streaming body needs.
+///
+/// An `http::Request<B>` is `Clone` when its body `B` is (`Full<Bytes>`, `String`, `Bytes`,
+/// ..., with extensions that are `Clone` too), so [`Cloned`] copies it. A closure is needed
+/// for a body that is not `Clone` but can sometimes be copied: for instance an enum of bytes or
+/// a stream, whose stream arm returns `None`.
 ///
 /// ```
 /// use stamina::tower::CloneRequest;
@@ -49,32 +54,4 @@ impl<Req: Clone> CloneRequest<Req> for Cloned {
     fn clone_request(&self, request: &Req) -> Option<Req> {
         Some(request.clone())
     }
-}
-
-/// Copies an [`http::Request`] whose body is `Clone` (`Full<Bytes>`, `String`, `Bytes`, ..):
-/// method, URI, version, headers, extensions and body. Pass it to
-/// [`RetryLayer::clone_requests_with`](super::RetryLayer::clone_requests_with).
-///
-/// `http::Request` itself is not `Clone`, because bodies usually are not. For a body that is
-/// sometimes a stream, write a closure that returns `None` for the stream.
-///
-/// ```
-/// let request = http::Request::post("http://127.0.0.1/items")
-///     .header("x-request-id", "7")
-///     .body(String::from("{}"))
-///     .unwrap();
-/// let copy = stamina::tower::clone_http_request(&request).unwrap();
-/// assert_eq!(copy.method(), http::Method::POST);
-/// assert_eq!(copy.uri(), request.uri());
-/// assert_eq!(copy.headers()["x-request-id"], "7");
-/// assert_eq!(copy.body(), "{}");
-/// ```
-pub fn clone_http_request<B: Clone>(request: &http::Request<B>) -> Option<http::Request<B>> {
-    let mut copy = http::Request::new(request.body().clone());
-    *copy.method_mut() = request.method().clone();
-    *copy.uri_mut() = request.uri().clone();
-    *copy.version_mut() = request.version();
-    *copy.headers_mut() = request.headers().clone();
-    *copy.extensions_mut() = request.extensions().clone();
-    Some(copy)
 }

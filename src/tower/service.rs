@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
@@ -13,7 +14,10 @@ use super::clone::CloneRequest;
 use crate::driver::Driver;
 use crate::settings::{Bound, Front, Retrying, Waits, sealed};
 use crate::timeout::{AttemptTimeoutKind, AttemptTimeoutMode, RunAttempt, run_attempt};
-use crate::{RetryOn, Sleeper};
+use crate::{AttemptTimeout, NoAttemptTimeout, RetryOn, Sleeper};
+
+/// The error type of tower stacks: any error, boxed.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The front end of tower layers, which copies requests with `C` (see
 /// [`CloneRequest`](super::CloneRequest)).
@@ -43,6 +47,41 @@ impl<On, S, M, C> sealed::Sealed for Retrying<Tower<C>, Bound<On>, S, M> {}
 impl<On, S: Sleeper, M: AttemptTimeoutKind, C> Config for Retrying<Tower<C>, Bound<On>, S, M> {
     type Sleeper = S;
     type Mode = M;
+}
+
+/// The errors of a [`Retry`] service over a service whose errors are `E`: without an attempt
+/// timeout, `E` itself; with one ([`RetryLayer::attempt_timeout`](super::RetryLayer)),
+/// [`BoxError`], as tower's own timeout returns them: the wrapped service's error in the box,
+/// or the [`AttemptTimedOut`](crate::AttemptTimedOut) of an attempt that was cut. So an attempt
+/// timeout works over any error that converts into a `BoxError`, which every
+/// `Error + Send + Sync` does. Sealed: it shows up in bounds only.
+#[diagnostic::on_unimplemented(
+    message = "with an attempt timeout, the layer's errors are `tower::BoxError`: `{E}` must convert into one",
+    label = "`{E}` does not convert into a `BoxError`"
+)]
+pub trait ErrorMode<E>: AttemptTimeoutMode<Self::Error> {
+    /// The service's error type.
+    type Error;
+
+    /// The wrapped service's `error` as the service's.
+    #[doc(hidden)]
+    fn convert(error: E) -> Self::Error;
+}
+
+impl<E> ErrorMode<E> for NoAttemptTimeout {
+    type Error = E;
+
+    fn convert(error: E) -> E {
+        error
+    }
+}
+
+impl<E: Into<BoxError>> ErrorMode<E> for AttemptTimeout {
+    type Error = BoxError;
+
+    fn convert(error: E) -> BoxError {
+        error.into()
+    }
 }
 
 /// The service made by a [`RetryLayer`](super::RetryLayer) `L`: calls the wrapped service until
@@ -108,18 +147,18 @@ impl<Svc, Req, On, S, M, C> ::tower::Service<Req>
 where
     Svc: ::tower::Service<Req> + Clone,
     Svc::Response: fmt::Debug,
-    Svc::Error: fmt::Debug,
-    On: RetryOn<Result<Svc::Response, Svc::Error>>,
+    M: ErrorMode<Svc::Error>,
+    M::Error: fmt::Debug,
+    On: RetryOn<Result<Svc::Response, M::Error>>,
     S: Sleeper,
-    M: AttemptTimeoutMode<Svc::Error>,
     C: CloneRequest<Req>,
 {
     type Response = Svc::Response;
-    type Error = Svc::Error;
+    type Error = M::Error;
     type Future = ResponseFuture<Svc, Req, Retrying<Tower<C>, Bound<On>, S, M>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
+        self.inner.poll_ready(cx).map_err(M::convert)
     }
 
     fn call(&mut self, request: Req) -> Self::Future {
@@ -148,19 +187,45 @@ fn attempt<Svc, Req, S, M>(
     driver: &Driver,
     service: &mut Svc,
     request: Req,
-) -> RunAttempt<Svc::Future, M::Timer<S::Sleep>>
+) -> RunAttempt<Converted<Svc::Future, M>, M::Timer<S::Sleep>>
 where
     Svc: ::tower::Service<Req>,
     S: Sleeper,
-    M: AttemptTimeoutMode<Svc::Error>,
+    M: ErrorMode<Svc::Error>,
 {
     let timeout = layer.settings.policy.get_attempt_timeout();
     let deadline = driver.deadline();
-    run_attempt::<_, _, M, S, _>(&layer.time, timeout, deadline, || service.call(request))
+    let make = || Converted {
+        future: service.call(request),
+        mode: PhantomData,
+    };
+    run_attempt::<_, _, M, S, _>(&layer.time, timeout, deadline, make)
+}
+
+pin_project! {
+    /// The wrapped service's response future, its error converted as `M` says.
+    struct Converted<F, M> {
+        #[pin]
+        future: F,
+        mode: PhantomData<fn() -> M>,
+    }
+}
+
+impl<F, M, T, E> Future for Converted<F, M>
+where
+    F: Future<Output = Result<T, E>>,
+    M: ErrorMode<E>,
+{
+    type Output = Result<T, M::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.project().future.poll(cx).map_err(M::convert)
+    }
 }
 
 type Sleep<L> = <<L as Config>::Sleeper as Sleeper>::Sleep;
-type Timer<L, E> = <<L as Config>::Mode as AttemptTimeoutMode<E>>::Timer<Sleep<L>>;
+type Error<L, E> = <<L as Config>::Mode as ErrorMode<E>>::Error;
+type Timer<L, E> = <<L as Config>::Mode as AttemptTimeoutMode<Error<L, E>>>::Timer<Sleep<L>>;
 
 pin_project! {
     /// The future of a [`Retry`] service's call: the last response or error.
@@ -178,10 +243,10 @@ pin_project! {
     where
         Svc: ::tower::Service<Req>,
         L: Config,
-        L::Mode: AttemptTimeoutMode<Svc::Error>,
+        L::Mode: ErrorMode<Svc::Error>,
     {
         #[pin]
-        state: State<Svc::Future, Sleep<L>, Timer<L, Svc::Error>>,
+        state: State<Converted<Svc::Future, L::Mode>, Sleep<L>, Timer<L, Svc::Error>>,
         service: Svc,
         // The request the next attempt sends; `None` when it could not be copied, which makes
         // the current attempt the last.
@@ -209,13 +274,13 @@ impl<Svc, Req, On, S, M, C> Future for ResponseFuture<Svc, Req, Retrying<Tower<C
 where
     Svc: ::tower::Service<Req>,
     Svc::Response: fmt::Debug,
-    Svc::Error: fmt::Debug,
-    On: RetryOn<Result<Svc::Response, Svc::Error>>,
+    M: ErrorMode<Svc::Error>,
+    M::Error: fmt::Debug,
+    On: RetryOn<Result<Svc::Response, M::Error>>,
     S: Sleeper,
-    M: AttemptTimeoutMode<Svc::Error>,
     C: CloneRequest<Req>,
 {
-    type Output = Result<Svc::Response, Svc::Error>;
+    type Output = Result<Svc::Response, M::Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
@@ -228,11 +293,12 @@ where
                     // call's, whatever it is, and `on` is not asked.
                     let wait = match this.spare {
                         Some(_) => {
-                            let name = || layer.settings.name_or_else(crate::name::path_of::<Svc>);
+                            let name = || layer.settings.name_or_else(|| "RetryLayer");
                             let now = || layer.time.now();
                             let (on, settings) = (&layer.on.0, &layer.settings);
+                            let view = || on.error_view(&outcome);
                             this.driver
-                                .settle(settings, name, on, &outcome, timed_out, now)
+                                .settle(settings, name, on, &outcome, view, timed_out, now)
                         }
                         None => None,
                     };
@@ -253,7 +319,7 @@ where
                 StateProj::Readying => {
                     if let Err(error) = ready!(this.service.poll_ready(cx)) {
                         this.state.set(State::Done);
-                        return Poll::Ready(Err(error));
+                        return Poll::Ready(Err(M::convert(error)));
                     }
                     let Some(request) = this.spare.take() else {
                         unreachable!("only a call with a spare request retries")
@@ -273,7 +339,7 @@ impl<Svc, Req, L> fmt::Debug for ResponseFuture<Svc, Req, L>
 where
     Svc: ::tower::Service<Req>,
     L: Config,
-    L::Mode: AttemptTimeoutMode<Svc::Error>,
+    L::Mode: ErrorMode<Svc::Error>,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match self.state {

@@ -23,6 +23,7 @@ use hyper::body::{Bytes, Incoming};
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
@@ -43,6 +44,13 @@ pub(crate) enum Reply {
     Reset,
     /// Holds the request without answering, until the server is dropped (or [`HANG_LIMIT`]).
     Hang,
+    /// Answers `200 OK` with the head and `first` at once, then the `rest` of the body after
+    /// `pause`.
+    SlowBody {
+        first: String,
+        pause: Duration,
+        rest: String,
+    },
 }
 
 impl Reply {
@@ -211,6 +219,27 @@ async fn handle(stream: TcpStream, reply: Reply, mut stop: watch::Receiver<()>) 
             tokio::select! {
                 _ = stop.changed() => {}
                 () = tokio::time::sleep(HANG_LIMIT) => {}
+            }
+        }
+        Reply::SlowBody { first, pause, rest } => {
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                first.len() + rest.len()
+            );
+            let mut stream = stream;
+            let mut request = [0_u8; 1024];
+            let _ = stream.read(&mut request).await;
+            let write = async {
+                stream.write_all(head.as_bytes()).await?;
+                stream.write_all(first.as_bytes()).await?;
+                stream.flush().await?;
+                tokio::time::sleep(pause).await;
+                stream.write_all(rest.as_bytes()).await?;
+                stream.flush().await
+            };
+            tokio::select! {
+                _ = write => {}
+                _ = stop.changed() => {}
             }
         }
         Reply::Respond {

@@ -435,8 +435,9 @@ impl<F: Waits, On, T, M> Retrying<F, On, T, M> {
     /// From then on the loops require `E: From<AttemptTimedOut>` of their error type `E`
     /// (`std::io::Error` and boxed errors convert); loops without an attempt timeout accept any
     /// error type. Without it, a hung call can eat the whole budget. The timeout applies in
-    /// testing mode too (only the total timeout is ignored there). It is the policy's
-    /// [`attempt_timeout`](RetryPolicy::attempt_timeout), which a policy given later replaces.
+    /// [testing mode](crate::switches#testing-mode) too, which ignores the total timeout only.
+    /// It is the policy's [`attempt_timeout`](RetryPolicy::attempt_timeout), which a policy
+    /// given later replaces.
     ///
     /// ```
     /// use std::{io, time::Duration};

@@ -1,5 +1,5 @@
-//! Test helpers: a fake clock and sleeper, and every switch of [`stamina::switches`](crate::switches)
-//! under the names tests look for.
+//! Tools for tests: a fake clock and sleeper, and every switch of
+//! [`stamina::switches`](crate::switches) under the names tests look for.
 //!
 //! The switches (retries off, [testing mode](crate::switches#testing-mode)) are core behaviour
 //! and live in [`switches`](crate::switches); they are re-exported here so that a test module

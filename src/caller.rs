@@ -16,7 +16,8 @@ use crate::{DefaultSleeper, RetryOn, RetryPolicy, Sleeper};
 /// The async mirror of [`RetryingCaller`](crate::RetryingCaller): cheap to clone, `Send + Sync`
 /// (with a `Send + Sync` sleeper), and its futures are `Send` when the called futures are. A call
 /// allocates nothing when its first attempt succeeds, nor per retry with the hooks off and a
-/// sleeper whose sleeps allocate nothing.
+/// sleeper whose sleeps allocate nothing (see [what the default hooks
+/// allocate](crate::instrument#what-the-default-hooks-allocate)).
 ///
 /// # Default
 ///

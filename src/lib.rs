@@ -151,11 +151,9 @@
 //!
 //! The body runs once per attempt, where `return` and `?` end the attempt. The arguments are
 //! evaluated once: `&T` arguments are shared, arguments taken by value are cloned for each
-//! attempt, so they must be `Clone`, and on a `fn`, `&mut T` arguments and `&mut self` are
-//! reborrowed for each attempt. On an `async fn` they are a compile error (each attempt's future
-//! must own what it uses): retry such code with a [`retry_context`] stream. Instrumentation
-//! names the calls after the function's path (with the type for a method:
-//! `module::Type::method`).
+//! attempt, so they must be `Clone`, and `&mut T` arguments and `&mut self` are reborrowed for
+//! each attempt, on an `async fn` too (across its `.await`s). Instrumentation names the calls
+//! after the function's path (with the type for a method: `module::Type::method`).
 //!
 //! # Attempt guards
 //!
@@ -307,8 +305,8 @@
 //! was allowed to retry still fails, with the [`GiveUpReason`]; errors that are not worth
 //! retrying, deactivated loops, suppressed nested loops and loops allowed a single attempt report
 //! nothing. On the success path no hook runs and nothing is recorded; callers allocate nothing
-//! there, guard loops allocate the state they share with their guards once per loop, and what
-//! the default hooks allocate per retry is
+//! there, and guard loops the state they share with their guards, once per loop. What the
+//! default hooks allocate per retry is
 //! [stated in `instrument`](instrument#what-the-default-hooks-allocate).
 //!
 //! Hooks are yours to add or replace: [`set_on_retry_hooks`] sets the process-wide list (an
@@ -340,8 +338,9 @@
 //!
 //! # Testing
 //!
-//! [`set_active(false)`](set_active) makes every loop try once; [`set_testing`] makes waits
-//! zero, ignores the timeout and forces (or caps) the attempts. The [`testing`] module has scoped
+//! [`set_active(false)`](set_active) makes every loop try once. [`set_testing`] turns on
+//! [testing mode](switches#testing-mode): no waits, the testing number of attempts, no deadline
+//! and no budget, and every other decision as in production. The [`testing`] module has scoped
 //! and thread-scoped forms for `cargo test`, forms scoped to a future for async tests on
 //! multi-thread runtimes, whose tasks move between threads, and a
 //! [`FakeClock`](testing::FakeClock) and [`FakeSleeper`](testing::FakeSleeper) that record every
@@ -378,8 +377,9 @@
 //!
 //! - a shared [`RetryBudget`] (an AWS-style retry quota or a gRPC-style throttle) attached with
 //!   `.budget(&b)` caps retries across every loop that shares it; in the `storm` example's model
-//!   of a 2 s stall at 50% load, plain retries amplify the load 2.8x to 9.2x and the service
-//!   never recovers, while either budget keeps it at about 1.0x;
+//!   of a 2 s stall at 50% load (`cargo run --release --example storm`), plain retries amplify
+//!   the load 2.8x to 9.2x and the service never recovers, while either budget keeps it at about
+//!   1.0x;
 //! - [`Jitter`] families (stamina's additive, full, equal, decorrelated) spread contending
 //!   clients apart;
 //! - server pushback: the `on` predicate returns [`Decision::RetryAfter`] (or a `Duration`), with
@@ -402,7 +402,7 @@
 //! |---|---|
 //! | `policy`, `config` | [`RetryPolicy`], its defaults and setters, and its config strings |
 //! | `backoff` | the wait after each attempt: the exponent without overflow, the [`Jitter`] families, the seedable generator |
-//! | `decision`, `typed` | what `on` returns ([`Decision`], [`RetryOn`]) and the predicate helpers |
+//! | `decision`, `typed` | what `on` returns ([`Decision`], [`RetryOn`]) and the functions that build predicates |
 //! | `machine` | the state machine: the one place that knows the formula, the limits and the switches |
 //! | `driver` | the loop driver: the one place that turns a failed attempt into "wait this long" or "give up", and tells the hooks |
 //! | `settings` | [`Retrying`], the configuration every front end embeds, with its setters |

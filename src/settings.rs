@@ -437,8 +437,9 @@ impl<F: Waits, On, T, M> Retrying<F, On, T, M> {
     /// error type. A tower [`RetryLayer`](crate::tower::RetryLayer)'s service returns its errors
     /// boxed instead (`tower::BoxError`, as tower's own timeout does), so that any error that
     /// converts into one works (see [`ErrorMode`](crate::tower::ErrorMode)); the reqwest
-    /// middleware's are `reqwest_middleware::Error`s as always. Without it, a hung call can eat the whole budget. The timeout applies in
-    /// testing mode too (only the total timeout is ignored there). It is the policy's
+    /// middleware's are `reqwest_middleware::Error`s as always. Without it, a hung call can
+    /// eat the whole budget. The timeout applies in [testing mode](crate::switches#testing-mode)
+    /// too, which ignores the total timeout only. It is the policy's
     /// [`attempt_timeout`](RetryPolicy::attempt_timeout), which a policy given later replaces.
     ///
     /// ```

@@ -115,7 +115,9 @@ impl<On, S: MaybeSleeper, M> Retrying<Async, Bound<On>, S, M> {
 /// [`Stream`] with any stream combinators. The stream is [`Unpin`], so `next()` needs no
 /// pinning: it keeps its sleep future in a box made at its first wait, and resets it for the
 /// next ones ([`Sleeper::reset`]), so a loop whose first attempt succeeds allocates only the
-/// state it shares with its guards, and one that retries allocates once more.
+/// state it shares with its guards, and one that retries allocates once more, with the hooks off
+/// and a sleeper whose sleeps allocate nothing (see [what the default hooks
+/// allocate](crate::instrument#what-the-default-hooks-allocate)).
 ///
 /// Dropping the stream (say, on cancellation) at any point, mid-wait included, ends the loop:
 /// the sleep is dropped with it and nothing is left running. The stream is `Send` (`Sync`)

@@ -5,12 +5,9 @@
 //!
 //! - [`set_active(false)`](set_active) makes every loop try exactly once and return any error
 //!   as is, with no hooks. Deactivation wins over testing mode.
-//! - [`set_testing(Testing::new())`](set_testing) makes every wait zero (waits from the `on`
-//!   predicate too), ignores the total timeout and shared budgets, and forces the number of
-//!   attempts to the testing value (or caps it, with [`Testing::cap`]). Every other decision is
-//!   the production one: an error the predicate does not retry, a server wait beyond
-//!   [`retry_after_max`](crate::RetryPolicy::retry_after_max) and nested suppression still end the
-//!   loop, so a test sees what production would do, only faster. Hooks still run, with a zero wait.
+//! - [`set_testing(Testing::new())`](set_testing) turns on [testing mode](#testing-mode): no
+//!   waits, the testing number of attempts, no deadline and no budget, and every other decision
+//!   as in production.
 //!
 //! Each has a scoped form that restores the previous state when dropped (nestable, and restored
 //! during a panic's unwinding too), a thread-scoped form for `cargo test`, whose tests run on
@@ -36,6 +33,24 @@
 //! assert!(result.is_err());
 //! assert_eq!(calls, 3); // forced to 3, and no wait took any time
 //! ```
+//!
+//! # Testing mode
+//!
+//! Testing mode changes four things, and nothing else:
+//!
+//! - every wait is zero, the waits the `on` predicate asks for (a server's `Retry-After`)
+//!   included;
+//! - the attempts are forced to the testing value, or capped by it with [`Testing::cap`];
+//! - the total timeout (the loop's deadline) is ignored: [`Attempt::remaining`](crate::Attempt::remaining)
+//!   is `None`;
+//! - shared [budgets](crate::RetryBudget) are neither consulted nor charged, so that tests do not
+//!   drain a budget other tests share.
+//!
+//! Every other decision is the production one: an error the `on` predicate does not retry, a
+//! server wait beyond [`retry_after_max`](crate::RetryPolicy::retry_after_max) and nested-retry
+//! [suppression](crate::nesting) still end the loop, and an attempt timeout still cuts an
+//! attempt, so a test sees what production would do, only faster. Hooks still run, with a zero
+//! wait.
 
 use std::cell::RefCell;
 use std::fmt;
@@ -219,8 +234,8 @@ pub fn is_active() -> bool {
 /// Turns testing mode on (`Some(settings)` or just `settings`) or off (`None`) for the whole
 /// process.
 ///
-/// In testing mode every wait is zero, the total timeout is ignored and the attempts are forced
-/// to (or capped by) the testing value. For the thread-only form, see [`thread_testing`].
+/// What testing mode changes, and what it keeps, is stated in the [module docs](crate::switches#testing-mode).
+/// For the thread-only form, see [`thread_testing`].
 ///
 /// ```
 /// use stamina::testing::Testing;

@@ -26,8 +26,8 @@ pub type RetryContext<On, C = SystemClock> = Retrying<Blocking, Bound<On>, C, No
 /// ([`call`](Retrying::call)), or bind one with [`on`](Retrying::on).
 ///
 /// Cheap to clone and `Send + Sync` (with a `Send + Sync` clock). A call allocates nothing when
-/// its first attempt succeeds, nor per retry with the hooks off (see the
-/// [`instrument`](crate::instrument) module for what the default hooks allocate).
+/// its first attempt succeeds, nor per retry with the hooks off (see [what the default hooks
+/// allocate](crate::instrument#what-the-default-hooks-allocate)).
 ///
 /// # Default
 ///
@@ -309,7 +309,8 @@ impl<On, C: Clock> IntoIterator for RetryContext<On, C> {
 /// panic ends the loop without counting as a success.
 ///
 /// The iterator and its guards share one allocation, made when iteration starts; attempts
-/// allocate nothing more with the hooks off.
+/// allocate nothing more with the hooks off (see [what the default hooks
+/// allocate](crate::instrument#what-the-default-hooks-allocate)).
 #[must_use = "iterators are lazy and do nothing unless consumed"]
 pub struct Attempts<On, C = SystemClock> {
     // `None` once the loop is over.

@@ -1,9 +1,9 @@
-//! Test helpers: a fake clock and sleeper, and every switch of [`stamina::switches`](crate::switches)
-//! under the names tests look for.
+//! Tools for tests: a fake clock and sleeper, and every switch of
+//! [`stamina::switches`](crate::switches) under the names tests look for.
 //!
-//! The switches (turn retries off, make waits zero) are core behaviour and live in
-//! [`switches`](crate::switches); they are re-exported here so that a test module needs one
-//! import. The fakes make time virtual: [`FakeClock`] for sync loops and callers, [`FakeSleeper`]
+//! The switches (retries off, [testing mode](crate::switches#testing-mode)) are core behaviour
+//! and live in [`switches`](crate::switches); they are re-exported here so that a test module
+//! needs one import. The fakes make time virtual: [`FakeClock`] for sync loops and callers, [`FakeSleeper`]
 //! for async ones, each recording every sleep with the virtual time it began at.
 //!
 //! ```

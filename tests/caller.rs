@@ -1,4 +1,4 @@
-//! `RetryingCaller` and `BoundRetryingCaller`, on a fake clock.
+//! `RetryingCaller` and the `RetryContext` it binds with `on`, on a fake clock.
 
 use std::cell::Cell;
 use std::io;

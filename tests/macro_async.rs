@@ -1,6 +1,6 @@
 //! `#[stamina::retry]` on `async fn`: every function shape, exact call counts.
 //!
-//! Enabled once the async caller lands: it needs `stamina::AsyncRetryingCaller` and tokio.
+//! It needs `stamina::AsyncRetryingCaller` and tokio.
 #![cfg(all(feature = "macros", feature = "tokio"))]
 
 #[path = "support/retries.rs"]

@@ -72,11 +72,12 @@ use proc_macro::TokenStream;
 /// # Testing attributed functions
 ///
 /// An attributed function takes no clock or sleeper: it waits on the system clock (`fn`) or the
-/// default sleeper (`async fn`). Test it with the switches of `stamina::testing`, which make
-/// every wait zero and force or cap the attempts (`thread_testing` for the test's own thread;
-/// see `stamina::testing` for the forms that reach tasks on a multi-thread runtime), or on
-/// tokio's paused clock (`#[tokio::test(start_paused = true)]`), where waits and attempt
-/// timeouts pass in virtual time. Give it an `on_retry` hook to see each retry.
+/// default sleeper (`async fn`). Test it in testing mode, whose switches are in
+/// `stamina::testing` (`thread_testing` for the test's own thread, `with_testing` for a test's
+/// future on a multi-thread runtime; what testing mode changes is stated in the docs of
+/// `stamina::switches`), or on tokio's paused clock (`#[tokio::test(start_paused = true)]`),
+/// where waits and attempt timeouts pass in virtual time. Give it an `on_retry` hook to see each
+/// retry.
 ///
 /// ```
 /// use std::cell::Cell;
@@ -138,9 +139,11 @@ use proc_macro::TokenStream;
 /// # `async fn`
 ///
 /// On an `async fn` the attribute retries with `stamina::AsyncRetryingCaller` (which needs an
-/// async sleeper feature of `stamina`), allocation-free. A function with `&mut T` arguments or
-/// `&mut self` runs on an attempt stream instead (`stamina::retry_context(..).into_stream()`,
-/// one allocation per call), which keeps its future `Send` when the arguments are.
+/// async sleeper feature of `stamina`), which allocates nothing of its own. A function with
+/// `&mut T` arguments or `&mut self` runs on an attempt stream instead
+/// (`stamina::retry_context(..).into_stream()`, one allocation per call for the state it shares
+/// with its attempts), which keeps its future `Send` when the arguments are. What the default
+/// hooks allocate per retry is stated in the docs of `stamina::instrument`.
 ///
 /// # Errors at compile time
 ///

@@ -113,7 +113,9 @@
 //! Where calls go through a middleware stack, two adapters drive the same state machine (the
 //! deadline, `Retry-After`, budgets, hooks, the switches): `stamina::tower::RetryLayer` for
 //! `tower` services (feature `tower`) and `stamina::reqwest_middleware::RetryMiddleware` for
-//! `reqwest-middleware` clients (feature `reqwest-middleware`), with HTTP defaults.
+//! `reqwest-middleware` clients (feature `reqwest-middleware`), with one HTTP classification,
+//! `stamina::http` (statuses, transport failures, `Retry-After`), whose labels tell an operator
+//! what happened (`503`, `timeout`, `reset`).
 //!
 //! The crate's examples run such calls against a flaky server on 127.0.0.1:
 //! `cargo run --example quickstart` (ureq, with the log lines and Prometheus text),
@@ -425,7 +427,7 @@
 //! | `tracing` | off | an event per scheduled retry and per give-up and a span over every wait |
 //! | `tokio` | off | `TokioSleeper`, and tokio's timer and clock for the default sleeper inside a tokio runtime (`tokio/rt` and `tokio/time` only) |
 //! | `async-io` | off | `AsyncIoSleeper`, and async-io's timer for the default sleeper elsewhere: smol, async-std, any executor |
-//! | `tower` | off | `stamina::tower`: a `RetryLayer` for `tower` services (with `http` for `clone_http_request`) |
+//! | `tower` | off | `stamina::tower`: a `RetryLayer` for `tower` services, and `stamina::http` |
 //! | `reqwest-middleware` | off | `stamina::reqwest_middleware`: a `RetryMiddleware` for `reqwest-middleware` clients (turns on `tokio`) |
 //!
 //! The instrumentation features each enable one built-in hook of the [`instrument`] module; with

@@ -19,6 +19,14 @@ use super::{Switch, Testing, ThreadGuard};
 /// returns or panics. A spawned task is a future of its own: wrap it too, with the settings in
 /// force ([`get_testing`](super::get_testing)).
 ///
+/// A server's handlers (behind `axum::serve`, hyper's connections, ..) run in tasks of their
+/// own, which a scope around the test's future does not reach. Wrap each request's future in
+/// the server's stack, with a layer such as
+/// `tower::util::MapFutureLayer::new(|future| with_testing(Testing::new(), future))`, or turn
+/// testing mode on process-wide with [`scoped_testing`](super::scoped_testing), which reaches
+/// every loop of the process (keep such a test alone in its test binary). Both are in the
+/// crate's `tests/axum_testing.rs`.
+///
 /// ```
 /// use stamina::testing::{get_testing, with_testing, Testing};
 ///

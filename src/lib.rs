@@ -411,7 +411,7 @@
 //! | `sync`, `guard` | the blocking front ends: [`retry_context`]'s iterator of guards (sharing their state in `guard`) and [`RetryingCaller`] |
 //! | `stream`, `caller`, `timeout` | the async front ends: the [`AttemptStream`], [`AsyncRetryingCaller`], the per-attempt timeout |
 //! | `state` | [`RetryState`], the driver by hand |
-//! | `tower`, `reqwest_middleware` | the adapters, each a front end over the same driver |
+//! | `tower`, `reqwest_middleware`, `http` | the adapters, each a front end over the same driver, and the HTTP classification they share |
 //! | `clock`, `sleep` | [`Clock`] and [`Sleeper`], and the runtimes' sleepers |
 //! | [`instrument`] | the hooks, their registry, and the `log`, `metrics` and `tracing` hooks |
 //! | [`switches`], [`nesting`], [`testing`], `budget`, `pushback` | the switches, nested-retry suppression, the fakes, [`RetryBudget`], `Retry-After` |

@@ -160,10 +160,6 @@ pub trait Front: sealed::Sealed {
 impl sealed::Sealed for Blocking {}
 impl Front for Blocking {
     const NAMES: [&'static str; 2] = ["RetryingCaller", "RetryContext"];
-
-    fn cuts<M: AttemptTimeoutKind>() -> bool {
-        false
-    }
 }
 
 impl sealed::Sealed for Async {}

@@ -66,6 +66,7 @@ pub fn clone_arg<T: RetryArg>(arg: &T) -> T {
 
 /// The settings of a function under `#[stamina::retry]` beyond its policy: a budget, the
 /// nesting choice, its own hooks (kept in a `static`). Made per call without allocating.
+#[derive(Default)]
 pub struct Options(Settings);
 
 impl Options {
@@ -106,12 +107,6 @@ impl Options {
             None => Name::Static(crate::name::path_of::<F>()),
         });
         settings
-    }
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Self::new()
     }
 }
 

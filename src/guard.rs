@@ -7,7 +7,6 @@
 //! [`Guard::record`]; one dropped without an outcome ends the loop as a success would.
 
 use std::fmt;
-use std::ops::Deref;
 use std::panic::Location;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -33,27 +32,7 @@ pub(crate) struct Shared<On, T> {
 
 /// A hold on a loop's shared state: the front end's and every guard's. The last one drops it,
 /// whichever it is and on whatever thread.
-pub(crate) struct Handle<On, T>(Arc<Shared<On, T>>);
-
-impl<On, T> Handle<On, T> {
-    /// Another hold on the same state.
-    pub(crate) fn share(&self) -> Self {
-        Self(self.0.clone())
-    }
-
-    /// The state, if this is the only hold on it: no guard is alive.
-    fn get_mut(&mut self) -> Option<&mut Shared<On, T>> {
-        Arc::get_mut(&mut self.0)
-    }
-}
-
-impl<On, T> Deref for Handle<On, T> {
-    type Target = Shared<On, T>;
-
-    fn deref(&self) -> &Shared<On, T> {
-        &self.0
-    }
-}
+pub(crate) type Handle<On, T> = Arc<Shared<On, T>>;
 
 #[derive(Debug)]
 struct State {
@@ -103,12 +82,12 @@ impl<On, T> Shared<On, T> {
             driver: Driver::after_first(&settings.policy, None),
             phase: Phase::NotStarted,
         };
-        Handle(Arc::new(Self {
+        Arc::new(Self {
             settings,
             on,
             time,
             state: Mutex::new(state),
-        }))
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -128,7 +107,7 @@ impl<On, T> Shared<On, T> {
         this: &mut Handle<On, T>,
         f: impl FnOnce(&mut State, &Settings, &T) -> R,
     ) -> R {
-        if let Some(shared) = this.get_mut() {
+        if let Some(shared) = Arc::get_mut(this) {
             let state = shared
                 .state
                 .get_mut()
@@ -210,7 +189,7 @@ pub(crate) struct Guard<On, T> {
 impl<On, T> Guard<On, T> {
     pub(crate) fn new(shared: &Handle<On, T>, num: u32) -> Self {
         Self {
-            shared: shared.share(),
+            shared: Arc::clone(shared),
             num,
             recorded: false,
         }

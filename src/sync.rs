@@ -124,15 +124,9 @@ pub type RetryingCaller<C = SystemClock> = Retrying<Blocking, Unbound, C, NoAtte
 /// a time series. Name every loop that feeds a dashboard.
 #[track_caller]
 pub fn retry_context<On>(on: On) -> RetryContext<On> {
-    let mut settings = Settings::new(RetryPolicy::new());
-    settings.name = Some(Name::for_loop::<On>(Location::caller().file()));
-    Retrying {
-        settings,
-        on: Bound(on),
-        time: SystemClock,
-        mode: NoAttemptTimeout,
-        front: Blocking,
-    }
+    let mut context = RetryingCaller::new().on(on);
+    context.settings.name = Some(Name::for_loop::<On>(Location::caller().file()));
+    context
 }
 
 impl RetryingCaller {

@@ -122,15 +122,31 @@ impl<On, T> Shared<On, T> {
     /// without an outcome, which counts as a success).
     #[inline]
     pub(crate) fn advance(this: &mut Handle<On, T>, now: impl FnOnce(&T) -> Instant) -> Advance {
-        Self::with_state(this, |state, settings, time| {
-            state.advance(settings, || now(time))
+        Self::with_state(this, |state, settings, time| match state.phase {
+            Phase::NotStarted => {
+                state.driver.begin(&settings.policy, || now(time));
+                state.phase = Phase::Running(1);
+                Advance::Attempt(1)
+            }
+            Phase::Running(_) => {
+                state.end(settings);
+                Advance::End
+            }
+            Phase::Waiting(wait) => Advance::Wait(wait),
+            Phase::Done => Advance::End,
         })
     }
 
     /// The wait that [`advance`](Self::advance) asked for is over: ends the hooks' guards and
     /// returns the number of the attempt to hand out.
     pub(crate) fn resume(this: &mut Handle<On, T>) -> u32 {
-        Self::with_state(this, |state, _, _| state.resume())
+        Self::with_state(this, |state, _, _| {
+            // The hooks' guards lived over the wait and end right before the next attempt.
+            state.driver.next_attempt();
+            let num = state.driver.num();
+            state.phase = Phase::Running(num);
+            num
+        })
     }
 
     /// The front end lets go of the loop: an attempt still running (a success was recorded, or
@@ -146,34 +162,10 @@ impl<On, T> Shared<On, T> {
 }
 
 impl State {
-    fn advance(&mut self, settings: &Settings, now: impl FnOnce() -> Instant) -> Advance {
-        match self.phase {
-            Phase::NotStarted => {
-                self.driver.begin(&settings.policy, now);
-                self.phase = Phase::Running(1);
-                Advance::Attempt(1)
-            }
-            Phase::Running(_) => {
-                self.end(settings);
-                Advance::End
-            }
-            Phase::Waiting(wait) => Advance::Wait(wait),
-            Phase::Done => Advance::End,
-        }
-    }
-
     /// The running attempt ended without a failure: the loop ends as a success.
     fn end(&mut self, settings: &Settings) {
         self.phase = Phase::Done;
         self.driver.succeeded(settings);
-    }
-
-    fn resume(&mut self) -> u32 {
-        // The hooks' guards lived over the wait and end right before the next attempt.
-        self.driver.next_attempt();
-        let num = self.driver.num();
-        self.phase = Phase::Running(num);
-        num
     }
 }
 

@@ -1,7 +1,6 @@
 //! The names loops and callers report themselves under.
 
 use std::borrow::Cow;
-use std::fmt;
 use std::sync::Arc;
 
 /// What a loop is called in instrumentation and `Debug` output: a name given by the user, or
@@ -58,12 +57,6 @@ fn strip_closures(mut path: &str) -> &str {
         path = outer;
     }
     path
-}
-
-impl fmt::Debug for Name {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self.as_str(), f)
-    }
 }
 
 #[cfg(test)]

@@ -63,7 +63,7 @@ impl Settings {
     /// Adds the settings to a `Debug` struct: the name, the policy, then what is set.
     pub(crate) fn debug_fields(&self, d: &mut fmt::DebugStruct<'_, '_>) {
         if let Some(name) = &self.name {
-            d.field("name", name);
+            d.field("name", &name.as_str());
         }
         self.policy.debug_fields(d);
         if let Some(budget) = &self.budget {

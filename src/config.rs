@@ -307,6 +307,7 @@ fn split_after(text: &str, keep: fn(char) -> bool) -> (&str, &str) {
 ///
 /// Its `Display` names the offending key and value; [`key`](Self::key) returns the key and
 /// [`source`](Error::source) the underlying parse error, where there is one.
+#[derive(Debug)]
 pub struct ConfigError {
     key: String,
     message: String,
@@ -361,15 +362,6 @@ impl ConfigError {
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
-    }
-}
-
-impl fmt::Debug for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ConfigError")
-            .field("key", &self.key())
-            .field("message", &format_args!("{self}"))
-            .finish()
     }
 }
 

@@ -177,7 +177,6 @@ impl<C: Clock> RetryingCaller<C> {
     /// # Panics
     ///
     /// A panic in `f`, `on` or an on-retry hook propagates unchanged.
-    #[inline]
     pub fn call<T, E, On, F>(&self, on: On, f: F) -> Result<T, E>
     where
         E: fmt::Debug,
@@ -204,7 +203,6 @@ impl<On, C: Clock> RetryContext<On, C> {
     /// # Errors
     ///
     /// The last error of `f`, unchanged.
-    #[inline]
     pub fn call<T, E, F>(&self, f: F) -> Result<T, E>
     where
         E: fmt::Debug,

@@ -65,7 +65,10 @@ impl Settings {
         if let Some(name) = &self.name {
             d.field("name", &name.as_str());
         }
-        self.policy.debug_fields(d);
+        let _ = self.policy.fields(|key, value| {
+            d.field(key, &format_args!("{value}"));
+            Ok(())
+        });
         if let Some(budget) = &self.budget {
             d.field("budget", budget);
         }

@@ -508,15 +508,14 @@ impl<On, T, M> Retrying<Blocking, On, T, M> {
         self,
         timeout: Duration,
     ) -> Retrying<Async, On, DefaultSleeper, AttemptTimeout> {
-        let mut settings = self.settings;
-        settings.policy = settings.policy.attempt_timeout(timeout);
-        Retrying {
-            settings,
+        let on_default_sleeper = Retrying {
+            settings: self.settings,
             on: self.on,
             time: DefaultSleeper {},
-            mode: AttemptTimeout,
+            mode: self.mode,
             front: Async,
-        }
+        };
+        on_default_sleeper.attempt_timeout(timeout)
     }
 }
 

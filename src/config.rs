@@ -102,8 +102,7 @@ impl RetryPolicy {
     /// assert_eq!(policy.get_timeout(), Some(Duration::from_secs(5))); // the app's, not 45s
     /// # Ok::<(), stamina::ConfigError>(())
     /// ```
-    pub fn with_config(self, config: &str) -> Result<Self, ConfigError> {
-        let mut policy = self;
+    pub fn with_config(mut self, config: &str) -> Result<Self, ConfigError> {
         let mut seen = [false; KEYS.len()];
         let items = config.split(|c: char| c.is_whitespace() || c == ',');
         for item in items.filter(|item| !item.is_empty()) {
@@ -124,9 +123,9 @@ impl RetryPolicy {
             if std::mem::replace(&mut seen[index], true) {
                 return error(format!("key {key} is given more than once"));
             }
-            policy = parse_value(policy, key, value)?;
+            self = parse_value(self, key, value)?;
         }
-        Ok(policy)
+        Ok(self)
     }
 }
 

@@ -71,7 +71,6 @@ struct Inner {
     tokens: AtomicU64,
 }
 
-#[derive(Clone, Copy)]
 enum Rules {
     Quota { retry_cost: u64, timeout_cost: u64 },
     Throttle { ratio: u64 },

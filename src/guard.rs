@@ -34,17 +34,15 @@ pub(crate) struct Shared<On, T> {
 /// whichever it is and on whatever thread.
 pub(crate) type Handle<On, T> = Arc<Shared<On, T>>;
 
-#[derive(Debug)]
 struct State {
     driver: Driver,
     phase: Phase,
 }
 
 /// Where a loop stands between its steps.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
     /// No attempt yet.
-    #[default]
     NotStarted,
     /// Attempt `n` was handed out and has not recorded an outcome.
     Running(u32),

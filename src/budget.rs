@@ -71,7 +71,6 @@ struct Inner {
     tokens: AtomicU64,
 }
 
-#[derive(Clone, Copy)]
 enum Rules {
     Quota { retry_cost: u64, timeout_cost: u64 },
     Throttle { ratio: u64 },
@@ -124,23 +123,20 @@ impl RetryBudget {
     /// assert_eq!(err.to_string(), "invalid value \"0\" for token_ratio: expected a finite number >= 0.001");
     /// ```
     pub fn try_throttle(max_tokens: u32, token_ratio: f64) -> Result<Self, ConfigError> {
-        if max_tokens == 0 {
-            return Err(ConfigError::invalid(
-                "max_tokens",
-                "0",
-                "a number >= 1",
+        let invalid = |key, value: &dyn fmt::Display, expected| {
+            Err(ConfigError::invalid(
+                key,
+                &value.to_string(),
+                expected,
                 None,
-            ));
+            ))
+        };
+        if max_tokens == 0 {
+            return invalid("max_tokens", &max_tokens, "a number >= 1");
         }
         // The documented bound is checked on the value given, before rounding to thousandths.
         if !(token_ratio.is_finite() && token_ratio >= 0.001) {
-            let expected = "a finite number >= 0.001";
-            return Err(ConfigError::invalid(
-                "token_ratio",
-                &token_ratio.to_string(),
-                expected,
-                None,
-            ));
+            return invalid("token_ratio", &token_ratio, "a finite number >= 0.001");
         }
         let max = u64::from(max_tokens) * MILLI;
         // Any ratio above the whole bucket refills it in one success (`as` saturates).

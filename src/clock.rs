@@ -57,32 +57,19 @@ impl Clock for SystemClock {
     }
 }
 
-impl<C: Clock + ?Sized> Clock for &C {
-    fn now(&self) -> Instant {
-        (**self).now()
-    }
+/// A clock behind a reference or a pointer is a clock.
+macro_rules! clock_behind {
+    ($($pointer:ty),*) => {$(
+        impl<C: Clock + ?Sized> Clock for $pointer {
+            fn now(&self) -> Instant {
+                (**self).now()
+            }
 
-    fn sleep(&self, duration: Duration) {
-        (**self).sleep(duration);
-    }
+            fn sleep(&self, duration: Duration) {
+                (**self).sleep(duration);
+            }
+        }
+    )*};
 }
 
-impl<C: Clock + ?Sized> Clock for Arc<C> {
-    fn now(&self) -> Instant {
-        (**self).now()
-    }
-
-    fn sleep(&self, duration: Duration) {
-        (**self).sleep(duration);
-    }
-}
-
-impl<C: Clock + ?Sized> Clock for Box<C> {
-    fn now(&self) -> Instant {
-        (**self).now()
-    }
-
-    fn sleep(&self, duration: Duration) {
-        (**self).sleep(duration);
-    }
-}
+clock_behind!(&C, Arc<C>, Box<C>);

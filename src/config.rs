@@ -102,8 +102,7 @@ impl RetryPolicy {
     /// assert_eq!(policy.get_timeout(), Some(Duration::from_secs(5))); // the app's, not 45s
     /// # Ok::<(), stamina::ConfigError>(())
     /// ```
-    pub fn with_config(self, config: &str) -> Result<Self, ConfigError> {
-        let mut policy = self;
+    pub fn with_config(mut self, config: &str) -> Result<Self, ConfigError> {
         let mut seen = [false; KEYS.len()];
         let items = config.split(|c: char| c.is_whitespace() || c == ',');
         for item in items.filter(|item| !item.is_empty()) {
@@ -124,9 +123,9 @@ impl RetryPolicy {
             if std::mem::replace(&mut seen[index], true) {
                 return error(format!("key {key} is given more than once"));
             }
-            policy = parse_value(policy, key, value)?;
+            self = parse_value(self, key, value)?;
         }
-        Ok(policy)
+        Ok(self)
     }
 }
 
@@ -307,6 +306,7 @@ fn split_after(text: &str, keep: fn(char) -> bool) -> (&str, &str) {
 ///
 /// Its `Display` names the offending key and value; [`key`](Self::key) returns the key and
 /// [`source`](Error::source) the underlying parse error, where there is one.
+#[derive(Debug)]
 pub struct ConfigError {
     key: String,
     message: String,
@@ -361,15 +361,6 @@ impl ConfigError {
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
-    }
-}
-
-impl fmt::Debug for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ConfigError")
-            .field("key", &self.key())
-            .field("message", &format_args!("{self}"))
-            .finish()
     }
 }
 

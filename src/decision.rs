@@ -128,14 +128,8 @@ where
 /// # impl Error for Wrapped { fn source(&self) -> Option<&(dyn Error + 'static)> { Some(&self.0) } }
 /// ```
 pub fn find_cause<'a, T: Error + 'static>(error: &'a (dyn Error + 'static)) -> Option<&'a T> {
-    let mut current = Some(error);
-    while let Some(error) = current {
-        if let Some(found) = error.downcast_ref::<T>() {
-            return Some(found);
-        }
-        current = error.source();
-    }
-    None
+    std::iter::successors(Some(error), |&error| error.source())
+        .find_map(|error| error.downcast_ref())
 }
 
 /// Whether an error of type `T` is anywhere in the chain that starts at `error`.

@@ -7,7 +7,6 @@
 //! [`Guard::record`]; one dropped without an outcome ends the loop as a success would.
 
 use std::fmt;
-use std::ops::Deref;
 use std::panic::Location;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -33,39 +32,17 @@ pub(crate) struct Shared<On, T> {
 
 /// A hold on a loop's shared state: the front end's and every guard's. The last one drops it,
 /// whichever it is and on whatever thread.
-pub(crate) struct Handle<On, T>(Arc<Shared<On, T>>);
+pub(crate) type Handle<On, T> = Arc<Shared<On, T>>;
 
-impl<On, T> Handle<On, T> {
-    /// Another hold on the same state.
-    pub(crate) fn share(&self) -> Self {
-        Self(self.0.clone())
-    }
-
-    /// The state, if this is the only hold on it: no guard is alive.
-    fn get_mut(&mut self) -> Option<&mut Shared<On, T>> {
-        Arc::get_mut(&mut self.0)
-    }
-}
-
-impl<On, T> Deref for Handle<On, T> {
-    type Target = Shared<On, T>;
-
-    fn deref(&self) -> &Shared<On, T> {
-        &self.0
-    }
-}
-
-#[derive(Debug)]
 struct State {
     driver: Driver,
     phase: Phase,
 }
 
 /// Where a loop stands between its steps.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
     /// No attempt yet.
-    #[default]
     NotStarted,
     /// Attempt `n` was handed out and has not recorded an outcome.
     Running(u32),
@@ -103,12 +80,12 @@ impl<On, T> Shared<On, T> {
             driver: Driver::after_first(&settings.policy, None),
             phase: Phase::NotStarted,
         };
-        Handle(Arc::new(Self {
+        Arc::new(Self {
             settings,
             on,
             time,
             state: Mutex::new(state),
-        }))
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -128,7 +105,7 @@ impl<On, T> Shared<On, T> {
         this: &mut Handle<On, T>,
         f: impl FnOnce(&mut State, &Settings, &T) -> R,
     ) -> R {
-        if let Some(shared) = this.get_mut() {
+        if let Some(shared) = Arc::get_mut(this) {
             let state = shared
                 .state
                 .get_mut()
@@ -143,15 +120,31 @@ impl<On, T> Shared<On, T> {
     /// without an outcome, which counts as a success).
     #[inline]
     pub(crate) fn advance(this: &mut Handle<On, T>, now: impl FnOnce(&T) -> Instant) -> Advance {
-        Self::with_state(this, |state, settings, time| {
-            state.advance(settings, || now(time))
+        Self::with_state(this, |state, settings, time| match state.phase {
+            Phase::NotStarted => {
+                state.driver.begin(&settings.policy, || now(time));
+                state.phase = Phase::Running(1);
+                Advance::Attempt(1)
+            }
+            Phase::Running(_) => {
+                state.end(settings);
+                Advance::End
+            }
+            Phase::Waiting(wait) => Advance::Wait(wait),
+            Phase::Done => Advance::End,
         })
     }
 
     /// The wait that [`advance`](Self::advance) asked for is over: ends the hooks' guards and
     /// returns the number of the attempt to hand out.
     pub(crate) fn resume(this: &mut Handle<On, T>) -> u32 {
-        Self::with_state(this, |state, _, _| state.resume())
+        Self::with_state(this, |state, _, _| {
+            // The hooks' guards lived over the wait and end right before the next attempt.
+            state.driver.next_attempt();
+            let num = state.driver.num();
+            state.phase = Phase::Running(num);
+            num
+        })
     }
 
     /// The front end lets go of the loop: an attempt still running (a success was recorded, or
@@ -167,34 +160,10 @@ impl<On, T> Shared<On, T> {
 }
 
 impl State {
-    fn advance(&mut self, settings: &Settings, now: impl FnOnce() -> Instant) -> Advance {
-        match self.phase {
-            Phase::NotStarted => {
-                self.driver.begin(&settings.policy, now);
-                self.phase = Phase::Running(1);
-                Advance::Attempt(1)
-            }
-            Phase::Running(_) => {
-                self.end(settings);
-                Advance::End
-            }
-            Phase::Waiting(wait) => Advance::Wait(wait),
-            Phase::Done => Advance::End,
-        }
-    }
-
     /// The running attempt ended without a failure: the loop ends as a success.
     fn end(&mut self, settings: &Settings) {
         self.phase = Phase::Done;
         self.driver.succeeded(settings);
-    }
-
-    fn resume(&mut self) -> u32 {
-        // The hooks' guards lived over the wait and end right before the next attempt.
-        self.driver.next_attempt();
-        let num = self.driver.num();
-        self.phase = Phase::Running(num);
-        num
     }
 }
 
@@ -210,7 +179,7 @@ pub(crate) struct Guard<On, T> {
 impl<On, T> Guard<On, T> {
     pub(crate) fn new(shared: &Handle<On, T>, num: u32) -> Self {
         Self {
-            shared: shared.share(),
+            shared: Arc::clone(shared),
             num,
             recorded: false,
         }

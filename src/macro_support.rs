@@ -29,12 +29,10 @@ impl<T, E> RetryResult for Result<T, E> {
     type Ok = T;
     type Err = E;
 
-    #[inline]
     fn into_result(self) -> Self {
         self
     }
 
-    #[inline]
     fn from_result(result: Self) -> Self {
         result
     }
@@ -52,20 +50,19 @@ pub trait RetryArg: Sized {
 }
 
 impl<T: Clone> RetryArg for T {
-    #[inline]
     fn clone_for_attempt(&self) -> Self {
         self.clone()
     }
 }
 
 /// The copy of a by-value argument for one attempt.
-#[inline]
 pub fn clone_arg<T: RetryArg>(arg: &T) -> T {
     arg.clone_for_attempt()
 }
 
 /// The settings of a function under `#[stamina::retry]` beyond its policy: a budget, the
 /// nesting choice, its own hooks (kept in a `static`). Made per call without allocating.
+#[derive(Default)]
 pub struct Options(Settings);
 
 impl Options {
@@ -97,7 +94,6 @@ impl Options {
     }
 
     /// The settings with `policy` and `name` (else the path of `F`, a closure in the function).
-    #[inline]
     fn settings<F>(self, policy: RetryPolicy, name: Option<Cow<'static, str>>) -> Settings {
         let mut settings = self.0;
         settings.policy = policy;
@@ -106,12 +102,6 @@ impl Options {
             None => Name::Static(crate::name::path_of::<F>()),
         });
         settings
-    }
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Self::new()
     }
 }
 

@@ -1,7 +1,6 @@
 //! The names loops and callers report themselves under.
 
 use std::borrow::Cow;
-use std::fmt;
 use std::sync::Arc;
 
 /// What a loop is called in instrumentation and `Debug` output: a name given by the user, or
@@ -55,11 +54,11 @@ impl Name {
     #[inline]
     pub(crate) fn for_loop<On>(file: &'static str) -> Self {
         let on = std::any::type_name::<On>();
-        if is_closure(on) {
-            Self::Static(strip_closures(on))
+        Self::Static(if on.ends_with(CLOSURE) {
+            strip_closures(on)
         } else {
-            Self::Static(file)
-        }
+            file
+        })
     }
 }
 
@@ -70,11 +69,6 @@ pub(crate) fn path_of<T>() -> &'static str {
     strip_closures(std::any::type_name::<T>())
 }
 
-#[inline]
-fn is_closure(path: &str) -> bool {
-    path.ends_with(CLOSURE)
-}
-
 const CLOSURE: &str = "::{{closure}}";
 
 #[inline]
@@ -83,18 +77,6 @@ fn strip_closures(mut path: &str) -> &str {
         path = outer;
     }
     path
-}
-
-impl fmt::Display for Name {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl fmt::Debug for Name {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self.as_str(), f)
-    }
 }
 
 #[cfg(test)]

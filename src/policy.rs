@@ -353,14 +353,6 @@ impl RetryPolicy {
         }
         Ok(())
     }
-
-    /// Adds the fields to a `Debug` struct.
-    pub(crate) fn debug_fields(&self, d: &mut fmt::DebugStruct<'_, '_>) {
-        let _ = self.fields(|key, value| {
-            d.field(key, &format_args!("{value}"));
-            Ok(())
-        });
-    }
 }
 
 #[cfg(test)]

@@ -153,16 +153,9 @@ fn digits<T: FromStr>(text: &str, len: usize) -> Option<T> {
 fn two_digit_year(yy: u32, now: i128) -> i64 {
     // Every `SystemTime` is within about 2^63 seconds of the epoch, so the day fits an `i64`.
     let today = i64::try_from(now.div_euclid(NANOS_PER_SEC * 86_400)).unwrap_or(i64::MAX);
-    let this_year = civil_year(today);
-    let candidate = this_year - this_year.rem_euclid(100) + i64::from(yy);
-    // The one year with these last two digits in (this_year - 50, this_year + 50].
-    if candidate > this_year + 50 {
-        candidate - 100
-    } else if candidate <= this_year - 50 {
-        candidate + 100
-    } else {
-        candidate
-    }
+    // The one year with these last two digits from this_year - 49 to this_year + 50.
+    let earliest = civil_year(today) - 49;
+    earliest + (i64::from(yy) - earliest).rem_euclid(100)
 }
 
 fn is_leap(year: i64) -> bool {

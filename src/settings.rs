@@ -63,9 +63,12 @@ impl Settings {
     /// Adds the settings to a `Debug` struct: the name, the policy, then what is set.
     pub(crate) fn debug_fields(&self, d: &mut fmt::DebugStruct<'_, '_>) {
         if let Some(name) = &self.name {
-            d.field("name", name);
+            d.field("name", &name.as_str());
         }
-        self.policy.debug_fields(d);
+        let _ = self.policy.fields(|key, value| {
+            d.field(key, &format_args!("{value}"));
+            Ok(())
+        });
         if let Some(budget) = &self.budget {
             d.field("budget", budget);
         }
@@ -160,10 +163,6 @@ pub trait Front: sealed::Sealed {
 impl sealed::Sealed for Blocking {}
 impl Front for Blocking {
     const NAMES: [&'static str; 2] = ["RetryingCaller", "RetryContext"];
-
-    fn cuts<M: AttemptTimeoutKind>() -> bool {
-        false
-    }
 }
 
 impl sealed::Sealed for Async {}
@@ -513,15 +512,14 @@ impl<On, T, M> Retrying<Blocking, On, T, M> {
         self,
         timeout: Duration,
     ) -> Retrying<Async, On, DefaultSleeper, AttemptTimeout> {
-        let mut settings = self.settings;
-        settings.policy = settings.policy.attempt_timeout(timeout);
-        Retrying {
-            settings,
+        let on_default_sleeper = Retrying {
+            settings: self.settings,
             on: self.on,
             time: DefaultSleeper {},
-            mode: AttemptTimeout,
+            mode: self.mode,
             front: Async,
-        }
+        };
+        on_default_sleeper.attempt_timeout(timeout)
     }
 }
 

@@ -145,41 +145,31 @@ pub trait Sleeper {
     }
 }
 
-// Not offered as a fix in errors about a missing sleeper (nor is the fake one): only the
-// features and an implementation of the trait are.
-#[diagnostic::do_not_recommend]
-impl<S: Sleeper + ?Sized> Sleeper for &S {
-    type Sleep = S::Sleep;
+/// A sleeper behind a reference or a pointer is a sleeper.
+macro_rules! sleeper_behind {
+    ($($pointer:ty),*) => {$(
+        // Not offered as a fix in errors about a missing sleeper (nor is the fake one): only
+        // the features and an implementation of the trait are.
+        #[diagnostic::do_not_recommend]
+        impl<S: Sleeper + ?Sized> Sleeper for $pointer {
+            type Sleep = S::Sleep;
 
-    fn sleep(&self, duration: Duration) -> Self::Sleep {
-        (**self).sleep(duration)
-    }
+            fn sleep(&self, duration: Duration) -> Self::Sleep {
+                (**self).sleep(duration)
+            }
 
-    fn now(&self) -> Instant {
-        (**self).now()
-    }
+            fn now(&self) -> Instant {
+                (**self).now()
+            }
 
-    fn reset(&self, sleep: Pin<&mut Self::Sleep>, duration: Duration) {
-        (**self).reset(sleep, duration);
-    }
+            fn reset(&self, sleep: Pin<&mut Self::Sleep>, duration: Duration) {
+                (**self).reset(sleep, duration);
+            }
+        }
+    )*};
 }
 
-#[diagnostic::do_not_recommend]
-impl<S: Sleeper + ?Sized> Sleeper for Arc<S> {
-    type Sleep = S::Sleep;
-
-    fn sleep(&self, duration: Duration) -> Self::Sleep {
-        (**self).sleep(duration)
-    }
-
-    fn now(&self) -> Instant {
-        (**self).now()
-    }
-
-    fn reset(&self, sleep: Pin<&mut Self::Sleep>, duration: Duration) {
-        (**self).reset(sleep, duration);
-    }
-}
+sleeper_behind!(&S, Arc<S>);
 
 /// Polls a zero wait, which needs no timer: ready on the second poll, after waking the task once,
 /// so that a loop of zero waits (testing mode) lets other tasks run.

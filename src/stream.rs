@@ -145,9 +145,7 @@ impl<On, S: MaybeSleeper, M> AttemptStream<On, S, M> {
             mode: PhantomData,
         }
     }
-}
 
-impl<On, S: MaybeSleeper, M> AttemptStream<On, S, M> {
     /// The next attempt, or `None` when the loop is over: `while let Some(attempt) =
     /// attempts.next().await`. No extension trait needed.
     ///

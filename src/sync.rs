@@ -124,15 +124,9 @@ pub type RetryingCaller<C = SystemClock> = Retrying<Blocking, Unbound, C, NoAtte
 /// a time series. Name every loop that feeds a dashboard.
 #[track_caller]
 pub fn retry_context<On>(on: On) -> RetryContext<On> {
-    let mut settings = Settings::new(RetryPolicy::new());
-    settings.name = Some(Name::for_loop::<On>(Location::caller().file()));
-    Retrying {
-        settings,
-        on: Bound(on),
-        time: SystemClock,
-        mode: NoAttemptTimeout,
-        front: Blocking,
-    }
+    let mut context = RetryingCaller::new().on(on);
+    context.settings.name = Some(Name::for_loop::<On>(Location::caller().file()));
+    context
 }
 
 impl RetryingCaller {
@@ -183,7 +177,6 @@ impl<C: Clock> RetryingCaller<C> {
     /// # Panics
     ///
     /// A panic in `f`, `on` or an on-retry hook propagates unchanged.
-    #[inline]
     pub fn call<T, E, On, F>(&self, on: On, f: F) -> Result<T, E>
     where
         E: fmt::Debug,
@@ -210,7 +203,6 @@ impl<On, C: Clock> RetryContext<On, C> {
     /// # Errors
     ///
     /// The last error of `f`, unchanged.
-    #[inline]
     pub fn call<T, E, F>(&self, f: F) -> Result<T, E>
     where
         E: fmt::Debug,

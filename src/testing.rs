@@ -228,18 +228,11 @@ impl FakeSleeper {
 
 /// The future of a [`FakeSleeper`] sleep: on its first poll it moves virtual time by its length,
 /// records itself and is ready.
+#[derive(Debug)]
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct FakeSleep {
+    // `None` once polled.
     pending: Option<(FakeClock, Duration)>,
-}
-
-impl fmt::Debug for FakeSleep {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FakeSleep")
-            .field("duration", &self.pending.as_ref().map(|(_, d)| *d))
-            .field("done", &self.pending.is_none())
-            .finish()
-    }
 }
 
 impl Future for FakeSleep {

@@ -242,7 +242,6 @@ impl AttemptTimeoutKind for NoAttemptTimeout {
 impl<E> AttemptTimeoutMode<E> for NoAttemptTimeout {
     type Timer<S: Future<Output = ()>> = sealed::NoTimer<E>;
 
-    #[inline]
     fn timer<S: Sleeper>(
         _: &S,
         _: Option<Duration>,
@@ -269,7 +268,6 @@ impl AttemptTimeoutKind for AttemptTimeout {
 impl<E: From<AttemptTimedOut>> AttemptTimeoutMode<E> for AttemptTimeout {
     type Timer<S: Future<Output = ()>> = sealed::Timer<S, E>;
 
-    #[inline]
     fn timer<S: Sleeper>(
         sleeper: &S,
         timeout: Option<Duration>,

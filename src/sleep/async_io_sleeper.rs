@@ -21,7 +21,6 @@ use crate::Sleeper;
 /// );
 /// assert_eq!(value, Ok(1));
 /// ```
-#[cfg_attr(docsrs, doc(cfg(feature = "async-io")))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct AsyncIoSleeper;
 
@@ -52,7 +51,6 @@ impl Sleeper for AsyncIoSleeper {
 
 /// The future of [`AsyncIoSleeper::sleep`]: an async-io timer, or a single yield for a zero
 /// wait.
-#[cfg_attr(docsrs, doc(cfg(feature = "async-io")))]
 #[derive(Debug)]
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct AsyncIoSleep {

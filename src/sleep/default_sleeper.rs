@@ -133,7 +133,6 @@ type AsyncIoSleep = std::future::Pending<()>;
 pin_project! {
     /// The future of [`DefaultSleeper::sleep`]: the runtime's timer, or a single yield for a
     /// zero wait.
-    #[cfg_attr(docsrs, doc(cfg(any(feature = "tokio", feature = "async-io"))))]
     #[derive(Debug)]
     #[must_use = "futures do nothing unless you `.await` or poll them"]
     pub struct DefaultSleep {

@@ -24,7 +24,6 @@ use crate::Sleeper;
 /// assert_eq!(value, Ok(1));
 /// # }
 /// ```
-#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TokioSleeper;
 
@@ -61,7 +60,6 @@ impl Sleeper for TokioSleeper {
 pin_project! {
     /// The future of [`TokioSleeper::sleep`]: tokio's `Sleep`, or a single yield for a zero
     /// wait.
-    #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
     #[derive(Debug)]
     #[must_use = "futures do nothing unless you `.await` or poll them"]
     pub struct TokioSleep {

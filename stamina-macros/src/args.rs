@@ -5,7 +5,7 @@ use quote::{quote, quote_spanned};
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
-use syn::{Expr, ExprLit, ExprUnary, Ident, Lit, LitStr, Token, UnOp};
+use syn::{Expr, ExprLit, ExprUnary, Ident, Lit, LitStr, MetaNameValue, Token, UnOp};
 
 /// Every key the attribute knows, in the order the docs list them.
 const KEYS: &[&str] = &[
@@ -47,29 +47,16 @@ pub(crate) struct Args {
     pub(crate) attempt_timeout: Option<(Ident, TokenStream)>,
 }
 
-struct KeyValue {
-    key: Ident,
-    value: Expr,
-}
-
-impl Parse for KeyValue {
-    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
-        let key = input.parse()?;
-        input.parse::<Token![=]>()?;
-        let value = input.parse()?;
-        Ok(Self { key, value })
-    }
-}
-
 impl Parse for Args {
     /// Reports every mistake in the arguments at once.
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
-        let pairs = Punctuated::<KeyValue, Token![,]>::parse_terminated(input)?;
+        let pairs = Punctuated::<MetaNameValue, Token![,]>::parse_terminated(input)?;
         let mut errors = Vec::new();
         let mut seen = Vec::new();
         let (mut on, mut policy, mut name) = (None, None, None);
         let (mut setters, mut options, mut attempt_timeout) = (Vec::new(), Vec::new(), None);
-        for KeyValue { key, value } in pairs {
+        for MetaNameValue { path, value, .. } in pairs {
+            let key = path.require_ident()?.clone();
             let key_name = key.to_string();
             if !KEYS.contains(&key_name.as_str()) {
                 let expected = one_of(KEYS, '`');

@@ -1,12 +1,15 @@
 //! The async callers: a configuration that retries whatever future factory it is given.
 
 use std::fmt;
-use std::future::Future;
+use std::future::{Future, poll_fn};
+use std::marker::PhantomData;
+use std::time::{Duration, Instant};
 
-use crate::driver::Driver;
+use crate::driver::{Driver, HedgeNext};
+use crate::hedge::{HedgeCtx, Hedger};
 use crate::name;
 use crate::settings::{Async, Bound, Retrying, Settings, Unbound};
-use crate::timeout::{AttemptTimeoutMode, NoAttemptTimeout, run_attempt};
+use crate::timeout::{AttemptTimeoutMode, NoAttemptTimeout, RunAttempt, run_attempt};
 use crate::{DefaultSleeper, RetryOn, RetryPolicy, Sleeper};
 
 /// A reusable async retry configuration without an `on` predicate: give it one per call
@@ -330,6 +333,17 @@ where
     Fut: Future<Output = Result<T, E>>,
 {
     let mut driver = Driver::start(&settings.policy, || sleeper.now());
+    if driver.hedges(settings) {
+        let mut ctx = Hedged {
+            settings,
+            sleeper,
+            on,
+            f,
+            mode: PhantomData::<M>,
+        };
+        let mut hedger = Hedger::start(&mut ctx, &driver);
+        return poll_fn(|cx| hedger.poll(cx, &mut ctx, &mut driver)).await;
+    }
     loop {
         let timeout = settings.policy.get_attempt_timeout();
         let attempt = run_attempt::<T, E, M, S, Fut>(sleeper, timeout, driver.deadline(), &mut f);
@@ -386,5 +400,65 @@ where
         sleeper.sleep(wait).await;
         // The hooks' guards lived over the wait and end right before the next attempt.
         driver.next_attempt();
+    }
+}
+
+/// A hedged call of [`call`]'s loop: its closure makes each attempt's future.
+struct Hedged<'a, On, S, M, F> {
+    settings: &'a Settings,
+    sleeper: &'a S,
+    on: &'a On,
+    f: F,
+    mode: PhantomData<M>,
+}
+
+impl<T, E, On, S, M, F, Fut> HedgeCtx<T, E> for Hedged<'_, On, S, M, F>
+where
+    E: fmt::Debug,
+    On: RetryOn<E>,
+    S: Sleeper,
+    M: AttemptTimeoutMode<E>,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    type Attempt = RunAttempt<Fut, M::Timer<S::Sleep>>;
+    type Sleep = S::Sleep;
+
+    fn settings(&self) -> &Settings {
+        self.settings
+    }
+
+    fn now(&self) -> Instant {
+        self.sleeper.now()
+    }
+
+    fn sleep(&self, wait: Duration) -> S::Sleep {
+        self.sleeper.sleep(wait)
+    }
+
+    fn attempt(&mut self, _: u32, deadline: Option<Instant>) -> Option<Self::Attempt> {
+        let timeout = self.settings.policy.get_attempt_timeout();
+        let f = &mut self.f;
+        Some(run_attempt::<T, E, M, S, Fut>(
+            self.sleeper,
+            timeout,
+            deadline,
+            f,
+        ))
+    }
+
+    fn settle(
+        &self,
+        driver: &mut Driver,
+        outcome: (&Result<T, E>, bool),
+        num: u32,
+        others: usize,
+    ) -> HedgeNext {
+        let (settings, name, now) = (self.settings, self.name(), || self.sleeper.now());
+        driver.hedge_outcome(settings, name, self.on, outcome, num, others, now)
+    }
+
+    fn name(&self) -> &str {
+        self.settings.name_or_else(name::path_of::<F>)
     }
 }

@@ -314,7 +314,7 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(key: &str, message: String) -> Self {
+    pub(crate) fn new(key: &str, message: String) -> Self {
         let key = key.to_owned();
         Self {
             key,

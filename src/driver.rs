@@ -12,7 +12,7 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use crate::instrument::{self, ErrorView, Guards};
+use crate::instrument::{self, ErrorView, Guards, HedgeKind};
 use crate::machine::{self, Machine, Step};
 use crate::settings::Settings;
 use crate::{Decision, RetryOn, RetryPolicy};
@@ -198,6 +198,144 @@ impl Driver {
         }
     }
 
+    /// Makes the loop a hedged one, if it has [`Hedging`](crate::Hedging) and its switches let
+    /// it hedge (not in testing mode unless it keeps hedges, not when retrying is off or the
+    /// loop is nested): says whether it is.
+    pub(crate) fn hedges(&mut self, settings: &Settings) -> bool {
+        let limits = settings.limits(self.deadline);
+        settings.hedging.is_some() && self.machine.hedge_if_allowed(&settings.policy, limits)
+    }
+
+    /// A hedge: the next attempt, sent while `in_flight` others are out, if the attempts limit,
+    /// the deadline and the budget allow it. Returns its number and what it paid, the hooks
+    /// told.
+    pub(crate) fn hedge(
+        &mut self,
+        settings: &Settings,
+        name: &str,
+        in_flight: usize,
+        now: Instant,
+    ) -> Option<(u32, u64)> {
+        let limits = settings.limits(self.deadline);
+        let paid = self.machine.hedge(&settings.policy, limits, || now).ok()?;
+        let (num, out) = (self.num(), u32::try_from(in_flight + 1).unwrap_or(u32::MAX));
+        instrument::hedged(name, HedgeKind::Sent, num, out, &settings.hooks);
+        Some((num, paid))
+    }
+
+    /// A hedged call's attempt `num` answered with `outcome`, which ends the call as a success
+    /// when it is `Ok` (the callers' rule), with `others` attempts still out.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn hedge_outcome<T, E, On>(
+        &mut self,
+        settings: &Settings,
+        name: &str,
+        on: &On,
+        (outcome, timed_out): (&Result<T, E>, bool),
+        num: u32,
+        others: usize,
+        now: impl FnOnce() -> Instant,
+    ) -> HedgeNext
+    where
+        E: fmt::Debug,
+        On: RetryOn<E>,
+    {
+        match outcome {
+            Ok(_) => HedgeNext::Won,
+            Err(error) => {
+                let failure = (error, |e| on.error_view(e), timed_out);
+                let decide = || on.decide(error);
+                self.hedge_fail(settings, name, failure, decide, (num, others), now)
+            }
+        }
+    }
+
+    /// [`hedge_outcome`](Self::hedge_outcome) for an adapter, whose `on` judges the whole
+    /// outcome (as in [`settle`](Self::settle)).
+    #[cfg(any(feature = "tower", feature = "reqwest-middleware"))]
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn hedge_settle<'e, T, E, On>(
+        &mut self,
+        settings: &Settings,
+        name: &str,
+        on: &On,
+        (outcome, view, timed_out): (&'e Result<T, E>, impl FnOnce() -> ErrorView<'e>, bool),
+        num: u32,
+        others: usize,
+        now: impl FnOnce() -> Instant,
+    ) -> HedgeNext
+    where
+        T: fmt::Debug,
+        E: fmt::Debug,
+        On: RetryOn<Result<T, E>>,
+    {
+        let decision = on.decide(outcome);
+        let attempt = (num, others);
+        match outcome {
+            Ok(_) if decision == Decision::DontRetry => HedgeNext::Won,
+            Ok(response) => {
+                let failure = (response, |_| view(), timed_out);
+                self.hedge_fail(settings, name, failure, || decision, attempt, now)
+            }
+            Err(error) => {
+                let failure = (error, |_| view(), timed_out);
+                self.hedge_fail(settings, name, failure, || decision, attempt, now)
+            }
+        }
+    }
+
+    /// A hedged call's attempt failed: the next one is due at once or after a server's wait
+    /// (the hooks told of the retry), or none may start while others are out, or the call ends
+    /// with this failure (the give-up handlers told).
+    fn hedge_fail<'e, E: fmt::Debug>(
+        &mut self,
+        settings: &Settings,
+        name: &str,
+        (error, view, timed_out): (&'e E, impl FnOnce(&'e E) -> ErrorView<'e>, bool),
+        decide: impl FnOnce() -> Decision,
+        (num, others): (u32, usize),
+        now: impl FnOnce() -> Instant,
+    ) -> HedgeNext {
+        let hooks = &settings.hooks;
+        match self.decide(settings, decide, timed_out, now) {
+            Step::Retry(mut retry) => {
+                retry.retry_num = num;
+                let guards = instrument::retry_scheduled(|| name, &retry, error, view, hooks);
+                if !guards.0.is_empty() {
+                    self.guards = guards;
+                }
+                let paid = self.machine.paid();
+                HedgeNext::Retry {
+                    wait: retry.wait,
+                    paid,
+                }
+            }
+            Step::GiveUp(give_up) if others > 0 && !give_up.ends_call() => HedgeNext::Stop,
+            Step::GiveUp(give_up) => {
+                let (attempts, waited) = (self.num(), self.waited());
+                instrument::gave_up(|| name, give_up, attempts, waited, error, view, hooks);
+                HedgeNext::End
+            }
+        }
+    }
+
+    /// The attempt a retry made due starts (its wait over): returns its number.
+    pub(crate) fn launch(&mut self) -> u32 {
+        self.next_attempt();
+        self.num()
+    }
+
+    /// A hedged call was won by attempt `num`, which paid `paid`: refunds the budget as a
+    /// success does, and tells the hooks when more than one attempt was sent.
+    pub(crate) fn hedge_won(&self, settings: &Settings, name: &str, num: u32, paid: u64) {
+        if let Some(budget) = &settings.budget {
+            budget.on_success(paid);
+        }
+        if self.num() > 1 {
+            instrument::hedged(name, HedgeKind::Won, num, self.num(), &settings.hooks);
+        }
+    }
+
     /// The wait is over: ends the hooks' guards, right before the next attempt, and counts it.
     #[inline]
     pub(crate) fn next_attempt(&mut self) {
@@ -206,6 +344,20 @@ impl Driver {
         }
         self.machine.next_attempt();
     }
+}
+
+/// What a hedged call does after an attempt's outcome.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum HedgeNext {
+    /// The outcome is the call's success.
+    Won,
+    /// The outcome is the call's failure: `on` does not retry it, or it is the last.
+    End,
+    /// Another attempt is due after `wait` (zero but for a server's `Retry-After`); its retry
+    /// paid the budget `paid`.
+    Retry { wait: Duration, paid: u64 },
+    /// No attempt may start any more; the call waits for those in flight.
+    Stop,
 }
 
 impl fmt::Debug for Driver {

@@ -82,10 +82,10 @@ mod tracing;
 #[cfg(feature = "tower")]
 pub(crate) use event::short_type_name;
 pub use event::{
-    Cause, ErrorView, Event, GiveUpDetails, GiveUpReason, Level, RetryDetails, ShowError,
-    get_level, get_show_error, set_level, set_show_error,
+    Cause, ErrorView, Event, GiveUpDetails, GiveUpReason, HedgeDetails, HedgeKind, Level,
+    RetryDetails, ShowError, get_level, get_show_error, set_level, set_show_error,
 };
-pub(crate) use hooks::{Guards, LoopHooks, gave_up, retry_scheduled};
+pub(crate) use hooks::{Guards, LoopHooks, gave_up, hedged, retry_scheduled};
 pub use hooks::{
     IntoOnRetryHooks, IntoRetryGuard, OnRetryHook, RetryGuard, default_on_retry_hooks,
     get_on_retry_hooks, reset_on_retry_hooks, set_on_retry_hooks,
@@ -96,3 +96,24 @@ pub use log::log_hook;
 pub use metrics::metrics_hook;
 #[cfg(feature = "tracing")]
 pub use tracing::tracing_hook;
+
+/// The `tracing` span of one attempt of a hedged call, entered while its future is polled, so
+/// that what the attempt traces shows which attempt it belongs to. Nothing without the
+/// `tracing` feature.
+pub(crate) struct AttemptSpan(#[cfg(feature = "tracing")] ::tracing::Span);
+
+impl AttemptSpan {
+    #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+    pub(crate) fn new(name: &str, attempt: u32) -> Self {
+        Self(
+            #[cfg(feature = "tracing")]
+            ::tracing::info_span!(target: "stamina", "stamina.attempt", callable = %name, attempt),
+        )
+    }
+
+    /// Enters the span until the returned value is dropped.
+    pub(crate) fn enter(&self) -> impl Sized + '_ {
+        #[cfg(feature = "tracing")]
+        return self.0.enter();
+    }
+}

@@ -448,6 +448,7 @@ mod config;
 mod decision;
 mod driver;
 mod guard;
+mod hedge;
 #[cfg(any(feature = "tower", feature = "reqwest-middleware"))]
 #[cfg_attr(
     docsrs,
@@ -483,6 +484,7 @@ pub use caller::{AsyncRetryContext, AsyncRetryingCaller};
 pub use clock::{Clock, SystemClock};
 pub use config::ConfigError;
 pub use decision::{Decision, OnCause, RetryOn, find_cause, has_cause, on_cause};
+pub use hedge::Hedging;
 pub use instrument::{
     GiveUpReason, OnRetryHook, RetryDetails, RetryGuard, get_on_retry_hooks, set_on_retry_hooks,
 };

@@ -50,6 +50,17 @@ pub(crate) enum GiveUp {
     Nested,
 }
 
+impl GiveUp {
+    /// Whether it ends a hedged call at once, whatever is still in flight: the failure is final
+    /// (`on`, a server's wait beyond the ceiling, the switches), not a limit on new attempts.
+    pub(crate) fn ends_call(self) -> bool {
+        matches!(
+            self,
+            Self::NotRetryable | Self::RetryAfterTooLong | Self::Inactive | Self::Nested
+        )
+    }
+}
+
 /// What to do after a failed attempt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Step {
@@ -84,6 +95,8 @@ pub(crate) struct Machine {
     rng: Option<backoff::JitterRng>,
     /// What the budget was paid for the retry that led to the current attempt.
     paid: u64,
+    /// Whether the loop hedges: a retry starts at once, without the backoff wait.
+    hedging: bool,
 }
 
 /// The switches (activation, testing mode, nested-retry suppression) as one loop sees them.
@@ -93,8 +106,8 @@ enum Switches {
     Unread,
     /// Retrying as the policy says.
     Normal,
-    /// Testing mode, with the attempts limit it sets for this loop.
-    Testing(NonZeroU32),
+    /// Testing mode, with the attempts limit it sets for this loop, and whether hedges stay.
+    Testing(NonZeroU32, bool),
     /// Retrying is switched off.
     Inactive,
     /// The loop runs inside another loop's attempt, with nested-retry suppression on.
@@ -109,7 +122,7 @@ impl Switches {
             Mode::Inactive => Self::Inactive,
             _ if nesting::suppressed(choice) => Self::Nested,
             Mode::Normal => Self::Normal,
-            Mode::Testing(t) => Self::Testing(t.limit(policy.attempts_limit())),
+            Mode::Testing(t) => Self::Testing(t.limit(policy.attempts_limit()), t.get_hedges()),
         }
     }
 }
@@ -126,7 +139,48 @@ impl Machine {
             previous: policy.get_wait_initial(),
             rng: None,
             paid: 0,
+            hedging: false,
         }
+    }
+
+    /// Makes the loop a hedged one, if the switches let it hedge (not in testing mode unless
+    /// it keeps hedges, not when retrying is off or the loop is nested): says whether they do.
+    pub(crate) fn hedge_if_allowed(&mut self, policy: &RetryPolicy, limits: Limits<'_>) -> bool {
+        if self.switches == Switches::Unread {
+            self.switches = Switches::read(policy, limits.suppress_nested);
+        }
+        self.hedging = matches!(self.switches, Switches::Normal | Switches::Testing(_, true));
+        self.hedging
+    }
+
+    /// Starts a hedge, the next attempt, while others are in flight: the attempts limit, the
+    /// deadline (`now` is read only with one) and the budget must allow it. Returns what it paid.
+    pub(crate) fn hedge(
+        &mut self,
+        policy: &RetryPolicy,
+        limits: Limits<'_>,
+        now: impl FnOnce() -> Instant,
+    ) -> Result<u64, GiveUp> {
+        let (limit, testing) = match self.switches {
+            Switches::Testing(limit, _) => (Some(limit), true),
+            _ => (policy.attempts_limit(), false),
+        };
+        if self.num >= limit.map_or(u32::MAX, NonZeroU32::get) {
+            return Err(GiveUp::AttemptsExhausted);
+        }
+        let mut cost = 0;
+        if !testing {
+            if limits.deadline.is_some_and(|deadline| now() >= deadline) {
+                return Err(GiveUp::DeadlineExceeded);
+            }
+            if let Some(budget) = limits.budget {
+                cost = budget.try_withdraw(false).ok_or(GiveUp::BudgetExhausted)?;
+            }
+        }
+        self.num += 1;
+        self.timed_out = false;
+        self.paid = cost;
+        Ok(cost)
     }
 
     /// Marks the current attempt as timed out (a retry after it costs more in a quota).
@@ -175,7 +229,7 @@ impl Machine {
         }
         let (limit, testing) = match self.switches {
             Switches::Normal => (policy.attempts_limit(), false),
-            Switches::Testing(limit) => (Some(limit), true),
+            Switches::Testing(limit, _) => (Some(limit), true),
             // `on` is not asked when retrying is switched off.
             Switches::Inactive | Switches::Unread => return Step::GiveUp(GiveUp::Inactive),
             Switches::Nested => (None, false),
@@ -212,6 +266,8 @@ impl Machine {
         } else {
             let wait = match custom {
                 Some(wait) => wait,
+                // A hedged loop starts its next attempt at once.
+                None if self.hedging => Duration::ZERO,
                 None => backoff::wait(policy, self.num, &mut self.previous, &mut self.rng),
             };
             if let Some(deadline) = limits.deadline {

@@ -58,17 +58,19 @@
 //!
 //! [`Middleware`]: ::reqwest_middleware::Middleware
 
-use std::future::Future;
+use std::future::{Future, poll_fn};
 use std::pin::Pin;
+use std::time::{Duration, Instant};
 
 use ::reqwest_middleware::reqwest::{Method, Request, Response};
 use ::reqwest_middleware::{Error, Middleware, Next};
 
-use crate::driver::Driver;
+use crate::driver::{Driver, HedgeNext};
+use crate::hedge::{HedgeCtx, Hedger};
 use crate::http::HttpOn;
 use crate::machine;
 use crate::settings::{Bound, Front, Retrying, Settings, Waits, sealed};
-use crate::timeout::{AttemptTimeoutKind, run_attempt};
+use crate::timeout::{AttemptTimeoutKind, AttemptTimeoutMode, RunAttempt, run_attempt};
 use crate::{
     AttemptTimedOut, AttemptTimeout, Decision, DefaultSleeper, NoAttemptTimeout, RetryOn,
     RetryPolicy, Sleeper, TokioSleeper,
@@ -205,6 +207,17 @@ where
         let settings = &self.settings;
         let mut driver = Driver::start(&settings.policy, || self.time.now());
         let name = self.name_for(&request);
+        if request.try_clone().is_some() && driver.hedges(settings) {
+            let mut hedged = Hedged {
+                middleware: self,
+                template: request,
+                extensions: extensions.clone(),
+                next,
+                name,
+            };
+            let mut hedger = Hedger::start(&mut hedged, &driver);
+            return poll_fn(|cx| hedger.poll(cx, &mut hedged, &mut driver)).await;
+        }
         // The copy the next attempt sends; `None` for a streaming body, which is sent once.
         let mut spare = request.try_clone();
         loop {
@@ -261,6 +274,78 @@ where
             Method::TRACE => "RetryMiddleware TRACE",
             _ => "RetryMiddleware",
         }
+    }
+}
+
+/// One attempt of a hedged request: the rest of the chain, with a copy of the request and of
+/// its extensions.
+type Sent<'a> = Pin<Box<dyn Future<Output = ::reqwest_middleware::Result<Response>> + Send + 'a>>;
+type Cut = <AttemptTimeout as AttemptTimeoutMode<Error>>::Timer<<TokioSleeper as Sleeper>::Sleep>;
+
+/// A hedged request: each attempt sends a copy of `template` down the rest of the chain, with a
+/// copy of its extensions (the caller's are left as they were).
+struct Hedged<'a, On, S, M> {
+    middleware: &'a RetryMiddleware<On, S, M>,
+    template: Request,
+    extensions: http::Extensions,
+    next: Next<'a>,
+    name: &'a str,
+}
+
+impl<'a, On, S, M> HedgeCtx<Response, Error> for Hedged<'a, On, S, M>
+where
+    On: RetryOn<Outcome>,
+    S: Sleeper,
+{
+    type Attempt = RunAttempt<Sent<'a>, Cut>;
+    type Sleep = S::Sleep;
+
+    fn settings(&self) -> &Settings {
+        &self.middleware.settings
+    }
+
+    fn now(&self) -> Instant {
+        self.middleware.time.now()
+    }
+
+    fn sleep(&self, wait: Duration) -> S::Sleep {
+        self.middleware.time.sleep(wait)
+    }
+
+    fn attempt(&mut self, _: u32, deadline: Option<Instant>) -> Option<Self::Attempt> {
+        let request = self.template.try_clone()?;
+        let (mut extensions, next) = (self.extensions.clone(), self.next.clone());
+        let limits = [
+            self.settings().policy.get_attempt_timeout(),
+            machine::remaining(deadline, || self.now()),
+        ];
+        let limit = limits.into_iter().flatten().min();
+        let send =
+            || -> Sent<'a> { Box::pin(async move { next.run(request, &mut extensions).await }) };
+        Some(run_attempt::<_, _, AttemptTimeout, _, _>(
+            &TokioSleeper,
+            limit,
+            None,
+            send,
+        ))
+    }
+
+    fn settle(
+        &self,
+        driver: &mut Driver,
+        (outcome, timed_out): (&Outcome, bool),
+        num: u32,
+        others: usize,
+    ) -> HedgeNext {
+        let on = &self.middleware.on.0;
+        let view = || on.error_view(outcome).or(HttpOn::new().error_view(outcome));
+        let (settings, now) = (self.settings(), || self.now());
+        let outcome = (outcome, view, timed_out);
+        driver.hedge_settle(settings, self.name, on, outcome, num, others, now)
+    }
+
+    fn name(&self) -> &str {
+        self.name
     }
 }
 

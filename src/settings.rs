@@ -10,6 +10,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::instrument::{IntoRetryGuard, Level, LoopHooks, ShowError};
@@ -17,8 +18,8 @@ use crate::machine::Limits;
 use crate::name::Name;
 use crate::timeout::{AttemptTimeout, AttemptTimeoutKind, NoAttemptTimeout};
 use crate::{
-    ConfigError, DefaultSleeper, Jitter, OnRetryHook, RetryBudget, RetryDetails, RetryPolicy,
-    Sleeper,
+    ConfigError, DefaultSleeper, Hedging, Jitter, OnRetryHook, RetryBudget, RetryDetails,
+    RetryPolicy, Sleeper,
 };
 
 /// What a loop is configured with besides its predicate and its time: what the loop driver
@@ -30,6 +31,8 @@ pub(crate) struct Settings {
     pub(crate) budget: Option<RetryBudget>,
     pub(crate) hooks: LoopHooks,
     pub(crate) suppress_nested: Option<bool>,
+    /// Behind a reference count: a loop's state holds its settings, and stays as small.
+    pub(crate) hedging: Option<Arc<Hedging>>,
 }
 
 impl Settings {
@@ -40,6 +43,7 @@ impl Settings {
             budget: None,
             hooks: LoopHooks::new(),
             suppress_nested: None,
+            hedging: None,
         }
     }
 
@@ -74,6 +78,9 @@ impl Settings {
         }
         if let Some(suppress) = self.suppress_nested {
             d.field("suppress_nested", &suppress);
+        }
+        if let Some(hedging) = &self.hedging {
+            d.field("hedge", hedging);
         }
         self.hooks.debug_fields(d);
     }
@@ -399,6 +406,80 @@ fn check<F: Front, M: AttemptTimeoutKind>(policy: &RetryPolicy) -> Result<(), Co
 
 /// The setters of the front ends that wait on a [`Sleeper`].
 impl<F: Waits, On, T, M> Retrying<F, On, T, M> {
+    /// Hedges each call: when an attempt has not answered within the delay `hedging` says,
+    /// another copy is sent (up to its [`max_in_flight`](Hedging::max_in_flight)), and the first
+    /// acceptable answer wins; the others are dropped (cancelled) at once. For idempotent calls
+    /// only: the same request may reach the server several times.
+    ///
+    /// What holds for retries holds for hedges:
+    ///
+    /// - every attempt sent counts towards [`attempts`](Self::attempts), and none starts after
+    ///   the deadline, which cuts the attempts in flight where attempts can be cut (with an
+    ///   [`attempt_timeout`](Self::attempt_timeout), and always in the reqwest middleware);
+    /// - every hedge pays the [budget](Self::budget) as a retry does and is not sent when the
+    ///   budget refuses; the attempt that wins refunds it as a success does;
+    /// - an outcome that `on` does not retry ends the call with it, and drops the others; a
+    ///   failure it retries lets the next attempt start at once (no backoff wait); a
+    ///   `Retry-After` from any attempt holds every start until then (and past the deadline,
+    ///   ends the starts); when every attempt has failed and none may start, the call returns
+    ///   the last failure;
+    /// - a request that cannot be copied (adapters) is sent once; a nested loop with
+    ///   suppression on, and a loop with retrying switched off, make one attempt;
+    /// - in [testing mode](crate::switches#testing-mode) hedges are off (the attempts run one
+    ///   after another, with no wait) unless [`Testing::hedges`](crate::testing::Testing::hedges)
+    ///   keeps them;
+    /// - the hooks hear of every hedge sent and of a call won by another attempt than the first
+    ///   ([`HedgeDetails`](crate::instrument::HedgeDetails)); the `metrics` hook counts
+    ///   `stamina_hedges_total`.
+    ///
+    /// The async callers hedge [`call`](crate::AsyncRetryingCaller::call), whose closure makes
+    /// independent futures; [`call_mut`](crate::AsyncRetryingCaller::call_mut), whose futures
+    /// borrow the closure, and the attempt streams run one attempt at a time. Each attempt of a
+    /// hedged call is boxed (one allocation per attempt).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use stamina::Hedging;
+    ///
+    /// # #[cfg(feature = "tokio")]
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let caller = stamina::AsyncRetryingCaller::new().hedge(Hedging::after(Duration::from_millis(50)));
+    /// let started = tokio::time::Instant::now();
+    /// let mut calls = 0;
+    /// let answer = caller
+    ///     .call(|_: &std::io::Error| true, || {
+    ///         calls += 1;
+    ///         // The first attempt is slow: the hedge sent at 50 ms answers at 60 ms.
+    ///         let took = if calls == 1 { 1000 } else { 10 };
+    ///         async move {
+    ///             tokio::time::sleep(Duration::from_millis(took)).await;
+    ///             Ok::<_, std::io::Error>(took)
+    ///         }
+    ///     })
+    ///     .await;
+    /// assert_eq!(answer.unwrap(), 10);
+    /// assert_eq!(started.elapsed(), Duration::from_millis(60));
+    /// # }
+    /// # #[cfg(not(feature = "tokio"))]
+    /// # fn main() {}
+    /// ```
+    pub fn hedge(mut self, hedging: Hedging) -> Self {
+        self.settings.hedging = Some(Arc::new(hedging));
+        self
+    }
+
+    /// Turns hedging off (the default).
+    pub fn no_hedge(mut self) -> Self {
+        self.settings.hedging = None;
+        self
+    }
+
+    /// The hedging in force, if any.
+    pub fn get_hedging(&self) -> Option<&Hedging> {
+        self.settings.hedging.as_deref()
+    }
+
     /// Makes the loops wait on `sleeper` and measure their deadline on its clock: a sleeper
     /// for another runtime, or a [`FakeSleeper`](crate::testing::FakeSleeper) in tests.
     ///

@@ -62,16 +62,18 @@ mod task;
 
 pub use task::{WithSwitch, with_active, with_testing};
 
-/// The settings of testing mode: how many attempts, and whether that is a cap.
+/// The settings of testing mode: how many attempts, whether that is a cap, and whether hedged
+/// calls keep their hedges.
 ///
 /// # Default
 ///
-/// One attempt, not a cap (as in Python stamina).
+/// One attempt, not a cap (as in Python stamina), no hedges.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[must_use = "testing settings do nothing until given to `set_testing` or a scoped override"]
 pub struct Testing {
     attempts: NonZeroU32,
     cap: bool,
+    hedges: bool,
 }
 
 impl Default for Testing {
@@ -86,6 +88,7 @@ impl Testing {
         Self {
             attempts: NonZeroU32::MIN,
             cap: false,
+            hedges: false,
         }
     }
 
@@ -103,6 +106,20 @@ impl Testing {
     pub const fn cap(mut self, cap: bool) -> Self {
         self.cap = cap;
         self
+    }
+
+    /// With `true`, hedged calls keep their hedges in testing mode, sent after their delays on
+    /// the loop's sleeper: a test of hedging runs on tokio's paused clock (or a sleeper of its
+    /// own). Without, the attempts of a hedged call run one after another, as retries with no
+    /// wait, so that a test's outcome does not depend on timing.
+    pub const fn hedges(mut self, hedges: bool) -> Self {
+        self.hedges = hedges;
+        self
+    }
+
+    /// Whether hedged calls keep their hedges in testing mode.
+    pub const fn get_hedges(&self) -> bool {
+        self.hedges
     }
 
     /// The testing attempts.
@@ -140,7 +157,8 @@ enum Switch {
 }
 
 static ACTIVE: AtomicBool = AtomicBool::new(true);
-/// Process-wide testing mode: 0 when off, else the attempts shifted left by one over the cap.
+/// Process-wide testing mode: 0 when off, else the attempts shifted left by two over the hedges
+/// and the cap bits.
 static TESTING: AtomicU64 = AtomicU64::new(0);
 
 /// How many thread overrides are alive in the process: while none is, no loop reads its
@@ -153,14 +171,17 @@ thread_local! {
 }
 
 fn encode(testing: Option<Testing>) -> u64 {
-    testing.map_or(0, |t| u64::from(t.attempts.get()) << 1 | u64::from(t.cap))
+    testing.map_or(0, |t| {
+        u64::from(t.attempts.get()) << 2 | u64::from(t.hedges) << 1 | u64::from(t.cap)
+    })
 }
 
 fn decode(bits: u64) -> Option<Testing> {
-    let attempts = NonZeroU32::new((bits >> 1) as u32)?;
+    let attempts = NonZeroU32::new((bits >> 2) as u32)?;
     Some(Testing {
         attempts,
         cap: bits & 1 == 1,
+        hedges: bits & 2 == 2,
     })
 }
 
@@ -407,6 +428,7 @@ mod tests {
             None,
             Some(Testing::new()),
             Some(Testing::new().attempts(u32::MAX).cap(true)),
+            Some(Testing::new().attempts(7).hedges(true)),
             Some(Testing::new().attempts(0)),
         ] {
             assert_eq!(decode(encode(t)), t);

@@ -945,7 +945,7 @@ fn hooks_and_details_print_usefully() {
     let hook = OnRetryHook::new(|_: &RetryDetails<'_>| {}).named("mine");
     assert_eq!(
         format!("{hook:?}"),
-        r#"OnRetryHook { name: "mine", on_give_up: false }"#
+        r#"OnRetryHook { name: "mine", on_give_up: false, on_hedge: false }"#
     );
     let lazy = OnRetryHook::lazy(|| OnRetryHook::new(|_: &RetryDetails<'_>| {}));
     assert!(

@@ -206,7 +206,7 @@ fn debug_shows_the_switch() {
     let wrapped = with_testing(Testing::new().attempts(2), std::future::ready(()));
     assert_eq!(
         format!("{wrapped:?}"),
-        "WithSwitch { testing: Some(Testing { attempts: 2, cap: false }), .. }"
+        "WithSwitch { testing: Some(Testing { attempts: 2, cap: false, hedges: false }), .. }"
     );
     let wrapped = with_active(false, std::future::ready(()));
     assert_eq!(format!("{wrapped:?}"), "WithSwitch { active: false, .. }");

@@ -572,6 +572,81 @@ impl GiveUpDetails<'_> {
     }
 }
 
+/// What happened to a hedged call (see [`Hedging`](crate::Hedging)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum HedgeKind {
+    /// A hedge was sent: an attempt started while others were still in flight.
+    Sent,
+    /// The call's answer came from an attempt other than the first, or while hedges were out.
+    Won,
+}
+
+impl HedgeKind {
+    /// `sent` or `won`.
+    pub const fn as_str(&self) -> &'static str {
+        match self {
+            Self::Sent => "sent",
+            Self::Won => "won",
+        }
+    }
+}
+
+/// What a hedge handler learns about a hedged call: the loop's name, what happened
+/// ([`HedgeKind`]), the attempt it is about (the hedge sent, or the winner) and how many
+/// attempts were in flight then.
+///
+/// ```
+/// use stamina::instrument::{HedgeDetails, HedgeKind, OnRetryHook};
+///
+/// let hook = OnRetryHook::new(|_: &stamina::RetryDetails<'_>| {}).on_hedge(
+///     |details: &HedgeDetails<'_>| {
+///         if details.kind() == HedgeKind::Won {
+///             println!("{}: attempt {} won", details.name(), details.attempt());
+///         }
+///     },
+/// );
+/// # let _ = hook;
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct HedgeDetails<'a> {
+    pub(super) name: &'a str,
+    pub(super) kind: HedgeKind,
+    pub(super) attempt: u32,
+    pub(super) in_flight: u32,
+    pub(super) level: Level,
+    /// As [`Event`]'s: whether the `tracing` hook takes this event.
+    #[cfg_attr(not(feature = "log"), allow(dead_code))]
+    pub(super) traced: bool,
+}
+
+impl HedgeDetails<'_> {
+    /// The name of the loop (see [`Event::name`]).
+    pub fn name(&self) -> &str {
+        self.name
+    }
+
+    /// Whether a hedge was sent or the call was won.
+    pub fn kind(&self) -> HedgeKind {
+        self.kind
+    }
+
+    /// The number of the attempt (1-based): the one sent, or the one that won.
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    /// The attempts in flight: with the one sent, or before the winner answered.
+    pub fn in_flight(&self) -> u32 {
+        self.in_flight
+    }
+
+    /// The level the built-in hooks report this event at (see [`Event::level`]).
+    pub fn level(&self) -> Level {
+        self.level
+    }
+}
+
 /// The short name of the type whose [`std::any::type_name`] is `full`, in one allocation.
 pub(crate) fn short_type_name(full: &str) -> String {
     // Never longer than the full name.

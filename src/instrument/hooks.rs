@@ -9,13 +9,14 @@ use std::sync::{Arc, LazyLock, PoisonError, RwLock};
 use std::time::Duration;
 
 use super::{
-    Cause, ErrorView, Event, GiveUpDetails, GiveUpReason, Level, RetryDetails, ShowError,
-    get_level, get_show_error,
+    Cause, ErrorView, Event, GiveUpDetails, GiveUpReason, HedgeDetails, HedgeKind, Level,
+    RetryDetails, ShowError, get_level, get_show_error,
 };
 use crate::machine::{GiveUp, Retry};
 
 type RetryFn = dyn Fn(&RetryDetails<'_>) -> Option<RetryGuard> + Send + Sync;
 type GiveUpFn = dyn Fn(&GiveUpDetails<'_>) + Send + Sync;
+type HedgeFn = dyn Fn(&HedgeDetails<'_>) + Send + Sync;
 
 /// An on-retry hook: a function called for every scheduled retry, optionally with a give-up
 /// handler, or a factory that makes one the first time it is needed.
@@ -46,6 +47,7 @@ pub struct OnRetryHook {
     name: Cow<'static, str>,
     retry: Arc<RetryFn>,
     give_up: Option<Arc<GiveUpFn>>,
+    hedge: Option<Arc<HedgeFn>>,
     /// For the built-in `tracing` hook (under any name): whether a subscriber takes stamina's
     /// events at a level, so that the `log` hook leaves them to it.
     pub(super) traces: Option<fn(Level) -> bool>,
@@ -69,6 +71,7 @@ impl OnRetryHook {
             name: Cow::Borrowed(std::any::type_name::<F>()),
             retry: Arc::new(move |details: &RetryDetails<'_>| hook(details).into_retry_guard()),
             give_up: None,
+            hedge: None,
             traces: None,
         }
     }
@@ -103,9 +106,10 @@ impl OnRetryHook {
         F: FnOnce() -> OnRetryHook + Send + 'static,
     {
         let hook = Arc::new(LazyLock::new(factory));
-        let made = Arc::clone(&hook);
+        let (made, hedged) = (Arc::clone(&hook), Arc::clone(&hook));
         Self::new(move |details: &RetryDetails<'_>| (LazyLock::force(&hook).retry)(details))
             .on_give_up(move |details: &GiveUpDetails<'_>| LazyLock::force(&made).gave_up(details))
+            .on_hedge(move |details: &HedgeDetails<'_>| LazyLock::force(&hedged).hedged(details))
             .named(std::any::type_name::<F>())
     }
 
@@ -130,6 +134,23 @@ impl OnRetryHook {
         self
     }
 
+    /// Adds a handler (after those the hook has) called when a hedged call sends a hedge and
+    /// when it is won by an attempt other than the first or while hedges were out (see
+    /// [`HedgeDetails`] and [`Hedging`](crate::Hedging)).
+    pub fn on_hedge<G>(mut self, handler: G) -> Self
+    where
+        G: Fn(&HedgeDetails<'_>) + Send + Sync + 'static,
+    {
+        self.hedge = Some(match self.hedge.take() {
+            None => Arc::new(handler),
+            Some(first) => Arc::new(move |details: &HedgeDetails<'_>| {
+                first(details);
+                handler(details);
+            }),
+        });
+        self
+    }
+
     /// Names the hook, for `Debug` output.
     pub fn named(mut self, name: impl Into<Cow<'static, str>>) -> Self {
         self.name = name.into();
@@ -147,6 +168,12 @@ impl OnRetryHook {
             handler(details);
         }
     }
+
+    fn hedged(&self, details: &HedgeDetails<'_>) {
+        if let Some(handler) = &self.hedge {
+            handler(details);
+        }
+    }
 }
 
 impl fmt::Debug for OnRetryHook {
@@ -154,6 +181,7 @@ impl fmt::Debug for OnRetryHook {
         f.debug_struct("OnRetryHook")
             .field("name", &self.name)
             .field("on_give_up", &self.give_up.is_some())
+            .field("on_hedge", &self.hedge.is_some())
             .finish()
     }
 }
@@ -513,5 +541,27 @@ pub(crate) fn gave_up<'n, 'e, E: fmt::Debug>(
                 waited,
             });
         });
+    }
+}
+
+/// Calls the hooks' hedge handlers: a hedged call sent attempt `attempt` with `in_flight`
+/// attempts out, or was won by it.
+pub(crate) fn hedged(name: &str, kind: HedgeKind, attempt: u32, in_flight: u32, local: &LoopHooks) {
+    if off(local) {
+        return;
+    }
+    let process = process_hooks();
+    let hooks = || process.iter().chain(local.list.iter());
+    let level = local.level.unwrap_or_else(get_level);
+    let details = HedgeDetails {
+        name,
+        kind,
+        attempt,
+        in_flight,
+        level,
+        traced: hooks().any(|hook| hook.traces.is_some_and(|takes| takes(level))),
+    };
+    for hook in hooks() {
+        hook.hedged(&details);
     }
 }

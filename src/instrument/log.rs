@@ -1,7 +1,7 @@
 //! The `log` hook: a record per retry and per give-up.
 
 use super::event::{Or, Readable};
-use super::{Event, GiveUpDetails, OnRetryHook, RetryDetails, ShowError};
+use super::{Event, GiveUpDetails, HedgeDetails, HedgeKind, OnRetryHook, RetryDetails, ShowError};
 
 /// The built-in hook that logs retries and give-ups with the `log` facade.
 ///
@@ -15,7 +15,10 @@ use super::{Event, GiveUpDetails, OnRetryHook, RetryDetails, ShowError};
 /// [`ShowError`](super::ShowError) setting shows it: its type only by default). A give-up is a
 /// record at the same level (`stamina.retries_exhausted: fetch: gave up after 3 attempts
 /// (attempts_exhausted) with io::Error`), with `callable`, `reason`, `attempts` (made),
-/// `waited`, `error_type` and `caused_by`.
+/// `waited`, `error_type` and `caused_by`. A hedged call's hedge is a record
+/// `stamina.hedge_sent: fetch: attempt 2 sent, 2 in flight`, and its win by another attempt
+/// than the first `stamina.hedge_won: fetch: attempt 2 won, 2 in flight`, with `callable`,
+/// `attempt` and `in_flight`.
 ///
 /// With the `tracing` feature, when the `tracing` hook (`tracing_hook()`, under any name) is in
 /// force (it is among the defaults) and a `tracing` subscriber takes stamina's events, this hook
@@ -30,6 +33,7 @@ use super::{Event, GiveUpDetails, OnRetryHook, RetryDetails, ShowError};
 pub fn log_hook() -> OnRetryHook {
     OnRetryHook::new(retry_scheduled)
         .on_give_up(gave_up)
+        .on_hedge(hedged)
         .named("stamina::log")
 }
 
@@ -64,4 +68,20 @@ fn gave_up(d: &GiveUpDetails<'_>) {
         "stamina.retries_exhausted: {}: gave up after {} attempt{} ({}) with {caused_by}",
         d.name(), d.attempts(), if d.attempts() == 1 { "" } else { "s" }, d.reason(),
     );
+}
+
+fn hedged(d: &HedgeDetails<'_>) {
+    let level = ::log::Level::iter().nth(d.level() as usize);
+    let Some(level) = level.filter(|_| !d.traced) else {
+        return;
+    };
+    let (name, attempt, in_flight) = (d.name(), d.attempt(), d.in_flight());
+    match d.kind() {
+        HedgeKind::Sent => ::log::log!(target: "stamina", level,
+            callable = name, attempt, in_flight;
+            "stamina.hedge_sent: {name}: attempt {attempt} sent, {in_flight} in flight"),
+        HedgeKind::Won => ::log::log!(target: "stamina", level,
+            callable = name, attempt, in_flight;
+            "stamina.hedge_won: {name}: attempt {attempt} won, {in_flight} in flight"),
+    }
 }

@@ -3,14 +3,16 @@
 use ::metrics::{SharedString, counter, describe_counter};
 
 use super::event::short_type_name;
-use super::{Event, GiveUpDetails, OnRetryHook, RetryDetails};
+use super::{Event, GiveUpDetails, HedgeDetails, HedgeKind, OnRetryHook, RetryDetails};
 
 /// The built-in hook that counts retries and give-ups with the `metrics` facade.
 ///
 /// For every scheduled retry it increments the counter `stamina_retries_total` with the labels
 /// `callable` (the loop's name), `retry_num` and `error_type`; for every give-up it increments
 /// `stamina_retries_exhausted_total` with the labels `callable`, `error_type` and `reason`
-/// ([`GiveUpReason::as_str`](super::GiveUpReason::as_str)). Labels never carry an error's
+/// ([`GiveUpReason::as_str`](super::GiveUpReason::as_str)); for every hedge a hedged call
+/// sends, `stamina_hedges_total` with the labels `callable` and `hedge_num` (the number of the
+/// attempt sent). Labels never carry an error's
 /// text: `error_type` is a short name of its type or the label its loop chose
 /// ([`Event::error_type`]). Both counters are described to the recorder in use at every
 /// event ("Total number of retries.", "Total number of retry loops that gave up."), so that an
@@ -27,6 +29,7 @@ use super::{Event, GiveUpDetails, OnRetryHook, RetryDetails};
 pub fn metrics_hook() -> OnRetryHook {
     OnRetryHook::new(retry_scheduled)
         .on_give_up(gave_up)
+        .on_hedge(hedged)
         .named("stamina::metrics")
 }
 
@@ -58,4 +61,13 @@ fn error_type(event: &Event<'_>) -> SharedString {
         Some(label) => SharedString::const_str(label),
         None => short_type_name(cause.type_name()).into(),
     }
+}
+
+fn hedged(d: &HedgeDetails<'_>) {
+    if d.kind() != HedgeKind::Sent {
+        return;
+    }
+    let (callable, hedge_num) = (d.name().to_owned(), d.attempt().to_string());
+    describe_counter!("stamina_hedges_total", "Total number of hedges sent.");
+    counter!("stamina_hedges_total", "callable" => callable, "hedge_num" => hedge_num).increment(1);
 }

@@ -1,7 +1,9 @@
 //! The `tracing` hook: a span over every wait with an event in it, and an event per give-up.
 
 use super::event::{Or, Readable};
-use super::{Event, GiveUpDetails, Level, OnRetryHook, RetryDetails, RetryGuard, ShowError};
+use super::{
+    Event, GiveUpDetails, HedgeDetails, Level, OnRetryHook, RetryDetails, RetryGuard, ShowError,
+};
 
 /// The built-in hook that traces retries and give-ups with `tracing`.
 ///
@@ -10,7 +12,9 @@ use super::{Event, GiveUpDetails, Level, OnRetryHook, RetryDetails, RetryGuard, 
 /// before the next attempt, and emits inside it an event `retrying` with the rest of the `log`
 /// record's fields (`waited_so_far`, `max_attempts`, `remaining`, `error_type`, and `caused_by`
 /// where it shows more than `error_type`), so that a formatted line states each once. A
-/// give-up is an event `gave up` with the give-up record's fields. Both are at level warn (see
+/// give-up is an event `gave up` with the give-up record's fields, a hedge an event `hedge`
+/// (`callable`, `attempt`, `in_flight`, `outcome` `sent` or `won`); each attempt of a hedged call
+/// runs in a span `stamina.attempt` (`callable`, `attempt`) at level info. Both are at level warn (see
 /// [`Level`](super::Level)), the span at the level of its event. Without a subscriber that
 /// takes stamina's events, it does nothing, and the `log` hook reports them.
 ///
@@ -22,6 +26,7 @@ use super::{Event, GiveUpDetails, Level, OnRetryHook, RetryDetails, RetryGuard, 
 pub fn tracing_hook() -> OnRetryHook {
     let mut hook = OnRetryHook::new(retry_scheduled)
         .on_give_up(gave_up)
+        .on_hedge(hedged)
         .named("stamina::tracing");
     hook.traces = Some(subscribed);
     hook
@@ -91,6 +96,16 @@ fn gave_up(d: &GiveUpDetails<'_>) {
             callable = %d.name(), reason = %d.reason(), attempts = d.attempts(),
             waited = %Readable(d.waited()), error_type = %d.caused_by().show(ShowError::Type),
             caused_by = caused_by(d), "gave up"
+        )
+    );
+}
+
+fn hedged(d: &HedgeDetails<'_>) {
+    at_level!(
+        d.level(),
+        event!(
+            callable = %d.name(), attempt = d.attempt(), in_flight = d.in_flight(),
+            outcome = d.kind().as_str(), "hedge"
         )
     );
 }

@@ -7,12 +7,14 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
+use std::time::{Duration, Instant};
 
 use pin_project_lite::pin_project;
 
 use super::clone::CloneRequest;
-use crate::driver::Driver;
-use crate::settings::{Bound, Front, Retrying, Waits, sealed};
+use crate::driver::{Driver, HedgeNext};
+use crate::hedge::{HedgeCtx, Hedger};
+use crate::settings::{Bound, Front, Retrying, Settings, Waits, sealed};
 use crate::timeout::{AttemptTimeoutKind, AttemptTimeoutMode, RunAttempt, run_attempt};
 use crate::{AttemptTimeout, NoAttemptTimeout, RetryOn, Sleeper};
 
@@ -167,8 +169,25 @@ where
         let fresh = self.inner.clone();
         let mut service = std::mem::replace(&mut self.inner, fresh);
         let layer = Arc::clone(&self.layer);
-        let driver = Driver::start(&layer.settings.policy, || layer.time.now());
+        let mut driver = Driver::start(&layer.settings.policy, || layer.time.now());
         let spare = layer.front.cloner.clone_request(&request);
+        if spare.is_some() && driver.hedges(&layer.settings) {
+            // Hedged: every attempt sends a copy of the request, kept as `spare`, on a clone of
+            // the service made ready for it.
+            let mut hedged = Hedged {
+                layer: &*layer,
+                service: &service,
+                template: &request,
+            };
+            let hedger = Hedger::start(&mut hedged, &driver);
+            return ResponseFuture {
+                state: State::Hedging { hedger },
+                service,
+                spare: Some(request),
+                layer,
+                driver,
+            };
+        }
         let attempt = attempt::<Svc, Req, S, M>(&layer, &driver, &mut service, request);
         ResponseFuture {
             state: State::Calling { attempt },
@@ -226,6 +245,115 @@ where
 type Sleep<L> = <<L as Config>::Sleeper as Sleeper>::Sleep;
 type Error<L, E> = <<L as Config>::Mode as ErrorMode<E>>::Error;
 type Timer<L, E> = <<L as Config>::Mode as AttemptTimeoutMode<Error<L, E>>>::Timer<Sleep<L>>;
+/// One attempt of a hedged call.
+type HedgedAttempt<Svc, Req, L> = RunAttempt<
+    Converted<ReadyCall<Svc, Req>, <L as Config>::Mode>,
+    Timer<L, <Svc as ::tower::Service<Req>>::Error>,
+>;
+
+pin_project! {
+    /// A call on a clone of the service made ready for it first, as each attempt of a hedged
+    /// call makes.
+    struct ReadyCall<Svc, Req>
+    where
+        Svc: ::tower::Service<Req>,
+    {
+        service: Svc,
+        request: Option<Req>,
+        #[pin]
+        call: Option<Svc::Future>,
+    }
+}
+
+impl<Svc: ::tower::Service<Req>, Req> Future for ReadyCall<Svc, Req> {
+    type Output = Result<Svc::Response, Svc::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        if this.call.is_none() {
+            ready!(this.service.poll_ready(cx))?;
+            if let Some(request) = this.request.take() {
+                this.call.set(Some(this.service.call(request)));
+            }
+        }
+        match this.call.as_pin_mut() {
+            Some(call) => call.poll(cx),
+            None => Poll::Pending,
+        }
+    }
+}
+
+/// A hedged call of a [`Retry`] service: each attempt sends a copy of `template` on a clone of
+/// `service`.
+struct Hedged<'a, Svc, Req, L> {
+    layer: &'a L,
+    service: &'a Svc,
+    template: &'a Req,
+}
+
+impl<Svc, Req, On, S, M, C> HedgeCtx<Svc::Response, M::Error>
+    for Hedged<'_, Svc, Req, Retrying<Tower<C>, Bound<On>, S, M>>
+where
+    Svc: ::tower::Service<Req> + Clone,
+    Svc::Response: fmt::Debug,
+    M: ErrorMode<Svc::Error>,
+    M::Error: fmt::Debug,
+    On: RetryOn<Result<Svc::Response, M::Error>>,
+    S: Sleeper,
+    C: CloneRequest<Req>,
+{
+    type Attempt = HedgedAttempt<Svc, Req, Retrying<Tower<C>, Bound<On>, S, M>>;
+    type Sleep = S::Sleep;
+
+    fn settings(&self) -> &Settings {
+        &self.layer.settings
+    }
+
+    fn now(&self) -> Instant {
+        self.layer.time.now()
+    }
+
+    fn sleep(&self, wait: Duration) -> S::Sleep {
+        self.layer.time.sleep(wait)
+    }
+
+    fn attempt(&mut self, _: u32, deadline: Option<Instant>) -> Option<Self::Attempt> {
+        let request = self.layer.front.cloner.clone_request(self.template)?;
+        let timeout = self.layer.settings.policy.get_attempt_timeout();
+        let make = || Converted {
+            future: ReadyCall {
+                service: self.service.clone(),
+                request: Some(request),
+                call: None,
+            },
+            mode: PhantomData,
+        };
+        Some(run_attempt::<_, _, M, S, _>(
+            &self.layer.time,
+            timeout,
+            deadline,
+            make,
+        ))
+    }
+
+    fn settle(
+        &self,
+        driver: &mut Driver,
+        (outcome, timed_out): (&Result<Svc::Response, M::Error>, bool),
+        num: u32,
+        others: usize,
+    ) -> HedgeNext {
+        let on = &self.layer.on.0;
+        let view = || on.error_view(outcome);
+        let (settings, now) = (&self.layer.settings, || self.now());
+        let outcome = (outcome, view, timed_out);
+        driver.hedge_settle(settings, self.name(), on, outcome, num, others, now)
+    }
+
+    fn name(&self) -> &str {
+        self.layer.settings.name_or_else(|| "RetryLayer")
+    }
+}
 
 pin_project! {
     /// The future of a [`Retry`] service's call: the last response or error.
@@ -246,7 +374,12 @@ pin_project! {
         L::Mode: ErrorMode<Svc::Error>,
     {
         #[pin]
-        state: State<Converted<Svc::Future, L::Mode>, Sleep<L>, Timer<L, Svc::Error>>,
+        state: State<
+            Converted<Svc::Future, L::Mode>,
+            Sleep<L>,
+            Timer<L, Svc::Error>,
+            Hedger<HedgedAttempt<Svc, Req, L>, Sleep<L>>,
+        >,
         service: Svc,
         // The request the next attempt sends; `None` when it could not be copied, which makes
         // the current attempt the last.
@@ -258,9 +391,11 @@ pin_project! {
 
 pin_project! {
     #[project = StateProj]
-    enum State<F, Sleep, Timer> {
+    enum State<F, Sleep, Timer, Hedger> {
         /// An attempt's response future is running.
         Calling { #[pin] attempt: RunAttempt<F, Timer> },
+        /// A hedged call's attempts are running.
+        Hedging { hedger: Hedger },
         /// The wait before the next attempt.
         Waiting { #[pin] sleep: Sleep },
         /// Waiting for the service to be ready for the next attempt.
@@ -272,7 +407,7 @@ pin_project! {
 
 impl<Svc, Req, On, S, M, C> Future for ResponseFuture<Svc, Req, Retrying<Tower<C>, Bound<On>, S, M>>
 where
-    Svc: ::tower::Service<Req>,
+    Svc: ::tower::Service<Req> + Clone,
     Svc::Response: fmt::Debug,
     M: ErrorMode<Svc::Error>,
     M::Error: fmt::Debug,
@@ -329,6 +464,20 @@ where
                         attempt::<Svc, Req, S, M>(layer, this.driver, this.service, request);
                     this.state.set(State::Calling { attempt });
                 }
+                StateProj::Hedging { hedger } => {
+                    let Some(template) = this.spare.as_ref() else {
+                        unreachable!("a hedged call keeps its request")
+                    };
+                    let service = &*this.service;
+                    let mut hedged = Hedged {
+                        layer,
+                        service,
+                        template,
+                    };
+                    let outcome = ready!(hedger.poll(cx, &mut hedged, this.driver));
+                    this.state.set(State::Done);
+                    return Poll::Ready(outcome);
+                }
                 StateProj::Done => panic!("`ResponseFuture` polled after completion"),
             }
         }
@@ -346,6 +495,7 @@ where
             State::Calling { .. } => "calling",
             State::Waiting { .. } => "waiting",
             State::Readying => "readying",
+            State::Hedging { .. } => "hedging",
             State::Done => "done",
         };
         f.debug_struct("ResponseFuture")

@@ -521,7 +521,7 @@ pub use stamina_macros::retry;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::macro_support::{
-        Options, RetryArg, RetryResult, async_caller, async_context, call, clone_arg,
+        Options, RetryArg, RetryResult, SharedHedging, async_caller, async_context, call, clone_arg,
     };
 }
 

@@ -2,11 +2,13 @@
 //! the hidden `stamina::__private` path, so that the attribute needs no imports.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use crate::name::Name;
 use crate::settings::{Retrying, Settings};
 use crate::{
-    AsyncRetryingCaller, OnRetryHook, RetryBudget, RetryContext, RetryOn, RetryPolicy, SystemClock,
+    AsyncRetryingCaller, Hedging, OnRetryHook, RetryBudget, RetryContext, RetryOn, RetryPolicy,
+    SystemClock,
 };
 
 /// The return type of a function under `#[stamina::retry]`: a `Result`.
@@ -76,6 +78,13 @@ impl Options {
     #[inline]
     pub fn budget(mut self, budget: &RetryBudget) -> Self {
         self.0.budget = Some(budget.clone());
+        self
+    }
+
+    /// The function's hedging, made once for all its calls.
+    #[inline]
+    pub fn hedge(mut self, hedging: &SharedHedging) -> Self {
+        self.0.hedging = Some(Arc::clone(&hedging.0));
         self
     }
 
@@ -200,4 +209,15 @@ fn checked(policy: RetryPolicy, cut: bool) -> RetryPolicy {
         "stamina: the policy of an `#[stamina::retry]` function has an attempt_timeout: give it as the attribute's `attempt_timeout` key",
     );
     policy.no_attempt_timeout()
+}
+
+/// A function's [`Hedging`], kept in a `static` for all its calls.
+#[derive(Debug)]
+pub struct SharedHedging(Arc<Hedging>);
+
+impl SharedHedging {
+    /// Shares `hedging`.
+    pub fn new(hedging: Hedging) -> Self {
+        Self(Arc::new(hedging))
+    }
 }

@@ -176,3 +176,35 @@ fn the_tower_layer_reports_statuses_and_transport_classes_under_a_short_name() {
     );
     assert!(!text.contains("secret") && !messages.concat().contains("secret"));
 }
+
+#[test]
+fn a_hedge_is_a_log_record_and_a_counter() {
+    let slow = Reply::Slow {
+        after: Duration::from_secs(5),
+        body: "slow".to_owned(),
+    };
+    let server = FlakyServer::start([slow, Reply::ok("fast")]);
+    let url = server.url("/items");
+    let (messages, text) = observed(async move {
+        let client = ClientBuilder::new(reqwest::Client::new())
+            .with(
+                RetryMiddleware::new()
+                    .name("inventory")
+                    .hedge(stamina::Hedging::after(Duration::from_millis(20))),
+            )
+            .build();
+        let response = client.get(&url).send().await.unwrap();
+        assert_eq!(response.text().await.unwrap(), "fast");
+    });
+    assert_eq!(
+        messages,
+        [
+            "stamina.hedge_sent: inventory: attempt 2 sent, 2 in flight",
+            "stamina.hedge_won: inventory: attempt 2 won, 2 in flight",
+        ]
+    );
+    assert_eq!(
+        counters(&text),
+        [r#"stamina_hedges_total{callable="inventory",hedge_num="2"} 1"#]
+    );
+}

@@ -332,3 +332,49 @@ fn the_error_is_shown_where_it_says_more_than_its_type_at_the_loops_level() {
         [debug, two_failures("WARN", "shown", "100ms", "")].concat()
     );
 }
+
+/// Each attempt of a hedged call runs in a span of its own, so that what it traces says which
+/// attempt it belongs to; the hedge and the win are events.
+#[test]
+fn each_attempt_of_a_hedged_call_runs_in_its_own_span() {
+    let lines = traced(|| {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        let caller = stamina::AsyncRetryingCaller::new()
+            .name("fetch")
+            .hedge(stamina::Hedging::after(Duration::from_millis(50)));
+        let mut calls = 0;
+        let result = runtime.block_on(caller.call(
+            |_: &Flaky| true,
+            || {
+                calls += 1;
+                let took = if calls == 1 { 1000 } else { 10 };
+                async move {
+                    tokio::time::sleep(Duration::from_millis(took)).await;
+                    tracing::info!(target: "test", "answer after {took} ms");
+                    Ok::<_, Flaky>(took)
+                }
+            },
+        ));
+        assert_eq!(result, Ok(10));
+    });
+    let ours: Vec<&String> = lines
+        .iter()
+        .filter(|line| !line.starts_with("close") || line.contains("stamina.attempt"))
+        .collect();
+    assert_eq!(
+        ours,
+        [
+            "open INFO stamina stamina.attempt: callable=fetch attempt=1",
+            "event WARN stamina in -: message=hedge callable=fetch attempt=2 in_flight=2 outcome=sent",
+            "open INFO stamina stamina.attempt: callable=fetch attempt=2",
+            "event INFO test in stamina.attempt: message=answer after 10 ms",
+            "event WARN stamina in -: message=hedge callable=fetch attempt=2 in_flight=2 outcome=won",
+            "close stamina.attempt",
+            "close stamina.attempt",
+        ]
+    );
+}

@@ -493,3 +493,28 @@ async fn a_mut_self_method_takes_every_key() {
     );
     assert_eq!(service.budget.available(), 480.0);
 }
+
+mod hedged {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::time::Duration;
+
+    static CALLS: AtomicU32 = AtomicU32::new(0);
+
+    /// The first attempt takes a second, every later one 10 ms.
+    #[stamina::retry(on = |_| true, hedge = "50ms")]
+    async fn fetch(_id: u32) -> Result<u32, std::io::Error> {
+        let n = CALLS.fetch_add(1, Ordering::SeqCst) + 1;
+        let took = if n == 1 { 1000 } else { 10 };
+        tokio::time::sleep(Duration::from_millis(took)).await;
+        Ok(n)
+    }
+
+    /// A hedged `async fn`: the hedge sent after 50 ms answers at 60 ms and wins.
+    #[tokio::test(start_paused = true)]
+    async fn an_attributed_async_fn_hedges() {
+        let started = tokio::time::Instant::now();
+        assert_eq!(fetch(7).await.unwrap(), 2);
+        assert_eq!(started.elapsed(), Duration::from_millis(60));
+        assert_eq!(CALLS.load(Ordering::SeqCst), 2);
+    }
+}

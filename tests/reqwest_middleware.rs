@@ -784,3 +784,43 @@ async fn an_attempt_timeout_from_a_config_string_cuts_hung_attempts() {
     assert_eq!(recorder.attempts(), 2);
     assert_eq!(server.hits(), 2);
 }
+
+/// A hedged request: the first attempt's server is slow, the hedge sent after 50 ms answers
+/// first and wins; the slow attempt is dropped; the hooks hear of both; the budget holds what
+/// it held. (Real time: about 50 ms; the slow reply would take 5 s.)
+#[tokio::test]
+async fn a_hedge_answers_for_a_slow_attempt() {
+    let slow = Reply::Slow {
+        after: Duration::from_secs(5),
+        body: "slow".to_owned(),
+    };
+    let server = FlakyServer::start([slow, Reply::ok("fast")]);
+    let budget = RetryBudget::quota(20, 5, 10);
+    let heard = Arc::new(Mutex::new(Vec::new()));
+    let hook =
+        stamina::instrument::OnRetryHook::new(|_: &stamina::RetryDetails<'_>| {}).on_hedge({
+            let heard = Arc::clone(&heard);
+            move |d: &stamina::instrument::HedgeDetails<'_>| {
+                heard.lock().unwrap().push((d.kind(), d.attempt()));
+            }
+        });
+    let (client, recorder) = with_recorder(
+        RetryMiddleware::new()
+            .budget(&budget)
+            .hedge(stamina::Hedging::after(Duration::from_millis(50)))
+            .on_retry_hook(hook),
+    );
+    let call = async {
+        let response = client.get(server.url("/")).send().await?;
+        Ok::<_, reqwest_middleware::Error>(response.text().await?)
+    };
+    let body = tokio::time::timeout(Duration::from_secs(3), call)
+        .await
+        .unwrap();
+    assert_eq!(body.unwrap(), "fast");
+    assert_eq!(server.hits(), 2);
+    assert_eq!(recorder.attempts(), 2);
+    use stamina::instrument::HedgeKind::{Sent, Won};
+    assert_eq!(*heard.lock().unwrap(), [(Sent, 2), (Won, 2)]);
+    assert_eq!(budget.available(), 20.0);
+}

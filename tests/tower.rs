@@ -611,6 +611,42 @@ async fn an_attempt_timeout_from_a_config_string_applies_where_it_can() {
     assert_eq!(server.hits(), 2);
 }
 
+/// A hedged call through the layer: the first attempt's server is slow, the hedge sent after
+/// 50 ms on a clone of the client answers first and wins. (Real time: about 50 ms; the slow
+/// reply would take 5 s.)
+#[tokio::test]
+async fn a_hedge_answers_for_a_slow_attempt() {
+    let slow = Reply::Slow {
+        after: Duration::from_secs(5),
+        body: "slow".to_owned(),
+    };
+    let server = FlakyServer::start([slow, Reply::ok("fast")]);
+    let won = Arc::new(Mutex::new(Vec::new()));
+    let retry = RetryLayer::new(HttpOn::new())
+        .hedge(stamina::Hedging::after(Duration::from_millis(50)))
+        .on_retry_hook(
+            OnRetryHook::new(|_: &stamina::RetryDetails<'_>| {}).on_hedge({
+                let won = Arc::clone(&won);
+                move |d: &stamina::instrument::HedgeDetails<'_>| {
+                    won.lock().unwrap().push((d.kind(), d.attempt()));
+                }
+            }),
+        );
+    let service = ServiceBuilder::new()
+        .layer(retry)
+        .map_err(BoxError::from)
+        .service(hyper_client());
+    let call = service.oneshot(get(&server.url("/")));
+    let response = tokio::time::timeout(Duration::from_secs(3), call).await;
+    assert_eq!(
+        read(response.unwrap().unwrap()).await,
+        (200, "fast".to_owned())
+    );
+    assert_eq!(server.hits(), 2);
+    use stamina::instrument::HedgeKind::{Sent, Won};
+    assert_eq!(*won.lock().unwrap(), [(Sent, 2), (Won, 2)]);
+}
+
 #[test]
 fn layers_services_and_futures_are_send() {
     fn assert_send_sync<T: Send + Sync>(_: &T) {}

@@ -25,6 +25,7 @@ const KEYS: &[&str] = &[
     "budget",
     "suppress_nested",
     "on_retry",
+    "hedge",
 ];
 
 /// The jitter families, as config strings name them; the variants of `Jitter` are these names
@@ -41,8 +42,11 @@ pub(crate) struct Args {
     pub(crate) name: Option<Expr>,
     /// `RetryPolicy` setter calls (`.attempts(3)`), in the order the keys were written.
     pub(crate) setters: Vec<TokenStream>,
-    /// Setter calls of the options beyond the policy: `budget`, `suppress_nested`, `on_retry`.
+    /// Setter calls of the options beyond the policy: `budget`, `suppress_nested`, `on_retry`,
+    /// `hedge`.
     pub(crate) options: Vec<TokenStream>,
+    /// The `hedge` key, if given.
+    pub(crate) hedge: Option<Ident>,
     /// The `attempt_timeout` key and its setter call, made on the async caller or context.
     pub(crate) attempt_timeout: Option<(Ident, TokenStream)>,
 }
@@ -55,6 +59,7 @@ impl Parse for Args {
         let mut seen = Vec::new();
         let (mut on, mut policy, mut name) = (None, None, None);
         let (mut setters, mut options, mut attempt_timeout) = (Vec::new(), Vec::new(), None);
+        let mut hedge = None;
         for MetaNameValue { path, value, .. } in pairs {
             let key = path.require_ident()?.clone();
             let key_name = key.to_string();
@@ -74,6 +79,10 @@ impl Parse for Args {
                 ("policy", _) => policy = Some(value),
                 ("name", _) => name = Some(value),
                 (_, Err(error)) => errors.push(error),
+                ("hedge", Ok(setter)) => {
+                    options.push(setter);
+                    hedge = Some(key);
+                }
                 ("budget" | "suppress_nested" | "on_retry", Ok(setter)) => options.push(setter),
                 ("attempt_timeout", Ok(setter)) => attempt_timeout = Some((key, setter)),
                 (_, Ok(setter)) => setters.push(setter),
@@ -98,6 +107,7 @@ impl Parse for Args {
             name,
             setters,
             options,
+            hedge,
             attempt_timeout,
         })
     }
@@ -132,6 +142,24 @@ fn setter(key: &Ident, value: &Expr) -> syn::Result<TokenStream> {
         ("wait_exp_base", _) => wait_exp_base(value)?,
         ("jitter", Some(Lit::Str(s))) => jitter(s)?,
         ("budget", _) => quote_spanned!(span=> &(#value)),
+        // The function's hedging, made once, on first use, so that a delay at a percentile
+        // counts the latencies of every call.
+        ("hedge", _) => {
+            let hedging = match literal {
+                Some(lit @ Lit::Str(_)) => {
+                    let delay = duration(&key_name, lit)?;
+                    quote_spanned!(span=> ::stamina::Hedging::after(#delay))
+                }
+                _ => quote!(#value),
+            };
+            return Ok(quote_spanned! {span=>
+                .hedge({
+                    static __STAMINA_HEDGE: ::std::sync::LazyLock<::stamina::__private::SharedHedging> =
+                        ::std::sync::LazyLock::new(|| ::stamina::__private::SharedHedging::new(#hedging));
+                    &*__STAMINA_HEDGE
+                })
+            });
+        }
         // The function's own hook, made once, on first use.
         ("on_retry", _) => {
             return Ok(quote_spanned! {span=>

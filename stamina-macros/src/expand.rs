@@ -48,6 +48,13 @@ fn expand(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
              cut; a sync function's attempt runs to its end (use a timeout in the code it calls)",
         ));
     }
+    if let (false, Some(key)) = (is_async, &args.hedge) {
+        return Err(syn::Error::new(
+            key.span(),
+            "`hedge` sends another attempt while one is out, which only an `async fn` can do; \
+             a sync function's attempts run one after another",
+        ));
+    }
     let ret = return_type(sig)?;
     let mut per_attempt = Vec::new();
     // Whether an attempt reborrows `&mut self` or a `&mut` argument.
@@ -101,6 +108,13 @@ fn expand(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
     let attempt_timeout = args.attempt_timeout.map(|(_, setter)| setter);
     let stmts = std::mem::take(&mut function.block.stmts);
     // The async bodies' locals (`attempts`, `ret`, ...) are hygienic: the body sees its arguments.
+    if let (true, Some(key)) = (borrows_mut, &args.hedge) {
+        return Err(syn::Error::new(
+            key.span(),
+            "`hedge` runs attempts at the same time, and each attempt of this function borrows \
+             `&mut self` or a `&mut` argument: take `&self` and shared arguments to hedge",
+        ));
+    }
     let body = if is_async && borrows_mut {
         // Each attempt's future reborrows from the function's arguments, so it is made by an
         // async closure called once per attempt of an attempt stream: unlike a caller's

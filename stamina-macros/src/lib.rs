@@ -56,6 +56,7 @@ use proc_macro::TokenStream;
 /// | `budget` | an expression of type `RetryBudget` (or a reference to one, such as `&self.budget`), evaluated per call: every retry pays from it | none |
 /// | `suppress_nested` | a `bool` expression: `true` makes one attempt inside another loop's attempt | the process-wide choice |
 /// | `on_retry` | a function (or closure without captures) `Fn(&stamina::RetryDetails<'_>) -> R`, a hook of the function's own, made once | none |
+/// | `hedge` | a duration (the delay of a `stamina::Hedging::after`) or a `stamina::Hedging` expression, made once for all calls (`async fn` without `&mut` arguments only): another attempt when one has not answered in time (see `stamina::Retrying::hedge`) | none |
 ///
 /// A duration is a string in humantime's format (`"250ms"`, `"10s"`, `"1m 30s"`), parsed when
 /// the crate compiles, so a typo is a compile error; or any `std::time::Duration` expression.
@@ -149,10 +150,11 @@ use proc_macro::TokenStream;
 ///
 /// A missing `on`, an unknown or repeated key, an invalid duration or a bare number given as
 /// one, an unknown jitter name, a number of attempts beyond `u32` or a seed beyond `u64`, a
-/// literal `wait_exp_base` below 1, a value of the wrong type, `attempt_timeout` on a sync
-/// function, a function that does not return a `Result`, an argument taken by value that is not
-/// `Clone`, a method taking `self` by value, a `const fn`, a function without a body, and an
-/// item that is not a function are compile errors that point at the culprit.
+/// literal `wait_exp_base` below 1, a value of the wrong type, `attempt_timeout` or `hedge` on
+/// a sync function, `hedge` on a function with `&mut` arguments, a function that does not
+/// return a `Result`, an argument taken by value that is not `Clone`, a method taking `self` by
+/// value, a `const fn`, a function without a body, and an item that is not a function are
+/// compile errors that point at the culprit.
 #[proc_macro_attribute]
 pub fn retry(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::retry(args.into(), item.into()).into()

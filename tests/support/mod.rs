@@ -44,6 +44,8 @@ pub(crate) enum Reply {
     Reset,
     /// Holds the request without answering, until the server is dropped (or [`HANG_LIMIT`]).
     Hang,
+    /// Answers `200 OK` with `body` after `after`.
+    Slow { after: Duration, body: String },
     /// Answers `200 OK` with the head and `first` at once, then the `rest` of the body after
     /// `pause`.
     SlowBody {
@@ -219,6 +221,23 @@ async fn handle(stream: TcpStream, reply: Reply, mut stop: watch::Receiver<()>) 
             tokio::select! {
                 _ = stop.changed() => {}
                 () = tokio::time::sleep(HANG_LIMIT) => {}
+            }
+        }
+        Reply::Slow { after, body } => {
+            let slow = async {
+                tokio::time::sleep(after).await;
+                let service = service_fn(move |_: Request<Incoming>| {
+                    let body = Full::new(Bytes::from(body.clone()));
+                    async move { Ok::<_, Infallible>(Response::new(body)) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .keep_alive(false)
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            };
+            tokio::select! {
+                () = slow => {}
+                _ = stop.changed() => {}
             }
         }
         Reply::SlowBody { first, pause, rest } => {

@@ -216,11 +216,16 @@ impl Driver {
         in_flight: usize,
         now: Instant,
     ) -> Option<(u32, u64)> {
-        let limits = settings.limits(self.deadline);
-        let paid = self.machine.hedge(&settings.policy, limits, || now).ok()?;
+        let paid = self.try_hedge(settings, now)?;
         let (num, out) = (self.num(), u32::try_from(in_flight + 1).unwrap_or(u32::MAX));
         instrument::hedged(name, HedgeKind::Sent, num, out, &settings.hooks);
         Some((num, paid))
+    }
+
+    /// [`hedge`](Self::hedge) without the hooks: what the next attempt paid, if it may start.
+    pub(crate) fn try_hedge(&mut self, settings: &Settings, now: Instant) -> Option<u64> {
+        let limits = settings.limits(self.deadline);
+        self.machine.hedge(&settings.policy, limits, || now).ok()
     }
 
     /// A hedged call's attempt `num` answered with `outcome`, which ends the call as a success

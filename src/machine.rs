@@ -173,8 +173,11 @@ impl Machine {
             if limits.deadline.is_some_and(|deadline| now() >= deadline) {
                 return Err(GiveUp::DeadlineExceeded);
             }
+            // A hedge pays as a retry does, once the budget allows it: a throttle counts it as a
+            // failure, so that a service slow everywhere soon gets no more hedges.
             if let Some(budget) = limits.budget {
                 cost = budget.try_withdraw(false).ok_or(GiveUp::BudgetExhausted)?;
+                budget.on_retryable_failure();
             }
         }
         self.num += 1;

@@ -1,12 +1,13 @@
 //! The retry state machine itself, for front ends of your own.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::driver::Driver;
 use crate::machine::Step;
 use crate::settings::Settings;
-use crate::{Decision, RetryBudget, RetryPolicy};
+use crate::{Decision, Hedging, RetryBudget, RetryPolicy};
 
 /// The state of one retry loop, driven by hand: the same loop driver that runs inside
 /// [`retry_context`](crate::retry_context) and the callers, without their clocks, sleeps or
@@ -89,8 +90,41 @@ impl RetryState {
     pub fn start(&mut self, now: Instant) {
         if self.phase == Phase::NotStarted {
             self.driver = Driver::start(&self.settings.policy, || now);
+            self.driver.hedges(&self.settings);
             self.phase = Phase::Running;
         }
+    }
+
+    /// Makes the loop a hedged one (see [`Retrying::hedge`](crate::Retrying::hedge)): it may
+    /// send [`hedge`](Self::hedge)s, and a failure's retry has no backoff wait (a server's
+    /// `Retry-After` still holds). Only the switches decide whether it hedges; when to hedge
+    /// (the `hedging`'s delay) is the caller's to follow.
+    pub fn hedging(mut self, hedging: Hedging) -> Self {
+        self.settings.hedging = Some(Arc::new(hedging));
+        self
+    }
+
+    /// A hedge: another attempt, started at `now` while the current one is still out, if the
+    /// loop hedges and the attempts limit, the deadline and the budget allow it (it pays the
+    /// budget as a retry does). Returns whether it may start; [`attempt`](Self::attempt) is
+    /// then its number.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use stamina::{Hedging, RetryPolicy, RetryState};
+    ///
+    /// let hedging = Hedging::after(Duration::from_millis(50));
+    /// let mut state = RetryState::new(RetryPolicy::new().attempts(2)).hedging(hedging);
+    /// let start = Instant::now();
+    /// state.start(start);
+    /// // No answer 50 ms later: a second copy may go.
+    /// assert!(state.hedge(start + Duration::from_millis(50)));
+    /// assert_eq!(state.attempt(), 2);
+    /// assert!(!state.hedge(start + Duration::from_millis(100))); // 2 attempts at most
+    /// ```
+    pub fn hedge(&mut self, now: Instant) -> bool {
+        let hedges = self.settings.hedging.is_some() && self.phase == Phase::Running;
+        hedges && self.driver.try_hedge(&self.settings, now).is_some()
     }
 
     /// The number of the current attempt, starting at 1 (0 before [`start`](Self::start)).

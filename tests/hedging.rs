@@ -368,3 +368,25 @@ async fn a_percentile_delay_follows_the_recent_latencies() {
     assert!(delay >= ms1(27) && delay <= ms1(31), "{delay:?}");
     assert_eq!(took, delay + ms1(10));
 }
+
+/// A throttle counts every hedge as a failure and every call won as a success: when a service
+/// is slow everywhere, hedges stop once half its tokens are gone, and come back one per
+/// `1 / token_ratio` calls.
+#[tokio::test(start_paused = true)]
+async fn a_throttle_budget_stops_hedging_a_service_slow_everywhere() {
+    let throttle = RetryBudget::throttle(10, 0.5);
+    let slow = caller(Hedging::after(ms1(50))).budget(&throttle);
+    let mut hedged = Vec::new();
+    for _ in 0..12 {
+        let script = Script::new([Plan::Answer(300), Plan::Answer(300)]);
+        assert_eq!(run(&slow, &script).await.0, Ok(1));
+        hedged.push(script.started_at().len() == 2);
+    }
+    // 10 tokens: each hedge takes 1 and each call gives back 0.5, so 10, 9.5, 9, .., 5.5 allow
+    // one (more than half the tokens), 5 does not, and 5.5 again does.
+    let expected = [
+        true, true, true, true, true, true, true, true, true, true, false, true,
+    ];
+    assert_eq!(hedged, expected);
+    assert_eq!(throttle.available(), 5.0);
+}

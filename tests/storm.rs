@@ -8,7 +8,7 @@ mod sim;
 use std::time::Duration;
 
 use sim::{
-    Storm, contention, contention_policies, contention_row, storm, storm_policies, storm_row,
+    Storm, contention, contention_policies, contention_row, storm, storm_clients, storm_row,
 };
 
 fn small() -> Storm {
@@ -18,54 +18,69 @@ fn small() -> Storm {
     }
 }
 
+/// At 50%, 70% and 90% load, throttle budgets keep retries and hedges to at most 1.05 attempts
+/// per request and the server's recovery after the stall within 1.2 s of clients that never
+/// retry; plain retries and hedges keep it overloaded.
 #[test]
-fn budgets_hold_amplification_down_and_plain_retries_do_not() {
-    let mut results = Vec::new();
-    for (name, policy, budget) in storm_policies() {
-        results.push((name, storm(small(), policy, budget.as_ref())));
-    }
-    let by = |prefix: &str| {
-        results
-            .iter()
-            .find(|(n, _)| n.starts_with(prefix))
-            .unwrap()
-            .1
-    };
-    let none = by("no retries");
-    assert_eq!(none.amplification, 1.0);
-    assert!(
-        by("3 attempts").amplification > 2.0,
-        "{:?}",
-        by("3 attempts")
-    );
-    let defaults = by("stamina defaults");
-    assert!(defaults.amplification > 2.0, "{defaults:?}");
-    assert_eq!(
-        defaults.recovery, None,
-        "plain retries keep the server overloaded"
-    );
-    for budgeted in [by("defaults + retry quota"), by("defaults + throttle")] {
-        assert!(budgeted.amplification <= 1.05, "{budgeted:?}");
-        assert!(budgeted.recovery.is_some_and(|s| s < 5.0), "{budgeted:?}");
+fn throttle_budgets_hold_amplification_and_recovery_and_plain_retries_do_not() {
+    for load in [0.5, 0.7, 0.9] {
+        let model = Storm {
+            load,
+            ..Storm::standard()
+        };
+        let results: Vec<_> = storm_clients()
+            .into_iter()
+            .map(|(name, clients)| (name, storm(model, &clients)))
+            .collect();
+        let by = |name: &str| results.iter().find(|(n, _)| *n == name).unwrap().1;
+        let none = by("no retries");
+        assert_eq!(none.amplification, 1.0);
+        let baseline = none
+            .recovery
+            .expect("clients that never retry let it recover");
+        for plain in [
+            "3 attempts",
+            "stamina defaults (10 attempts, 45 s)",
+            "defaults + hedges after 100 ms",
+        ] {
+            let r = by(plain);
+            assert!(r.amplification > 2.0, "{load} {plain}: {r:?}");
+            assert_eq!(r.recovery, None, "{load} {plain}: {r:?}");
+        }
+        for budgeted in [
+            "defaults + throttle (10, 0.1)",
+            "defaults + hedges after 100 ms + throttle (10, 0.01)",
+        ] {
+            let r = by(budgeted);
+            assert!(r.amplification <= 1.05, "{load} {budgeted}: {r:?}");
+            let recovery = r.recovery.expect("recovers");
+            assert!(recovery <= baseline + 1.2, "{load} {budgeted}: {r:?}");
+        }
     }
 }
 
 #[test]
 fn the_simulation_is_deterministic_and_follows_its_seed() {
-    let (_, policy, _) = storm_policies().remove(2);
-    let report = storm(small(), policy, None);
-    assert_eq!(report, storm(small(), policy, None));
+    let (_, clients) = storm_clients().remove(2);
+    let report = storm(small(), &clients);
+    assert_eq!(report, storm(small(), &clients));
     let other = Storm { seed: 8, ..small() };
-    assert_ne!(report, storm(other, policy, None));
+    assert_ne!(report, storm(other, &clients));
 }
 
 /// The README's storm and contention tables are what the example prints: every row, exactly.
 #[test]
 fn the_readme_tables_are_the_simulation_s_figures() {
     let readme = include_str!("../README.md");
-    for (name, policy, budget) in storm_policies() {
-        let row = storm_row(name, &storm(Storm::standard(), policy, budget.as_ref()));
-        assert!(readme.lines().any(|l| l == row), "not in the README: {row}");
+    for load in [0.5, 0.7, 0.9] {
+        let model = Storm {
+            load,
+            ..Storm::standard()
+        };
+        for (name, clients) in storm_clients() {
+            let row = storm_row(load, name, &storm(model, &clients));
+            assert!(readme.lines().any(|l| l == row), "not in the README: {row}");
+        }
     }
     for (name, policy) in contention_policies() {
         let report = contention(100, Duration::from_millis(1), policy);

@@ -7,30 +7,29 @@ mod sim;
 use std::time::Duration;
 
 use sim::{
-    Storm, contention, contention_policies, contention_row, storm, storm_policies, storm_row,
+    Storm, contention, contention_policies, contention_row, storm, storm_clients, storm_row,
 };
 
 fn main() {
-    let model = Storm::standard();
+    let standard = Storm::standard();
     println!(
-        "Retry storm: {} requests/s capacity, {:.0}% load, {:?} attempt timeout, {:?} stall at {:?}, {:?} of arrivals",
-        model.capacity,
-        model.load * 100.0,
-        model.attempt_timeout,
-        model.stall,
-        model.stall_at,
-        model.arrivals_until,
+        "Retry storm: {} requests/s capacity, {:?} attempt timeout, {:?} stall at {:?}, {:?} of arrivals",
+        standard.capacity,
+        standard.attempt_timeout,
+        standard.stall,
+        standard.stall_at,
+        standard.arrivals_until,
     );
     println!();
     println!(
-        "| policy | amplification | wasted server work | recovery after the stall | requests failed |"
+        "| load | clients | amplification | wasted server work | recovery after the stall | requests failed |"
     );
-    println!("|---|---:|---:|---:|---:|");
-    for (name, policy, budget) in storm_policies() {
-        println!(
-            "{}",
-            storm_row(name, &storm(model, policy, budget.as_ref()))
-        );
+    println!("|---:|---|---:|---:|---:|---:|");
+    for load in [0.5, 0.7, 0.9] {
+        let model = Storm { load, ..standard };
+        for (name, clients) in storm_clients() {
+            println!("{}", storm_row(load, name, &storm(model, &clients)));
+        }
     }
 
     let clients = 100;

@@ -13,7 +13,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::time::{Duration, Instant};
 
-use stamina::{Jitter, RetryBudget, RetryPolicy, RetryState};
+use stamina::{Hedging, Jitter, RetryBudget, RetryPolicy, RetryState};
 
 /// A small deterministic generator (SplitMix64) for arrivals.
 pub(crate) struct Rng(u64);
@@ -95,9 +95,11 @@ enum Event {
     Arrival,
     /// An attempt of request `id` is sent.
     Send(usize),
-    /// The current attempt of request `id` failed (timed out at the client).
+    /// Request `id` has waited its hedge delay since its latest attempt was sent.
+    Hedge(usize),
+    /// An attempt of request `id` failed (timed out at the client).
     Fail(usize),
-    /// The current attempt of request `id` got its response.
+    /// An attempt of request `id` got its response.
     Done(usize),
 }
 
@@ -123,12 +125,23 @@ impl Queue {
     }
 }
 
-/// Runs the storm model with loops configured by `policy` and sharing `budget`.
-pub(crate) fn storm(
-    model: Storm,
-    policy: RetryPolicy,
-    budget: Option<&RetryBudget>,
-) -> StormReport {
+/// How the storm's clients call: their retry policy, an optional hedge delay (one hedge at
+/// most in flight, through `RetryState::hedge`), and an optional shared budget.
+pub(crate) struct Clients {
+    pub(crate) policy: RetryPolicy,
+    pub(crate) hedge_after: Option<Duration>,
+    pub(crate) budget: Option<RetryBudget>,
+}
+
+/// One logical request: its loop, its attempts in flight, whether it was answered.
+struct Request {
+    state: RetryState,
+    in_flight: u32,
+    answered: bool,
+}
+
+/// Runs the storm model with `clients`.
+pub(crate) fn storm(model: Storm, clients: &Clients) -> StormReport {
     let origin = Instant::now();
     let at = |secs: f64| origin + Duration::from_secs_f64(secs);
     let service = 1.0 / model.capacity;
@@ -139,7 +152,7 @@ pub(crate) fn storm(
     );
     let mut rng = Rng::new(model.seed);
     let mut events = Queue::default();
-    let mut loops: Vec<RetryState> = Vec::new();
+    let mut requests: Vec<Request> = Vec::new();
     let mut server_free = 0.0f64;
     let (mut attempts, mut succeeded, mut busy, mut wasted) = (0u64, 0u64, 0.0f64, 0.0f64);
     let mut last_timeout_after_stall: Option<f64> = None;
@@ -149,13 +162,20 @@ pub(crate) fn storm(
     while let Some((now, event)) = events.pop() {
         match event {
             Event::Arrival => {
-                let id = loops.len();
-                let mut state = RetryState::new(policy.seed(model.seed ^ id as u64));
-                if let Some(budget) = budget {
+                let id = requests.len();
+                let mut state = RetryState::new(clients.policy.seed(model.seed ^ id as u64));
+                if let Some(budget) = &clients.budget {
                     state = state.budget(budget);
                 }
+                if let Some(delay) = clients.hedge_after {
+                    state = state.hedging(Hedging::after(delay));
+                }
                 state.start(at(now));
-                loops.push(state);
+                requests.push(Request {
+                    state,
+                    in_flight: 0,
+                    answered: false,
+                });
                 events.push(now, Event::Send(id));
                 let next = now + rng.exponential(1.0 / (model.capacity * model.load));
                 if next < model.arrivals_until.as_secs_f64() {
@@ -164,6 +184,7 @@ pub(crate) fn storm(
             }
             Event::Send(id) => {
                 attempts += 1;
+                requests[id].in_flight += 1;
                 // FIFO: the attempt starts when the server is free, and not during the stall.
                 let mut start = now.max(server_free);
                 if start >= stall_start && start < stall_end {
@@ -181,23 +202,44 @@ pub(crate) fn storm(
                     }
                     events.push(now + timeout, Event::Fail(id));
                 }
+                if let Some(delay) = clients.hedge_after {
+                    events.push(now + delay.as_secs_f64(), Event::Hedge(id));
+                }
+            }
+            Event::Hedge(id) => {
+                let request = &mut requests[id];
+                if !request.answered && request.in_flight == 1 && request.state.hedge(at(now)) {
+                    events.push(now, Event::Send(id));
+                }
             }
             Event::Done(id) => {
-                succeeded += 1;
-                loops[id].on_success();
+                let request = &mut requests[id];
+                request.in_flight -= 1;
+                if request.answered {
+                    // A hedge's loser: served for nothing.
+                    wasted += service;
+                } else {
+                    request.answered = true;
+                    succeeded += 1;
+                    request.state.on_success();
+                }
             }
             Event::Fail(id) => {
-                let state = &mut loops[id];
-                state.mark_timed_out();
-                if let Some(wait) = state.on_failure(true, at(now)) {
-                    state.next_attempt();
+                let request = &mut requests[id];
+                request.in_flight -= 1;
+                if request.answered {
+                    continue;
+                }
+                request.state.mark_timed_out();
+                if let Some(wait) = request.state.on_failure(true, at(now)) {
+                    request.state.next_attempt();
                     events.push(now + wait.as_secs_f64(), Event::Send(id));
                 }
             }
         }
     }
-    let requests = loops.len() as u64;
     let horizon = model.arrivals_until.as_secs_f64();
+    let requests = requests.len() as u64;
     StormReport {
         requests,
         attempts,
@@ -285,34 +327,54 @@ pub(crate) fn contention_policies() -> Vec<(&'static str, RetryPolicy)> {
     ]
 }
 
-/// The policies the storm model compares, with a fresh budget where one is used.
-pub(crate) fn storm_policies() -> Vec<(&'static str, RetryPolicy, Option<RetryBudget>)> {
+/// The clients the storm model compares, each with a fresh budget where one is used.
+pub(crate) fn storm_clients() -> Vec<(&'static str, Clients)> {
     let defaults = RetryPolicy::new();
+    let hedge_after = Some(Duration::from_millis(100));
+    let clients = |policy, hedge_after, budget| Clients {
+        policy,
+        hedge_after,
+        budget,
+    };
     vec![
-        ("no retries", defaults.attempts(1), None),
-        ("3 attempts", defaults.attempts(3), None),
-        ("stamina defaults (10 attempts, 45 s)", defaults, None),
+        ("no retries", clients(defaults.attempts(1), None, None)),
+        ("3 attempts", clients(defaults.attempts(3), None, None)),
+        (
+            "stamina defaults (10 attempts, 45 s)",
+            clients(defaults, None, None),
+        ),
         (
             "defaults + retry quota (500/5/10)",
-            defaults,
-            Some(RetryBudget::retry_quota()),
+            clients(defaults, None, Some(RetryBudget::retry_quota())),
         ),
         (
             "defaults + throttle (10, 0.1)",
-            defaults,
-            Some(RetryBudget::throttle(10, 0.1)),
+            clients(defaults, None, Some(RetryBudget::throttle(10, 0.1))),
+        ),
+        (
+            "defaults + hedges after 100 ms",
+            clients(defaults, hedge_after, None),
+        ),
+        (
+            "defaults + hedges after 100 ms + throttle (10, 0.1)",
+            clients(defaults, hedge_after, Some(RetryBudget::throttle(10, 0.1))),
+        ),
+        (
+            "defaults + hedges after 100 ms + throttle (10, 0.01)",
+            clients(defaults, hedge_after, Some(RetryBudget::throttle(10, 0.01))),
         ),
     ]
 }
 
 /// One row of the storm table, as the example prints it and the README shows it.
-pub(crate) fn storm_row(name: &str, r: &StormReport) -> String {
+pub(crate) fn storm_row(load: f64, name: &str, r: &StormReport) -> String {
     let recovery = match r.recovery {
         Some(s) => format!("{s:.1} s"),
         None => "never".to_owned(),
     };
     format!(
-        "| {name} | {:.2}x | {:.0}% | {recovery} | {:.1}% |",
+        "| {:.0}% | {name} | {:.2}x | {:.0}% | {recovery} | {:.1}% |",
+        load * 100.0,
         r.amplification,
         r.wasted * 100.0,
         (r.requests - r.succeeded) as f64 * 100.0 / r.requests as f64,

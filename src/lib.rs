@@ -372,6 +372,16 @@
 //! # fn main() {}
 //! ```
 //!
+//! # Hedged calls
+//!
+//! Retries answer failures; hedging answers slowness. [`Retrying::hedge`] on an async caller,
+//! the tower layer, the reqwest middleware (or `hedge = ".."` in the attribute) sends another
+//! copy of a call whose attempt has not answered within a [`Hedging`] delay, fixed or at a
+//! percentile of the recent latencies; the first acceptable answer wins and the others are
+//! dropped. Hedges are bounded as retries are: they count towards the attempts, pay the budget,
+//! stop at the deadline and while a server's `Retry-After` holds, and are off in testing mode.
+//! For idempotent calls only.
+//!
 //! # Retry storms
 //!
 //! Per-call limits alone let retries multiply the load on a service exactly when it is down.
@@ -409,7 +419,7 @@
 //! | `driver` | the loop driver: the one place that turns a failed attempt into "wait this long" or "give up", and tells the hooks |
 //! | `settings` | [`Retrying`], the configuration every front end embeds, with its setters |
 //! | `sync`, `guard` | the blocking front ends: [`retry_context`]'s iterator of guards (sharing their state in `guard`) and [`RetryingCaller`] |
-//! | `stream`, `caller`, `timeout` | the async front ends: the [`AttemptStream`], [`AsyncRetryingCaller`], the per-attempt timeout |
+//! | `stream`, `caller`, `timeout`, `hedge` | the async front ends: the [`AttemptStream`], [`AsyncRetryingCaller`], the per-attempt timeout, and the attempts in flight of a hedged call |
 //! | `state` | [`RetryState`], the driver by hand |
 //! | `tower`, `reqwest_middleware`, `http` | the adapters, each a front end over the same driver, and the HTTP classification they share |
 //! | `clock`, `sleep` | [`Clock`] and [`Sleeper`], and the runtimes' sleepers |

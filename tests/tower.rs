@@ -647,6 +647,48 @@ async fn a_hedge_answers_for_a_slow_attempt() {
     assert_eq!(*won.lock().unwrap(), [(Sent, 2), (Won, 2)]);
 }
 
+/// The layer's hedges on tokio's paused clock: a test service whose first call takes a second
+/// and later calls 10 ms. The hedge sent at 50 ms wins at 60 ms; the budget pays for it and gets
+/// it back; the slow call is dropped.
+#[tokio::test(start_paused = true)]
+async fn a_hedged_call_through_the_layer_on_a_paused_clock() {
+    let calls = Arc::new(AtomicU32::new(0));
+    let dropped = Arc::new(AtomicU32::new(0));
+    struct Dropped(Arc<AtomicU32>, bool);
+    impl Drop for Dropped {
+        fn drop(&mut self) {
+            if !self.1 {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    }
+    let service = tower::service_fn({
+        let (calls, dropped) = (Arc::clone(&calls), Arc::clone(&dropped));
+        move |_: u32| {
+            let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
+            let dropped = Arc::clone(&dropped);
+            async move {
+                let mut guard = Dropped(dropped, false);
+                let took = if n == 1 { 1000 } else { 10 };
+                tokio::time::sleep(Duration::from_millis(took)).await;
+                guard.1 = true;
+                Ok::<_, Infallible>(n)
+            }
+        }
+    });
+    let budget = RetryBudget::quota(20, 5, 10);
+    let layer = RetryLayer::new(|outcome: &Result<u32, Infallible>| outcome.is_err())
+        .budget(&budget)
+        .hedge(stamina::Hedging::after(Duration::from_millis(50)));
+    let started = tokio::time::Instant::now();
+    let answer = layer.layer(service).oneshot(7).await;
+    assert_eq!(answer, Ok(2));
+    assert_eq!(started.elapsed(), Duration::from_millis(60));
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert_eq!(dropped.load(Ordering::SeqCst), 1);
+    assert_eq!(budget.available(), 20.0);
+}
+
 #[test]
 fn layers_services_and_futures_are_send() {
     fn assert_send_sync<T: Send + Sync>(_: &T) {}

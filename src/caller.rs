@@ -3,7 +3,7 @@
 use std::fmt;
 use std::future::{Future, poll_fn};
 use std::marker::PhantomData;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::driver::{Driver, HedgeNext};
 use crate::hedge::{HedgeCtx, Hedger};
@@ -422,18 +422,14 @@ where
     Fut: Future<Output = Result<T, E>>,
 {
     type Attempt = RunAttempt<Fut, M::Timer<S::Sleep>>;
-    type Sleep = S::Sleep;
+    type Sleeper = S;
 
     fn settings(&self) -> &Settings {
         self.settings
     }
 
-    fn now(&self) -> Instant {
-        self.sleeper.now()
-    }
-
-    fn sleep(&self, wait: Duration) -> S::Sleep {
-        self.sleeper.sleep(wait)
+    fn sleeper(&self) -> &S {
+        self.sleeper
     }
 
     fn attempt(&mut self, _: u32, deadline: Option<Instant>) -> Option<Self::Attempt> {

@@ -17,6 +17,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use crate::ConfigError;
+use crate::Sleeper;
 use crate::driver::{Driver, HedgeNext};
 use crate::instrument::AttemptSpan;
 use crate::settings::Settings;
@@ -291,12 +292,11 @@ impl Histogram {
 pub(crate) trait HedgeCtx<T, E> {
     /// One attempt's future: its outcome, and whether its attempt timeout cut it.
     type Attempt: Future<Output = (Result<T, E>, bool)>;
-    /// The sleeper's sleep.
-    type Sleep: Future<Output = ()>;
+    /// What the call takes its time from.
+    type Sleeper: Sleeper;
 
     fn settings(&self) -> &Settings;
-    fn now(&self) -> Instant;
-    fn sleep(&self, wait: Duration) -> Self::Sleep;
+    fn sleeper(&self) -> &Self::Sleeper;
     /// Starts attempt `num`, which ends at the loop's `deadline` if it can be cut; `None` when
     /// the request cannot be copied for it.
     fn attempt(&mut self, num: u32, deadline: Option<Instant>) -> Option<Self::Attempt>;
@@ -311,6 +311,14 @@ pub(crate) trait HedgeCtx<T, E> {
     ) -> HedgeNext;
     /// The loop's name, for the hooks.
     fn name(&self) -> &str;
+
+    fn now(&self) -> Instant {
+        self.sleeper().now()
+    }
+
+    fn sleep(&self, wait: Duration) -> <Self::Sleeper as Sleeper>::Sleep {
+        self.sleeper().sleep(wait)
+    }
 
     fn hedging(&self) -> &Hedging {
         let hedging = self.settings().hedging.as_ref();
@@ -344,7 +352,8 @@ impl<A, Z: Future<Output = ()>> Hedger<A, Z> {
     /// A hedged call whose first attempt starts now.
     pub(crate) fn start<T, E, C>(ctx: &mut C, driver: &Driver) -> Self
     where
-        C: HedgeCtx<T, E, Attempt = A, Sleep = Z>,
+        C: HedgeCtx<T, E, Attempt = A>,
+        C::Sleeper: Sleeper<Sleep = Z>,
     {
         let mut hedger = Self {
             running: Vec::with_capacity(ctx.hedging().get_max_in_flight() as usize),
@@ -367,7 +376,8 @@ impl<A, Z: Future<Output = ()>> Hedger<A, Z> {
         paid: u64,
     ) -> bool
     where
-        C: HedgeCtx<T, E, Attempt = A, Sleep = Z>,
+        C: HedgeCtx<T, E, Attempt = A>,
+        C::Sleeper: Sleeper<Sleep = Z>,
     {
         let Some(attempt) = ctx.attempt(num, deadline) else {
             self.stopped = true;
@@ -389,7 +399,8 @@ impl<A, Z: Future<Output = ()>> Hedger<A, Z> {
     /// Holds every start until `wait` from now, for an attempt that paid `paid`.
     fn hold<T, E, C>(&mut self, ctx: &C, wait: Duration, paid: u64)
     where
-        C: HedgeCtx<T, E, Attempt = A, Sleep = Z>,
+        C: HedgeCtx<T, E, Attempt = A>,
+        C::Sleeper: Sleeper<Sleep = Z>,
     {
         let now = ctx.now();
         let until = now.checked_add(wait).unwrap_or(now);
@@ -406,7 +417,8 @@ impl<A, Z: Future<Output = ()>> Hedger<A, Z> {
         driver: &mut Driver,
     ) -> Poll<Result<T, E>>
     where
-        C: HedgeCtx<T, E, Attempt = A, Sleep = Z>,
+        C: HedgeCtx<T, E, Attempt = A>,
+        C::Sleeper: Sleeper<Sleep = Z>,
         A: Future<Output = (Result<T, E>, bool)>,
     {
         'progress: loop {

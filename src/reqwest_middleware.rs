@@ -60,7 +60,7 @@
 
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use ::reqwest_middleware::reqwest::{Method, Request, Response};
 use ::reqwest_middleware::{Error, Middleware, Next};
@@ -298,18 +298,14 @@ where
     S: Sleeper,
 {
     type Attempt = RunAttempt<Sent<'a>, Cut>;
-    type Sleep = S::Sleep;
+    type Sleeper = S;
 
     fn settings(&self) -> &Settings {
         &self.middleware.settings
     }
 
-    fn now(&self) -> Instant {
-        self.middleware.time.now()
-    }
-
-    fn sleep(&self, wait: Duration) -> S::Sleep {
-        self.middleware.time.sleep(wait)
+    fn sleeper(&self) -> &S {
+        &self.middleware.time
     }
 
     fn attempt(&mut self, _: u32, deadline: Option<Instant>) -> Option<Self::Attempt> {

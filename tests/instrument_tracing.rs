@@ -335,6 +335,7 @@ fn the_error_is_shown_where_it_says_more_than_its_type_at_the_loops_level() {
 
 /// Each attempt of a hedged call runs in a span of its own, so that what it traces says which
 /// attempt it belongs to; the hedge and the win are events.
+#[cfg(feature = "tokio")]
 #[test]
 fn each_attempt_of_a_hedged_call_runs_in_its_own_span() {
     let lines = traced(|| {

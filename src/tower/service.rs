@@ -7,7 +7,7 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use pin_project_lite::pin_project;
 
@@ -303,18 +303,14 @@ where
     C: CloneRequest<Req>,
 {
     type Attempt = HedgedAttempt<Svc, Req, Retrying<Tower<C>, Bound<On>, S, M>>;
-    type Sleep = S::Sleep;
+    type Sleeper = S;
 
     fn settings(&self) -> &Settings {
         &self.layer.settings
     }
 
-    fn now(&self) -> Instant {
-        self.layer.time.now()
-    }
-
-    fn sleep(&self, wait: Duration) -> S::Sleep {
-        self.layer.time.sleep(wait)
+    fn sleeper(&self) -> &S {
+        &self.layer.time
     }
 
     fn attempt(&mut self, _: u32, deadline: Option<Instant>) -> Option<Self::Attempt> {

@@ -10,8 +10,11 @@ fn always(_: &io::Error) -> bool {
     true
 }
 
+/// Counts a call that fails. No loop here makes more than 10 calls: one that would (a broken
+/// limit) fails its test instead of spinning forever.
 fn failing_call(calls: &mut u32) -> io::Result<()> {
     *calls += 1;
+    assert!(*calls <= 10, "call {calls}: the loop should have ended");
     Err(io::Error::other("down"))
 }
 

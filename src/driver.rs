@@ -97,7 +97,8 @@ impl Driver {
             self.machine.set_timed_out();
         }
         let limits = settings.limits(self.deadline);
-        self.machine.on_failure(&settings.policy, limits, decide, now)
+        self.machine
+            .on_failure(&settings.policy, limits, decide, now)
     }
 
     /// The attempt failed with `error`: returns how long to wait before the next attempt, the

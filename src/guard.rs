@@ -413,7 +413,7 @@ mod tests {
         let recorder = std::thread::spawn(move || first.record(Err::<(), _>(1), false, now));
         // Bounded: a loop that never asks `on` fails here instead of waiting forever.
         entered
-            .recv_timeout(Duration::from_secs(30))
+            .recv_timeout(Duration::from_secs(10))
             .expect("`on` was never called");
         assert!(matches!(
             Shared::advance(&mut shared, now),

@@ -380,7 +380,10 @@ mod tests {
         };
         let first = Guard::new(&shared, 1);
         let recorder = std::thread::spawn(move || first.record(Err::<(), _>(1), false, now));
-        entered.recv().unwrap();
+        // Bounded: a loop that never asks `on` fails here instead of waiting forever.
+        entered
+            .recv_timeout(Duration::from_secs(10))
+            .expect("`on` was never called");
         assert!(matches!(
             Shared::advance(&mut shared, now),
             Advance::Wait(wait) if wait == Duration::from_millis(100)

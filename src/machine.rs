@@ -422,6 +422,9 @@ mod tests {
         m.start(|| origin);
         let mut waits = Vec::new();
         loop {
+            // Every loop here ends within a few dozen retries: a broken limit fails the test
+            // instead of spinning forever.
+            assert!(waits.len() < 1_000, "the loop never gave up");
             elapsed += attempt_time;
             match m.on_failure(|| decision, || origin + elapsed) {
                 Step::Retry(r) => {

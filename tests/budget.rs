@@ -10,8 +10,11 @@ fn always(_: &io::Error) -> bool {
     true
 }
 
+/// Counts a call that fails. No loop here makes more than 10 calls: one that would (a broken
+/// limit) fails its test instead of spinning forever.
 fn failing_call(calls: &mut u32) -> io::Result<()> {
     *calls += 1;
+    assert!(*calls <= 10, "call {calls}: the loop should have ended");
     Err(io::Error::other("down"))
 }
 
@@ -106,6 +109,42 @@ fn budgets_are_not_charged_in_testing_mode() {
         .budget(&budget)
         .call(always, || failing_call(&mut calls));
     assert_eq!(calls, 4);
+}
+
+/// Testing mode neither charges a throttle (every retryable failure would cost it a token) nor
+/// asks it (a throttle at half its tokens or less refuses retries); successes still refill it.
+#[test]
+fn a_throttle_is_neither_charged_nor_consulted_in_testing_mode() {
+    let budget = RetryBudget::throttle(10, 0.1);
+    let caller = RetryingCaller::new()
+        .attempts(10)
+        .budget(&budget)
+        .clock(FakeClock::new());
+    {
+        let _t = thread_testing(Testing::new().attempts(3));
+        let mut calls = 0;
+        let _ = caller.call(always, || failing_call(&mut calls));
+        assert_eq!(calls, 3);
+        assert_eq!(budget.available(), 10.0, "not charged");
+    }
+    // Outside testing mode the same failures cost a token each: 9, 8, 7, 6 allow a retry, 5
+    // does not.
+    let mut calls = 0;
+    let _ = caller.call(always, || failing_call(&mut calls));
+    assert_eq!(calls, 5);
+    assert_eq!(budget.available(), 5.0);
+    {
+        let _t = thread_testing(Testing::new().attempts(3));
+        let mut calls = 0;
+        let _ = caller.call(always, || failing_call(&mut calls));
+        assert_eq!(
+            calls, 3,
+            "not consulted: an exhausted throttle allows no retry"
+        );
+        assert_eq!(budget.available(), 5.0, "not charged");
+        caller.call(always, || Ok::<_, io::Error>(())).unwrap();
+        assert_eq!(budget.available(), 5.1, "refilled by the success");
+    }
 }
 
 #[test]

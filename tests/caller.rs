@@ -17,9 +17,12 @@ fn caller(clock: &FakeClock) -> RetryingCaller<FakeClock> {
         .clock(clock.clone())
 }
 
+/// A call that fails with `kind`, counted in `calls`. No test here makes more than 100 calls: one
+/// that would (a broken limit) fails instead of spinning forever.
 fn failing(calls: &Cell<u32>, kind: io::ErrorKind) -> impl FnMut() -> io::Result<u32> + '_ {
     move || {
         calls.set(calls.get() + 1);
+        assert!(calls.get() <= 100, "the caller should have given up");
         Err(io::Error::new(kind, format!("call {}", calls.get())))
     }
 }

@@ -10,16 +10,22 @@ fn always(_: &io::Error) -> bool {
     true
 }
 
+/// More calls than any test here makes: a leaf called this often panics, so that a broken limit
+/// fails its test instead of spinning forever.
+const BOUND: u32 = 100;
+
+/// A call that fails, counted in `calls`, and panics beyond [`BOUND`] calls.
+fn failing(calls: &Cell<u32>) -> io::Result<()> {
+    calls.set(calls.get() + 1);
+    assert!(calls.get() <= BOUND, "a loop should have ended");
+    Err(io::Error::other("down"))
+}
+
 /// Three layers of callers, four attempts each; returns the calls that reach the leaf.
 fn three_layers(caller: &RetryingCaller) -> u32 {
     let leaf = Cell::new(0);
     let result = caller.call(always, || {
-        caller.call(always, || {
-            caller.call(always, || {
-                leaf.set(leaf.get() + 1);
-                Err::<(), _>(io::Error::other("down"))
-            })
-        })
+        caller.call(always, || caller.call(always, || failing(&leaf)))
     });
     assert_eq!(result.unwrap_err().to_string(), "down");
     leaf.get()
@@ -45,10 +51,7 @@ fn guard_loops_collapse_too() {
     let leaf = Cell::new(0);
     let inner = || -> io::Result<()> {
         for attempt in retry_context(always).suppress_nested(true) {
-            attempt.run(|| {
-                leaf.set(leaf.get() + 1);
-                Err::<(), _>(io::Error::other("down"))
-            })?;
+            attempt.run(|| failing(&leaf))?;
         }
         Ok(())
     };
@@ -69,18 +72,15 @@ fn guard_loops_collapse_too() {
 fn only_the_inner_loops_choice_matters_and_siblings_are_not_nested() {
     let _fast = thread_testing(Testing::new().attempts(3));
     let calls = Cell::new(0);
-    let failing = || {
-        calls.set(calls.get() + 1);
-        Err::<(), _>(io::Error::other("down"))
-    };
+    let fail = || failing(&calls);
     // Sequential loops are not nested: each retries fully.
     let suppressing = RetryingCaller::new().suppress_nested(true);
-    let _ = suppressing.call(always, failing);
-    let _ = suppressing.call(always, failing);
+    let _ = suppressing.call(always, fail);
+    let _ = suppressing.call(always, fail);
     assert_eq!(calls.get(), 6);
     // A suppressing outer loop does not stop a non-suppressing inner one.
     calls.set(0);
-    let _ = suppressing.call(always, || RetryingCaller::new().call(always, failing));
+    let _ = suppressing.call(always, || RetryingCaller::new().call(always, fail));
     assert_eq!(calls.get(), 9);
 }
 
@@ -92,22 +92,16 @@ fn the_depth_is_restored_after_a_panic() {
         caller.call(always, || -> io::Result<()> { panic!("inside an attempt") })
     });
     assert!(result.is_err());
-    let mut calls = 0;
-    let _ = caller.call(always, || {
-        calls += 1;
-        Err::<(), _>(io::Error::other("down"))
-    });
-    assert_eq!(calls, 2, "not nested anymore");
+    let calls = Cell::new(0);
+    let _ = caller.call(always, || failing(&calls));
+    assert_eq!(calls.get(), 2, "not nested anymore");
 }
 
 /// A sync loop of three attempts that suppresses itself when nested; counts the calls it makes.
 fn inner_sync_loop(leaf: &Cell<u32>) -> io::Result<()> {
     RetryingCaller::new()
         .suppress_nested(true)
-        .call(always, || {
-            leaf.set(leaf.get() + 1);
-            Err::<(), _>(io::Error::other("down"))
-        })
+        .call(always, || failing(leaf))
 }
 
 #[test]

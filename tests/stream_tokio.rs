@@ -44,6 +44,9 @@ async fn stream_loop(
     let mut calls = 0;
     while let Some(attempt) = attempts.next().await {
         calls += 1;
+        // No loop here makes 100 attempts: one that would (a broken limit) fails its test
+        // instead of spinning forever.
+        assert!(calls <= 100, "the loop should have ended");
         let n = attempt.num();
         assert_eq!(n, calls);
         let outcome = attempt

@@ -12,6 +12,17 @@ use stamina::{RetryingCaller, is_active, is_testing, set_active, set_testing};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
+/// More calls than any loop here makes: a body called this often panics, so that a broken limit
+/// fails its test instead of spinning forever.
+const BOUND: u32 = 100;
+
+/// A call that fails, counted in `calls`, and panics beyond [`BOUND`] calls.
+fn failing(calls: &mut u32) -> io::Result<()> {
+    *calls += 1;
+    assert!(*calls <= BOUND, "the loop should have ended");
+    Err(io::Error::other("x"))
+}
+
 fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL
         .lock()
@@ -23,13 +34,7 @@ fn calls_made() -> u32 {
     let _ = RetryingCaller::new()
         .attempts(5)
         .clock(FakeClock::new())
-        .call(
-            |_: &io::Error| true,
-            || {
-                calls += 1;
-                Err::<(), _>(io::Error::other("x"))
-            },
-        );
+        .call(|_: &io::Error| true, || failing(&mut calls));
     calls
 }
 
@@ -111,13 +116,7 @@ fn waits_are_zero_and_the_timeout_ignored_in_process_wide_testing_mode() {
     let _ = RetryingCaller::new()
         .timeout(Duration::ZERO)
         .clock(clock.clone())
-        .call(
-            |_: &io::Error| true,
-            || {
-                calls += 1;
-                Err::<(), _>(io::Error::other("x"))
-            },
-        );
+        .call(|_: &io::Error| true, || failing(&mut calls));
     assert_eq!(calls, 3);
     assert_eq!(clock.sleeps(), [Duration::ZERO; 2]);
 }
@@ -131,15 +130,7 @@ fn process_wide_nested_suppression() {
         let mut leaf = 0;
         let _ = caller.call(
             |_: &io::Error| true,
-            || {
-                caller.call(
-                    |_: &io::Error| true,
-                    || {
-                        leaf += 1;
-                        Err::<(), _>(io::Error::other("x"))
-                    },
-                )
-            },
+            || caller.call(|_: &io::Error| true, || failing(&mut leaf)),
         );
         leaf
     };
@@ -152,13 +143,10 @@ fn process_wide_nested_suppression() {
     let _ = caller.call(
         |_: &io::Error| true,
         || {
-            caller.clone().suppress_nested(false).call(
-                |_: &io::Error| true,
-                || {
-                    leaf += 1;
-                    Err::<(), _>(io::Error::other("x"))
-                },
-            )
+            caller
+                .clone()
+                .suppress_nested(false)
+                .call(|_: &io::Error| true, || failing(&mut leaf))
         },
     );
     assert_eq!(leaf, 9);

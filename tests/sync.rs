@@ -16,6 +16,10 @@ fn is_transient(e: &Error) -> bool {
     matches!(e, Error::Transient(_))
 }
 
+/// More attempts than any loop here makes: loops are cut there, so that a broken limit fails
+/// its test's counts instead of spinning forever.
+const BOUND: usize = 100;
+
 fn ms(v: &[u64]) -> Vec<Duration> {
     v.iter().copied().map(Duration::from_millis).collect()
 }
@@ -29,7 +33,7 @@ fn drive(
 ) -> (Result<Option<&'static str>, Error>, Vec<u32>) {
     let mut seen = Vec::new();
     let mut last = Ok(None);
-    for attempt in ctx.clock(clock.clone()) {
+    for attempt in ctx.clock(clock.clone()).into_iter().take(BOUND) {
         seen.push(attempt.num());
         let n = attempt.num();
         match attempt.run(|| outcome(n)) {
@@ -186,6 +190,8 @@ fn custom_waits_are_exact_and_uncapped() {
         .attempts(3)
         .no_timeout()
         .clock(clock.clone())
+        .into_iter()
+        .take(BOUND)
     {
         calls += 1;
         if attempt.run(|| Err::<(), _>(Error::Fatal)).is_err() {
@@ -341,7 +347,11 @@ fn custom_waits_are_zero_in_testing_mode() {
     let clock = FakeClock::new();
     let _testing = thread_testing(Testing::new().attempts(3));
     let on = |_: &Error| Duration::from_secs(3600);
-    for attempt in retry_context(on).clock(clock.clone()) {
+    for attempt in retry_context(on)
+        .clock(clock.clone())
+        .into_iter()
+        .take(BOUND)
+    {
         let _ = attempt.run(|| Err::<(), _>(Error::Fatal));
     }
     assert_eq!(clock.sleeps(), vec![Duration::ZERO; 2]);
@@ -455,14 +465,26 @@ fn jitter_families_through_contexts_and_callers() {
             .jitter(jitter)
             .clock(caller_clock.clone());
         assert_eq!(caller.get_policy(), &policy);
-        let fails = || Err::<(), _>(Error::Transient(0));
+        let calls = Cell::new(0);
+        let fails = || {
+            calls.set(calls.get() + 1);
+            assert!(calls.get() <= BOUND, "the caller should have given up");
+            Err::<(), _>(Error::Transient(0))
+        };
         assert_eq!(caller.call(is_transient, fails), fails());
+        assert_eq!(
+            calls.get(),
+            9,
+            "8 attempts, and the call for the comparison"
+        );
 
         let loop_clock = FakeClock::new();
         let mut attempts = 0;
         for attempt in retry_context(is_transient)
             .policy(policy)
             .clock(loop_clock.clone())
+            .into_iter()
+            .take(BOUND)
         {
             attempts += 1;
             let _ = attempt.run(fails);

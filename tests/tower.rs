@@ -404,6 +404,85 @@ fn on_503(outcome: &Result<u16, Infallible>) -> bool {
     matches!(outcome, Ok(503))
 }
 
+/// A service that answers its `status` (as a response) and counts its calls in a counter its
+/// clones share.
+#[derive(Clone, Debug, Default)]
+struct Status {
+    status: u16,
+    calls: Arc<AtomicU32>,
+}
+
+impl Status {
+    fn new(status: u16) -> Self {
+        Self {
+            status,
+            calls: Arc::default(),
+        }
+    }
+
+    fn calls(&self) -> u32 {
+        self.calls.load(Ordering::SeqCst)
+    }
+}
+
+impl Service<()> for Status {
+    type Response = u16;
+    type Error = Infallible;
+    type Future = std::future::Ready<Result<u16, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, (): ()) -> Self::Future {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        std::future::ready(Ok(self.status))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn get_ref_reads_the_wrapped_service() {
+    let mut service = RetryLayer::new(on_503).attempts(3).layer(Status::new(503));
+    assert_eq!(service.get_ref().status, 503);
+    assert_eq!(service.get_ref().calls(), 0);
+    assert_eq!(service.ready().await.unwrap().call(()).await, Ok(503));
+    assert_eq!(
+        service.get_ref().calls(),
+        3,
+        "the first attempt and two retries"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_service_changed_through_get_mut_answers_the_next_calls() {
+    let mut service = RetryLayer::new(on_503).attempts(3).layer(Status::new(503));
+    service.get_mut().status = 200;
+    assert_eq!(service.get_ref().status, 200);
+    assert_eq!(service.ready().await.unwrap().call(()).await, Ok(200));
+    assert_eq!(service.get_ref().calls(), 1, "accepted at once");
+    service.get_mut().status = 503;
+    assert_eq!(service.ready().await.unwrap().call(()).await, Ok(503));
+    assert_eq!(service.get_ref().calls(), 4, "retried again");
+}
+
+#[tokio::test(start_paused = true)]
+async fn into_inner_returns_the_wrapped_service_with_its_state() {
+    let wrapped = Status::new(503);
+    let calls = Arc::clone(&wrapped.calls);
+    let mut service = RetryLayer::new(on_503).attempts(3).layer(wrapped);
+    assert_eq!(service.ready().await.unwrap().call(()).await, Ok(503));
+    let mut inner = service.into_inner();
+    assert_eq!(inner.status, 503);
+    assert!(
+        Arc::ptr_eq(&inner.calls, &calls),
+        "the same service's counter"
+    );
+    assert_eq!(inner.calls(), 3);
+    // Unwrapped, a call is made once: no retry.
+    assert_eq!(inner.ready().await.unwrap().call(()).await, Ok(503));
+    assert_eq!(calls.load(Ordering::SeqCst), 4);
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_shared_budget_caps_retries_across_calls() {
     let budget = RetryBudget::quota(10, 5, 10);

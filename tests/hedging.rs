@@ -284,6 +284,21 @@ async fn in_testing_mode_attempts_run_one_after_another_unless_hedges_are_kept()
     assert_eq!((result, took), (Ok(2), ms1(60)));
 }
 
+/// Hedges kept in testing mode follow testing mode's limits: its attempts, not the policy's,
+/// and no budget (an empty one sends them all the same).
+#[tokio::test(start_paused = true)]
+async fn hedges_kept_in_testing_mode_count_testing_attempts_and_no_budget() {
+    let _hedges = thread_testing(Testing::new().attempts(2).hedges(true));
+    let script = Script::new([Plan::Answer(1000), Plan::Answer(1000), Plan::Answer(1000)]);
+    let empty = RetryBudget::quota(4, 5, 10);
+    let hedged = caller(Hedging::after(ms1(50)).max_in_flight(3)).budget(&empty);
+    let (result, took) = run(&hedged, &script).await;
+    assert_eq!((result, took), (Ok(1), ms1(1000)));
+    assert_eq!(script.started_at(), ms(&[0, 50]));
+    assert_eq!(script.cancelled(), [2]);
+    assert_eq!(empty.available(), 4.0);
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_nested_call_sends_no_hedge() {
     let inner_attempts = Arc::new(AtomicU32::new(0));

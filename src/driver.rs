@@ -464,6 +464,10 @@ mod tests {
         assert_eq!(dropped.load(Ordering::SeqCst), 0, "kept over the wait");
         driver.next_attempt();
         assert_eq!(dropped.load(Ordering::SeqCst), 1);
+        assert_eq!(
+            format!("{driver:?}"),
+            "Driver { attempt: 2, waited: 100ms, .. }"
+        );
         driver.succeeded(&settings);
         assert_eq!(budget.available(), 10.0, "the retry's cost is refunded");
         // A loop dropped mid-wait drops its guards once.

@@ -436,6 +436,30 @@ mod tests {
         assert_eq!(settle(&mut driver, &settings, Ok(503), at(900)), None);
     }
 
+    /// In a hedged call, a response `on` retries is a failure like an error, not the call's
+    /// answer; a failure once no attempt may start waits for those in flight, or ends the call
+    /// when none is.
+    #[test]
+    #[cfg(any(feature = "tower", feature = "reqwest-middleware"))]
+    fn a_hedged_response_on_retries_is_no_win() {
+        let origin = Instant::now();
+        let settings = Settings::new(POLICY);
+        let mut driver = Driver::start(&POLICY, || origin);
+        let settle = |driver: &mut Driver, outcome: Result<u16, &str>, num, others| {
+            let outcome = (&outcome, ErrorView::new, false);
+            driver.hedge_settle(&settings, "call", &on, outcome, num, others, || origin)
+        };
+        let d = &mut driver;
+        assert!(matches!(settle(d, Ok(503), 1, 1), HedgeNext::Retry { .. }));
+        assert_eq!(d.launch(), 2);
+        assert_eq!(settle(d, Ok(200), 2, 1), HedgeNext::Won);
+        assert!(matches!(settle(d, Err("e"), 2, 1), HedgeNext::Retry { .. }));
+        assert_eq!(d.launch(), 3);
+        // The attempts limit (3) is reached: wait for the one still out, or end.
+        assert_eq!(settle(d, Err("e"), 3, 1), HedgeNext::Stop);
+        assert_eq!(settle(d, Err("e"), 3, 0), HedgeNext::End);
+    }
+
     #[test]
     fn guards_live_over_the_wait_and_budgets_are_paid_and_refunded() {
         let dropped = Arc::new(AtomicU32::new(0));

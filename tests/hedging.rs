@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use stamina::instrument::{HedgeDetails, HedgeKind, OnRetryHook};
+use stamina::instrument::{HedgeDetails, HedgeKind, OnRetryHook, RetryGuard};
 use stamina::testing::{Testing, thread_testing};
 use stamina::{AsyncRetryingCaller, Decision, Hedging, RetryBudget};
 use tokio::time::Instant;
@@ -221,6 +221,28 @@ async fn a_server_s_retry_after_holds_every_start_until_then() {
     let (result, took) = run(&short, &script).await;
     assert_eq!((result, took), (Err(Failure::Busy(1, ms1(5_000))), ms1(10)));
     assert_eq!(script.started_at(), ms(&[0]));
+}
+
+/// A hook's guard for a retry lives over a server's wait and ends as the next attempt starts.
+#[tokio::test(start_paused = true)]
+async fn a_retry_guard_lives_over_a_server_s_wait() {
+    struct Stamp(Instant, Arc<Mutex<Vec<Duration>>>);
+    impl Drop for Stamp {
+        fn drop(&mut self) {
+            self.1.lock().unwrap().push(self.0.elapsed());
+        }
+    }
+    let ended = Arc::new(Mutex::new(Vec::new()));
+    let origin = Instant::now();
+    let hook = OnRetryHook::new({
+        let ended = Arc::clone(&ended);
+        move |_: &stamina::RetryDetails<'_>| RetryGuard::new(Stamp(origin, Arc::clone(&ended)))
+    });
+    let script = Script::new([Plan::FailAfter(10, 200), Plan::Answer(5)]);
+    let guarded = caller(Hedging::after(ms1(50))).on_retry_hook(hook);
+    let (result, took) = run(&guarded, &script).await;
+    assert_eq!((result, took), (Ok(2), ms1(215)));
+    assert_eq!(*ended.lock().unwrap(), ms(&[210]));
 }
 
 #[tokio::test(start_paused = true)]

@@ -668,7 +668,7 @@ async fn http_outcomes_are_labelled_by_status_and_transport_class() {
 #[tokio::test]
 async fn an_attempt_timeout_from_a_config_string_applies_where_it_can() {
     let policy: stamina::RetryPolicy =
-        "attempts=2 attempt_timeout=40ms wait_initial=0s wait_jitter=0s"
+        "attempts=2 attempt_timeout=500ms wait_initial=0s wait_jitter=0s"
             .parse()
             .unwrap();
     let refused = RetryLayer::new(HttpOn::new())

@@ -304,6 +304,23 @@ mod tests {
         );
     }
 
+    /// A leap second (60) is a time; 61 is not. A day name must be one, in every format.
+    #[test]
+    fn leap_seconds_and_day_names() {
+        let epoch = 0;
+        let leap = parse_http_date("Sat, 31 Dec 2016 23:59:60 GMT", epoch);
+        assert_eq!(leap, Some(days_from_civil(2017, 1, 1) * 86_400));
+        for bad in [
+            "Sat, 31 Dec 2016 23:59:61 GMT",
+            "Sux, 06 Nov 1994 08:49:37 GMT",
+            "Sun 06 Nov 1994 08:49:37 GMT",
+            "Sux Nov  6 08:49:37 1994",
+            "Sux Nov 06 08:49:37 1994",
+        ] {
+            assert_eq!(parse_http_date(bad, epoch), None, "{bad}");
+        }
+    }
+
     #[test]
     fn garbage_is_none() {
         let now = at(EXAMPLE);

@@ -361,6 +361,18 @@ mod tests {
         assert_eq!(civil_year(days_from_civil(0, 1, 1)), 0);
         assert_eq!(civil_year(days_from_civil(0, 1, 1) - 1), -1);
         assert_eq!(civil_year(days_from_civil(9999, 12, 31)), 9999);
+        // Every day of two 400-year eras (every century's and era's last days included) is in
+        // the year it was made from, and the days follow each other.
+        let mut previous = days_from_civil(1599, 12, 31);
+        for year in 1600..2400 {
+            for month in 1..=12 {
+                for day in 1..=days_in_month(year, month) {
+                    let days = days_from_civil(year, month, day);
+                    assert_eq!((days - previous, civil_year(days)), (1, year));
+                    previous = days;
+                }
+            }
+        }
         // Days around the largest `SystemTime` a Unix clock holds (2^63 s): no overflow.
         let far = i64::MAX / 86_400;
         assert!(days_from_civil(civil_year(far), 1, 1) <= far);

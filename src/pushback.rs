@@ -227,6 +227,9 @@ mod tests {
         for bad in ["", " ", "-1", "+5", "1.5", "1e3", "12s", "0x10", "１２"] {
             assert_eq!(parse_retry_after(bad, now), None, "{bad:?}");
         }
+        // As of the system's time: a delay is the same at any time.
+        assert_eq!(retry_after("120"), Some(Duration::from_secs(120)));
+        assert_eq!(retry_after("soon"), None);
     }
 
     #[test]

@@ -341,9 +341,9 @@ struct Running<A> {
 pub(crate) struct Hedger<A, Z> {
     running: Vec<Running<A>>,
     timer: Option<Pin<Box<Z>>>,
-    /// While a server's `Retry-After` holds: when it ends, and what the budget was paid for each
-    /// attempt due then. No attempt starts before.
-    held: Option<(Instant, Vec<u64>)>,
+    /// While a server's `Retry-After` holds: when it ends (`None`: beyond the clock), and what
+    /// the budget was paid for each attempt due then. No attempt starts before.
+    held: Option<(Option<Instant>, Vec<u64>)>,
     /// No hedge may start any more: the attempts, the time or the budget are used up.
     stopped: bool,
 }
@@ -403,11 +403,13 @@ impl<A, Z: Future<Output = ()>> Hedger<A, Z> {
         C::Sleeper: Sleeper<Sleep = Z>,
     {
         let now = ctx.now();
-        let until = now.checked_add(wait).unwrap_or(now);
+        // `None`: beyond what the clock holds, a hold no later one ends sooner.
+        let until = now.checked_add(wait);
         let (ends, due) = self.held.get_or_insert_with(|| (until, Vec::new()));
-        *ends = (*ends).max(until);
+        *ends = ends.zip(until).map(|(ends, until)| ends.max(until));
         due.push(paid);
-        self.timer = Some(Box::pin(ctx.sleep(ends.saturating_duration_since(now))));
+        let left = ends.map_or(Duration::MAX, |ends| ends.saturating_duration_since(now));
+        self.timer = Some(Box::pin(ctx.sleep(left)));
     }
 
     pub(crate) fn poll<T, E, C>(

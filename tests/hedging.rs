@@ -24,6 +24,8 @@ enum Plan {
     Fail(u64),
     FailFatal(u64),
     FailAfter(u64, u64),
+    /// Fails after its latency, asking for the longest wait there is.
+    FailAfterForever(u64),
 }
 
 #[derive(Debug, PartialEq)]
@@ -84,6 +86,7 @@ impl Script {
                 Plan::Fail(ms) => (ms, Err(Failure::Transient(num))),
                 Plan::FailFatal(ms) => (ms, Err(Failure::Fatal(num))),
                 Plan::FailAfter(ms, wait) => (ms, Err(Failure::Busy(num, ms1(wait)))),
+                Plan::FailAfterForever(ms) => (ms, Err(Failure::Busy(num, Duration::MAX))),
             };
             tokio::time::sleep(ms1(latency)).await;
             guard.0 = None;
@@ -243,6 +246,18 @@ async fn a_retry_guard_lives_over_a_server_s_wait() {
     let (result, took) = run(&guarded, &script).await;
     assert_eq!((result, took), (Ok(2), ms1(215)));
     assert_eq!(*ended.lock().unwrap(), ms(&[210]));
+}
+
+/// A server's wait too long for the clock to hold (no deadline to cut it) holds every start
+/// as a shorter one does: no attempt follows it at once.
+#[tokio::test(start_paused = true)]
+async fn a_retry_after_beyond_the_clock_holds_every_start() {
+    let script = Script::new([Plan::FailAfterForever(10), Plan::Answer(5)]);
+    let unbounded = caller(Hedging::after(ms1(50))).no_timeout();
+    let call = unbounded.call(on, || script.attempt());
+    let held = tokio::time::timeout(Duration::from_secs(3600), call).await;
+    assert!(held.is_err(), "the call ended: {held:?}");
+    assert_eq!(script.started_at(), ms(&[0]));
 }
 
 #[tokio::test(start_paused = true)]

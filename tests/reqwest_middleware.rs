@@ -399,7 +399,7 @@ async fn attempts_still_waiting_for_their_head_are_cut_at_the_time_left() {
     let (client, recorder) = with_recorder(
         middleware(&sleeper)
             .attempts(2)
-            .attempt_timeout(Duration::from_millis(30))
+            .attempt_timeout(Duration::from_millis(500))
             .on(|_: &Outcome| true),
     );
     let request = client.get(server.url("/")).timeout(Duration::from_secs(3));
@@ -418,16 +418,16 @@ async fn attempts_still_waiting_for_their_head_are_cut_at_the_time_left() {
 }
 
 /// The deadline is about the attempts: a response that came back before it is read whole,
-/// however long its body takes. (Real time: the body ends 150 ms after a 50 ms deadline.)
+/// however long its body takes. (Real time: the body ends 700 ms after a 300 ms deadline.)
 #[tokio::test]
 async fn a_slow_body_behind_a_short_deadline_is_read_whole() {
     let server = FlakyServer::start([Reply::SlowBody {
         first: "first half, ".to_owned(),
-        pause: Duration::from_millis(150),
+        pause: Duration::from_millis(700),
         rest: "second half".to_owned(),
     }]);
     let client = ClientBuilder::new(reqwest_client())
-        .with(RetryMiddleware::new().timeout(Duration::from_millis(50)))
+        .with(RetryMiddleware::new().timeout(Duration::from_millis(300)))
         .build();
     let read = async {
         let response = client.get(server.url("/")).send().await?;
@@ -711,21 +711,22 @@ async fn side_by_side_with_reqwest_retry() {
     assert_eq!((a.hits(), b.hits()), (1, 0));
     table.push(("streaming body, 503 once", stamina, other));
 
-    // 3. A 50 ms deadline, a 200 ms backoff, a server that answers 503 twice: stamina does not
-    // start a wait that would end past the deadline; reqwest-retry's ends 150 ms past it.
+    // 3. A 300 ms deadline, a 1 s backoff, a server that answers 503 twice: stamina does not
+    // start a wait that would end past the deadline; reqwest-retry's ends 700 ms past it.
     let down = || FlakyServer::start([Reply::status(503), Reply::status(503)]);
     let (a, b) = (down(), down());
     let stamina = through_stamina(get_url, &a.url("/"), |m| {
-        m.wait_initial(ms(200)).timeout(ms(50))
+        m.wait_initial(ms(1000)).timeout(ms(300))
     })
     .await;
-    let other = through_reqwest_retry(get_url, &b.url("/"), ms(200), Some(ms(50)), ms(2000)).await;
+    let other =
+        through_reqwest_retry(get_url, &b.url("/"), ms(1000), Some(ms(300)), ms(2000)).await;
     assert_eq!(stamina, Seen::new(1, "[]", "the 503 response", [None]));
     assert_eq!(
         other,
-        Seen::new(2, "[200ms]", "the 503 response", [None, None])
+        Seen::new(2, "[1s]", "the 503 response", [None, None])
     );
-    table.push(("50 ms deadline, 200 ms backoff, 503 twice", stamina, other));
+    table.push(("300 ms deadline, 1 s backoff, 503 twice", stamina, other));
 
     // 4. Nobody listens: every connection is refused. stamina returns reqwest's error as it
     // is; reqwest-retry wraps it.

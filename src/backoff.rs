@@ -362,6 +362,16 @@ mod tests {
         Duration::from_secs_f64(s)
     }
 
+    /// Only a duration below 2^53 ns is given in nanoseconds: one just above is not, even
+    /// with whole seconds below the limit's.
+    #[test]
+    fn exact_nanos_stops_below_2_pow_53() {
+        let below = Duration::from_secs(9_007_198);
+        assert_eq!(exact_nanos(below), Some(9_007_198_000_000_000));
+        assert_eq!(exact_nanos(Duration::from_nanos(EXACT_IN_F64 + 1)), None);
+        assert_eq!(exact_nanos(Duration::from_secs(100_000_000)), None);
+    }
+
     #[test]
     fn jitter_free_defaults() {
         let p = RetryPolicy::new().wait_jitter(Duration::ZERO);

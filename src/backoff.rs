@@ -362,6 +362,16 @@ mod tests {
         Duration::from_secs_f64(s)
     }
 
+    /// The thread's generator is seeded once, then steps by wyrand (known answers from a
+    /// state of 1).
+    #[test]
+    fn the_thread_generator_is_wyrand_seeded_once() {
+        THREAD_JITTER.with(|cell| cell.set(1));
+        assert_eq!(thread_next(), 0xcdef_1695_e1f8_ed2c);
+        assert_eq!(thread_next(), 0x61d6_d24b_1c9a_ad40);
+        assert_eq!(THREAD_JITTER.with(Cell::get), 0x40ec_3ac8_f17a_c85f);
+    }
+
     /// Only a duration below 2^53 ns is given in nanoseconds: one just above is not, even
     /// with whole seconds below the limit's.
     #[test]

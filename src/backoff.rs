@@ -372,6 +372,14 @@ mod tests {
         assert_eq!(THREAD_JITTER.with(Cell::get), 0x40ec_3ac8_f17a_c85f);
     }
 
+    /// Threads start their generators apart, so that loops on different threads do not
+    /// jitter in lockstep.
+    #[test]
+    fn threads_start_their_generators_apart() {
+        let first = || std::thread::spawn(thread_next).join().unwrap();
+        assert_ne!(first(), first());
+    }
+
     /// Only a duration below 2^53 ns is given in nanoseconds: one just above is not, even
     /// with whole seconds below the limit's.
     #[test]

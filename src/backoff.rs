@@ -17,8 +17,8 @@ use crate::RetryPolicy;
 /// The product is computed in `f64` and rounded to the nearest nanosecond.
 pub(crate) fn exponential(policy: &RetryPolicy, retry_num: u32) -> Duration {
     let (initial, max) = (policy.get_wait_initial(), policy.get_wait_max());
-    if initial.is_zero() || initial >= max {
-        return initial.min(max);
+    if initial >= max {
+        return max;
     }
     let nanos = initial.as_nanos() as f64 * factor(policy.get_wait_exp_base(), retry_num);
     if nanos >= max.as_nanos() as f64 {
@@ -378,6 +378,34 @@ mod tests {
     fn threads_start_their_generators_apart() {
         let first = || std::thread::spawn(thread_next).join().unwrap();
         assert_ne!(first(), first());
+    }
+
+    /// At the cap, the additive family's wait is the cap and no jitter is drawn, in both
+    /// computations.
+    #[test]
+    fn at_the_cap_no_jitter_is_drawn() {
+        let p = RetryPolicy::new()
+            .wait_initial(secs(0.25))
+            .wait_max(secs(1.0));
+        let mut draws = 0;
+        let wait = family_wait(&p, 5, Duration::ZERO, |span| {
+            draws += 1;
+            span
+        });
+        assert_eq!((wait, draws), (secs(1.0), 0));
+        let wait = family_wait_nanos(&p, 5, Duration::ZERO, &mut |span| {
+            draws += 1;
+            span
+        });
+        assert_eq!((wait, draws), (Some(1_000_000_000), 0));
+    }
+
+    /// 2^64 ns, past what `u64` nanoseconds hold, is more than `u64::MAX` ns.
+    #[test]
+    fn nanoseconds_past_u64_saturate_only_at_duration_max() {
+        let past = from_nanos_f64(18_446_744_073_709_551_616.0);
+        assert!(past > Duration::from_nanos(u64::MAX), "{past:?}");
+        assert_eq!(from_nanos_f64(f64::INFINITY), Duration::MAX);
     }
 
     /// Only a duration below 2^53 ns is given in nanoseconds: one just above is not, even

@@ -168,12 +168,11 @@ impl State {
 }
 
 /// The part of an attempt guard that does not depend on the front end: the shared state and
-/// the attempt's number.
+/// the attempt's number, 0 once the guard recorded its outcome (attempts count from 1), so that
+/// its drop has nothing to do.
 pub(crate) struct Guard<On, T> {
     shared: Handle<On, T>,
     num: u32,
-    /// Whether the guard recorded its outcome, so that its drop has nothing to do.
-    recorded: bool,
 }
 
 impl<On, T> Guard<On, T> {
@@ -181,7 +180,6 @@ impl<On, T> Guard<On, T> {
         Self {
             shared: Arc::clone(shared),
             num,
-            recorded: false,
         }
     }
 
@@ -218,7 +216,7 @@ impl<On, T> Guard<On, T> {
         E: fmt::Debug,
         On: RetryOn<E>,
     {
-        self.recorded = true;
+        let num = std::mem::take(&mut self.num);
         // A success takes no lock: the attempt stays running with no guard left, which the
         // front end ends as a success when it moves on or lets go ([`Shared::finish`]).
         let error = match result {
@@ -227,7 +225,7 @@ impl<On, T> Guard<On, T> {
         };
         let shared = &*self.shared;
         let mut state = shared.lock();
-        if state.phase != Phase::Running(self.num) {
+        if state.phase != Phase::Running(num) {
             return Err(error);
         }
         // Ended first, so that a panic in `on` or a hook leaves the loop over.
@@ -250,7 +248,7 @@ impl<On, T> Drop for Guard<On, T> {
     /// A guard dropped without an outcome while its attempt runs ends the loop as a success; a
     /// guard dropped by a panic ends it without one.
     fn drop(&mut self) {
-        if self.recorded {
+        if self.num == 0 {
             return;
         }
         let mut state = self.shared.lock();

@@ -120,14 +120,9 @@ impl Driver {
         E: fmt::Debug,
         On: RetryOn<E>,
     {
-        let view = |e| on.error_view(e);
-        self.fail(
-            settings,
-            name,
-            (error, view, timed_out),
-            || on.decide(error),
-            now,
-        )
+        let failure = (error, |e| on.error_view(e), timed_out);
+        self.fail(settings, name, failure, || on.decide(error), None, now)
+            .wait()
     }
 
     /// What an adapter does with an attempt's `outcome`, which `on` judges whole (a response
@@ -160,17 +155,22 @@ impl Driver {
                     return None;
                 }
                 let failure = (response, |_| view(), timed_out);
-                self.fail(settings, name, failure, || decision, now)
+                self.fail(settings, name, failure, || decision, None, now)
+                    .wait()
             }
             Err(error) => {
                 let failure = (error, |_| view(), timed_out);
-                self.fail(settings, name, failure, || on.decide(outcome), now)
+                self.fail(settings, name, failure, || on.decide(outcome), None, now)
+                    .wait()
             }
         }
     }
 
     /// A failed attempt: its error (or failed response), what hooks may see of it beyond its
-    /// `Debug` output, and whether its attempt timeout cut it.
+    /// `Debug` output, and whether its attempt timeout cut it. For attempt `num` of a hedged
+    /// call with `others` still out (`hedged`), the retry the hooks are told of is that
+    /// attempt's, and a failure that cannot be retried while others are out stops new attempts
+    /// instead of ending the call.
     #[inline]
     fn fail<'n, 'e, E: fmt::Debug>(
         &mut self,
@@ -178,22 +178,35 @@ impl Driver {
         name: impl FnOnce() -> &'n str,
         (error, view, timed_out): (&'e E, impl FnOnce(&'e E) -> ErrorView<'e>, bool),
         decide: impl FnOnce() -> Decision,
+        hedged: Option<(u32, usize)>,
         now: impl FnOnce() -> Instant,
-    ) -> Option<Duration> {
+    ) -> HedgeNext {
         let hooks = &settings.hooks;
         match self.decide(settings, decide, timed_out, now) {
-            Step::Retry(retry) => {
+            Step::Retry(mut retry) => {
+                if let Some((num, _)) = hedged {
+                    retry.retry_num = num;
+                }
                 let guards = instrument::retry_scheduled(name, &retry, error, view, hooks);
                 // Kept only when a hook made one: a loop with none (the rule) writes nothing.
                 if !guards.0.is_empty() {
                     self.guards = guards;
                 }
-                Some(retry.wait)
+                let paid = self.machine.paid();
+                HedgeNext::Retry {
+                    wait: retry.wait,
+                    paid,
+                }
+            }
+            Step::GiveUp(give_up)
+                if hedged.is_some_and(|(_, others)| others > 0) && !give_up.ends_call() =>
+            {
+                HedgeNext::Stop
             }
             Step::GiveUp(give_up) => {
                 let (attempts, waited) = (self.num(), self.waited());
                 instrument::gave_up(name, give_up, attempts, waited, error, view, hooks);
-                None
+                HedgeNext::End
             }
         }
     }
@@ -250,7 +263,7 @@ impl Driver {
             Err(error) => {
                 let failure = (error, |e| on.error_view(e), timed_out);
                 let decide = || on.decide(error);
-                self.hedge_fail(settings, name, failure, decide, (num, others), now)
+                self.fail(settings, || name, failure, decide, Some((num, others)), now)
             }
         }
     }
@@ -275,51 +288,16 @@ impl Driver {
         On: RetryOn<Result<T, E>>,
     {
         let decision = on.decide(outcome);
-        let attempt = (num, others);
+        let (name, attempt) = (|| name, Some((num, others)));
         match outcome {
             Ok(_) if decision == Decision::DontRetry => HedgeNext::Won,
             Ok(response) => {
                 let failure = (response, |_| view(), timed_out);
-                self.hedge_fail(settings, name, failure, || decision, attempt, now)
+                self.fail(settings, name, failure, || decision, attempt, now)
             }
             Err(error) => {
                 let failure = (error, |_| view(), timed_out);
-                self.hedge_fail(settings, name, failure, || decision, attempt, now)
-            }
-        }
-    }
-
-    /// A hedged call's attempt failed: the next one is due at once or after a server's wait
-    /// (the hooks told of the retry), or none may start while others are out, or the call ends
-    /// with this failure (the give-up handlers told).
-    fn hedge_fail<'e, E: fmt::Debug>(
-        &mut self,
-        settings: &Settings,
-        name: &str,
-        (error, view, timed_out): (&'e E, impl FnOnce(&'e E) -> ErrorView<'e>, bool),
-        decide: impl FnOnce() -> Decision,
-        (num, others): (u32, usize),
-        now: impl FnOnce() -> Instant,
-    ) -> HedgeNext {
-        let hooks = &settings.hooks;
-        match self.decide(settings, decide, timed_out, now) {
-            Step::Retry(mut retry) => {
-                retry.retry_num = num;
-                let guards = instrument::retry_scheduled(|| name, &retry, error, view, hooks);
-                if !guards.0.is_empty() {
-                    self.guards = guards;
-                }
-                let paid = self.machine.paid();
-                HedgeNext::Retry {
-                    wait: retry.wait,
-                    paid,
-                }
-            }
-            Step::GiveUp(give_up) if others > 0 && !give_up.ends_call() => HedgeNext::Stop,
-            Step::GiveUp(give_up) => {
-                let (attempts, waited) = (self.num(), self.waited());
-                instrument::gave_up(|| name, give_up, attempts, waited, error, view, hooks);
-                HedgeNext::End
+                self.fail(settings, name, failure, || decision, attempt, now)
             }
         }
     }
@@ -351,7 +329,8 @@ impl Driver {
     }
 }
 
-/// What a hedged call does after an attempt's outcome.
+/// What follows an attempt's outcome: in a hedged call, any of these; in other loops, a retry
+/// or the end ([`HedgeNext::wait`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum HedgeNext {
     /// The outcome is the call's success.
@@ -363,6 +342,16 @@ pub(crate) enum HedgeNext {
     Retry { wait: Duration, paid: u64 },
     /// No attempt may start any more; the call waits for those in flight.
     Stop,
+}
+
+impl HedgeNext {
+    /// The wait before the next attempt of a loop that is not hedged, if there is one.
+    fn wait(self) -> Option<Duration> {
+        match self {
+            Self::Retry { wait, .. } => Some(wait),
+            Self::Won | Self::End | Self::Stop => None,
+        }
+    }
 }
 
 impl fmt::Debug for Driver {

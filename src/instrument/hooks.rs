@@ -463,27 +463,37 @@ fn off(local: &LoopHooks) -> bool {
 }
 
 /// Calls `each` with every hook in force for a loop with `local` hooks (the process-wide ones,
-/// then the loop's own, in order) and the event they report: the loop's `name`, the error as
-/// `cause`, and the settings of the built-in hooks.
-fn dispatch<'a>(
-    name: &'a str,
-    cause: Cause<'a>,
+/// then the loop's own, in order) and what they are told, which `told` makes from the level the
+/// built-in hooks report at and whether a `tracing` hook takes that level.
+fn dispatch<D>(
     local: &LoopHooks,
-    mut each: impl FnMut(&OnRetryHook, &Event<'a>),
+    told: impl FnOnce(Level, bool) -> D,
+    mut each: impl FnMut(&OnRetryHook, &D),
 ) {
     let process = process_hooks();
     let hooks = || process.iter().chain(local.list.iter());
     let level = local.level.unwrap_or_else(get_level);
-    let event = Event {
+    let traced = hooks().any(|hook| hook.traces.is_some_and(|takes| takes(level)));
+    let details = told(level, traced);
+    for hook in hooks() {
+        each(hook, &details);
+    }
+}
+
+/// The event of a retry or a give-up of the loop `name` caused by `cause`.
+fn event<'a>(
+    name: &'a str,
+    cause: Cause<'a>,
+    local: &LoopHooks,
+) -> impl FnOnce(Level, bool) -> Event<'a> {
+    let show_error = local.show_error.unwrap_or_else(get_show_error);
+    move |level, traced| Event {
         name,
         caused_by: cause,
         error_type: OnceCell::new(),
-        show_error: local.show_error.unwrap_or_else(get_show_error),
+        show_error,
         level,
-        traced: hooks().any(|hook| hook.traces.is_some_and(|takes| takes(level))),
-    };
-    for hook in hooks() {
-        each(hook, &event);
+        traced,
     }
 }
 
@@ -510,7 +520,7 @@ pub(crate) fn retry_scheduled<'n, 'e, E: fmt::Debug>(
 #[inline(never)]
 fn retry_hooks(name: &str, retry: &Retry, cause: Cause<'_>, local: &LoopHooks) -> Guards {
     let mut guards = Vec::new();
-    dispatch(name, cause, local, |hook, event| {
+    dispatch(local, event(name, cause, local), |hook, event| {
         guards.extend((hook.retry)(&RetryDetails { event, retry }));
     });
     // Dropped in the order they are kept: the last made first.
@@ -533,7 +543,7 @@ pub(crate) fn gave_up<'n, 'e, E: fmt::Debug>(
     let reason = GiveUpReason::reported(give_up, attempts);
     if let Some(reason) = reason.filter(|_| !off(local)) {
         let cause = Cause::new(error, view(error));
-        dispatch(name(), cause, local, |hook, event| {
+        dispatch(local, event(name(), cause, local), |hook, event| {
             hook.gave_up(&GiveUpDetails {
                 event,
                 reason,
@@ -550,18 +560,13 @@ pub(crate) fn hedged(name: &str, kind: HedgeKind, attempt: u32, in_flight: u32, 
     if off(local) {
         return;
     }
-    let process = process_hooks();
-    let hooks = || process.iter().chain(local.list.iter());
-    let level = local.level.unwrap_or_else(get_level);
-    let details = HedgeDetails {
+    let details = |level, traced| HedgeDetails {
         name,
         kind,
         attempt,
         in_flight,
         level,
-        traced: hooks().any(|hook| hook.traces.is_some_and(|takes| takes(level))),
+        traced,
     };
-    for hook in hooks() {
-        hook.hedged(&details);
-    }
+    dispatch(local, details, OnRetryHook::hedged);
 }

@@ -1,7 +1,7 @@
 //! The `log` hook: a record per retry and per give-up.
 
 use super::event::{Or, Readable};
-use super::{Event, GiveUpDetails, HedgeDetails, HedgeKind, OnRetryHook, RetryDetails, ShowError};
+use super::{GiveUpDetails, HedgeDetails, HedgeKind, Level, OnRetryHook, RetryDetails, ShowError};
 
 /// The built-in hook that logs retries and give-ups with the `log` facade.
 ///
@@ -37,15 +37,16 @@ pub fn log_hook() -> OnRetryHook {
         .named("stamina::log")
 }
 
-/// `log`'s level for the event (both list theirs from the most severe), unless the `tracing`
-/// hook takes the event.
-fn level(event: &Event<'_>) -> Option<::log::Level> {
-    let level = ::log::Level::iter().nth(event.level() as usize);
-    level.filter(|_| !event.traced)
+/// `log`'s level for an event at `level` (both list theirs from the most severe), unless the
+/// `tracing` hook takes the event (`traced`).
+fn level(level: Level, traced: bool) -> Option<::log::Level> {
+    ::log::Level::iter().nth(level as usize).filter(|_| !traced)
 }
 
 fn retry_scheduled(d: &RetryDetails<'_>) {
-    let Some(level) = level(d) else { return };
+    let Some(level) = level(d.level(), d.traced) else {
+        return;
+    };
     let (limit, caused_by) = (d.attempts_limit(), d.caused_by().show(d.show_error()));
     ::log::log!(target: "stamina", level,
         callable = d.name(), retry_num = d.retry_num(), wait_for:% = Readable(d.wait_for()),
@@ -59,7 +60,9 @@ fn retry_scheduled(d: &RetryDetails<'_>) {
 }
 
 fn gave_up(d: &GiveUpDetails<'_>) {
-    let Some(level) = level(d) else { return };
+    let Some(level) = level(d.level(), d.traced) else {
+        return;
+    };
     let caused_by = d.caused_by().show(d.show_error());
     ::log::log!(target: "stamina", level,
         callable = d.name(), reason = d.reason().as_str(), attempts = d.attempts(),
@@ -71,8 +74,7 @@ fn gave_up(d: &GiveUpDetails<'_>) {
 }
 
 fn hedged(d: &HedgeDetails<'_>) {
-    let level = ::log::Level::iter().nth(d.level() as usize);
-    let Some(level) = level.filter(|_| !d.traced) else {
+    let Some(level) = level(d.level(), d.traced) else {
         return;
     };
     let (name, attempt, in_flight) = (d.name(), d.attempt(), d.in_flight());

@@ -104,6 +104,7 @@ impl<E: Into<BoxError>> ErrorMode<E> for AttemptTimeout {
 /// let echo = service.into_inner(); // the wrapped service, unchanged
 /// # let _ = echo;
 /// ```
+#[derive(Debug)]
 pub struct Retry<Svc, L> {
     pub(super) inner: Svc,
     pub(super) layer: Arc<L>,
@@ -132,15 +133,6 @@ impl<Svc: Clone, L> Clone for Retry<Svc, L> {
             inner: self.inner.clone(),
             layer: Arc::clone(&self.layer),
         }
-    }
-}
-
-impl<Svc: fmt::Debug, L: fmt::Debug> fmt::Debug for Retry<Svc, L> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Retry")
-            .field("inner", &self.inner)
-            .field("layer", &self.layer)
-            .finish()
     }
 }
 

@@ -163,7 +163,7 @@ where
         let layer = Arc::clone(&self.layer);
         let mut driver = Driver::start(&layer.settings.policy, || layer.time.now());
         let spare = layer.front.cloner.clone_request(&request);
-        if spare.is_some() && driver.hedges(&layer.settings) {
+        let (state, spare) = if spare.is_some() && driver.hedges(&layer.settings) {
             // Hedged: every attempt sends a copy of the request, kept as `spare`, on a clone of
             // the service made ready for it.
             let mut hedged = Hedged {
@@ -172,17 +172,13 @@ where
                 template: &request,
             };
             let hedger = Hedger::start(&mut hedged, &driver);
-            return ResponseFuture {
-                state: State::Hedging { hedger },
-                service,
-                spare: Some(request),
-                layer,
-                driver,
-            };
-        }
-        let attempt = attempt::<Svc, Req, S, M>(&layer, &driver, &mut service, request);
+            (State::Hedging { hedger }, Some(request))
+        } else {
+            let attempt = attempt(&layer, driver.deadline(), || service.call(request));
+            (State::Calling { attempt }, spare)
+        };
         ResponseFuture {
-            state: State::Calling { attempt },
+            state,
             service,
             spare,
             layer,
@@ -191,23 +187,22 @@ where
     }
 }
 
-/// Sends `request` as one attempt. The call counts as inside the attempt, its synchronous part
-/// included.
-fn attempt<Svc, Req, S, M>(
+/// Runs the future `call` makes as one attempt, its error converted as `M` says, cut at the
+/// layer's attempt timeout or at `deadline`. `call` counts as inside the attempt, its
+/// synchronous part included.
+fn attempt<F, T, E, S, M>(
     layer: &Retrying<impl Sized, impl Sized, S, M>,
-    driver: &Driver,
-    service: &mut Svc,
-    request: Req,
-) -> RunAttempt<Converted<Svc::Future, M>, M::Timer<S::Sleep>>
+    deadline: Option<Instant>,
+    call: impl FnOnce() -> F,
+) -> RunAttempt<Converted<F, M>, M::Timer<S::Sleep>>
 where
-    Svc: ::tower::Service<Req>,
+    F: Future<Output = Result<T, E>>,
     S: Sleeper,
-    M: ErrorMode<Svc::Error>,
+    M: ErrorMode<E>,
 {
     let timeout = layer.settings.policy.get_attempt_timeout();
-    let deadline = driver.deadline();
     let make = || Converted {
-        future: service.call(request),
+        future: call(),
         mode: PhantomData,
     };
     run_attempt::<_, _, M, S, _>(&layer.time, timeout, deadline, make)
@@ -307,21 +302,12 @@ where
 
     fn attempt(&mut self, _: u32, deadline: Option<Instant>) -> Option<Self::Attempt> {
         let request = self.layer.front.cloner.clone_request(self.template)?;
-        let timeout = self.layer.settings.policy.get_attempt_timeout();
-        let make = || Converted {
-            future: ReadyCall {
-                service: self.service.clone(),
-                request: Some(request),
-                call: None,
-            },
-            mode: PhantomData,
+        let call = || ReadyCall {
+            service: self.service.clone(),
+            request: Some(request),
+            call: None,
         };
-        Some(run_attempt::<_, _, M, S, _>(
-            &self.layer.time,
-            timeout,
-            deadline,
-            make,
-        ))
+        Some(attempt(self.layer, deadline, call))
     }
 
     fn settle(
@@ -448,8 +434,8 @@ where
                         unreachable!("only a call with a spare request retries")
                     };
                     *this.spare = layer.front.cloner.clone_request(&request);
-                    let attempt =
-                        attempt::<Svc, Req, S, M>(layer, this.driver, this.service, request);
+                    let call = || this.service.call(request);
+                    let attempt = attempt(layer, this.driver.deadline(), call);
                     this.state.set(State::Calling { attempt });
                 }
                 StateProj::Hedging { hedger } => {

@@ -263,10 +263,9 @@ impl<Svc: ::tower::Service<Req>, Req> Future for ReadyCall<Svc, Req> {
                 this.call.set(Some(this.service.call(request)));
             }
         }
-        match this.call.as_pin_mut() {
-            Some(call) => call.poll(cx),
-            None => Poll::Pending,
-        }
+        this.call
+            .as_pin_mut()
+            .map_or(Poll::Pending, |call| call.poll(cx))
     }
 }
 
@@ -442,10 +441,9 @@ where
                     let Some(template) = this.spare.as_ref() else {
                         unreachable!("a hedged call keeps its request")
                     };
-                    let service = &*this.service;
                     let mut hedged = Hedged {
                         layer,
-                        service,
+                        service: &*this.service,
                         template,
                     };
                     let outcome = ready!(hedger.poll(cx, &mut hedged, this.driver));

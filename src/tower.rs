@@ -210,9 +210,8 @@ impl<Svc, On: Clone, S: Clone, M: Clone, C: Clone> ::tower::Layer<Svc> for Retry
 
     fn layer(&self, inner: Svc) -> Self::Service {
         let mut layer = self.clone();
-        if layer.settings.name.is_none() {
-            layer.settings.name = Some(Name::for_service::<Svc>());
-        }
+        let name = &mut layer.settings.name;
+        name.get_or_insert_with(Name::for_service::<Svc>);
         Retry {
             inner,
             layer: Arc::new(layer),

@@ -399,16 +399,15 @@ where
                     let (outcome, timed_out) = ready!(attempt.poll(cx));
                     // A request that could not be copied is sent once: its outcome is the
                     // call's, whatever it is, and `on` is not asked.
-                    let wait = match this.spare {
-                        Some(_) => {
-                            let name = || layer.settings.name_or_else(|| "RetryLayer");
-                            let now = || layer.time.now();
-                            let (on, settings) = (&layer.on.0, &layer.settings);
-                            let view = || on.error_view(&outcome);
-                            this.driver
-                                .settle(settings, name, on, &outcome, view, timed_out, now)
-                        }
-                        None => None,
+                    let wait = if this.spare.is_some() {
+                        let name = || layer.settings.name_or_else(|| "RetryLayer");
+                        let now = || layer.time.now();
+                        let (on, settings) = (&layer.on.0, &layer.settings);
+                        let view = || on.error_view(&outcome);
+                        this.driver
+                            .settle(settings, name, on, &outcome, view, timed_out, now)
+                    } else {
+                        None
                     };
                     let Some(wait) = wait else {
                         this.state.set(State::Done);

@@ -130,9 +130,6 @@ transport_error! {
     Box<dyn Error> => |error| &**error,
     io::Error => |error| error,
     AttemptTimedOut => |error| error,
-}
-
-transport_error! {
     hyper::Error => |error| error,
 }
 
@@ -181,14 +178,9 @@ impl Transport {
     /// assert_eq!(Transport::of(&io::Error::other("?")), Transport::Other);
     /// ```
     pub fn of(error: &(dyn Error + 'static)) -> Self {
-        let mut next = Some(error);
-        while let Some(error) = next {
-            if let Some(class) = class_of(error) {
-                return class;
-            }
-            next = error.source();
-        }
-        Self::Other
+        std::iter::successors(Some(error), |&error| error.source())
+            .find_map(class_of)
+            .unwrap_or(Self::Other)
     }
 
     /// The class of `error`, [`Other`](Self::Other) when it is not an [`Error`].

@@ -293,12 +293,8 @@ pub fn default_on<R: HttpResponse, E: TransportError>(outcome: &Result<R, E>) ->
                 return Decision::DontRetry;
             }
             let header = response.headers().get(http::header::RETRY_AFTER);
-            match header.and_then(|value| value.to_str().ok()) {
-                Some(value) => {
-                    crate::retry_after(value).map_or(Decision::Retry, Decision::RetryAfter)
-                }
-                None => Decision::Retry,
-            }
+            let wait = header.and_then(|value| crate::retry_after(value.to_str().ok()?));
+            wait.map_or(Decision::Retry, Decision::RetryAfter)
         }
         Err(error) => Transport::of_error(error).is_transient().into(),
     }
@@ -462,13 +458,10 @@ where
     fn error_view<'e>(&self, outcome: &'e Result<R, E>) -> ErrorView<'e> {
         let view = match outcome {
             Ok(response) => ErrorView::of_any(response),
-            Err(error) => {
-                let view = ErrorView::of_any(error);
-                match error.as_error() {
-                    Some(as_error) => view.with_error(as_error),
-                    None => view,
-                }
-            }
+            Err(error) => match error.as_error() {
+                Some(as_error) => ErrorView::of_any(error).with_error(as_error),
+                None => ErrorView::of_any(error),
+            },
         };
         view.with_label(self.label.label(outcome))
     }

@@ -221,18 +221,8 @@ where
         // The copy the next attempt sends; `None` for a streaming body, which is sent once.
         let mut spare = request.try_clone();
         loop {
-            // The attempt timeout and the deadline bound the attempt until the response's head
-            // arrives, on tokio's timer as reqwest's own timeouts are (the sleeper, a fake one
-            // in tests, is for the waits); reading the body is the caller's.
-            let limits = [
-                settings.policy.get_attempt_timeout(),
-                machine::remaining(driver.deadline(), || self.time.now()),
-            ];
-            let limit = limits.into_iter().flatten().min();
             let attempt = || next.clone().run(request, extensions);
-            let (outcome, timed_out) =
-                run_attempt::<_, _, AttemptTimeout, _, _>(&TokioSleeper, limit, None, attempt)
-                    .await;
+            let (outcome, timed_out) = self.attempt(driver.deadline(), attempt).await;
             // A request that could not be copied is sent once: its outcome is the call's,
             // whatever it is, and `on` is not asked.
             let Some(next_request) = spare.take() else {
@@ -254,6 +244,21 @@ where
             spare = next_request.try_clone();
             request = next_request;
         }
+    }
+
+    /// Sends the request `send` makes as one attempt. The attempt timeout and `deadline` bound
+    /// it until the response's head arrives, on tokio's timer as reqwest's own timeouts are
+    /// (the sleeper, a fake one in tests, is for the waits); reading the body is the caller's.
+    fn attempt<F>(&self, deadline: Option<Instant>, send: impl FnOnce() -> F) -> RunAttempt<F, Cut>
+    where
+        F: Future<Output = ::reqwest_middleware::Result<Response>>,
+    {
+        let limits = [
+            self.settings.policy.get_attempt_timeout(),
+            machine::remaining(deadline, || self.time.now()),
+        ];
+        let limit = limits.into_iter().flatten().min();
+        run_attempt::<_, _, AttemptTimeout, _, _>(&TokioSleeper, limit, None, send)
     }
 
     /// The name given, else the middleware's and the request's method (`RetryMiddleware GET`):
@@ -311,19 +316,9 @@ where
     fn attempt(&mut self, _: u32, deadline: Option<Instant>) -> Option<Self::Attempt> {
         let request = self.template.try_clone()?;
         let (mut extensions, next) = (self.extensions.clone(), self.next.clone());
-        let limits = [
-            self.settings().policy.get_attempt_timeout(),
-            machine::remaining(deadline, || self.now()),
-        ];
-        let limit = limits.into_iter().flatten().min();
         let send =
             || -> Sent<'a> { Box::pin(async move { next.run(request, &mut extensions).await }) };
-        Some(run_attempt::<_, _, AttemptTimeout, _, _>(
-            &TokioSleeper,
-            limit,
-            None,
-            send,
-        ))
+        Some(self.middleware.attempt(deadline, send))
     }
 
     fn settle(

@@ -68,6 +68,7 @@ use ::reqwest_middleware::{Error, Middleware, Next};
 use crate::driver::{Driver, HedgeNext};
 use crate::hedge::{HedgeCtx, Hedger};
 use crate::http::HttpOn;
+use crate::instrument::ErrorView;
 use crate::machine;
 use crate::settings::{Bound, Front, Retrying, Settings, Waits, sealed};
 use crate::timeout::{AttemptTimeoutKind, AttemptTimeoutMode, RunAttempt, run_attempt};
@@ -229,10 +230,7 @@ where
                 return outcome;
             };
             let (on, now) = (&self.on.0, || self.time.now());
-            let view = || {
-                on.error_view(&outcome)
-                    .or(HttpOn::new().error_view(&outcome))
-            };
+            let view = || error_view(on, &outcome);
             let wait = driver.settle(settings, || name, on, &outcome, view, timed_out, now);
             let Some(wait) = wait else {
                 return outcome;
@@ -282,6 +280,12 @@ where
     }
 }
 
+/// What the hooks see of `outcome`: what `on` shows, and for the rest the response by its
+/// status and the error by its class, as [`HttpOn`] shows them.
+fn error_view<'e>(on: &impl RetryOn<Outcome>, outcome: &'e Outcome) -> ErrorView<'e> {
+    on.error_view(outcome).or(HttpOn::new().error_view(outcome))
+}
+
 /// One attempt of a hedged request: the rest of the chain, with a copy of the request and of
 /// its extensions.
 type Sent<'a> = Pin<Box<dyn Future<Output = ::reqwest_middleware::Result<Response>> + Send + 'a>>;
@@ -329,7 +333,7 @@ where
         others: usize,
     ) -> HedgeNext {
         let on = &self.middleware.on.0;
-        let view = || on.error_view(outcome).or(HttpOn::new().error_view(outcome));
+        let view = || error_view(on, outcome);
         let (settings, now) = (self.settings(), || self.now());
         let outcome = (outcome, view, timed_out);
         driver.hedge_settle(settings, self.name, on, outcome, num, others, now)

@@ -262,10 +262,7 @@ where
     /// The name given, else the middleware's and the request's method (`RetryMiddleware GET`):
     /// one of ten, whatever the requests.
     fn name_for(&self, request: &Request) -> &str {
-        if let Some(name) = &self.settings.name {
-            return name.as_str();
-        }
-        match *request.method() {
+        self.settings.name_or_else(|| match *request.method() {
             Method::GET => "RetryMiddleware GET",
             Method::HEAD => "RetryMiddleware HEAD",
             Method::POST => "RetryMiddleware POST",
@@ -276,7 +273,7 @@ where
             Method::CONNECT => "RetryMiddleware CONNECT",
             Method::TRACE => "RetryMiddleware TRACE",
             _ => "RetryMiddleware",
-        }
+        })
     }
 }
 

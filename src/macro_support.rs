@@ -40,26 +40,20 @@ impl<T, E> RetryResult for Result<T, E> {
     }
 }
 
-/// An argument taken by value, which every attempt gets a copy of.
+/// An argument taken by value, which every attempt gets a copy of: `Clone`, under a name whose
+/// error says why the attribute needs it.
 #[diagnostic::on_unimplemented(
     message = "`#[stamina::retry]` clones each argument taken by value for every attempt, and `{Self}` is not `Clone`",
     label = "each argument taken by value must be `Clone`",
     note = "implement `Clone` for it, or take it by reference (`&T` or `&mut T`)"
 )]
-pub trait RetryArg: Sized {
-    /// The copy for one attempt.
-    fn clone_for_attempt(&self) -> Self;
-}
+pub trait RetryArg: Clone {}
 
-impl<T: Clone> RetryArg for T {
-    fn clone_for_attempt(&self) -> Self {
-        self.clone()
-    }
-}
+impl<T: Clone> RetryArg for T {}
 
 /// The copy of a by-value argument for one attempt.
 pub fn clone_arg<T: RetryArg>(arg: &T) -> T {
-    arg.clone_for_attempt()
+    arg.clone()
 }
 
 /// The settings of a function under `#[stamina::retry]` beyond its policy: a budget, the

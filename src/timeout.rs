@@ -276,10 +276,8 @@ impl<E: From<AttemptTimedOut>> AttemptTimeoutMode<E> for AttemptTimeout {
         // The deadline is ignored in testing mode, as `remaining` says; the attempt timeout is
         // not.
         let timeout = timeout?;
-        let after = match machine::remaining(deadline, || sleeper.now()) {
-            Some(left) => left.min(timeout),
-            None => timeout,
-        };
+        let left = machine::remaining(deadline, || sleeper.now());
+        let after = left.map_or(timeout, |left| left.min(timeout));
         Some(sealed::Timer::new(sleeper.sleep(after), after))
     }
 }

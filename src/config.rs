@@ -106,10 +106,9 @@ impl RetryPolicy {
         let mut seen = [false; KEYS.len()];
         let items = config.split(|c: char| c.is_whitespace() || c == ',');
         for item in items.filter(|item| !item.is_empty()) {
-            let (key, value) = match item.split_once('=') {
-                Some((key, value)) => (key, Some(value)),
-                None => (item, None),
-            };
+            let (key, value) = item
+                .split_once('=')
+                .map_or((item, None), |(k, v)| (k, Some(v)));
             let error = |message| Err(ConfigError::new(key, message));
             let Some(index) = KEYS.iter().position(|k| *k == key) else {
                 return error(format!(
@@ -227,6 +226,7 @@ fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     const FRACTION_DIGITS: usize = 20;
 
     let digit = |c: char| c.is_ascii_digit();
+    let number_at = |at: &str| DurationError::malformed(format!("expected a number at {at:?}"));
     let too_long = || {
         let max = HumanDuration(Duration::MAX);
         let reason = format!("the duration is longer than the longest one, {max}");
@@ -244,14 +244,12 @@ fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     while !rest.is_empty() {
         let (whole, after) = split_after(rest, digit);
         if whole.is_empty() {
-            let reason = format!("expected a number at {rest:?}");
-            return Err(DurationError::malformed(reason));
+            return Err(number_at(rest));
         }
         let dot = after.strip_prefix('.');
         let (fraction, after) = dot.map_or(("", after), |after| split_after(after, digit));
         if dot.is_some() && fraction.is_empty() {
-            let reason = format!("expected a number at {after:?}");
-            return Err(DurationError::malformed(reason));
+            return Err(number_at(after));
         }
         let (unit, after) = split_after(after.trim_start(), |c| {
             c.is_ascii_alphabetic() || c == '\u{b5}'

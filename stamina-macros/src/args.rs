@@ -124,11 +124,9 @@ fn setter(key: &Ident, value: &Expr) -> syn::Result<TokenStream> {
         Expr::Lit(ExprLit { lit, .. }) => Some(lit),
         _ => None,
     };
+    let unlimited = none || matches!(literal, Some(Lit::Str(s)) if s.value() == "unlimited");
     let value = match (key_name.as_str(), literal) {
-        ("attempts", Some(Lit::Str(s))) if s.value() == "unlimited" => {
-            return Ok(quote_spanned!(span=> .unlimited_attempts()));
-        }
-        ("attempts", _) if none => return Ok(quote_spanned!(span=> .unlimited_attempts())),
+        ("attempts", _) if unlimited => return Ok(quote_spanned!(span=> .unlimited_attempts())),
         ("attempts", Some(Lit::Str(_))) => {
             let message = "expected a number of attempts, `None` or \"unlimited\"";
             return Err(syn::Error::new(span, message));
@@ -142,37 +140,32 @@ fn setter(key: &Ident, value: &Expr) -> syn::Result<TokenStream> {
         ("wait_exp_base", _) => wait_exp_base(value)?,
         ("jitter", Some(Lit::Str(s))) => jitter(s)?,
         ("budget", _) => quote_spanned!(span=> &(#value)),
-        // The function's hedging, made once, on first use, so that a delay at a percentile
-        // counts the latencies of every call.
-        ("hedge", _) => {
-            let hedging = match literal {
-                Some(lit @ Lit::Str(_)) => {
-                    let delay = duration(&key_name, lit)?;
-                    quote_spanned!(span=> ::stamina::Hedging::after(#delay))
-                }
-                _ => quote!(#value),
-            };
-            return Ok(quote_spanned! {span=>
-                .hedge({
-                    static __STAMINA_HEDGE: ::std::sync::LazyLock<::stamina::__private::SharedHedging> =
-                        ::std::sync::LazyLock::new(|| ::stamina::__private::SharedHedging::new(#hedging));
-                    &*__STAMINA_HEDGE
-                })
-            });
-        }
-        // The function's own hook, made once, on first use.
-        ("on_retry", _) => {
-            return Ok(quote_spanned! {span=>
-                .hooks({
-                    static __STAMINA_ON_RETRY: ::std::sync::LazyLock<[::stamina::OnRetryHook; 1]> =
-                        ::std::sync::LazyLock::new(|| [::stamina::OnRetryHook::new(#value)]);
-                    &*__STAMINA_ON_RETRY
-                })
-            });
+        ("hedge", Some(lit @ Lit::Str(_))) => {
+            let delay = duration(&key_name, lit)?;
+            quote_spanned!(span=> ::stamina::Hedging::after(#delay))
         }
         _ => quote!(#value),
     };
-    Ok(quote_spanned!(span=> .#key(#value)))
+    Ok(match key_name.as_str() {
+        // The function's hedging, made once, on first use, so that a delay at a percentile
+        // counts the latencies of every call.
+        "hedge" => quote_spanned! {span=>
+            .hedge({
+                static __STAMINA_HEDGE: ::std::sync::LazyLock<::stamina::__private::SharedHedging> =
+                    ::std::sync::LazyLock::new(|| ::stamina::__private::SharedHedging::new(#value));
+                &*__STAMINA_HEDGE
+            })
+        },
+        // The function's own hook, made once, on first use.
+        "on_retry" => quote_spanned! {span=>
+            .hooks({
+                static __STAMINA_ON_RETRY: ::std::sync::LazyLock<[::stamina::OnRetryHook; 1]> =
+                    ::std::sync::LazyLock::new(|| [::stamina::OnRetryHook::new(#value)]);
+                &*__STAMINA_ON_RETRY
+            })
+        },
+        _ => quote_spanned!(span=> .#key(#value)),
+    })
 }
 
 /// A duration literal: a humantime string, parsed here; a number, refused, since it has no unit.

@@ -100,10 +100,8 @@ impl Options {
     fn settings<F>(self, policy: RetryPolicy, name: Option<Cow<'static, str>>) -> Settings {
         let mut settings = self.0;
         settings.policy = policy;
-        settings.name = Some(match name {
-            Some(name) => Name::given(name),
-            None => Name::Static(crate::name::path_of::<F>()),
-        });
+        let function = || Name::Static(crate::name::path_of::<F>());
+        settings.name = Some(name.map_or_else(function, Name::given));
         settings
     }
 }

@@ -62,10 +62,7 @@ impl Hedging {
     /// Another attempt whenever `delay` has passed since the last one started and none has
     /// answered.
     pub const fn after(delay: Duration) -> Self {
-        Self {
-            delay: Delay::Fixed(delay),
-            max_in_flight: NonZeroU32::MIN.saturating_add(1),
-        }
+        Self::with_delay(Delay::Fixed(delay))
     }
 
     /// Every attempt at once, up to [`max_in_flight`](Self::max_in_flight): a delay of zero.
@@ -76,10 +73,7 @@ impl Hedging {
     /// No delay: another attempt starts only when one fails (at once, without the backoff
     /// wait), so that one attempt is in flight at a time.
     pub const fn fallback() -> Self {
-        Self {
-            delay: Delay::Fallback,
-            max_in_flight: NonZeroU32::MIN.saturating_add(1),
-        }
+        Self::with_delay(Delay::Fallback)
     }
 
     /// Another attempt when the one before has taken longer than the `percentile` (in `(0, 1]`)
@@ -118,10 +112,16 @@ impl Hedging {
             let message = "the window of latencies must be longer than zero".to_owned();
             return Err(ConfigError::new("hedge_window", message));
         }
-        Ok(Self {
-            delay: Delay::Percentile(Arc::new(Latencies::new(percentile, window))),
+        let latencies = Arc::new(Latencies::new(percentile, window));
+        Ok(Self::with_delay(Delay::Percentile(latencies)))
+    }
+
+    /// Hedging after `delay`, with the default of 2 attempts in flight.
+    const fn with_delay(delay: Delay) -> Self {
+        Self {
+            delay,
             max_in_flight: NonZeroU32::MIN.saturating_add(1),
-        })
+        }
     }
 
     /// At most `max` attempts in flight at once (`0` behaves as `1`). Every attempt sent

@@ -182,6 +182,7 @@ struct Latencies {
     windows: Mutex<Windows>,
 }
 
+#[derive(Default)]
 struct Windows {
     /// When the window being filled began.
     began: Option<Instant>,
@@ -194,11 +195,7 @@ impl Latencies {
         Self {
             percentile,
             window,
-            windows: Mutex::new(Windows {
-                began: None,
-                filling: Histogram::new(),
-                last: Histogram::new(),
-            }),
+            windows: Mutex::default(),
         }
     }
 
@@ -212,11 +209,11 @@ impl Latencies {
         let age = now.saturating_duration_since(began);
         if age >= self.window {
             // A window that ended long ago says nothing of now.
-            let full = std::mem::replace(&mut windows.filling, Histogram::new());
+            let full = std::mem::take(&mut windows.filling);
             windows.last = if age < self.window * 2 {
                 full
             } else {
-                Histogram::new()
+                Histogram::default()
             };
             windows.began = Some(now);
         }
@@ -238,14 +235,16 @@ struct Histogram {
     total: u32,
 }
 
-impl Histogram {
-    fn new() -> Self {
+impl Default for Histogram {
+    fn default() -> Self {
         Self {
             counts: Box::new([0; BUCKETS]),
             total: 0,
         }
     }
+}
 
+impl Histogram {
     fn bucket(micros: u64) -> usize {
         if micros < 16 {
             return micros as usize;

@@ -13,7 +13,7 @@ use std::future::Future;
 use std::num::NonZeroU32;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
 use crate::ConfigError;
@@ -459,9 +459,7 @@ impl<A, Z: Future<Output = ()>> Hedger<A, Z> {
             let Some(timer) = &mut self.timer else {
                 return Poll::Pending;
             };
-            if timer.as_mut().poll(cx).is_pending() {
-                return Poll::Pending;
-            }
+            ready!(timer.as_mut().poll(cx));
             self.timer = None;
             if let Some((_, due)) = self.held.take() {
                 for paid in due {

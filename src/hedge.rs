@@ -315,10 +315,6 @@ pub(crate) trait HedgeCtx<T, E> {
         self.sleeper().now()
     }
 
-    fn sleep(&self, wait: Duration) -> <Self::Sleeper as Sleeper>::Sleep {
-        self.sleeper().sleep(wait)
-    }
-
     fn hedging(&self) -> &Hedging {
         let hedging = self.settings().hedging.as_ref();
         hedging.expect("a hedged call has hedging settings")
@@ -391,7 +387,7 @@ impl<A, Z: Future<Output = ()>> Hedger<A, Z> {
         });
         let room = self.running.len() < ctx.hedging().get_max_in_flight() as usize;
         let delay = ctx.hedging().delay().filter(|_| room && !self.stopped);
-        self.timer = delay.map(|delay| Box::pin(ctx.sleep(delay)));
+        self.timer = delay.map(|delay| Box::pin(ctx.sleeper().sleep(delay)));
         true
     }
 
@@ -408,7 +404,7 @@ impl<A, Z: Future<Output = ()>> Hedger<A, Z> {
         *ends = ends.zip(until).map(|(ends, until)| ends.max(until));
         due.push(paid);
         let left = ends.map_or(Duration::MAX, |ends| ends.saturating_duration_since(now));
-        self.timer = Some(Box::pin(ctx.sleep(left)));
+        self.timer = Some(Box::pin(ctx.sleeper().sleep(left)));
     }
 
     pub(crate) fn poll<T, E, C>(

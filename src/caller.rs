@@ -434,13 +434,8 @@ where
 
     fn attempt(&mut self, _: u32, deadline: Option<Instant>) -> Option<Self::Attempt> {
         let timeout = self.settings.policy.get_attempt_timeout();
-        let f = &mut self.f;
-        Some(run_attempt::<T, E, M, S, Fut>(
-            self.sleeper,
-            timeout,
-            deadline,
-            f,
-        ))
+        let attempt = run_attempt::<T, E, M, S, Fut>(self.sleeper, timeout, deadline, &mut self.f);
+        Some(attempt)
     }
 
     fn settle(

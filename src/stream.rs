@@ -189,10 +189,7 @@ impl<On, S: Sleeper, M> Stream for AttemptStream<On, S, M> {
         };
         if !this.waiting {
             match Shared::advance(shared, S::now) {
-                Advance::Attempt(num) => {
-                    let guard = Guard::new(shared, num);
-                    return Poll::Ready(Some(AsyncAttempt::new(guard)));
-                }
+                Advance::Attempt(num) => return Poll::Ready(Some(AsyncAttempt::new(shared, num))),
                 Advance::Wait(wait) => {
                     match this.sleep.as_mut() {
                         Some(sleep) => shared.time.reset(sleep.as_mut(), wait),
@@ -212,7 +209,7 @@ impl<On, S: Sleeper, M> Stream for AttemptStream<On, S, M> {
         }
         this.waiting = false;
         let num = Shared::resume(shared);
-        Poll::Ready(Some(AsyncAttempt::new(Guard::new(shared, num))))
+        Poll::Ready(Some(AsyncAttempt::new(shared, num)))
     }
 }
 
@@ -260,9 +257,10 @@ pub struct AsyncAttempt<On, S = DefaultSleeper, M = NoAttemptTimeout> {
 }
 
 impl<On, S, M> AsyncAttempt<On, S, M> {
-    fn new(guard: Guard<On, S>) -> Self {
+    /// Attempt `num` of the loop `shared`.
+    fn new(shared: &Handle<On, S>, num: u32) -> Self {
         Self {
-            guard,
+            guard: Guard::new(shared, num),
             mode: PhantomData,
         }
     }

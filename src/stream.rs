@@ -230,14 +230,11 @@ impl<On, S: Sleeper, M> FusedStream for AttemptStream<On, S, M> {
 impl<On, S: MaybeSleeper, M> fmt::Debug for AttemptStream<On, S, M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("AttemptStream");
-        match &self.shared {
-            Some(shared) => {
-                shared.debug_fields(&mut d);
-                d.field("waiting", &self.waiting);
-            }
-            None => {
-                d.field("ended", &true);
-            }
+        if let Some(shared) = &self.shared {
+            shared.debug_fields(&mut d);
+            d.field("waiting", &self.waiting);
+        } else {
+            d.field("ended", &true);
         }
         d.finish_non_exhaustive()
     }

@@ -357,26 +357,20 @@ impl<A, Z: Future<Output = ()>> Hedger<A, Z> {
             stopped: false,
         };
         // The front end hedges only a request it could copy.
-        let _ = hedger.launch(ctx, driver.num(), driver.deadline(), 0);
+        hedger.launch(ctx, driver.num(), driver.deadline(), 0);
         hedger
     }
 
-    /// Starts attempt `num`, which paid `paid`, and sets the timer of the next hedge; says
-    /// whether it could (its request could be copied).
-    fn launch<T, E, C>(
-        &mut self,
-        ctx: &mut C,
-        num: u32,
-        deadline: Option<Instant>,
-        paid: u64,
-    ) -> bool
+    /// Starts attempt `num`, which paid `paid`, and sets the timer of the next hedge; stops
+    /// the hedges when its request cannot be copied.
+    fn launch<T, E, C>(&mut self, ctx: &mut C, num: u32, deadline: Option<Instant>, paid: u64)
     where
         C: HedgeCtx<T, E, Attempt = A>,
         C::Sleeper: Sleeper<Sleep = Z>,
     {
         let Some(attempt) = ctx.attempt(num, deadline) else {
             self.stopped = true;
-            return false;
+            return;
         };
         self.running.push(Running {
             num,
@@ -388,7 +382,6 @@ impl<A, Z: Future<Output = ()>> Hedger<A, Z> {
         let room = self.running.len() < ctx.hedging().get_max_in_flight() as usize;
         let delay = ctx.hedging().delay().filter(|_| room && !self.stopped);
         self.timer = delay.map(|delay| Box::pin(ctx.sleeper().sleep(delay)));
-        true
     }
 
     /// Holds every start until `wait` from now, for an attempt that paid `paid`.
@@ -442,8 +435,9 @@ impl<A, Z: Future<Output = ()>> Hedger<A, Z> {
                     HedgeNext::End => return Poll::Ready(outcome),
                     HedgeNext::Retry { wait, paid } if wait.is_zero() && self.held.is_none() => {
                         let num = driver.launch();
-                        let launched = self.launch(ctx, num, driver.deadline(), paid);
-                        if !launched && self.running.is_empty() {
+                        self.launch(ctx, num, driver.deadline(), paid);
+                        // Nothing is out: the request could not be copied for the retry.
+                        if self.running.is_empty() {
                             return Poll::Ready(outcome);
                         }
                     }
@@ -460,15 +454,13 @@ impl<A, Z: Future<Output = ()>> Hedger<A, Z> {
             if let Some((_, due)) = self.held.take() {
                 for paid in due {
                     let num = driver.launch();
-                    let _ = self.launch(ctx, num, driver.deadline(), paid);
+                    self.launch(ctx, num, driver.deadline(), paid);
                 }
                 continue;
             }
             let (settings, name, now) = (ctx.settings(), ctx.name(), ctx.now());
             match driver.hedge(settings, name, self.running.len(), now) {
-                Some((num, paid)) => {
-                    let _ = self.launch(ctx, num, driver.deadline(), paid);
-                }
+                Some((num, paid)) => self.launch(ctx, num, driver.deadline(), paid),
                 None => self.stopped = true,
             }
         }

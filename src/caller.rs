@@ -432,7 +432,7 @@ where
         self.sleeper
     }
 
-    fn attempt(&mut self, _: u32, deadline: Option<Instant>) -> Option<Self::Attempt> {
+    fn attempt(&mut self, deadline: Option<Instant>) -> Option<Self::Attempt> {
         let timeout = self.settings.policy.get_attempt_timeout();
         let attempt = run_attempt::<T, E, M, S, Fut>(self.sleeper, timeout, deadline, &mut self.f);
         Some(attempt)

@@ -296,9 +296,9 @@ pub(crate) trait HedgeCtx<T, E> {
 
     fn settings(&self) -> &Settings;
     fn sleeper(&self) -> &Self::Sleeper;
-    /// Starts attempt `num`, which ends at the loop's `deadline` if it can be cut; `None` when
-    /// the request cannot be copied for it.
-    fn attempt(&mut self, num: u32, deadline: Option<Instant>) -> Option<Self::Attempt>;
+    /// Starts an attempt, which ends at the loop's `deadline` if it can be cut; `None` when the
+    /// request cannot be copied for it.
+    fn attempt(&mut self, deadline: Option<Instant>) -> Option<Self::Attempt>;
     /// What `outcome` of attempt `num` means, with `others` attempts still in flight or due:
     /// the driver judges it with the front end's predicate and tells the hooks.
     fn settle(
@@ -368,7 +368,7 @@ impl<A, Z: Future<Output = ()>> Hedger<A, Z> {
         C: HedgeCtx<T, E, Attempt = A>,
         C::Sleeper: Sleeper<Sleep = Z>,
     {
-        let Some(attempt) = ctx.attempt(num, deadline) else {
+        let Some(attempt) = ctx.attempt(deadline) else {
             self.stopped = true;
             return;
         };

@@ -314,7 +314,7 @@ where
         &self.middleware.time
     }
 
-    fn attempt(&mut self, _: u32, deadline: Option<Instant>) -> Option<Self::Attempt> {
+    fn attempt(&mut self, deadline: Option<Instant>) -> Option<Self::Attempt> {
         let request = self.template.try_clone()?;
         let (mut extensions, next) = (self.extensions.clone(), self.next.clone());
         let send =

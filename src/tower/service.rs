@@ -299,7 +299,7 @@ where
         &self.layer.time
     }
 
-    fn attempt(&mut self, _: u32, deadline: Option<Instant>) -> Option<Self::Attempt> {
+    fn attempt(&mut self, deadline: Option<Instant>) -> Option<Self::Attempt> {
         let request = self.layer.front.cloner.clone_request(self.template)?;
         let call = || ReadyCall {
             service: self.service.clone(),

@@ -86,11 +86,9 @@ where
     }
 
     fn error_view<'e>(&self, error: &'e E) -> ErrorView<'e> {
-        let mut view = self.on.error_view(error).or(ErrorView::of(error));
-        if let Some(label) = self.label {
-            view = view.with_label(label(error));
-        }
-        view
+        let view = self.on.error_view(error).or(ErrorView::of(error));
+        self.label
+            .map_or(view, |label| view.with_label(label(error)))
     }
 }
 

@@ -87,14 +87,11 @@ impl RetryBudget {
     /// back the cost of the retry that led to it, or 1 token when it needed no retry.
     pub fn quota(capacity: u32, retry_cost: u32, timeout_cost: u32) -> Self {
         let milli = |tokens| u64::from(tokens) * MILLI;
-        let (retry_cost, timeout_cost) = (milli(retry_cost), milli(timeout_cost));
-        Self::full(
-            Rules::Quota {
-                retry_cost,
-                timeout_cost,
-            },
-            milli(capacity),
-        )
+        let rules = Rules::Quota {
+            retry_cost: milli(retry_cost),
+            timeout_cost: milli(timeout_cost),
+        };
+        Self::full(rules, milli(capacity))
     }
 
     /// gRPC's retry throttling with `max_tokens` (the bucket starts full) and `token_ratio`
@@ -123,20 +120,18 @@ impl RetryBudget {
     /// assert_eq!(err.to_string(), "invalid value \"0\" for token_ratio: expected a finite number >= 0.001");
     /// ```
     pub fn try_throttle(max_tokens: u32, token_ratio: f64) -> Result<Self, ConfigError> {
-        let invalid = |key, value: &dyn fmt::Display, expected| {
-            Err(ConfigError::invalid(
-                key,
-                &value.to_string(),
-                expected,
-                None,
-            ))
-        };
+        let invalid =
+            |key, value: String, expected| Err(ConfigError::invalid(key, &value, expected, None));
         if max_tokens == 0 {
-            return invalid("max_tokens", &max_tokens, "a number >= 1");
+            return invalid("max_tokens", max_tokens.to_string(), "a number >= 1");
         }
         // The documented bound is checked on the value given, before rounding to thousandths.
         if !(token_ratio.is_finite() && token_ratio >= 0.001) {
-            return invalid("token_ratio", &token_ratio, "a finite number >= 0.001");
+            return invalid(
+                "token_ratio",
+                token_ratio.to_string(),
+                "a finite number >= 0.001",
+            );
         }
         let max = u64::from(max_tokens) * MILLI;
         // Any ratio above the whole bucket refills it in one success (`as` saturates).
@@ -145,12 +140,11 @@ impl RetryBudget {
     }
 
     fn full(rules: Rules, capacity: u64) -> Self {
-        let tokens = AtomicU64::new(capacity);
         Self {
             inner: Arc::new(Inner {
                 rules,
                 capacity,
-                tokens,
+                tokens: AtomicU64::new(capacity),
             }),
         }
     }

@@ -107,9 +107,7 @@ fn parse_http_date(value: &str, now: i128) -> Option<i64> {
         }
         // rfc850-date: "Sunday, 06-Nov-94 08:49:37 GMT"
         [name, date, time, "GMT"] if named(name, &LONG_DAYS) => {
-            let [day, month, yy] = date.split('-').collect::<Vec<_>>()[..] else {
-                return None;
-            };
+            let [day, month, yy] = three(date, '-')?;
             let year = two_digit_year(digits(yy, 2)?, now);
             (year, month, digits(day, 2)?, time)
         }
@@ -123,9 +121,7 @@ fn parse_http_date(value: &str, now: i128) -> Option<i64> {
         _ => return None,
     };
     let month = MONTHS.iter().position(|m| *m == month)? as u32 + 1;
-    let [hour, minute, second] = time.split(':').collect::<Vec<_>>()[..] else {
-        return None;
-    };
+    let [hour, minute, second] = three(time, ':')?;
     let (hour, minute, second): (u32, u32, u32) =
         (digits(hour, 2)?, digits(minute, 2)?, digits(second, 2)?);
     if hour > 23 || minute > 59 || second > 60 || day == 0 || day > days_in_month(year, month) {
@@ -133,6 +129,13 @@ fn parse_http_date(value: &str, now: i128) -> Option<i64> {
     }
     let days = days_from_civil(year, month, day);
     Some(days * 86_400 + i64::from(hour * 3600 + minute * 60 + second))
+}
+
+/// The three parts of `text` between `separator`s, if it has exactly three.
+fn three(text: &str, separator: char) -> Option<[&str; 3]> {
+    let mut parts = text.split(separator);
+    let three = [parts.next()?, parts.next()?, parts.next()?];
+    parts.next().is_none().then_some(three)
 }
 
 /// Whether `word` is one of `names` followed by a comma.

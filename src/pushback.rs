@@ -196,12 +196,8 @@ fn civil_year(days: i64) -> i64 {
         (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let month_from_march = (5 * day_of_year + 2) / 153; // 0 = March .. 11 = February
-    let year = era * 400 + year_of_era;
-    if month_from_march >= 10 {
-        year + 1
-    } else {
-        year
-    }
+    // January and February belong to the year after the March-based one.
+    era * 400 + year_of_era + i64::from(month_from_march >= 10)
 }
 
 #[cfg(test)]

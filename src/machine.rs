@@ -85,8 +85,9 @@ pub(crate) struct Limits<'a> {
 pub(crate) struct Machine {
     /// The number of the current attempt (1-based).
     num: u32,
-    /// The switches as this loop sees them, read at its first failure and kept for the rest of it.
-    switches: Switches,
+    /// The switches as this loop sees them, read at its first failure and kept for the rest of it
+    /// (`None` until then).
+    switches: Option<Switches>,
     /// Whether the current attempt failed by timing out (retries cost more in a quota).
     timed_out: bool,
     waited: Duration,
@@ -102,8 +103,6 @@ pub(crate) struct Machine {
 /// The switches (activation, testing mode, nested-retry suppression) as one loop sees them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Switches {
-    /// Not read yet.
-    Unread,
     /// Retrying as the policy says.
     Normal,
     /// Testing mode, with the attempts limit it sets for this loop, and whether hedges stay.
@@ -114,15 +113,15 @@ enum Switches {
     Nested,
 }
 
-impl Switches {
-    /// Reads the switches for a loop with `policy` and its own suppression `choice`.
+impl Limits<'_> {
+    /// Reads the switches for a loop with `policy` and these limits (its own suppression choice).
     #[inline]
-    fn read(policy: &RetryPolicy, choice: Option<bool>) -> Self {
+    fn switches(self, policy: &RetryPolicy) -> Switches {
         match switches::mode() {
-            Mode::Inactive => Self::Inactive,
-            _ if nesting::suppressed(choice) => Self::Nested,
-            Mode::Normal => Self::Normal,
-            Mode::Testing(t) => Self::Testing(t.limit(policy.attempts_limit()), t.get_hedges()),
+            Mode::Inactive => Switches::Inactive,
+            _ if nesting::suppressed(self.suppress_nested) => Switches::Nested,
+            Mode::Normal => Switches::Normal,
+            Mode::Testing(t) => Switches::Testing(t.limit(policy.attempts_limit()), t.get_hedges()),
         }
     }
 }
@@ -133,7 +132,7 @@ impl Machine {
     pub(crate) const fn new(policy: &RetryPolicy) -> Self {
         Self {
             num: 1,
-            switches: Switches::Unread,
+            switches: None,
             timed_out: false,
             waited: Duration::ZERO,
             previous: policy.get_wait_initial(),
@@ -146,10 +145,8 @@ impl Machine {
     /// Makes the loop a hedged one, if the switches let it hedge (not in testing mode unless
     /// it keeps hedges, not when retrying is off or the loop is nested): says whether they do.
     pub(crate) fn hedge_if_allowed(&mut self, policy: &RetryPolicy, limits: Limits<'_>) -> bool {
-        if self.switches == Switches::Unread {
-            self.switches = Switches::read(policy, limits.suppress_nested);
-        }
-        self.hedging = matches!(self.switches, Switches::Normal | Switches::Testing(_, true));
+        let switches = *self.switches.get_or_insert_with(|| limits.switches(policy));
+        self.hedging = matches!(switches, Switches::Normal | Switches::Testing(_, true));
         self.hedging
     }
 
@@ -162,10 +159,10 @@ impl Machine {
         now: impl FnOnce() -> Instant,
     ) -> Result<u64, GiveUp> {
         let (limit, testing) = match self.switches {
-            Switches::Testing(limit, _) => (Some(limit), true),
-            _ => (policy.attempts_limit(), false),
+            Some(Switches::Testing(limit, _)) => (Some(limit.get()), true),
+            _ => (policy.get_attempts(), false),
         };
-        if self.num >= limit.map_or(u32::MAX, NonZeroU32::get) {
+        if self.num >= limit.unwrap_or(u32::MAX) {
             return Err(GiveUp::AttemptsExhausted);
         }
         let mut cost = 0;
@@ -227,14 +224,12 @@ impl Machine {
         decide: impl FnOnce() -> Decision,
         now: impl FnOnce() -> Instant,
     ) -> Step {
-        if self.switches == Switches::Unread {
-            self.switches = Switches::read(policy, limits.suppress_nested);
-        }
-        let (limit, testing) = match self.switches {
-            Switches::Normal => (policy.attempts_limit(), false),
-            Switches::Testing(limit, _) => (Some(limit), true),
+        let switches = *self.switches.get_or_insert_with(|| limits.switches(policy));
+        let (attempts_limit, testing) = match switches {
+            Switches::Normal => (policy.get_attempts(), false),
+            Switches::Testing(limit, _) => (Some(limit.get()), true),
             // `on` is not asked when retrying is switched off.
-            Switches::Inactive | Switches::Unread => return Step::GiveUp(GiveUp::Inactive),
+            Switches::Inactive => return Step::GiveUp(GiveUp::Inactive),
             Switches::Nested => (None, false),
         };
         let custom = match decide() {
@@ -242,7 +237,7 @@ impl Machine {
             Decision::Retry => None,
             Decision::RetryAfter(wait) => Some(wait),
         };
-        if self.switches == Switches::Nested {
+        if switches == Switches::Nested {
             return Step::GiveUp(GiveUp::Nested);
         }
         // Budgets are neither consulted nor charged in testing mode.
@@ -250,7 +245,6 @@ impl Machine {
         if let Some(budget) = budget {
             budget.on_retryable_failure();
         }
-        let attempts_limit = limit.map(NonZeroU32::get);
         // An unlimited loop still stops at attempt u32::MAX rather than miscount.
         if self.num >= attempts_limit.unwrap_or(u32::MAX) {
             return Step::GiveUp(GiveUp::AttemptsExhausted);

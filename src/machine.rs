@@ -177,8 +177,7 @@ impl Machine {
                 budget.on_retryable_failure();
             }
         }
-        self.num += 1;
-        self.timed_out = false;
+        self.next_attempt();
         self.paid = cost;
         Ok(cost)
     }
@@ -269,8 +268,7 @@ impl Machine {
             };
             if let Some(deadline) = limits.deadline {
                 let now = now();
-                let ends = now.checked_add(wait);
-                if ends.is_none_or(|ends| ends >= deadline) {
+                if now.checked_add(wait).is_none_or(|ends| ends >= deadline) {
                     return Step::GiveUp(GiveUp::DeadlineExceeded);
                 }
                 remaining = Some(deadline.saturating_duration_since(now));

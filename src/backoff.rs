@@ -65,11 +65,8 @@ const EXACT_IN_F64: u64 = 1 << 53;
 #[inline]
 fn exact_nanos(duration: Duration) -> Option<u64> {
     // Seconds below 2^53 / 10^9 keep the product below 2^53 with the sub-second part added.
-    if duration.as_secs() < EXACT_IN_F64 / 1_000_000_000 {
-        Some(duration.as_secs() * 1_000_000_000 + u64::from(duration.subsec_nanos()))
-    } else {
-        None
-    }
+    (duration.as_secs() < EXACT_IN_F64 / 1_000_000_000)
+        .then(|| duration.as_secs() * 1_000_000_000 + u64::from(duration.subsec_nanos()))
 }
 
 /// How randomness spreads the waits of many clients apart, so that they do not retry in lockstep.

@@ -194,12 +194,11 @@ impl<F: Front, On, T, M: AttemptTimeoutKind> Retrying<F, On, T, M> {
     /// [`AttemptTimedOut`](crate::AttemptTimedOut). Use [`try_policy`](Self::try_policy) for a
     /// policy that comes from outside.
     #[track_caller]
-    pub fn policy(mut self, policy: RetryPolicy) -> Self {
-        if let Err(err) = check::<F, M>(&policy) {
-            panic!("stamina: {err}");
+    pub fn policy(self, policy: RetryPolicy) -> Self {
+        match self.try_policy(policy) {
+            Ok(this) => this,
+            Err(err) => panic!("stamina: {err}"),
         }
-        self.settings.policy = policy;
-        self
     }
 
     /// Replaces the whole [`RetryPolicy`], or tells why these loops cannot apply it (see
@@ -222,7 +221,9 @@ impl<F: Front, On, T, M: AttemptTimeoutKind> Retrying<F, On, T, M> {
     /// # Ok::<(), stamina::ConfigError>(())
     /// ```
     pub fn try_policy(mut self, policy: RetryPolicy) -> Result<Self, ConfigError> {
-        check::<F, M>(&policy)?;
+        if policy.get_attempt_timeout().is_some() && !F::cuts::<M>() {
+            return Err(ConfigError::attempt_timeout_refused());
+        }
         self.settings.policy = policy;
         Ok(self)
     }
@@ -394,14 +395,6 @@ impl<F: Front, On, T, M: AttemptTimeoutKind> Retrying<F, On, T, M> {
             front: self.front,
         }
     }
-}
-
-/// Whether loops of front end `F` with attempt timeout mode `M` can apply `policy`.
-fn check<F: Front, M: AttemptTimeoutKind>(policy: &RetryPolicy) -> Result<(), ConfigError> {
-    if policy.get_attempt_timeout().is_some() && !F::cuts::<M>() {
-        return Err(ConfigError::attempt_timeout_refused());
-    }
-    Ok(())
 }
 
 /// The setters of the front ends that wait on a [`Sleeper`].

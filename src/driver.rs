@@ -50,15 +50,6 @@ impl Driver {
         self.deadline = machine::deadline(policy, now);
     }
 
-    /// The first attempt of a loop succeeded: refunds the budget what a success brings (a
-    /// front end that made no driver for it).
-    #[inline]
-    pub(crate) fn first_succeeded(settings: &Settings) {
-        if let Some(budget) = &settings.budget {
-            budget.on_success(0);
-        }
-    }
-
     /// The number of the current attempt (1-based).
     pub(crate) fn num(&self) -> u32 {
         self.machine.num()
@@ -77,9 +68,7 @@ impl Driver {
     /// The current attempt succeeded: refunds the budget what its retry paid.
     #[inline]
     pub(crate) fn succeeded(&self, settings: &Settings) {
-        if let Some(budget) = &settings.budget {
-            budget.on_success(self.machine.paid());
-        }
+        settings.succeeded(self.machine.paid());
     }
 
     /// Decides what follows a failed attempt, without telling the hooks: the state machine
@@ -311,9 +300,7 @@ impl Driver {
     /// A hedged call was won by attempt `num`, which paid `paid`: refunds the budget as a
     /// success does, and tells the hooks when more than one attempt was sent.
     pub(crate) fn hedge_won(&self, settings: &Settings, name: &str, num: u32, paid: u64) {
-        if let Some(budget) = &settings.budget {
-            budget.on_success(paid);
-        }
+        settings.succeeded(paid);
         if self.num() > 1 {
             instrument::hedged(name, HedgeKind::Won, num, self.num(), &settings.hooks);
         }

@@ -56,6 +56,15 @@ impl Settings {
         }
     }
 
+    /// An attempt succeeded: refunds the budget, if any, what its retry paid (0 for a first
+    /// attempt, whose success only counts).
+    #[inline]
+    pub(crate) fn succeeded(&self, paid: u64) {
+        if let Some(budget) = &self.budget {
+            budget.on_success(paid);
+        }
+    }
+
     /// The name the loop reports: the one given, else `default`'s.
     pub(crate) fn name_or_else(&self, default: impl FnOnce() -> &'static str) -> &str {
         match &self.name {

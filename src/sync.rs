@@ -232,7 +232,7 @@ where
     let started = settings.policy.get_timeout().map(|_| clock.now());
     match nesting::in_attempt(&mut f) {
         Ok(value) => {
-            Driver::first_succeeded(settings);
+            settings.succeeded(0);
             Ok(value)
         }
         Err(error) => retry(started, settings, clock, on, f, error),

@@ -231,16 +231,12 @@ impl<On, T> Guard<On, T> {
         // Ended first, so that a panic in `on` or a hook leaves the loop over.
         state.phase = Phase::Done;
         let (settings, name, now) = (&shared.settings, || shared.name(), || now(&shared.time));
-        match state
+        let wait = state
             .driver
             .failed(settings, name, &shared.on, &error, timed_out, now)
-        {
-            Some(wait) => {
-                state.phase = Phase::Waiting(wait);
-                Ok(None)
-            }
-            None => Err(error),
-        }
+            .ok_or(error)?;
+        state.phase = Phase::Waiting(wait);
+        Ok(None)
     }
 }
 

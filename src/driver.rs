@@ -181,10 +181,9 @@ impl Driver {
                 if !guards.0.is_empty() {
                     self.guards = guards;
                 }
-                let paid = self.machine.paid();
                 HedgeNext::Retry {
                     wait: retry.wait,
-                    paid,
+                    paid: self.machine.paid(),
                 }
             }
             Step::GiveUp(give_up)

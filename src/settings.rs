@@ -595,14 +595,14 @@ impl<On, T, M> Retrying<Blocking, On, T, M> {
         self,
         timeout: Duration,
     ) -> Retrying<Async, On, DefaultSleeper, AttemptTimeout> {
-        let on_default_sleeper = Retrying {
+        Retrying {
             settings: self.settings,
             on: self.on,
             time: DefaultSleeper {},
             mode: self.mode,
             front: Async,
-        };
-        on_default_sleeper.attempt_timeout(timeout)
+        }
+        .attempt_timeout(timeout)
     }
 }
 

@@ -271,6 +271,54 @@ fn a_guard_dropped_without_an_outcome_counts_as_a_success() {
     assert_eq!(budget.available(), 7.0);
 }
 
+/// Fails once, then answers 7.
+fn once_then_seven(failures_left: &mut u32) -> io::Result<u32> {
+    if *failures_left > 0 {
+        *failures_left -= 1;
+        return Err(io::Error::other("once"));
+    }
+    Ok(7)
+}
+
+/// The usual shape of a loop: it returns from its body with a successful attempt's value, so the
+/// iterator (or stream) is dropped with that success recorded and no next attempt asked for. The
+/// success still refunds what the retry before it paid.
+#[test]
+fn returning_from_the_loop_with_a_success_refills_the_budget() {
+    let budget = RetryBudget::quota(10, 5, 10);
+    let fetch = || -> io::Result<u32> {
+        let mut failures_left = 1;
+        for attempt in retry_context(always)
+            .budget(&budget)
+            .clock(FakeClock::new())
+        {
+            if let Some(value) = attempt.run(|| once_then_seven(&mut failures_left))? {
+                return Ok(value);
+            }
+        }
+        Err(io::Error::other("no attempt answered"))
+    };
+    assert_eq!(fetch().unwrap(), 7);
+    // Paid 5 for the retry, got the 5 back with the success.
+    assert_eq!(budget.available(), 10.0);
+
+    let fetch_async = async || -> io::Result<u32> {
+        let mut failures_left = 1;
+        let mut attempts = retry_context(always)
+            .budget(&budget)
+            .into_stream_with(FakeSleeper::new());
+        while let Some(attempt) = attempts.next().await {
+            if let Some(value) = attempt.record(once_then_seven(&mut failures_left))? {
+                return Ok(value);
+            }
+            assert_eq!(budget.available(), 5.0);
+        }
+        Err(io::Error::other("no attempt answered"))
+    };
+    assert_eq!(futures::executor::block_on(fetch_async()).unwrap(), 7);
+    assert_eq!(budget.available(), 10.0);
+}
+
 #[test]
 fn clones_share_a_budget_and_equal_settings_do_not() {
     let budget = RetryBudget::quota(10, 5, 10);

@@ -1,7 +1,7 @@
 //! The `log` hook: a record per retry and per give-up.
 
 use super::event::{Or, Readable};
-use super::{GiveUpDetails, HedgeDetails, HedgeKind, Level, OnRetryHook, RetryDetails, ShowError};
+use super::{GiveUpDetails, HedgeDetails, Level, OnRetryHook, RetryDetails, ShowError};
 
 /// The built-in hook that logs retries and give-ups with the `log` facade.
 ///
@@ -77,13 +77,10 @@ fn hedged(d: &HedgeDetails<'_>) {
     let Some(level) = level(d.level(), d.traced) else {
         return;
     };
-    let (name, attempt, in_flight) = (d.name(), d.attempt(), d.in_flight());
-    match d.kind() {
-        HedgeKind::Sent => ::log::log!(target: "stamina", level,
-            callable = name, attempt, in_flight;
-            "stamina.hedge_sent: {name}: attempt {attempt} sent, {in_flight} in flight"),
-        HedgeKind::Won => ::log::log!(target: "stamina", level,
-            callable = name, attempt, in_flight;
-            "stamina.hedge_won: {name}: attempt {attempt} won, {in_flight} in flight"),
-    }
+    let (name, attempt, in_flight, kind) =
+        (d.name(), d.attempt(), d.in_flight(), d.kind().as_str());
+    // `stamina.hedge_sent: fetch: attempt 2 sent, ...` or `stamina.hedge_won: ... won, ...`.
+    ::log::log!(target: "stamina", level,
+        callable = name, attempt, in_flight;
+        "stamina.hedge_{kind}: {name}: attempt {attempt} {kind}, {in_flight} in flight");
 }

@@ -377,12 +377,10 @@ impl<'a> Event<'a> {
     ///
     /// Made for this event when first asked for.
     pub fn error_type(&self) -> &str {
-        match self.caused_by.label() {
-            Some(label) => label,
-            None => self
-                .error_type
-                .get_or_init(|| short_type_name(self.caused_by.type_name)),
-        }
+        self.caused_by.label().unwrap_or_else(|| {
+            self.error_type
+                .get_or_init(|| short_type_name(self.caused_by.type_name))
+        })
     }
 
     /// What the built-in hooks show of the error for this loop (its own setting, else the

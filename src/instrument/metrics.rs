@@ -38,20 +38,18 @@ pub fn metrics_hook() -> OnRetryHook {
 // recorder no longer in use.
 
 fn retry_scheduled(d: &RetryDetails<'_>) {
-    let (callable, retry_num) = (d.name().to_owned(), d.retry_num().to_string());
     describe_counter!("stamina_retries_total", "Total number of retries.");
-    let counter = counter!("stamina_retries_total",
-        "callable" => callable, "retry_num" => retry_num, "error_type" => error_type(d));
-    counter.increment(1);
+    counter!("stamina_retries_total", "callable" => d.name().to_owned(),
+        "retry_num" => d.retry_num().to_string(), "error_type" => error_type(d))
+    .increment(1);
 }
 
 fn gave_up(d: &GiveUpDetails<'_>) {
-    let (callable, reason) = (d.name().to_owned(), d.reason().as_str());
     let help = "Total number of retry loops that gave up.";
     describe_counter!("stamina_retries_exhausted_total", help);
-    let counter = counter!("stamina_retries_exhausted_total",
-        "callable" => callable, "error_type" => error_type(d), "reason" => reason);
-    counter.increment(1);
+    counter!("stamina_retries_exhausted_total", "callable" => d.name().to_owned(),
+        "error_type" => error_type(d), "reason" => d.reason().as_str())
+    .increment(1);
 }
 
 /// The `error_type` label: the one the loop's predicate chose, else the error type's short name.

@@ -486,12 +486,11 @@ fn event<'a>(
     cause: Cause<'a>,
     local: &LoopHooks,
 ) -> impl FnOnce(Level, bool) -> Event<'a> {
-    let show_error = local.show_error.unwrap_or_else(get_show_error);
     move |level, traced| Event {
         name,
         caused_by: cause,
         error_type: OnceCell::new(),
-        show_error,
+        show_error: local.show_error.unwrap_or_else(get_show_error),
         level,
         traced,
     }

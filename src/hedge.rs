@@ -467,17 +467,6 @@ impl<A, Z: Future<Output = ()>> Hedger<A, Z> {
     }
 }
 
-impl<A, Z> fmt::Debug for Hedger<A, Z> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let running: Vec<u32> = self.running.iter().map(|r| r.num).collect();
-        f.debug_struct("Hedger")
-            .field("in_flight", &running)
-            .field("held", &self.held.as_ref().map(|(_, due)| due.len()))
-            .field("stopped", &self.stopped)
-            .finish_non_exhaustive()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -524,6 +513,60 @@ mod tests {
         // Two windows later, it says nothing any more.
         latencies.record(t0 + Duration::from_millis(4000), Duration::from_millis(1));
         assert_eq!(latencies.delay(), None);
+    }
+
+    #[test]
+    fn a_delay_is_the_upper_end_of_its_bucket() {
+        let latencies = Latencies::new(0.5, Duration::from_secs(1));
+        let t0 = Instant::now();
+        for _ in 0..20 {
+            latencies.record(t0, Duration::from_micros(1_000));
+        }
+        latencies.record(t0 + Duration::from_secs(1), Duration::ZERO);
+        // 1,000 us falls in the bucket of 960 to 1,023 us.
+        assert_eq!(latencies.delay(), Some(Duration::from_micros(1_023)));
+        assert_eq!(
+            Histogram::upper(Histogram::bucket(15)),
+            Duration::from_micros(15)
+        );
+        assert_eq!(
+            Histogram::upper(Histogram::bucket(16)),
+            Duration::from_micros(17)
+        );
+    }
+
+    #[test]
+    fn a_window_ended_two_windows_ago_says_nothing() {
+        let window = Duration::from_secs(1);
+        let full = |age: Duration| {
+            let latencies = Latencies::new(0.5, window);
+            let t0 = Instant::now();
+            for _ in 0..20 {
+                latencies.record(t0, Duration::from_millis(10));
+            }
+            latencies.record(t0 + age, Duration::ZERO);
+            latencies.delay().is_some()
+        };
+        assert!(full(window));
+        assert!(full(window * 2 - Duration::from_nanos(1)));
+        assert!(!full(window * 2));
+    }
+
+    #[test]
+    fn debug_shows_the_delay_and_the_attempts_in_flight() {
+        let debug = |hedging: Hedging| format!("{hedging:?}");
+        assert_eq!(
+            debug(Hedging::after(Duration::from_millis(5))),
+            "Hedging { after: 5ms, max_in_flight: 2 }"
+        );
+        assert_eq!(
+            debug(Hedging::fallback().max_in_flight(3)),
+            "Hedging { fallback: true, max_in_flight: 3 }"
+        );
+        assert_eq!(
+            debug(Hedging::at_percentile(0.95, Duration::from_secs(1))),
+            "Hedging { percentile: 0.95, window: 1s, max_in_flight: 2 }"
+        );
     }
 
     #[test]

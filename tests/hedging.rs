@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use stamina::instrument::{HedgeDetails, HedgeKind, OnRetryHook, RetryGuard};
-use stamina::testing::{Testing, thread_testing};
+use stamina::testing::{FakeSleeper, Testing, thread_testing};
 use stamina::{AsyncRetryingCaller, Decision, Hedging, RetryBudget};
 use tokio::time::Instant;
 
@@ -209,6 +209,36 @@ async fn fallback_sends_the_next_attempt_only_when_one_fails() {
     let (result, took) = run(&caller(Hedging::fallback()), &script).await;
     assert_eq!((result, took), (Ok(2), ms1(320)));
     assert_eq!(script.started_at(), ms(&[0, 300]));
+}
+
+/// A failure retried at once starts its attempt without asking the sleeper for anything.
+#[tokio::test(start_paused = true)]
+async fn a_retry_at_once_takes_no_sleep() {
+    let sleeper = FakeSleeper::new();
+    let script = Script::new([Plan::Fail(10), Plan::Fail(10), Plan::Answer(10)]);
+    let fallback = caller(Hedging::fallback()).sleeper(sleeper.clone());
+    let call = fallback.call(on, || script.attempt());
+    let result = tokio::time::timeout(Duration::from_secs(60), call).await;
+    assert_eq!(result.expect("the call ends"), Ok(3));
+    assert_eq!(script.started_at(), ms(&[0, 10, 20]));
+    assert_eq!(sleeper.sleeps(), []);
+}
+
+/// An attempt that fails while a server's wait holds the next start joins the hold: counted
+/// among the attempts still to come, it neither ends the call nor starts early.
+#[tokio::test(start_paused = true)]
+async fn a_failure_during_a_hold_waits_for_it() {
+    // Attempt 2, the hedge at 50 ms, asks for 500 ms at 60 ms; attempt 1 fails at 100 ms.
+    let script = Script::new([
+        Plan::Fail(100),
+        Plan::FailAfter(10, 500),
+        Plan::Answer(10),
+        Plan::Answer(20),
+    ]);
+    let (result, took) = run(&caller(Hedging::after(ms1(50))), &script).await;
+    assert_eq!((result, took), (Ok(3), ms1(570)));
+    assert_eq!(script.started_at(), ms(&[0, 50, 560, 560]));
+    assert_eq!(script.cancelled(), [4]);
 }
 
 #[tokio::test(start_paused = true)]

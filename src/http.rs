@@ -499,4 +499,44 @@ mod tests {
         assert!(!Transport::Body.is_transient());
         assert!(Transport::Connect.is_transient());
     }
+
+    #[test]
+    fn classes_print_as_their_labels() {
+        let shown =
+            [Transport::Connect, Transport::Timeout, Transport::Body].map(|t| t.to_string());
+        assert_eq!(shown, ["connect", "timeout", "body"]);
+    }
+
+    #[test]
+    fn a_response_s_retry_after_is_read_from_its_headers() {
+        let busy = http::Response::builder()
+            .status(503)
+            .header("retry-after", "2")
+            .body(())
+            .unwrap();
+        let outcome: Result<_, io::Error> = Ok(busy);
+        assert_eq!(
+            default_on(&outcome),
+            Decision::RetryAfter(std::time::Duration::from_secs(2))
+        );
+    }
+
+    #[test]
+    fn a_label_of_your_own_is_the_one_the_hooks_see() {
+        type Outcome = Result<http::Response<()>, io::Error>;
+        let on = HttpOn::new().error_label(|_: &Outcome| "mine");
+        let outcome: Outcome = Err(io::Error::other("down"));
+        let cause = crate::instrument::Cause::new(&outcome, on.error_view(&outcome));
+        assert_eq!(
+            cause.show(crate::instrument::ShowError::Type).to_string(),
+            "mine"
+        );
+        assert_eq!(
+            format!("{on:?}"),
+            format!(
+                "HttpOn {{ on: stamina::http::DefaultOn, label: {} }}",
+                std::any::type_name_of_val(&on.label)
+            )
+        );
+    }
 }

@@ -18,6 +18,7 @@ use http_body_util::StreamBody;
 use hyper::body::{Bytes, Frame};
 use reqwest::{Request, Response};
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware, Middleware, Next};
+use stamina::http::Transport;
 use stamina::instrument::{GiveUpDetails, GiveUpReason, OnRetryHook};
 use stamina::reqwest_middleware::{Outcome, RetryMiddleware, default_on};
 use stamina::testing::{FakeSleeper, Testing, thread_active, thread_testing};
@@ -290,6 +291,37 @@ async fn closing_server(closes: usize) -> std::net::SocketAddr {
         }
     });
     addr
+}
+
+/// A body the server cuts short fails as a body failure (its class and label `body`), which
+/// is not transient.
+#[tokio::test]
+async fn a_body_cut_short_is_a_body_failure() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") && stream.readable().await.is_ok() {
+            let mut buf = [0; 1024];
+            match stream.try_read(&mut buf) {
+                Ok(0) => break,
+                Ok(read) => head.extend_from_slice(&buf[..read]),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(_) => break,
+            }
+        }
+        let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\nconnection: close\r\n\r\nshort";
+        if stream.writable().await.is_ok() {
+            let _ = stream.try_write(answer);
+        }
+    });
+    let response = reqwest::get(format!("http://{addr}/")).await.unwrap();
+    let error = response.bytes().await.unwrap_err();
+    assert_eq!(Transport::of(&error), Transport::Body, "{error:?}");
+    let outcome: Outcome = Err(reqwest_middleware::Error::Reqwest(error));
+    assert_eq!(stamina::http::label(&outcome), "body");
+    assert_eq!(default_on(&outcome), Decision::DontRetry);
 }
 
 #[tokio::test]

@@ -756,16 +756,35 @@ async fn a_hedged_call_through_the_layer_on_a_paused_clock() {
         }
     });
     let budget = RetryBudget::quota(20, 5, 10);
+    let heard = Arc::new(Mutex::new(Vec::new()));
+    let hook = OnRetryHook::new(|_: &stamina::RetryDetails<'_>| {}).on_hedge({
+        let heard = Arc::clone(&heard);
+        move |d: &stamina::instrument::HedgeDetails<'_>| {
+            heard
+                .lock()
+                .unwrap()
+                .push((d.kind(), d.attempt(), d.name().to_owned()));
+        }
+    });
     let layer = RetryLayer::new(|outcome: &Result<u32, Infallible>| outcome.is_err())
+        .name("lookup")
         .budget(&budget)
-        .hedge(stamina::Hedging::after(Duration::from_millis(50)));
+        .hedge(stamina::Hedging::after(Duration::from_millis(50)))
+        .on_retry_hook(hook);
     let started = tokio::time::Instant::now();
-    let answer = layer.layer(service).oneshot(7).await;
-    assert_eq!(answer, Ok(2));
+    let call = layer.layer(service).oneshot(7);
+    let answer = tokio::time::timeout(Duration::from_secs(60), call).await;
+    assert_eq!(answer, Ok(Ok(2)));
     assert_eq!(started.elapsed(), Duration::from_millis(60));
     assert_eq!(calls.load(Ordering::SeqCst), 2);
     assert_eq!(dropped.load(Ordering::SeqCst), 1);
     assert_eq!(budget.available(), 20.0);
+    use stamina::instrument::HedgeKind::{Sent, Won};
+    let lookup = || "lookup".to_owned();
+    assert_eq!(
+        *heard.lock().unwrap(),
+        [(Sent, 2, lookup()), (Won, 2, lookup())]
+    );
 }
 
 #[test]

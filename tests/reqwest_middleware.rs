@@ -261,6 +261,20 @@ async fn resets_and_refused_connections_are_retried() {
     assert_eq!(sleeper.sleeps(), ms(&[100, 200]));
 }
 
+/// Reads a request's head from `stream`, up to its blank line (or until the client goes).
+async fn read_head(stream: &tokio::net::TcpStream) {
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") && stream.readable().await.is_ok() {
+        let mut buf = [0; 1024];
+        match stream.try_read(&mut buf) {
+            Ok(0) => break,
+            Ok(read) => head.extend_from_slice(&buf[..read]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(_) => break,
+        }
+    }
+}
+
 /// A server on 127.0.0.1 that reads each request and closes the connection without answering,
 /// `closes` times, then answers `200 hello` (for closes that are not resets).
 async fn closing_server(closes: usize) -> std::net::SocketAddr {
@@ -271,16 +285,7 @@ async fn closing_server(closes: usize) -> std::net::SocketAddr {
             let Ok((stream, _)) = listener.accept().await else {
                 return;
             };
-            let mut head = Vec::new();
-            while !head.ends_with(b"\r\n\r\n") && stream.readable().await.is_ok() {
-                let mut buf = [0; 1024];
-                match stream.try_read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(read) => head.extend_from_slice(&buf[..read]),
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                    Err(_) => break,
-                }
-            }
+            read_head(&stream).await;
             if n >= closes {
                 let answer =
                     b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello";
@@ -301,16 +306,7 @@ async fn a_body_cut_short_is_a_body_failure() {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         let (stream, _) = listener.accept().await.unwrap();
-        let mut head = Vec::new();
-        while !head.ends_with(b"\r\n\r\n") && stream.readable().await.is_ok() {
-            let mut buf = [0; 1024];
-            match stream.try_read(&mut buf) {
-                Ok(0) => break,
-                Ok(read) => head.extend_from_slice(&buf[..read]),
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                Err(_) => break,
-            }
-        }
+        read_head(&stream).await;
         let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\nconnection: close\r\n\r\nshort";
         if stream.writable().await.is_ok() {
             let _ = stream.try_write(answer);

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use stamina::instrument::{HedgeDetails, HedgeKind, OnRetryHook, RetryGuard};
+use stamina::instrument::{HedgeDetails, HedgeKind, Level, OnRetryHook, RetryGuard};
 use stamina::testing::{FakeSleeper, Testing, thread_testing};
 use stamina::{AsyncRetryingCaller, Decision, Hedging, RetryBudget};
 use tokio::time::Instant;
@@ -401,16 +401,24 @@ async fn hooks_hear_each_hedge_sent_and_the_winner() {
     let hook = OnRetryHook::new(|_: &stamina::RetryDetails<'_>| {}).on_hedge({
         let heard = Arc::clone(&heard);
         move |d: &HedgeDetails<'_>| {
-            heard
-                .lock()
-                .unwrap()
-                .push((d.name().to_owned(), d.kind(), d.attempt(), d.in_flight()));
+            heard.lock().unwrap().push((
+                d.name().to_owned(),
+                d.kind(),
+                d.attempt(),
+                d.in_flight(),
+                d.level(),
+            ));
         }
     });
     let script = Script::new([Plan::Answer(1000), Plan::Answer(1000), Plan::Answer(10)]);
-    let heard_by = caller(Hedging::after(ms1(50)).max_in_flight(3)).on_retry_hook(hook);
+    let heard_by = caller(Hedging::after(ms1(50)).max_in_flight(3))
+        .log_level(Level::Debug)
+        .on_retry_hook(hook);
     assert_eq!(run(&heard_by, &script).await.0, Ok(3));
-    let event = |kind, attempt, in_flight| ("fetch".to_owned(), kind, attempt, in_flight);
+    let event = |kind, attempt, in_flight| {
+        let name = "fetch".to_owned();
+        (name, kind, attempt, in_flight, Level::Debug)
+    };
     assert_eq!(
         *heard.lock().unwrap(),
         [

@@ -745,6 +745,8 @@ mod tests {
             ("tokio::time::error::Elapsed", "tokio::Elapsed"),
             ("my_app::client::FetchError", "my_app::FetchError"),
             ("quickstart::FetchError", "quickstart::FetchError"),
+            // A closure's path keeps every segment.
+            ("my_app::client::{{closure}}", "my_app::client::{{closure}}"),
             (
                 "core::result::Result<u32, alloc::string::String>",
                 "Result<u32, String>",

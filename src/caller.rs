@@ -5,7 +5,7 @@ use std::future::{Future, poll_fn};
 use std::marker::PhantomData;
 use std::time::Instant;
 
-use crate::driver::{Driver, HedgeNext};
+use crate::driver::{Driver, Verdict};
 use crate::hedge::{HedgeCtx, Hedger};
 use crate::name;
 use crate::settings::{Async, Bound, Retrying, Settings, Unbound};
@@ -444,7 +444,7 @@ where
         outcome: (&Result<T, E>, bool),
         num: u32,
         others: usize,
-    ) -> HedgeNext {
+    ) -> Verdict {
         let (settings, name, now) = (self.settings, self.name(), || self.sleeper.now());
         driver.hedge_outcome(settings, name, self.on, outcome, num, others, now)
     }

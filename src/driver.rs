@@ -169,7 +169,7 @@ impl Driver {
         decide: impl FnOnce() -> Decision,
         hedged: Option<(u32, usize)>,
         now: impl FnOnce() -> Instant,
-    ) -> HedgeNext {
+    ) -> Verdict {
         let hooks = &settings.hooks;
         match self.decide(settings, decide, timed_out, now) {
             Step::Retry(mut retry) => {
@@ -181,7 +181,7 @@ impl Driver {
                 if !guards.0.is_empty() {
                     self.guards = guards;
                 }
-                HedgeNext::Retry {
+                Verdict::Retry {
                     wait: retry.wait,
                     paid: self.machine.paid(),
                 }
@@ -189,12 +189,12 @@ impl Driver {
             Step::GiveUp(give_up)
                 if hedged.is_some_and(|(_, others)| others > 0) && !give_up.ends_call() =>
             {
-                HedgeNext::Stop
+                Verdict::Stop
             }
             Step::GiveUp(give_up) => {
                 let (attempts, waited) = (self.num(), self.waited());
                 instrument::gave_up(name, give_up, attempts, waited, error, view, hooks);
-                HedgeNext::End
+                Verdict::End
             }
         }
     }
@@ -241,13 +241,13 @@ impl Driver {
         num: u32,
         others: usize,
         now: impl FnOnce() -> Instant,
-    ) -> HedgeNext
+    ) -> Verdict
     where
         E: fmt::Debug,
         On: RetryOn<E>,
     {
         match outcome {
-            Ok(_) => HedgeNext::Won,
+            Ok(_) => Verdict::Won,
             Err(error) => {
                 let failure = (error, |e| on.error_view(e), timed_out);
                 let decide = || on.decide(error);
@@ -269,7 +269,7 @@ impl Driver {
         num: u32,
         others: usize,
         now: impl FnOnce() -> Instant,
-    ) -> HedgeNext
+    ) -> Verdict
     where
         T: fmt::Debug,
         E: fmt::Debug,
@@ -278,7 +278,7 @@ impl Driver {
         let decision = on.decide(outcome);
         let (name, attempt) = (|| name, Some((num, others)));
         match outcome {
-            Ok(_) if decision == Decision::DontRetry => HedgeNext::Won,
+            Ok(_) if decision == Decision::DontRetry => Verdict::Won,
             Ok(response) => {
                 let failure = (response, |_| view(), timed_out);
                 self.fail(settings, name, failure, || decision, attempt, now)
@@ -316,9 +316,9 @@ impl Driver {
 }
 
 /// What follows an attempt's outcome: in a hedged call, any of these; in other loops, a retry
-/// or the end ([`HedgeNext::wait`]).
+/// or the end ([`Verdict::wait`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum HedgeNext {
+pub(crate) enum Verdict {
     /// The outcome is the call's success.
     Won,
     /// The outcome is the call's failure: `on` does not retry it, or it is the last.
@@ -330,7 +330,7 @@ pub(crate) enum HedgeNext {
     Stop,
 }
 
-impl HedgeNext {
+impl Verdict {
     /// The wait before the next attempt of a loop that is not hedged, if there is one.
     fn wait(self) -> Option<Duration> {
         match self {
@@ -425,14 +425,14 @@ mod tests {
             driver.hedge_settle(&settings, "call", &on, outcome, num, others, || origin)
         };
         let d = &mut driver;
-        assert!(matches!(settle(d, Ok(503), 1, 1), HedgeNext::Retry { .. }));
+        assert!(matches!(settle(d, Ok(503), 1, 1), Verdict::Retry { .. }));
         assert_eq!(d.launch(), 2);
-        assert_eq!(settle(d, Ok(200), 2, 1), HedgeNext::Won);
-        assert!(matches!(settle(d, Err("e"), 2, 1), HedgeNext::Retry { .. }));
+        assert_eq!(settle(d, Ok(200), 2, 1), Verdict::Won);
+        assert!(matches!(settle(d, Err("e"), 2, 1), Verdict::Retry { .. }));
         assert_eq!(d.launch(), 3);
         // The attempts limit (3) is reached: wait for the one still out, or end.
-        assert_eq!(settle(d, Err("e"), 3, 1), HedgeNext::Stop);
-        assert_eq!(settle(d, Err("e"), 3, 0), HedgeNext::End);
+        assert_eq!(settle(d, Err("e"), 3, 1), Verdict::Stop);
+        assert_eq!(settle(d, Err("e"), 3, 0), Verdict::End);
     }
 
     #[test]

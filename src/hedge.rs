@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use crate::ConfigError;
 use crate::Sleeper;
-use crate::driver::{Driver, HedgeNext};
+use crate::driver::{Driver, Verdict};
 use crate::instrument::AttemptSpan;
 use crate::settings::Settings;
 
@@ -307,7 +307,7 @@ pub(crate) trait HedgeCtx<T, E> {
         outcome: (&Result<T, E>, bool),
         num: u32,
         others: usize,
-    ) -> HedgeNext;
+    ) -> Verdict;
     /// The loop's name, for the hooks.
     fn name(&self) -> &str;
 
@@ -428,12 +428,12 @@ impl<A, Z: Future<Output = ()>> Hedger<A, Z> {
                 let due = self.held.as_ref().map_or(0, |(_, due)| due.len());
                 let others = self.running.len() + due;
                 match ctx.settle(driver, (&outcome, timed_out), done.num, others) {
-                    HedgeNext::Won => {
+                    Verdict::Won => {
                         driver.hedge_won(ctx.settings(), ctx.name(), done.num, done.paid);
                         return Poll::Ready(outcome);
                     }
-                    HedgeNext::End => return Poll::Ready(outcome),
-                    HedgeNext::Retry { wait, paid } if wait.is_zero() && self.held.is_none() => {
+                    Verdict::End => return Poll::Ready(outcome),
+                    Verdict::Retry { wait, paid } if wait.is_zero() && self.held.is_none() => {
                         let num = driver.launch();
                         self.launch(ctx, num, driver.deadline(), paid);
                         // Nothing is out: the request could not be copied for the retry.
@@ -441,8 +441,8 @@ impl<A, Z: Future<Output = ()>> Hedger<A, Z> {
                             return Poll::Ready(outcome);
                         }
                     }
-                    HedgeNext::Retry { wait, paid } => self.hold(ctx, wait, paid),
-                    HedgeNext::Stop => self.stopped = true,
+                    Verdict::Retry { wait, paid } => self.hold(ctx, wait, paid),
+                    Verdict::Stop => self.stopped = true,
                 }
                 continue 'progress;
             }

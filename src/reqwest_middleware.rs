@@ -65,7 +65,7 @@ use std::time::Instant;
 use ::reqwest_middleware::reqwest::{Method, Request, Response};
 use ::reqwest_middleware::{Error, Middleware, Next};
 
-use crate::driver::{Driver, HedgeNext};
+use crate::driver::{Driver, Verdict};
 use crate::hedge::{HedgeCtx, Hedger};
 use crate::http::HttpOn;
 use crate::instrument::ErrorView;
@@ -328,7 +328,7 @@ where
         (outcome, timed_out): (&Outcome, bool),
         num: u32,
         others: usize,
-    ) -> HedgeNext {
+    ) -> Verdict {
         let on = &self.middleware.on.0;
         let view = || error_view(on, outcome);
         let (settings, now) = (self.settings(), || self.now());

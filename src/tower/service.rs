@@ -12,7 +12,7 @@ use std::time::Instant;
 use pin_project_lite::pin_project;
 
 use super::clone::CloneRequest;
-use crate::driver::{Driver, HedgeNext};
+use crate::driver::{Driver, Verdict};
 use crate::hedge::{HedgeCtx, Hedger};
 use crate::settings::{Bound, Front, Retrying, Settings, Waits, sealed};
 use crate::timeout::{AttemptTimeoutKind, AttemptTimeoutMode, RunAttempt, run_attempt};
@@ -315,7 +315,7 @@ where
         (outcome, timed_out): (&Result<Svc::Response, M::Error>, bool),
         num: u32,
         others: usize,
-    ) -> HedgeNext {
+    ) -> Verdict {
         let on = &self.layer.on.0;
         let view = || on.error_view(outcome);
         let (settings, now) = (&self.layer.settings, || self.now());

@@ -120,10 +120,7 @@ fn setter(key: &Ident, value: &Expr) -> syn::Result<TokenStream> {
     let key_name = key.to_string();
     let span = value.span();
     let none = quote!(#value).to_string() == "None";
-    let literal = match value {
-        Expr::Lit(ExprLit { lit, .. }) => Some(lit),
-        _ => None,
-    };
+    let literal = literal(value);
     let unlimited = none || matches!(literal, Some(Lit::Str(s)) if s.value() == "unlimited");
     let value = match (key_name.as_str(), literal) {
         ("attempts", _) if unlimited => return Ok(quote_spanned!(span=> .unlimited_attempts())),
@@ -214,14 +211,9 @@ fn wait_exp_base(value: &Expr) -> syn::Result<TokenStream> {
         }) => (-1.0, &**expr),
         _ => (1.0, value),
     };
-    let digits = match unsigned {
-        Expr::Lit(ExprLit {
-            lit: Lit::Float(float),
-            ..
-        }) => float.base10_digits(),
-        Expr::Lit(ExprLit {
-            lit: Lit::Int(int), ..
-        }) => int.base10_digits(),
+    let digits = match literal(unsigned) {
+        Some(Lit::Float(float)) => float.base10_digits(),
+        Some(Lit::Int(int)) => int.base10_digits(),
         _ => return Ok(quote!(#value)),
     };
     let base = sign * digits.parse::<f64>().unwrap_or(f64::NAN);
@@ -231,6 +223,14 @@ fn wait_exp_base(value: &Expr) -> syn::Result<TokenStream> {
     }
     let base = Literal::f64_unsuffixed(base);
     Ok(quote!(#base))
+}
+
+/// The literal `expr` is, if it is one.
+fn literal(expr: &Expr) -> Option<&Lit> {
+    match expr {
+        Expr::Lit(ExprLit { lit, .. }) => Some(lit),
+        _ => None,
+    }
 }
 
 /// `names`, each between `quote`s, separated by commas.

@@ -251,11 +251,9 @@ where
     where
         F: Future<Output = ::reqwest_middleware::Result<Response>>,
     {
-        let limits = [
-            self.settings.policy.get_attempt_timeout(),
-            machine::remaining(deadline, || self.time.now()),
-        ];
-        let limit = limits.into_iter().flatten().min();
+        let timeout = self.settings.policy.get_attempt_timeout();
+        let left = machine::remaining(deadline, || self.time.now());
+        let limit = [timeout, left].into_iter().flatten().min();
         run_attempt::<_, _, AttemptTimeout, _, _>(&TokioSleeper, limit, None, send)
     }
 

@@ -81,6 +81,13 @@ fn expand(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
             }
         }
     }
+    if let (true, Some(key)) = (borrows_mut, &args.hedge) {
+        return Err(syn::Error::new(
+            key.span(),
+            "`hedge` runs attempts at the same time, and each attempt of this function borrows \
+             `&mut self` or a `&mut` argument: take `&self` and shared arguments to hedge",
+        ));
+    }
 
     // Unnamed, the loop is named after the function that holds the body's closure: its path,
     // with the type for a method (`module::Type::method`).
@@ -108,13 +115,6 @@ fn expand(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
     let attempt_timeout = args.attempt_timeout.map(|(_, setter)| setter);
     let stmts = std::mem::take(&mut function.block.stmts);
     // The async bodies' locals (`attempts`, `ret`, ...) are hygienic: the body sees its arguments.
-    if let (true, Some(key)) = (borrows_mut, &args.hedge) {
-        return Err(syn::Error::new(
-            key.span(),
-            "`hedge` runs attempts at the same time, and each attempt of this function borrows \
-             `&mut self` or a `&mut` argument: take `&self` and shared arguments to hedge",
-        ));
-    }
     let body = if is_async && borrows_mut {
         // Each attempt's future reborrows from the function's arguments, so it is made by an
         // async closure called once per attempt of an attempt stream: unlike a caller's

@@ -313,9 +313,8 @@ pub struct ConfigError {
 
 impl ConfigError {
     pub(crate) fn new(key: &str, message: String) -> Self {
-        let key = key.to_owned();
         Self {
-            key,
+            key: key.to_owned(),
             message,
             source: None,
         }

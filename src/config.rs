@@ -111,10 +111,8 @@ impl RetryPolicy {
                 .map_or((item, None), |(k, v)| (k, Some(v)));
             let error = |message| Err(ConfigError::new(key, message));
             let Some(index) = KEYS.iter().position(|k| *k == key) else {
-                return error(format!(
-                    "unknown key {key:?}: expected one of {}",
-                    KEYS.join(", ")
-                ));
+                let expected = KEYS.join(", ");
+                return error(format!("unknown key {key:?}: expected one of {expected}"));
             };
             let Some(value) = value else {
                 return error(format!("missing value for {key}: expected {key}=VALUE"));

@@ -224,6 +224,8 @@ fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     const FRACTION_DIGITS: usize = 20;
 
     let digit = |c: char| c.is_ascii_digit();
+    // A unit's letters, the micro sign included.
+    let letter = |c: char| c.is_ascii_alphabetic() || c == '\u{b5}';
     let number_at = |at: &str| DurationError::malformed(format!("expected a number at {at:?}"));
     let too_long = || {
         let max = HumanDuration(Duration::MAX);
@@ -249,9 +251,7 @@ fn parse_duration(text: &str) -> Result<Duration, DurationError> {
         if dot.is_some() && fraction.is_empty() {
             return Err(number_at(after));
         }
-        let (unit, after) = split_after(after.trim_start(), |c| {
-            c.is_ascii_alphabetic() || c == '\u{b5}'
-        });
+        let (unit, after) = split_after(after.trim_start(), letter);
         let part = &rest[..rest.len() - after.len()];
         rest = after.trim_start();
         if unit.is_empty() {

@@ -232,28 +232,20 @@ fn class_of(error: &(dyn Error + 'static)) -> Option<Transport> {
     }
     #[cfg(feature = "reqwest-middleware")]
     if let Some(error) = error.downcast_ref::<::reqwest_middleware::reqwest::Error>() {
-        if error.is_connect() {
-            return Some(Transport::Connect);
-        }
-        if error.is_timeout() {
-            return Some(Transport::Timeout);
-        }
-        if error.is_body() || error.is_decode() {
-            return Some(Transport::Body);
-        }
+        return match error {
+            _ if error.is_connect() => Some(Transport::Connect),
+            _ if error.is_timeout() => Some(Transport::Timeout),
+            _ if error.is_body() || error.is_decode() => Some(Transport::Body),
+            _ => None,
+        };
     }
-    if let Some(error) = error.downcast_ref::<hyper::Error>() {
-        if error.is_timeout() {
-            return Some(Transport::Timeout);
-        }
-        if error.is_incomplete_message() || error.is_canceled() {
-            return Some(Transport::Reset);
-        }
-        if error.is_body_write_aborted() {
-            return Some(Transport::Body);
-        }
+    let error = error.downcast_ref::<hyper::Error>()?;
+    match error {
+        _ if error.is_timeout() => Some(Transport::Timeout),
+        _ if error.is_incomplete_message() || error.is_canceled() => Some(Transport::Reset),
+        _ if error.is_body_write_aborted() => Some(Transport::Body),
+        _ => None,
     }
-    None
 }
 
 /// HTTP's transient failures: the `on` decision of both adapters' HTTP defaults.

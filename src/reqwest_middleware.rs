@@ -219,14 +219,14 @@ where
             let mut hedger = Hedger::start(&mut hedged, &driver);
             return poll_fn(|cx| hedger.poll(cx, &mut hedged, &mut driver)).await;
         }
-        // The copy the next attempt sends; `None` for a streaming body, which is sent once.
-        let mut spare = request.try_clone();
         loop {
+            // The copy the next attempt sends; `None` for a streaming body, which is sent once.
+            let spare = request.try_clone();
             let attempt = || next.clone().run(request, extensions);
             let (outcome, timed_out) = self.attempt(driver.deadline(), attempt).await;
             // A request that could not be copied is sent once: its outcome is the call's,
             // whatever it is, and `on` is not asked.
-            let Some(next_request) = spare.take() else {
+            let Some(spare) = spare else {
                 return outcome;
             };
             let (on, now) = (&self.on.0, || self.time.now());
@@ -239,8 +239,7 @@ where
             self.time.sleep(wait).await;
             // The hooks' guards lived over the wait and end before the next attempt.
             driver.next_attempt();
-            spare = next_request.try_clone();
-            request = next_request;
+            request = spare;
         }
     }
 

@@ -428,18 +428,14 @@ where
                         this.state.set(State::Done);
                         return Poll::Ready(Err(M::convert(error)));
                     }
-                    let Some(request) = this.spare.take() else {
-                        unreachable!("only a call with a spare request retries")
-                    };
+                    let request = this.spare.take().expect("a retried call has a spare");
                     *this.spare = layer.front.cloner.clone_request(&request);
                     let call = || this.service.call(request);
                     let attempt = attempt(layer, this.driver.deadline(), call);
                     this.state.set(State::Calling { attempt });
                 }
                 StateProj::Hedging { hedger } => {
-                    let Some(template) = this.spare.as_ref() else {
-                        unreachable!("a hedged call keeps its request")
-                    };
+                    let template = this.spare.as_ref().expect("a hedged call's request");
                     let mut hedged = Hedged {
                         layer,
                         service: &*this.service,

@@ -271,23 +271,19 @@ fn class_of(error: &(dyn Error + 'static)) -> Option<Transport> {
 /// ```
 pub fn default_on<R: HttpResponse, E: TransportError>(outcome: &Result<R, E>) -> Decision {
     match outcome {
-        Ok(response) => {
-            let retryable = matches!(
-                response.status(),
-                StatusCode::REQUEST_TIMEOUT
-                    | StatusCode::TOO_MANY_REQUESTS
-                    | StatusCode::INTERNAL_SERVER_ERROR
-                    | StatusCode::BAD_GATEWAY
-                    | StatusCode::SERVICE_UNAVAILABLE
-                    | StatusCode::GATEWAY_TIMEOUT
-            );
-            if !retryable {
-                return Decision::DontRetry;
+        Ok(response) => match response.status() {
+            StatusCode::REQUEST_TIMEOUT
+            | StatusCode::TOO_MANY_REQUESTS
+            | StatusCode::INTERNAL_SERVER_ERROR
+            | StatusCode::BAD_GATEWAY
+            | StatusCode::SERVICE_UNAVAILABLE
+            | StatusCode::GATEWAY_TIMEOUT => {
+                let header = response.headers().get(http::header::RETRY_AFTER);
+                let wait = header.and_then(|value| crate::retry_after(value.to_str().ok()?));
+                wait.map_or(Decision::Retry, Decision::RetryAfter)
             }
-            let header = response.headers().get(http::header::RETRY_AFTER);
-            let wait = header.and_then(|value| crate::retry_after(value.to_str().ok()?));
-            wait.map_or(Decision::Retry, Decision::RetryAfter)
-        }
+            _ => Decision::DontRetry,
+        },
         Err(error) => Transport::of_error(error).is_transient().into(),
     }
 }

@@ -282,9 +282,7 @@ impl IntoRetryGuard for Option<RetryGuard> {
 /// Allocates only when a hook returns a guard: an empty list (the rule) owns nothing, and
 /// dropping it is one check.
 #[derive(Debug, Default)]
-pub(crate) struct Guards(
-    #[allow(dead_code, reason = "held to be dropped")] pub(crate) Vec<RetryGuard>,
-);
+pub(crate) struct Guards(pub(crate) Vec<RetryGuard>);
 
 /// A loop's own instrumentation: its hooks (called after the process-wide ones) and its
 /// settings for the built-in hooks. The hooks are borrowed when they live in a `static` (those

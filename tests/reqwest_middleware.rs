@@ -320,6 +320,62 @@ async fn a_body_cut_short_is_a_body_failure() {
     assert_eq!(default_on(&outcome), Decision::DontRetry);
 }
 
+/// The client's own timeout, on a request the server never answers, is a `timeout` failure:
+/// reqwest says so, though nothing in the error's chain is an `io::Error`.
+#[tokio::test]
+async fn the_client_s_timeout_is_a_timeout_failure() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        read_head(&stream).await;
+        // Holds the connection, never answering.
+        std::future::pending::<()>().await;
+        drop(stream);
+    });
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    let send = client.get(format!("http://{addr}/")).send();
+    let error = tokio::time::timeout(Duration::from_secs(10), send)
+        .await
+        .expect("the client's timeout ends the request")
+        .unwrap_err();
+    assert!(error.is_timeout(), "{error:?}");
+    assert_eq!(Transport::of(&error), Transport::Timeout, "{error:?}");
+    let outcome: Outcome = Err(reqwest_middleware::Error::Reqwest(error));
+    assert_eq!(stamina::http::label(&outcome), "timeout");
+    assert_eq!(default_on(&outcome), Decision::Retry);
+}
+
+/// A name that cannot be resolved is a `connect` failure: reqwest says so, though the
+/// resolver's error is of no kind this crate knows.
+#[tokio::test]
+async fn a_name_that_does_not_resolve_is_a_connect_failure() {
+    /// Resolves nothing, at once.
+    struct NoSuchHost;
+    impl reqwest::dns::Resolve for NoSuchHost {
+        fn resolve(&self, _: reqwest::dns::Name) -> reqwest::dns::Resolving {
+            Box::pin(async { Err("no such host".into()) })
+        }
+    }
+    let client = reqwest::Client::builder()
+        .dns_resolver(NoSuchHost)
+        .build()
+        .unwrap();
+    let send = client.get("http://stamina.test/").send();
+    let error = tokio::time::timeout(Duration::from_secs(10), send)
+        .await
+        .expect("a failed lookup ends the request")
+        .unwrap_err();
+    assert!(error.is_connect(), "{error:?}");
+    assert_eq!(Transport::of(&error), Transport::Connect, "{error:?}");
+    let outcome: Outcome = Err(reqwest_middleware::Error::Reqwest(error));
+    assert_eq!(stamina::http::label(&outcome), "connect");
+    assert_eq!(default_on(&outcome), Decision::Retry);
+}
+
 #[tokio::test]
 async fn connections_closed_without_an_answer_are_retried() {
     let addr = closing_server(2).await;

@@ -598,6 +598,61 @@ async fn hooks_see_the_failed_response_or_error_under_the_call_s_name() {
     assert_eq!(seen.lock().unwrap()[0].0, "inventory");
 }
 
+/// A server on 127.0.0.1 that reads one request's head, then writes `answer` and holds the
+/// connection open.
+async fn one_shot_server(answer: &'static [u8]) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            let mut byte = [0];
+            if stream.read(&mut byte).await.unwrap_or(0) == 0 {
+                return;
+            }
+            head.push(byte[0]);
+        }
+        let _ = stream.write_all(answer).await;
+        std::future::pending::<()>().await;
+    });
+    addr
+}
+
+/// What hyper's errors are, below HTTP: an answer that is not HTTP is no transport failure
+/// (`other`, not retried), a request body shorter than its `content-length` a `body` failure.
+#[tokio::test]
+async fn hyper_s_errors_are_classed_by_what_went_wrong() {
+    let addr = one_shot_server(b"NOT HTTP AT ALL\r\n\r\n").await;
+    let call = hyper_client().request(get(&format!("http://{addr}/")));
+    let error = tokio::time::timeout(Duration::from_secs(10), call)
+        .await
+        .expect("the answer ends the request")
+        .unwrap_err();
+    assert_eq!(Transport::of(&error), Transport::Other, "{error:?}");
+    assert!(!Transport::of(&error).is_transient());
+
+    // A body of unknown length, so that hyper sends the `content-length` it is given.
+    let addr = one_shot_server(b"").await;
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let io = hyper_util::rt::TokioIo::new(stream);
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(io).await.unwrap();
+    let short = Request::post(format!("http://{addr}/"))
+        .header(http::header::CONTENT_LENGTH, "10")
+        .body(http_body_util::StreamBody::new(futures::stream::iter([
+            Ok::<_, Infallible>(hyper::body::Frame::data(Bytes::from_static(b"12345"))),
+        ])))
+        .unwrap();
+    let call = async { tokio::join!(connection, sender.send_request(short)).1 };
+    let error = tokio::time::timeout(Duration::from_secs(10), call)
+        .await
+        .expect("the body's early end ends the request")
+        .unwrap_err();
+    assert!(error.is_body_write_aborted(), "{error:?}");
+    assert_eq!(Transport::of(&error), Transport::Body, "{error:?}");
+}
+
 /// Over a boxed-error stack, `HttpOn` shows the hooks what happened: a response's status code
 /// and an error's transport class as the label, and the response or the error to downcast.
 #[tokio::test]

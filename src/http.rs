@@ -239,9 +239,10 @@ fn class_of(error: &(dyn Error + 'static)) -> Option<Transport> {
             _ => None,
         };
     }
+    // hyper's own timeout (`is_timeout`) is a server's, on a request's head: a client's come
+    // as `io::Error`s or an `AttemptTimedOut`.
     let error = error.downcast_ref::<hyper::Error>()?;
     match error {
-        _ if error.is_timeout() => Some(Transport::Timeout),
         _ if error.is_incomplete_message() || error.is_canceled() => Some(Transport::Reset),
         _ if error.is_body_write_aborted() => Some(Transport::Body),
         _ => None,

@@ -298,55 +298,64 @@ async fn closing_server(closes: usize) -> std::net::SocketAddr {
     addr
 }
 
-/// A body the server cuts short fails as a body failure (its class and label `body`), which
-/// is not transient.
-#[tokio::test]
-async fn a_body_cut_short_is_a_body_failure() {
+/// Asserts what the HTTP defaults make of a reqwest `error`: its class, its label and the
+/// decision.
+fn assert_class(error: reqwest::Error, class: Transport, label: &str, decision: Decision) {
+    assert_eq!(Transport::of(&error), class, "{error:?}");
+    let outcome: Outcome = Err(reqwest_middleware::Error::Reqwest(error));
+    assert_eq!(stamina::http::label(&outcome), label);
+    assert_eq!(default_on(&outcome), decision);
+}
+
+/// The error `request` ends with, within 10 s.
+async fn error_of(request: reqwest::RequestBuilder) -> reqwest::Error {
+    tokio::time::timeout(Duration::from_secs(10), request.send())
+        .await
+        .expect("the request ends within 10 s")
+        .unwrap_err()
+}
+
+/// A server on 127.0.0.1 for one request: reads its head, then writes `answer` and closes the
+/// connection, or without one holds the connection open, never answering.
+async fn serve_once(answer: Option<&'static [u8]>) -> std::net::SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         let (stream, _) = listener.accept().await.unwrap();
         read_head(&stream).await;
-        let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\nconnection: close\r\n\r\nshort";
+        let Some(answer) = answer else {
+            return std::future::pending().await;
+        };
         if stream.writable().await.is_ok() {
             let _ = stream.try_write(answer);
         }
     });
+    addr
+}
+
+/// A body the server cuts short fails as a body failure (its class and label `body`), which
+/// is not transient.
+#[tokio::test]
+async fn a_body_cut_short_is_a_body_failure() {
+    let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\nconnection: close\r\n\r\nshort";
+    let addr = serve_once(Some(answer)).await;
     let response = reqwest::get(format!("http://{addr}/")).await.unwrap();
     let error = response.bytes().await.unwrap_err();
-    assert_eq!(Transport::of(&error), Transport::Body, "{error:?}");
-    let outcome: Outcome = Err(reqwest_middleware::Error::Reqwest(error));
-    assert_eq!(stamina::http::label(&outcome), "body");
-    assert_eq!(default_on(&outcome), Decision::DontRetry);
+    assert_class(error, Transport::Body, "body", Decision::DontRetry);
 }
 
 /// The client's own timeout, on a request the server never answers, is a `timeout` failure:
 /// reqwest says so, though nothing in the error's chain is an `io::Error`.
 #[tokio::test]
 async fn the_client_s_timeout_is_a_timeout_failure() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let (stream, _) = listener.accept().await.unwrap();
-        read_head(&stream).await;
-        // Holds the connection, never answering.
-        std::future::pending::<()>().await;
-        drop(stream);
-    });
+    let addr = serve_once(None).await;
     let client = reqwest::Client::builder()
         .timeout(Duration::from_millis(50))
         .build()
         .unwrap();
-    let send = client.get(format!("http://{addr}/")).send();
-    let error = tokio::time::timeout(Duration::from_secs(10), send)
-        .await
-        .expect("the client's timeout ends the request")
-        .unwrap_err();
+    let error = error_of(client.get(format!("http://{addr}/"))).await;
     assert!(error.is_timeout(), "{error:?}");
-    assert_eq!(Transport::of(&error), Transport::Timeout, "{error:?}");
-    let outcome: Outcome = Err(reqwest_middleware::Error::Reqwest(error));
-    assert_eq!(stamina::http::label(&outcome), "timeout");
-    assert_eq!(default_on(&outcome), Decision::Retry);
+    assert_class(error, Transport::Timeout, "timeout", Decision::Retry);
 }
 
 /// A name that cannot be resolved is a `connect` failure: reqwest says so, though the
@@ -364,16 +373,9 @@ async fn a_name_that_does_not_resolve_is_a_connect_failure() {
         .dns_resolver(NoSuchHost)
         .build()
         .unwrap();
-    let send = client.get("http://stamina.test/").send();
-    let error = tokio::time::timeout(Duration::from_secs(10), send)
-        .await
-        .expect("a failed lookup ends the request")
-        .unwrap_err();
+    let error = error_of(client.get("http://stamina.test/")).await;
     assert!(error.is_connect(), "{error:?}");
-    assert_eq!(Transport::of(&error), Transport::Connect, "{error:?}");
-    let outcome: Outcome = Err(reqwest_middleware::Error::Reqwest(error));
-    assert_eq!(stamina::http::label(&outcome), "connect");
-    assert_eq!(default_on(&outcome), Decision::Retry);
+    assert_class(error, Transport::Connect, "connect", Decision::Retry);
 }
 
 #[tokio::test]

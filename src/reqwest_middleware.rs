@@ -371,3 +371,30 @@ where
         Box::pin(self.retry(request, extensions, next))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unnamed_middleware_is_named_after_the_request_s_method() {
+        let middleware = RetryMiddleware::new();
+        let url: ::reqwest_middleware::reqwest::Url = "http://127.0.0.1/".parse().unwrap();
+        let name = |method: &str| {
+            let method = Method::from_bytes(method.as_bytes()).unwrap();
+            middleware
+                .name_for(&Request::new(method, url.clone()))
+                .to_owned()
+        };
+        for method in [
+            "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE",
+        ] {
+            assert_eq!(name(method), format!("RetryMiddleware {method}"));
+        }
+        // One name for every other method, so that names stay few.
+        assert_eq!(name("PURGE"), "RetryMiddleware");
+        let named = RetryMiddleware::new().name("inventory");
+        let request = Request::new(Method::POST, url.clone());
+        assert_eq!(named.name_for(&request), "inventory");
+    }
+}

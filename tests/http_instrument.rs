@@ -54,8 +54,8 @@ impl Log for Capture {
 
 static CAPTURE: Capture = Capture(Mutex::new(Vec::new()));
 
-/// What `f` makes of the retries on this thread: stamina's log messages and the Prometheus
-/// text of its counters.
+/// What `f` makes of the retries on this thread, run within 10 s: stamina's log messages and
+/// the Prometheus text of its counters.
 fn observed(f: impl Future<Output = ()>) -> (Vec<String>, String) {
     static INSTALL: Once = Once::new();
     INSTALL.call_once(|| {
@@ -68,7 +68,12 @@ fn observed(f: impl Future<Output = ()>) -> (Vec<String>, String) {
         .enable_all()
         .build()
         .unwrap();
-    metrics::with_local_recorder(&recorder, || runtime.block_on(f));
+    // Bounded, so that a call that never ends fails its test.
+    let bounded = async {
+        let ended = tokio::time::timeout(Duration::from_secs(10), f).await;
+        ended.expect("the scenario ends within 10 s");
+    };
+    metrics::with_local_recorder(&recorder, || runtime.block_on(bounded));
     let me = thread::current().id();
     let lines = CAPTURE.0.lock().unwrap_or_else(PoisonError::into_inner);
     let mine = lines.iter().filter(|(id, _)| *id == me);

@@ -221,6 +221,8 @@ fn settings_layer_over_an_applications_defaults() {
         APP.with_config("retry_after_max=none seed=none").unwrap(),
         APP.no_retry_after_max().no_seed()
     );
+    let cut = APP.attempt_timeout(Duration::from_secs(2));
+    assert_eq!(cut.with_config("attempt_timeout=none").unwrap(), APP);
     assert_eq!(
         APP.with_config("jitter=additive").unwrap().get_jitter(),
         Jitter::Additive

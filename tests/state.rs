@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use stamina::{RetryBudget, RetryPolicy, RetryState};
+use stamina::{Hedging, RetryBudget, RetryPolicy, RetryState};
 
 fn ms(v: u64) -> Duration {
     Duration::from_millis(v)
@@ -125,4 +125,36 @@ fn testing_mode_keeps_the_retry_after_ceiling() {
         );
     assert!(result.is_err());
     assert_eq!(calls, 1, "production gives up at once, and so must a test");
+}
+
+#[test]
+fn hedges_go_only_from_a_running_hedged_loop_within_its_limits() {
+    let t0 = Instant::now();
+    // A loop without hedging sends none.
+    let mut plain = RetryState::new(quiet().attempts(3));
+    plain.start(t0);
+    assert!(!plain.hedge(t0 + ms(50)));
+    assert_eq!(plain.attempt(), 1);
+
+    let budget = RetryBudget::retry_quota();
+    let mut state = RetryState::new(quiet().attempts(4))
+        .hedging(Hedging::after(ms(50)))
+        .budget(&budget);
+    assert!(!state.hedge(t0), "not started");
+    assert_eq!(state.attempt(), 0);
+    state.start(t0);
+    assert!(state.hedge(t0 + ms(50)));
+    assert_eq!(state.attempt(), 2);
+    assert_eq!(budget.available(), 495.0, "a hedge pays as a retry does");
+    assert_eq!(state.on_failure(true, t0 + ms(60)), Some(Duration::ZERO));
+    assert!(!state.hedge(t0 + ms(70)), "waiting");
+    assert_eq!(state.attempt(), 2);
+    state.next_attempt();
+    assert_eq!(state.attempt(), 3);
+    assert!(state.hedge(t0 + ms(120)));
+    assert_eq!(state.attempt(), 4);
+    assert!(!state.hedge(t0 + ms(170)), "4 attempts at most");
+    state.on_success();
+    assert!(!state.hedge(t0 + ms(200)), "over");
+    assert_eq!(state.attempt(), 4);
 }

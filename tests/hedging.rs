@@ -480,3 +480,16 @@ async fn a_throttle_budget_stops_hedging_a_service_slow_everywhere() {
     assert_eq!(hedged, expected);
     assert_eq!(throttle.available(), 5.0);
 }
+
+#[test]
+fn a_configuration_reports_the_hedging_in_force() {
+    let plain = AsyncRetryingCaller::new();
+    assert!(plain.get_hedging().is_none());
+    let hedged = plain.hedge(Hedging::after(ms1(50)).max_in_flight(3));
+    let hedging = hedged.get_hedging().map(|h| format!("{h:?}"));
+    assert_eq!(
+        hedging.as_deref(),
+        Some("Hedging { after: 50ms, max_in_flight: 3 }")
+    );
+    assert!(hedged.no_hedge().get_hedging().is_none());
+}

@@ -75,7 +75,9 @@ fn context() -> stamina::RetryContext<fn(&Error) -> bool> {
 async fn success_first_time_is_one_attempt_and_the_stream_is_fused() {
     let start = Instant::now();
     let mut attempts = context().into_stream();
+    assert!(!attempts.is_terminated());
     let attempt = attempts.next().await.unwrap();
+    assert!(!attempts.is_terminated());
     assert_eq!(attempt.num(), 1);
     assert_eq!(attempt.next_wait(), ms(100));
     assert_eq!(attempt.remaining(), Some(Duration::from_secs(45)));

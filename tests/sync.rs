@@ -434,6 +434,26 @@ fn debug_output() {
         format!("{attempt:?}"),
         "Attempt { num: 1, name: \"fetch\", .. }"
     );
+    // The iterator: its settings, then where the loop stands.
+    let mut attempts = retry_context(is_transient)
+        .name("listed")
+        .attempts(2)
+        .no_timeout()
+        .into_iter();
+    let settings = "name: \"listed\", attempts: 2, timeout: none, wait_initial: 100ms, \
+                    wait_max: 5s, wait_jitter: 1s, wait_exp_base: 2";
+    assert_eq!(
+        format!("{attempts:?}"),
+        format!("Attempts {{ {settings}, attempt: 0, phase: NotStarted, waited: 0ns, .. }}")
+    );
+    let first = attempts.next().unwrap();
+    assert_eq!(
+        format!("{attempts:?}"),
+        format!("Attempts {{ {settings}, attempt: 1, phase: Running(1), waited: 0ns, .. }}")
+    );
+    drop(first);
+    assert!(attempts.next().is_none());
+    assert_eq!(format!("{attempts:?}"), "Attempts { ended: true, .. }");
 }
 
 /// Each jitter family, set on a context and on a caller, gives the same seeded waits through

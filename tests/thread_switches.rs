@@ -174,3 +174,24 @@ fn no_stale_override_wakes_up_when_another_thread_holds_a_guard() {
     other.join().unwrap();
     assert_eq!(seen, (true, None));
 }
+
+/// A guard prints the override it holds and its id, which is its own.
+#[test]
+fn a_guard_prints_its_override() {
+    let printed = |guard: &ThreadGuard| {
+        let text = format!("{guard:?}");
+        let (head, id) = text.rsplit_once(", id: ").expect("an id");
+        let id = id.strip_suffix(" }").and_then(|id| id.parse::<u64>().ok());
+        (head.to_owned(), id.expect("a number"))
+    };
+    let off = thread_active(false);
+    let testing = thread_testing(Some(Testing::new().attempts(2)));
+    let (off, off_id) = printed(&off);
+    assert_eq!(off, "ThreadGuard { switch: Active(false)");
+    let (testing, testing_id) = printed(&testing);
+    assert_eq!(
+        testing,
+        "ThreadGuard { switch: Testing(Some(Testing { attempts: 2, cap: false, hedges: false }))"
+    );
+    assert_ne!(off_id, testing_id);
+}

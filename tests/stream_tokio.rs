@@ -228,6 +228,13 @@ async fn custom_waits_are_exact() {
     assert_eq!(start.elapsed(), Duration::from_secs(14));
 }
 
+/// Awaits `future`, which on the paused clock must end within a minute: a loop whose attempt
+/// timeout does not cut never would, and fails the test instead of hanging it.
+async fn within_a_minute<F: std::future::Future>(future: F) -> F::Output {
+    let ended = tokio::time::timeout(Duration::from_secs(60), future).await;
+    ended.expect("the loop ends within a minute")
+}
+
 #[tokio::test(start_paused = true)]
 async fn the_attempt_timeout_cancels_a_never_ending_attempt() {
     let start = Instant::now();
@@ -238,21 +245,24 @@ async fn the_attempt_timeout_cancels_a_never_ending_attempt() {
         .into_stream();
     let mut calls = 0;
     let mut last = Ok(None);
-    while let Some(attempt) = attempts.next().await {
-        calls += 1;
-        let held = Arc::clone(&live);
-        last = attempt
-            .run(|| async move {
-                let _held = held;
-                pending::<Result<(), Error>>().await
-            })
-            .await;
-        assert_eq!(
-            Arc::strong_count(&live),
-            1,
-            "the attempt's future was dropped"
-        );
-    }
+    let run = async {
+        while let Some(attempt) = attempts.next().await {
+            calls += 1;
+            let held = Arc::clone(&live);
+            last = attempt
+                .run(|| async move {
+                    let _held = held;
+                    pending::<Result<(), Error>>().await
+                })
+                .await;
+            assert_eq!(
+                Arc::strong_count(&live),
+                1,
+                "the attempt's future was dropped"
+            );
+        }
+    };
+    within_a_minute(run).await;
     let Err(Error::TimedOut(timed_out)) = last else {
         panic!("expected a timeout, got {last:?}");
     };
@@ -274,10 +284,13 @@ async fn the_attempt_timeout_is_set_on_the_context_too_and_io_errors_take_it() {
     assert!(format!("{attempts:?}").contains("attempt_timeout: 1s"));
     let mut calls = 0;
     let mut last = Ok(None);
-    while let Some(attempt) = attempts.next().await {
-        calls += 1;
-        last = attempt.run(pending::<io::Result<()>>).await;
-    }
+    within_a_minute(async {
+        while let Some(attempt) = attempts.next().await {
+            calls += 1;
+            last = attempt.run(pending::<io::Result<()>>).await;
+        }
+    })
+    .await;
     let error = last.unwrap_err();
     assert_eq!(error.kind(), io::ErrorKind::TimedOut);
     let timed_out = error.get_ref().unwrap().downcast_ref::<AttemptTimedOut>();
@@ -291,11 +304,10 @@ async fn the_attempt_timeout_is_set_on_the_context_too_and_io_errors_take_it() {
 #[tokio::test(start_paused = true)]
 async fn the_deadline_cuts_an_attempt_before_its_timeout() {
     let start = Instant::now();
-    let result = AsyncRetryingCaller::new()
+    let caller = AsyncRetryingCaller::new()
         .timeout(ms(2_500))
-        .attempt_timeout(Duration::from_secs(10))
-        .call(transient, pending::<Result<(), Error>>)
-        .await;
+        .attempt_timeout(Duration::from_secs(10));
+    let result = within_a_minute(caller.call(transient, pending::<Result<(), Error>>)).await;
     let Err(Error::TimedOut(timed_out)) = result else {
         panic!("expected a timeout, got {result:?}");
     };
@@ -460,8 +472,11 @@ async fn spawned_on_a_multi_thread_runtime() {
                 .await
         }
     });
-    assert_eq!(stream_task.await.unwrap(), (Ok(3), 3));
-    assert_eq!(caller_task.await.unwrap(), Ok(3));
+    // Bounded: an attempt timeout that does not cut would hang the caller's task.
+    let stream = tokio::time::timeout(Duration::from_secs(10), stream_task).await;
+    assert_eq!(stream.expect("the stream ends").unwrap(), (Ok(3), 3));
+    let called = tokio::time::timeout(Duration::from_secs(10), caller_task).await;
+    assert_eq!(called.expect("the attempt timeout cuts").unwrap(), Ok(3));
     assert_eq!(calls.load(Ordering::Relaxed), 3);
 }
 
@@ -480,10 +495,13 @@ async fn the_deadline_cuts_an_attempt_on_the_stream_before_its_timeout() {
         .into_stream();
     let mut calls = 0;
     let mut last = Ok(None);
-    while let Some(attempt) = attempts.next().await {
-        calls += 1;
-        last = attempt.run(pending::<Result<(), Error>>).await;
-    }
+    within_a_minute(async {
+        while let Some(attempt) = attempts.next().await {
+            calls += 1;
+            last = attempt.run(pending::<Result<(), Error>>).await;
+        }
+    })
+    .await;
     // The first attempt is cut at the deadline, 2.5 s in: no time is left for a retry.
     assert_eq!(calls, 1);
     let Err(Error::TimedOut(timed_out)) = last else {

@@ -248,7 +248,8 @@ async fn the_deadline_caps_the_attempt_timeout() {
         .on_retry_hook(hook)
         .layer(hung);
     let start = tokio::time::Instant::now();
-    let error = service.oneshot(()).await.unwrap_err();
+    let call = tokio::time::timeout(Duration::from_secs(60), service.oneshot(()));
+    let error = call.await.expect("the deadline ends the call").unwrap_err();
     let timed_out = error.downcast_ref::<AttemptTimedOut>().expect("a timeout");
     assert_eq!(timed_out.after(), Duration::from_millis(150));
     assert_eq!(start.elapsed(), Duration::from_millis(150));

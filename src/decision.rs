@@ -239,6 +239,12 @@ mod tests {
     }
 
     #[test]
+    fn on_cause_prints_its_cause_type() {
+        let on = on_cause::<io::Error>();
+        assert_eq!(format!("{on:?}"), "OnCause<std::io::error::Error>");
+    }
+
+    #[test]
     fn conversions() {
         assert_eq!(Decision::from(true), Decision::Retry);
         assert_eq!(Decision::from(false), Decision::DontRetry);

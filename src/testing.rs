@@ -267,13 +267,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn fake_clock_saturates() {
+    fn fake_clock_saturates_at_a_hundred_years() {
+        let hundred_years = Duration::from_secs(3_153_600_000);
         let clock = FakeClock::new();
         let start = clock.now();
-        clock.sleep(Duration::MAX);
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(clock.elapsed(), Duration::from_secs(1));
+        assert!(clock.sleeps().is_empty(), "an advance is no sleep");
         clock.advance(Duration::MAX);
-        assert_eq!(clock.elapsed(), FAKE_HORIZON);
-        assert_eq!(clock.now() - start, FAKE_HORIZON);
+        assert_eq!(clock.elapsed(), hundred_years);
+        clock.sleep(Duration::MAX);
+        assert_eq!(clock.now() - start, hundred_years);
         assert_eq!(clock.slept(), Duration::MAX);
+    }
+
+    #[test]
+    fn a_fake_clock_prints_its_time_and_sleeps() {
+        let clock = FakeClock::new();
+        clock.sleep(Duration::from_millis(100));
+        clock.advance(Duration::from_millis(5));
+        assert_eq!(
+            format!("{clock:?}"),
+            "FakeClock { elapsed: 105ms, sleeps: [100ms] }"
+        );
     }
 }

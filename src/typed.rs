@@ -113,3 +113,24 @@ impl<On, E> fmt::Debug for Typed<On, E> {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn timed_out(error: &std::io::Error) -> bool {
+        error.kind() == std::io::ErrorKind::TimedOut
+    }
+
+    #[test]
+    fn debug_names_the_predicate_and_the_error_type() {
+        let on = typed(timed_out);
+        assert_eq!(
+            format!("{on:?}"),
+            "Typed { on: stamina::typed::tests::timed_out, error: std::io::error::Error, \
+             error_label: false }"
+        );
+        let labelled = on.error_label(|_| "io");
+        assert!(format!("{labelled:?}").ends_with("error_label: true }"));
+    }
+}

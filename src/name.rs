@@ -83,6 +83,29 @@ fn strip_closures(mut path: &str) -> &str {
 mod tests {
     use super::*;
 
+    /// A service type whose name is 30 characters of 3 bytes each.
+    #[cfg(feature = "tower")]
+    struct 服務服務服務服務服務服務服務服務服務服務服務服務服務服務服務;
+
+    #[cfg(feature = "tower")]
+    #[test]
+    fn a_long_service_name_is_cut_to_64_bytes_at_a_character() {
+        // Computed on a thread of its own, so that a cut that never finds a character's start
+        // fails the test instead of spinning.
+        let (send, receive) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let name = Name::for_service::<服務服務服務服務服務服務服務服務服務服務服務服務服務服務服務>();
+            send.send(name.as_str().to_owned())
+        });
+        let name = receive.recv_timeout(std::time::Duration::from_secs(10));
+        // `stamina::` and 90 bytes: the last 64 bytes start inside a character, so the name
+        // keeps the 21 whole characters after it.
+        assert_eq!(
+            name.as_deref(),
+            Ok("服務".repeat(11).strip_prefix("服").unwrap())
+        );
+    }
+
     #[test]
     fn closure_segments_are_stripped() {
         assert_eq!(

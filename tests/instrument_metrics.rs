@@ -434,3 +434,48 @@ fn a_prometheus_recorder_installed_after_the_first_retry_prints_help_lines() {
         "{text}"
     );
 }
+
+/// Each hedge sent is counted under its attempt's number; the answer, here the first
+/// attempt's while two hedges are out, is not.
+#[cfg(feature = "tokio")]
+#[test]
+fn hedges_sent_are_counted_by_number_and_the_win_is_not() {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    let hedging = stamina::Hedging::after(Duration::from_millis(50)).max_in_flight(3);
+    let caller = AsyncRetryingCaller::new()
+        .name("hedged")
+        .sleeper(stamina::TokioSleeper)
+        .hedge(hedging);
+    let calls = AtomicU32::new(0);
+    let attempt = || {
+        let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
+        async move {
+            if n > 1 {
+                std::future::pending::<()>().await;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            Ok::<_, Flaky>(n)
+        }
+    };
+    let counted = counters(|| {
+        let call = caller.call(transient, attempt);
+        let bounded = async { tokio::time::timeout(Duration::from_secs(60), call).await };
+        let answer = runtime
+            .block_on(bounded)
+            .expect("the first attempt answers");
+        assert_eq!(answer, Ok(1));
+    });
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    let hedges = |hedge_num: &str| {
+        let labels = [("callable", "hedged"), ("hedge_num", hedge_num)];
+        let labels = labels.map(|(k, v)| (k.to_owned(), v.to_owned())).to_vec();
+        ("stamina_hedges_total".to_owned(), labels, 1)
+    };
+    assert_eq!(counted, [hedges("2"), hedges("3")]);
+}

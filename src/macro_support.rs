@@ -213,3 +213,18 @@ impl SharedHedging {
         Self(Arc::new(hedging))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_print_what_is_set() {
+        let options = Options::new().suppress_nested(true);
+        assert_eq!(
+            format!("{options:?}"),
+            "Options { attempts: 10, timeout: 45s, wait_initial: 100ms, wait_max: 5s, \
+             wait_jitter: 1s, wait_exp_base: 2, suppress_nested: true, .. }"
+        );
+    }
+}

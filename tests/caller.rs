@@ -1,11 +1,12 @@
-//! `RetryingCaller` and the `RetryContext` it binds with `on`, on a fake clock.
+//! `RetryingCaller` and the `RetryContext` it binds with `on`, on a fake clock (and one test on
+//! the real one).
 
 use std::cell::Cell;
 use std::io;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use stamina::testing::{FakeClock, Testing, thread_active, thread_testing};
-use stamina::{RetryPolicy, RetryingCaller};
+use stamina::{Clock, RetryPolicy, RetryingCaller, SystemClock};
 
 fn is_timeout(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::TimedOut
@@ -203,4 +204,26 @@ fn a_bound_caller_takes_every_setting_after_on() {
     );
     assert_eq!(clock.sleeps(), [100, 200].map(Duration::from_millis));
     assert!(format!("{caller:?}").starts_with(r#"RetryContext { name: "bound", attempts: 3"#));
+}
+
+/// The default clock sleeps the waits for real: a call takes at least their sum. Only a lower
+/// bound is asserted (a busy machine makes a sleep longer, never shorter); three attempts of
+/// 10 ms and 20 ms waits bound the test.
+#[test]
+fn the_real_clock_sleeps_the_waits() {
+    let calls = Cell::new(0);
+    let started = Instant::now();
+    let result = RetryingCaller::new()
+        .attempts(3)
+        .wait_initial(Duration::from_millis(10))
+        .wait_jitter(Duration::ZERO)
+        .call(is_timeout, failing(&calls, io::ErrorKind::TimedOut));
+    assert_eq!(result.unwrap_err().to_string(), "call 3");
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(30), "{took:?}");
+
+    let started = Instant::now();
+    SystemClock.sleep(Duration::from_millis(5));
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(5), "{took:?}");
 }

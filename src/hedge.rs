@@ -494,6 +494,8 @@ mod tests {
                 "{micros}: {upper}"
             );
         }
+        // The counters are as many as the largest latency needs, no more.
+        assert_eq!(Histogram::bucket(u64::MAX), BUCKETS - 1);
     }
 
     #[test]

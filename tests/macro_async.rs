@@ -8,6 +8,7 @@ mod retries;
 
 use std::cell::Cell;
 use std::fmt::Display;
+use std::future::Future;
 use std::time::Duration;
 
 use stamina::testing::{Testing, ThreadGuard, thread_testing};
@@ -25,6 +26,14 @@ fn is_transient(error: &Error) -> bool {
 /// Waits zero and attempts forced to 3, for this test's thread (a current-thread runtime).
 fn three_quick_attempts() -> ThreadGuard {
     thread_testing(Testing::new().attempts(3))
+}
+
+/// `call` within a minute (of paused time, in the tests that pause it): a call whose limits the
+/// attribute lost fails the test instead of waiting forever.
+async fn within_a_minute<F: Future>(call: F) -> F::Output {
+    let minute = Duration::from_secs(60);
+    let output = tokio::time::timeout(minute, call).await;
+    output.expect("the call should have ended within a minute")
 }
 
 /// Fails with `Transient(n)` for call n while `fail_first` calls remain, then succeeds.
@@ -82,10 +91,11 @@ async fn four_attempts(calls: &Cell<u32>) -> Result<u32, Error> {
     step(calls, u32::MAX).await
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn attempts_key_is_applied() {
     let calls = Cell::new(0);
-    assert_eq!(four_attempts(&calls).await, Err(Error::Transient(4)));
+    let result = within_a_minute(four_attempts(&calls)).await;
+    assert_eq!(result, Err(Error::Transient(4)));
     assert_eq!(calls.get(), 4);
 }
 
@@ -210,7 +220,7 @@ async fn attempt_timeout_cuts_each_hung_attempt_of_a_method() {
         hung: Cell::new(0),
     };
     let start = tokio::time::Instant::now();
-    assert_eq!(service.hangs().await, Err(Slow::TimedOut));
+    assert_eq!(within_a_minute(service.hangs()).await, Err(Slow::TimedOut));
     assert_eq!(service.hung.get(), 3);
     assert_eq!(start.elapsed(), std::time::Duration::from_millis(30));
     // The method is named with its type, and each retry after a timeout paid 10 tokens.
@@ -481,7 +491,8 @@ async fn a_mut_self_method_takes_every_key() {
         hung: 0,
     };
     let start = tokio::time::Instant::now();
-    assert_eq!(service.hangs_mut().await, Err(Slow::TimedOut));
+    let result = within_a_minute(service.hangs_mut()).await;
+    assert_eq!(result, Err(Slow::TimedOut));
     assert_eq!(service.hung, 3);
     assert_eq!(start.elapsed(), std::time::Duration::from_millis(30));
     assert_eq!(

@@ -25,9 +25,12 @@ fn three_quick_attempts() -> ThreadGuard {
     thread_testing(Testing::new().attempts(3))
 }
 
-/// Fails with `Transient(n)` for call n while `fail_first` calls remain, then succeeds.
+/// Fails with `Transient(n)` for call n while `fail_first` calls remain, then succeeds. No test
+/// here makes more than 100 calls: one that would (a limit the attribute lost) fails instead of
+/// spinning.
 fn step(calls: &Cell<u32>, fail_first: u32) -> Result<u32, Error> {
     let n = calls.get() + 1;
+    assert!(n <= 100, "the loop should have ended");
     calls.set(n);
     if n <= fail_first {
         Err(Error::Transient(n))

@@ -299,8 +299,16 @@ fn consumed_owned_argument_is_cloned_per_attempt() {
     assert_eq!(calls.get(), 3);
 }
 
+/// Not `Clone`: an argument bound to `_` is not copied for each attempt.
+struct Unclonable;
+
 #[stamina::retry(on = is_transient)]
-fn patterns((a, b): (u32, u32), [c, _]: [u32; 2], _: u64, calls: &Cell<u32>) -> Result<u32, Error> {
+fn patterns(
+    (a, b): (u32, u32),
+    [c, _]: [u32; 2],
+    _: Unclonable,
+    calls: &Cell<u32>,
+) -> Result<u32, Error> {
     step(calls, 1)?;
     Ok(a + b + c)
 }
@@ -309,7 +317,7 @@ fn patterns((a, b): (u32, u32), [c, _]: [u32; 2], _: u64, calls: &Cell<u32>) -> 
 fn pattern_arguments() {
     let _t = three_quick_attempts();
     let calls = Cell::new(0);
-    assert_eq!(patterns((1, 2), [3, 4], 5, &calls), Ok(6));
+    assert_eq!(patterns((1, 2), [3, 4], Unclonable, &calls), Ok(6));
     assert_eq!(calls.get(), 2);
 }
 

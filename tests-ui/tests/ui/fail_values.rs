@@ -32,4 +32,10 @@ fn infinite_base() -> Result<(), std::io::Error> {
     Ok(())
 }
 
+// Followed by another key, a negative number is parsed as an expression, not as a literal.
+#[stamina::retry(wait_exp_base = -1.5, on = any)]
+fn negative_base_before_another_key() -> Result<(), std::io::Error> {
+    Ok(())
+}
+
 fn main() {}

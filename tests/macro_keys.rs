@@ -17,7 +17,10 @@ thread_local! {
     static SEEN: RefCell<Vec<(String, u32, Duration)>> = const { RefCell::new(Vec::new()) };
 }
 
+/// The hook of the tests: none makes more than 10 retries, so one that would (a limit the
+/// attribute lost) fails before its waits grow long.
 fn record(details: &RetryDetails<'_>) {
+    assert!(details.retry_num() <= 10, "the loop should have ended");
     SEEN.with_borrow_mut(|seen| {
         seen.push((
             details.name().to_owned(),

@@ -403,21 +403,23 @@ fn a_budget_limits_the_retries_of_an_attributed_function() {
 }
 
 #[stamina::retry(on = is_transient, attempts = 2, wait_initial = "0s", wait_jitter = "0s")]
-fn named_by_default() -> Result<(), Error> {
-    Err(Error::Transient(0))
+fn named_by_default(calls: &Cell<u32>) -> Result<u32, Error> {
+    step(calls, u32::MAX)
 }
 
 #[test]
 fn the_instrumentation_name_is_the_function_path() {
-    let (result, retries) = retries_of(named_by_default);
-    assert_eq!(result, Err(Error::Transient(0)));
+    let calls = Cell::new(0);
+    let (result, retries) = retries_of(|| named_by_default(&calls));
+    assert_eq!(result, Err(Error::Transient(2)));
     assert_eq!(
         retries,
         [("macro_sync::named_by_default".to_owned(), 1, Duration::ZERO)]
     );
     // A method is named with its type.
-    let (result, retries) = retries_of(|| Store.fetch());
-    assert_eq!(result, Err(Error::Transient(0)));
+    let calls = Cell::new(0);
+    let (result, retries) = retries_of(|| Store.fetch(&calls));
+    assert_eq!(result, Err(Error::Transient(2)));
     assert_eq!(
         retries,
         [("macro_sync::Store::fetch".to_owned(), 1, Duration::ZERO)]
@@ -428,8 +430,8 @@ struct Store;
 
 impl Store {
     #[stamina::retry(on = is_transient, attempts = 2, wait_initial = "0s", wait_jitter = "0s")]
-    fn fetch(&self) -> Result<(), Error> {
-        Err(Error::Transient(0))
+    fn fetch(&self, calls: &Cell<u32>) -> Result<u32, Error> {
+        step(calls, u32::MAX)
     }
 }
 

@@ -207,8 +207,8 @@ fn a_bound_caller_takes_every_setting_after_on() {
 }
 
 /// The default clock sleeps the waits for real: a call takes at least their sum. Only a lower
-/// bound is asserted (a busy machine makes a sleep longer, never shorter); three attempts of
-/// 10 ms and 20 ms waits bound the test.
+/// bound is asserted (a busy machine makes a sleep longer, never shorter); three attempts, with
+/// waits of 10 ms and 20 ms, bound the test.
 #[test]
 fn the_real_clock_sleeps_the_waits() {
     let calls = Cell::new(0);
